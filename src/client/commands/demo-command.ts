@@ -1,0 +1,96 @@
+// demo — a complete guided migration on the demo world, against the running stack.
+import { Command } from 'commander';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { CommandRuntime } from '../cli';
+import { readWorldFile } from '../../controlplane/world';
+import { projectRoot } from '../../temporal-binaries';
+import { migrationWorkflowId, statusQuery, isFinalPhase } from '../../contracts';
+import { describeStatus } from '../output';
+import { UserError } from '../migrations';
+import { ContainerClient } from '@azure/storage-blob';
+import { MAPPING_BLOB_NAME } from '../../storage/migration-storage';
+
+export const DEMO = {
+  environmentId: 'env-sales',
+  sourceTenantId: 't-contoso',
+  targetTenantId: 't-fabrikam',
+  sourceAdmin: 'admin@contoso.com',
+  targetAdmin: 'admin@fabrikam.com',
+};
+
+export function registerDemoCommand(program: Command, runtime: CommandRuntime): void {
+  program
+    .command('demo')
+    .description('run a complete guided migration on the demo world against the running stack (reloads the demo world)')
+    .option('--world <file>', 'the demo world', path.join(projectRoot(), 'examples', 'demo-world.json'))
+    .option('--mapping <file>', 'the demo mapping file', path.join(projectRoot(), 'examples', 'usermapping.csv'))
+    .action(async (opts: { world: string; mapping: string }) => {
+      const context = runtime.context();
+      const printer = runtime.printer();
+      const step = (n: number, text: string) => printer.line(`\n[${n}] ${text}`);
+      const ui = `http://localhost:${context.config.uiPort}/namespaces/${context.config.namespace}`;
+      const migrations = await context.migrations();
+      const client = await context.client();
+
+      // An open demo migration from an earlier run would block a new submit.
+      const existing = client.workflow.getHandle(migrationWorkflowId(DEMO.environmentId));
+      try {
+        const status = await existing.query(statusQuery);
+        if (!isFinalPhase(status.phase)) {
+          if (status.phase === 'Migrating') throw new UserError('a demo migration is running right now; wait for it (t2t status --watch)');
+          await migrations.actOn(existing, 'cancel', { actor: DEMO.sourceAdmin, reason: 'a new demo run' });
+        }
+      } catch (err) {
+        if (err instanceof UserError) throw err;
+      }
+
+      step(1, `Load the demo world (${path.relative(process.cwd(), opts.world)})`);
+      const world = await readWorldFile(opts.world);
+      const controlPlane = await context.controlPlane();
+      await controlPlane.loadWorld(world);
+      printer.line(`    ${world.tenants.length} tenants, ${world.environments.length} environments`);
+
+      step(2, `Source admin ${DEMO.sourceAdmin} submits ${DEMO.environmentId} → ${DEMO.targetTenantId}   (t2t submit)`);
+      const submitted = await migrations.submit({ environmentId: DEMO.environmentId, targetTenantId: DEMO.targetTenantId, actor: DEMO.sourceAdmin });
+      printer.line(`    source migration id ${submitted.migrationId}, target migration id ${submitted.targetMigrationId}`);
+      printer.line(`    ${submitted.warnings.length} preparation warnings (see t2t status)`);
+      printer.line(`    Web UI: ${ui}/workflows/${migrationWorkflowId(DEMO.environmentId)}`);
+
+      step(3, `Target admin ${DEMO.targetAdmin} approves   (t2t approve)`);
+      const approved = await migrations.act(submitted.targetMigrationId, 'approve', { actor: DEMO.targetAdmin });
+      if (approved.entry.outcome === 'refused') throw new UserError(approved.entry.reason!);
+      printer.line(`    phase ${approved.status.phase}`);
+
+      step(4, 'Generate the resource storage and upload usermapping.csv with its SAS URL   (t2t upload --environment)');
+      const storage = await migrations.act(submitted.migrationId, 'requestStorage', { actor: DEMO.sourceAdmin });
+      if (storage.entry.outcome === 'refused') throw new UserError(storage.entry.reason!);
+      const sasUrl = storage.status.storage!.sasUrl;
+      const staged = path.join(mkdtempSync(path.join(os.tmpdir(), 't2t-demo-')), MAPPING_BLOB_NAME);
+      copyFileSync(opts.mapping, staged);
+      await new ContainerClient(sasUrl).getBlockBlobClient(MAPPING_BLOB_NAME).uploadFile(staged);
+      printer.line(`    container ${storage.status.storage!.containerName}`);
+
+      step(5, 'Prepare: validate the mapping   (t2t prepare)');
+      const prepared = await migrations.act(submitted.migrationId, 'prepare', {
+        actor: DEMO.sourceAdmin,
+        targetTenantId: DEMO.targetTenantId,
+        mappingContainer: sasUrl.split('?')[0],
+      });
+      printer.line(`    ${prepared.status.status ?? prepared.entry.reason}`);
+      if (prepared.status.phase !== 'Prepared') throw new UserError(`the demo mapping did not validate: ${prepared.status.status ?? prepared.entry.reason}`);
+      printer.line(`    migrate before ${prepared.status.prepareDeadline}`);
+
+      step(6, 'Migrate   (t2t migrate)');
+      await migrations.act(submitted.migrationId, 'migrate', { actor: DEMO.sourceAdmin, targetTenantId: DEMO.targetTenantId });
+      const final = await migrations.waitForStatus(await migrations.find(submitted.migrationId), (s) => isFinalPhase(s.phase), 600_000);
+      for (const line of describeStatus(final)) printer.line(`    ${line}`);
+      printer.document({ migrationId: final.migrationId, targetMigrationId: final.targetMigrationId, phase: final.phase, summary: final.summary });
+
+      step(7, 'Look at it in the Web UI');
+      printer.line(`    ${ui}/workflows?query=${encodeURIComponent("T2TPhase = 'Succeeded'")}`);
+      printer.line(`    and the environment now: t2t world show --environment ${DEMO.environmentId}`);
+      if (final.phase !== 'Succeeded') runtime.setExitCode(1);
+    });
+}

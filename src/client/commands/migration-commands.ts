@@ -1,0 +1,181 @@
+// submit · requests · approvals · approve · deny · lockbox approve · prepare ·
+// status · migrate · cancel (alias delete)
+import { Command } from 'commander';
+import type { CommandRuntime } from '../cli';
+import { describeStatus, describeWarnings, statusDocument } from '../output';
+import { UserError, SignalAction, ActionOutcome } from '../migrations';
+import { isFinalPhase, MigrationStatus, Phase } from '../../contracts';
+import { watchMigration } from '../watch';
+
+/** Phases in which the migration waits for a person: `--watch` stops there. */
+const WAITING_FOR_PEOPLE: Phase[] = ['PendingApproval', 'PendingLockbox', 'Approved', 'ValidationFailed', 'Prepared', 'PreparationExpired'];
+
+export function registerMigrationCommands(program: Command, runtime: CommandRuntime): void {
+  const act = async (migrationId: string, action: SignalAction, payload: Record<string, unknown>): Promise<ActionOutcome> => {
+    const context = runtime.context();
+    const actor = context.actor();
+    const migrations = await context.migrations();
+    const outcome = await migrations.act(migrationId, action, { ...payload, actor });
+    if (outcome.entry.outcome === 'refused') throw new UserError(outcome.entry.reason ?? `${action} refused`);
+    return outcome;
+  };
+
+  const report = (status: MigrationStatus, view: 'source' | 'target' = 'source', extra: Record<string, unknown> = {}) => {
+    const printer = runtime.printer();
+    printer.document(statusDocument(status, extra));
+    for (const line of describeStatus(status, view)) printer.line(line);
+  };
+
+  program
+    .command('submit')
+    .description('submit a migration request (source admin)')
+    .requiredOption('--environment <id>', 'the environment to move')
+    .requiredOption('--target-tenant <id>', 'the tenant to move it to')
+    .action(async (opts: { environment: string; targetTenant: string }) => {
+      const context = runtime.context();
+      const migrations = await context.migrations();
+      const status = await migrations.submit({ environmentId: opts.environment, targetTenantId: opts.targetTenant, actor: context.actor() });
+      if (status.phase === 'Failed') throw new UserError(`submit refused: ${status.reason}`);
+      const printer = runtime.printer();
+      printer.document(statusDocument(status));
+      printer.line(`Submitted. Source migration id: ${status.migrationId}`);
+      printer.line(`Give the target tenant admin the target migration id: ${status.targetMigrationId}`);
+      for (const line of describeStatus(status).slice(1)) printer.line(line);
+      for (const line of describeWarnings(status)) printer.line(line);
+    });
+
+  for (const [name, view, description] of [
+    ['requests', 'source', "migrations of the acting admin's tenant, as source (source admin's view)"],
+    ['approvals', 'target', "migrations into the acting admin's tenant, awaiting or past approval (target admin's view)"],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .option('--all', 'include ended migrations')
+      .action(async (opts: { all?: boolean }) => {
+        const context = runtime.context();
+        const actor = context.actor();
+        const controlPlane = await context.controlPlane();
+        const tenants = [];
+        for (const tenant of await controlPlane.listTenants()) {
+          if (await controlPlane.getTenantUser(tenant.id, actor)) tenants.push(tenant.id);
+        }
+        if (tenants.length === 0) throw new UserError(`${actor} is not a user of any tenant the control plane knows`);
+        const migrations = await context.migrations();
+        const executions = await migrations.list(view === 'source' ? { sourceTenantIds: tenants } : { targetTenantIds: tenants });
+        const rows: Record<string, unknown>[] = [];
+        for (const execution of executions) {
+          const phase = execution.typedSearchAttributes.get({ name: 'T2TPhase', type: 'KEYWORD' } as never) as Phase | undefined;
+          if (!opts.all && phase && isFinalPhase(phase)) continue;
+          const get = (n: string) => execution.typedSearchAttributes.get({ name: n, type: 'KEYWORD' } as never) as string | undefined;
+          rows.push({
+            migrationId: view === 'source' ? get('T2TSourceMigrationId') : get('T2TTargetMigrationId'),
+            environmentId: get('T2TEnvironmentId'),
+            environmentName: (execution.memo?.environmentName as string | undefined) ?? null,
+            sourceTenantId: get('T2TSourceTenantId'),
+            targetTenantId: get('T2TTargetTenantId'),
+            phase: phase ?? null,
+            startedAt: execution.startTime.toISOString(),
+          });
+        }
+        const printer = runtime.printer();
+        printer.document({ migrations: rows });
+        if (rows.length === 0) printer.line(opts.all ? 'No migrations.' : 'No open migrations (use --all to include ended ones).');
+        for (const r of rows) {
+          printer.line(`${r.migrationId}  ${String(r.phase).padEnd(18)} ${r.environmentId} (${r.environmentName ?? ''})  ${r.sourceTenantId} → ${r.targetTenantId}`);
+        }
+      });
+  }
+
+  program
+    .command('approve')
+    .description('approve a migration request (target admin)')
+    .requiredOption('--migration-id <id>', 'the target migration id')
+    .action(async (opts: { migrationId: string }) => {
+      const { status } = await act(opts.migrationId, 'approve', {});
+      report(status, 'target');
+    });
+
+  program
+    .command('deny')
+    .description('deny a migration request (target admin)')
+    .requiredOption('--migration-id <id>', 'the target migration id')
+    .requiredOption('--reason <text>', 'why, kept with the migration')
+    .action(async (opts: { migrationId: string; reason: string }) => {
+      const { status } = await act(opts.migrationId, 'deny', { reason: opts.reason });
+      report(status, 'target');
+    });
+
+  program
+    .command('lockbox')
+    .description('Customer Lockbox requests')
+    .command('approve')
+    .description('approve the lockbox request of a migration (lockbox approver of the source tenant)')
+    .requiredOption('--migration-id <id>', 'the migration id')
+    .action(async (opts: { migrationId: string }) => {
+      const { status } = await act(opts.migrationId, 'approveLockbox', {});
+      report(status);
+    });
+
+  program
+    .command('prepare')
+    .description('validate the uploaded user mapping and open the seven-day window (source admin)')
+    .requiredOption('--migration-id <id>', 'the source migration id')
+    .requiredOption('--target-tenant <id>', 'the target tenant id')
+    .requiredOption('--mapping-container <uri>', 'the container SAS URI, up to the container name (the query part may be left out)')
+    .action(async (opts: { migrationId: string; targetTenant: string; mappingContainer: string }) => {
+      const { status } = await act(opts.migrationId, 'prepare', { targetTenantId: opts.targetTenant, mappingContainer: opts.mappingContainer });
+      report(status);
+      if (status.phase !== 'Prepared') runtime.setExitCode(1);
+    });
+
+  program
+    .command('status')
+    .description('where a migration stands (source or target migration id)')
+    .requiredOption('--migration-id <id>', 'the source or target migration id')
+    .option('--watch', 'follow the migration until it settles or waits for a person')
+    .action(async (opts: { migrationId: string; watch?: boolean }) => {
+      const context = runtime.context();
+      const migrations = await context.migrations();
+      const handle = await migrations.find(opts.migrationId);
+      let status = await migrations.waitForStatus(handle, () => true);
+      const view = status.targetMigrationId === opts.migrationId ? 'target' : 'source';
+      if (opts.watch && !runtime.printer().json) {
+        status = await watchMigration(migrations, handle, (s) => isFinalPhase(s.phase) || WAITING_FOR_PEOPLE.includes(s.phase));
+      } else if (opts.watch) {
+        status = await migrations.waitForStatus(handle, (s) => isFinalPhase(s.phase) || WAITING_FOR_PEOPLE.includes(s.phase), 24 * 3_600_000);
+      }
+      report(status, view);
+    });
+
+  program
+    .command('migrate')
+    .description('migrate the environment within the seven-day window (source admin)')
+    .requiredOption('--migration-id <id>', 'the source migration id')
+    .requiredOption('--target-tenant <id>', 'the target tenant id')
+    .option('--no-wait', 'return once the migrate request is accepted')
+    .action(async (opts: { migrationId: string; targetTenant: string; wait: boolean }) => {
+      const { status } = await act(opts.migrationId, 'migrate', { targetTenantId: opts.targetTenant });
+      let final = status;
+      if (opts.wait) {
+        const migrations = await runtime.context().migrations();
+        const handle = await migrations.find(opts.migrationId);
+        final = runtime.printer().json
+          ? await migrations.waitForStatus(handle, (s) => isFinalPhase(s.phase), 24 * 3_600_000)
+          : await watchMigration(migrations, handle, (s) => isFinalPhase(s.phase));
+      }
+      report(final);
+      if (final.phase === 'Failed') runtime.setExitCode(1);
+    });
+
+  program
+    .command('cancel')
+    .alias('delete')
+    .description('cancel (delete) a migration request before migrate starts (source admin)')
+    .requiredOption('--migration-id <id>', 'the source migration id')
+    .option('--reason <text>', 'why')
+    .action(async (opts: { migrationId: string; reason?: string }) => {
+      const { status } = await act(opts.migrationId, 'cancel', opts.reason ? { reason: opts.reason } : {});
+      report(status);
+    });
+}

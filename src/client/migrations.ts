@@ -1,0 +1,210 @@
+// What an admin's client does with migrations: submit, find by either id, send
+// an action and learn whether it was accepted, read the status. Used by the
+// `t2t` commands and by the tests alike.
+import { randomUUID } from 'node:crypto';
+import { Client, WorkflowHandle, WorkflowExecutionInfo } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { ControlPlane } from '../controlplane/control-plane';
+import type { Config } from '../config';
+import {
+  Action,
+  AuditEntry,
+  MIGRATION_WORKFLOW_TYPE,
+  MigrationInput,
+  MigrationStatus,
+  SA,
+  approveLockboxSignal,
+  approveSignal,
+  cancelSignal,
+  denySignal,
+  migrateSignal,
+  migrationWorkflowId,
+  prepareSignal,
+  requestStorageSignal,
+  statusQuery,
+} from '../contracts';
+import { checkEligibility } from '../migration/eligibility';
+import { authorizeAction } from '../migration/authorization';
+
+/** A refusal or a mistake the admin can act on: the CLI prints its message alone. */
+export class UserError extends Error {
+  override name = 'UserError';
+}
+
+const SIGNALS = {
+  approve: approveSignal,
+  deny: denySignal,
+  approveLockbox: approveLockboxSignal,
+  requestStorage: requestStorageSignal,
+  prepare: prepareSignal,
+  migrate: migrateSignal,
+  cancel: cancelSignal,
+} as const;
+
+export type SignalAction = keyof typeof SIGNALS;
+
+export interface ActionOutcome {
+  entry: AuditEntry;
+  status: MigrationStatus;
+}
+
+export interface MigrationClientOptions {
+  client: Client;
+  config: Pick<Config, 'taskQueue' | 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs'>;
+  controlPlane: ControlPlane;
+  /** how long to wait for the workflow to record an action's outcome */
+  ackTimeoutMs?: number;
+}
+
+export class MigrationClient {
+  private readonly client: Client;
+
+  constructor(private readonly options: MigrationClientOptions) {
+    this.client = options.client;
+  }
+
+  /** Checks the request at once, starts the migration and waits until it has been assessed. */
+  async submit(input: { environmentId: string; targetTenantId: string; actor: string }): Promise<MigrationStatus> {
+    const { controlPlane } = this.options;
+    const environment = await controlPlane.getEnvironment(input.environmentId);
+    if (!environment) throw new UserError(`submit refused: environment '${input.environmentId}' does not exist`);
+    const sourceTenant = await controlPlane.getTenant(environment.tenantId);
+    const targetTenant = await controlPlane.getTenant(input.targetTenantId);
+    if (!targetTenant) throw new UserError(`submit refused: target tenant '${input.targetTenantId}' does not exist`);
+    if (!sourceTenant) throw new UserError(`submit refused: the environment's tenant '${environment.tenantId}' does not exist`);
+    const authorization = authorizeAction('submit', sourceTenant.id, await controlPlane.getTenantUser(sourceTenant.id, input.actor));
+    if (!authorization.allowed) throw new UserError(authorization.reason!);
+    const eligibility = checkEligibility({ environment, sourceTenant, targetTenant });
+    if (eligibility.blocking.length > 0) {
+      throw new UserError(`submit refused: not eligible: ${eligibility.blocking.map((b) => b.message).join('; ')}`);
+    }
+
+    const migration: MigrationInput = {
+      migrationId: randomUUID(),
+      targetMigrationId: randomUUID(),
+      environmentId: environment.id,
+      targetTenantId: targetTenant.id,
+      submittedBy: input.actor,
+      approvalTimeoutMs: this.options.config.approvalTimeoutMs,
+      lockboxTimeoutMs: this.options.config.lockboxTimeoutMs,
+      prepareWindowMs: this.options.config.prepareWindowMs,
+    };
+    let handle: WorkflowHandle;
+    try {
+      handle = await this.client.workflow.start(MIGRATION_WORKFLOW_TYPE, {
+        taskQueue: this.options.config.taskQueue,
+        workflowId: migrationWorkflowId(environment.id),
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        args: [migration],
+        typedSearchAttributes: [
+          { key: SA.phase, value: 'Submitted' },
+          { key: SA.environmentId, value: environment.id },
+          { key: SA.sourceTenantId, value: sourceTenant.id },
+          { key: SA.targetTenantId, value: targetTenant.id },
+          { key: SA.sourceMigrationId, value: migration.migrationId },
+          { key: SA.targetMigrationId, value: migration.targetMigrationId },
+        ],
+        memo: { environmentName: environment.name, sourceTenant: sourceTenant.name, targetTenant: targetTenant.name },
+        staticSummary: `Move ${environment.name} (${environment.id}) from ${sourceTenant.name} to ${targetTenant.name}`,
+        staticDetails:
+          `Tenant-to-tenant migration of environment **${environment.name}** (\`${environment.id}\`, ${environment.type}) ` +
+          `from tenant **${sourceTenant.name}** (\`${sourceTenant.id}\`) to **${targetTenant.name}** (\`${targetTenant.id}\`).\n\n` +
+          `Source migration id \`${migration.migrationId}\` · target migration id \`${migration.targetMigrationId}\``,
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        const open = await this.describeOpen(environment.id);
+        throw new UserError(
+          `submit refused: environment '${environment.id}' already has an open migration${open ? ` (${open.migrationId}, ${open.phase})` : ''}`,
+        );
+      }
+      throw err;
+    }
+    return this.waitForStatus(handle, (s) => s.phase !== 'Submitted');
+  }
+
+  private async describeOpen(environmentId: string): Promise<MigrationStatus | undefined> {
+    try {
+      return await this.client.workflow.getHandle(migrationWorkflowId(environmentId)).query(statusQuery);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Finds a migration by its source or its target migration id. */
+  async find(migrationId: string): Promise<WorkflowHandle> {
+    if (!/^[0-9a-fA-F-]{8,64}$/.test(migrationId)) throw new UserError(`no migration has the id '${migrationId}'`);
+    const query = `(${SA.sourceMigrationId.name} = '${migrationId}' OR ${SA.targetMigrationId.name} = '${migrationId}')`;
+    // Visibility is eventually consistent: a migration submitted a moment ago may take a moment to show.
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      for await (const execution of this.client.workflow.list({ query })) {
+        return this.client.workflow.getHandle(execution.workflowId, execution.runId);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new UserError(`no migration has the id '${migrationId}'`);
+  }
+
+  async status(migrationId: string): Promise<MigrationStatus> {
+    return (await this.find(migrationId)).query(statusQuery);
+  }
+
+  async list(filter: { sourceTenantIds?: string[]; targetTenantIds?: string[]; environmentId?: string }): Promise<WorkflowExecutionInfo[]> {
+    const clauses: string[] = [`WorkflowType = '${MIGRATION_WORKFLOW_TYPE}'`];
+    const inList = (ids: string[]) => ids.map((id) => `'${id.replace(/'/g, '')}'`).join(', ');
+    if (filter.sourceTenantIds) clauses.push(`${SA.sourceTenantId.name} IN (${inList(filter.sourceTenantIds)})`);
+    if (filter.targetTenantIds) clauses.push(`${SA.targetTenantId.name} IN (${inList(filter.targetTenantIds)})`);
+    if (filter.environmentId) clauses.push(`${SA.environmentId.name} = '${filter.environmentId.replace(/'/g, '')}'`);
+    if ((filter.sourceTenantIds?.length ?? 1) === 0 || (filter.targetTenantIds?.length ?? 1) === 0) return [];
+    const found: WorkflowExecutionInfo[] = [];
+    for await (const execution of this.client.workflow.list({ query: clauses.join(' AND ') })) found.push(execution);
+    return found;
+  }
+
+  /**
+   * Sends an admin action and waits until the workflow has recorded its outcome in
+   * the audit trail: accepted, or refused with the reason.
+   */
+  async act(migrationId: string, action: SignalAction, payload: Record<string, unknown> & { actor: string }): Promise<ActionOutcome> {
+    const handle = await this.find(migrationId);
+    return this.actOn(handle, action, payload);
+  }
+
+  async actOn(handle: WorkflowHandle, action: SignalAction, payload: Record<string, unknown> & { actor: string }): Promise<ActionOutcome> {
+    const requestId = randomUUID();
+    await handle.signal(SIGNALS[action], { ...payload, requestId });
+    const status = await this.waitForStatus(
+      handle,
+      (s) => s.audit.some((e) => e.requestId === requestId),
+      this.options.ackTimeoutMs ?? 600_000,
+    );
+    const entry = status.audit.find((e) => e.requestId === requestId)!;
+    return { entry, status };
+  }
+
+  /** Polls the status query until `done` holds (or the migration has ended). */
+  async waitForStatus(
+    handle: WorkflowHandle,
+    done: (s: MigrationStatus) => boolean,
+    timeoutMs = 60_000,
+    onUpdate?: (s: MigrationStatus) => void,
+  ): Promise<MigrationStatus> {
+    const deadline = Date.now() + timeoutMs;
+    let delay = 50;
+    for (;;) {
+      const status = await handle.query(statusQuery);
+      onUpdate?.(status);
+      if (done(status)) return status;
+      const description = await handle.describe();
+      if (description.status.name !== 'RUNNING') return handle.query(statusQuery);
+      if (Date.now() > deadline) throw new UserError(`the migration did not answer within ${Math.round(timeoutMs / 1000)}s; see \`t2t status\``);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+}
+
+export function isAction(value: string): value is Action {
+  return ['submit', 'approve', 'deny', 'approveLockbox', 'requestStorage', 'prepare', 'migrate', 'cancel'].includes(value);
+}

@@ -1,0 +1,85 @@
+// How `t2t` speaks: short human lines, or one JSON document with --json.
+import type { MigrationStatus } from '../contracts';
+import { stripQuery } from '../storage/container-uri';
+
+export interface Printer {
+  json: boolean;
+  line(text?: string): void;
+  document(value: unknown): void;
+}
+
+export function createPrinter(json: boolean, write: (s: string) => void = (s) => process.stdout.write(s)): Printer {
+  return {
+    json,
+    line(text = '') {
+      if (!json) write(`${text}\n`);
+    },
+    document(value) {
+      if (json) write(`${JSON.stringify(value, null, 2)}\n`);
+    },
+  };
+}
+
+/** The machine-readable shape every migration command prints with --json (SPEC §7). */
+export function statusDocument(status: MigrationStatus, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    migrationId: status.migrationId,
+    targetMigrationId: status.targetMigrationId,
+    environmentId: status.environmentId,
+    environmentName: status.environmentName,
+    sourceTenantId: status.sourceTenantId,
+    targetTenantId: status.targetTenantId,
+    phase: status.phase,
+    status: status.status ?? null,
+    reason: status.reason ?? null,
+    approvalDeadline: status.approvalDeadline ?? null,
+    lockboxDeadline: status.lockboxDeadline ?? null,
+    prepareDeadline: status.prepareDeadline ?? null,
+    sasUrl: status.storage?.sasUrl ?? null,
+    errorReportUrl: status.validation?.errorReportUrl ?? null,
+    validation: status.validation ?? null,
+    warnings: status.warnings,
+    summary: status.summary ?? null,
+    ...extra,
+  };
+}
+
+/** The lines a person reads about one migration. */
+export function describeStatus(status: MigrationStatus, view: 'source' | 'target' = 'source'): string[] {
+  const lines: string[] = [];
+  const id = view === 'source' ? status.migrationId : status.targetMigrationId;
+  lines.push(`Migration ${id} · ${status.environmentName ?? status.environmentId} (${status.environmentId})`);
+  lines.push(`  Tenants:   ${status.sourceTenantId ?? '?'} → ${status.targetTenantId}`);
+  lines.push(`  Phase:     ${status.phase}`);
+  if (status.status) lines.push(`  Status:    ${status.status}`);
+  if (status.reason) lines.push(`  Reason:    ${status.reason}`);
+  if (status.phase === 'PendingApproval' && status.approvalDeadline) lines.push(`  Approve before: ${status.approvalDeadline}`);
+  if (status.phase === 'PendingLockbox' && status.lockboxDeadline) lines.push(`  Lockbox approval before: ${status.lockboxDeadline}`);
+  if (status.prepareDeadline && (status.phase === 'Prepared' || status.phase === 'PreparationExpired')) {
+    lines.push(`  ${status.phase === 'Prepared' ? 'Migrate before' : 'Preparation expired at'}: ${status.prepareDeadline}`);
+  }
+  if (status.storage && view === 'source') lines.push(`  Container: ${stripQuery(status.storage.sasUrl)}`);
+  if (status.validation) {
+    lines.push(`  Validation round ${status.validation.round}: ${status.validation.rows} rows, ${status.validation.errors} errors`);
+  }
+  if (status.summary) {
+    const s = status.summary;
+    lines.push(`  Users re-mapped: ${s.usersRemapped}; not in the mapping (not migrated): ${s.unmappedUsers.length}`);
+    if (s.mailboxesToReconfigure.length > 0) lines.push(`  Mailboxes to reconfigure: ${s.mailboxesToReconfigure.join(', ')}`);
+    for (const r of s.onmicrosoftAddressesRewritten) lines.push(`  Address rewritten: ${r.from} → ${r.to}`);
+    if (s.unmappedUsers.length > 0) lines.push(`  Not migrated: ${s.unmappedUsers.join(', ')}`);
+    if (s.checklist.length > 0) {
+      lines.push('  Post-migration checklist:');
+      for (const item of s.checklist) {
+        lines.push(`   - ${item.title}`);
+        for (const d of item.details) lines.push(`       ${d}`);
+      }
+    }
+  }
+  return lines;
+}
+
+export function describeWarnings(status: MigrationStatus): string[] {
+  if (status.warnings.length === 0) return [];
+  return ['  Before you migrate:', ...status.warnings.map((w) => `   ! ${w.component}: ${w.message} — ${w.action}`)];
+}

@@ -1,0 +1,93 @@
+// The one place configuration is read (SPEC §7). Everything comes from the
+// environment, is validated at start, and a bad value stops the process with one
+// line naming the variable.
+import path from 'node:path';
+import { z } from 'zod';
+import { parseDuration } from './duration';
+
+/** Azurite's well-known development account: public, documented, local only. */
+export const AZURITE_DEVELOPMENT_CONNECTION_STRING =
+  'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;' +
+  'AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;' +
+  'BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;';
+
+const duration = (name: string, fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      try {
+        return parseDuration(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `${name}: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    });
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'must be host:port, e.g. localhost:7233');
+
+const EnvironmentSchema = z.object({
+  TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  T2T_TASK_QUEUE: z.string().min(1).default('tenant-migrations'),
+  AZURE_STORAGE_CONNECTION_STRING: z
+    .string()
+    .default(AZURITE_DEVELOPMENT_CONNECTION_STRING)
+    .refine((s) => /AccountName=[^;]+/.test(s) && /AccountKey=[^;]+/.test(s), {
+      message: 'must be an account connection string with AccountName and AccountKey (a SAS cannot create containers)',
+    }),
+  T2T_DATA_DIR: z.string().min(1).default('.data'),
+  T2T_DATABASE_URL: z.string().min(1).optional(),
+  T2T_APPROVAL_TIMEOUT: duration('T2T_APPROVAL_TIMEOUT', '7d'),
+  T2T_LOCKBOX_TIMEOUT: duration('T2T_LOCKBOX_TIMEOUT', '12h'),
+  T2T_PREPARE_WINDOW: duration('T2T_PREPARE_WINDOW', '7d'),
+  T2T_SAS_VALIDITY: duration('T2T_SAS_VALIDITY', '30d'),
+  T2T_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+});
+
+export interface Config {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  storageConnectionString: string;
+  dataDir: string;
+  databaseUrl: string;
+  /** milliseconds */
+  approvalTimeoutMs: number;
+  lockboxTimeoutMs: number;
+  prepareWindowMs: number;
+  sasValidityMs: number;
+  uiPort: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvironmentSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue.path[0] ?? '');
+    const message = issue.message.startsWith(`${variable}:`) ? issue.message : `${variable}: ${issue.message}`;
+    throw new ConfigError(`configuration: ${message}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.T2T_DATA_DIR);
+  return {
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.T2T_TASK_QUEUE,
+    storageConnectionString: e.AZURE_STORAGE_CONNECTION_STRING,
+    dataDir,
+    databaseUrl: e.T2T_DATABASE_URL ?? path.join(dataDir, 'control-plane.sqlite'),
+    approvalTimeoutMs: e.T2T_APPROVAL_TIMEOUT,
+    lockboxTimeoutMs: e.T2T_LOCKBOX_TIMEOUT,
+    prepareWindowMs: e.T2T_PREPARE_WINDOW,
+    sasValidityMs: e.T2T_SAS_VALIDITY,
+    uiPort: e.T2T_UI_PORT,
+  };
+}

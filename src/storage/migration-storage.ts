@@ -1,0 +1,118 @@
+// One blob container per migration, reachable by admins only through SAS URLs
+// bound to stored access policies, so that ending the migration revokes them.
+import {
+  BlobServiceClient,
+  ContainerClient,
+  ContainerSASPermissions,
+  BlobSASPermissions,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+  RestError,
+} from '@azure/storage-blob';
+import type { Readable } from 'node:stream';
+
+export const MAPPING_BLOB_NAME = 'usermapping.csv';
+/** Upload policy: read, create, write, list — no delete, no account-level rights. */
+export const UPLOAD_POLICY = 't2t-upload';
+/** Read-only policy for the error report links. */
+export const READ_POLICY = 't2t-read';
+
+export function containerNameFor(migrationId: string): string {
+  const name = `t2t-${migrationId.toLowerCase().replace(/[^a-z0-9-]/g, '')}`.replace(/-+/g, '-').slice(0, 63);
+  return name.replace(/-$/, '');
+}
+
+export interface ContainerAccess {
+  containerName: string;
+  sasUrl: string;
+  expiresOn: string;
+}
+
+export class MigrationStorage {
+  private readonly service: BlobServiceClient;
+  private readonly credential: StorageSharedKeyCredential;
+
+  constructor(connectionString: string) {
+    this.service = BlobServiceClient.fromConnectionString(connectionString);
+    const credential = this.service.credential;
+    if (!(credential instanceof StorageSharedKeyCredential)) {
+      throw new Error('storage: the connection string must carry an account key (SAS URLs are signed with it)');
+    }
+    this.credential = credential;
+  }
+
+  container(containerName: string): ContainerClient {
+    return this.service.getContainerClient(containerName);
+  }
+
+  /** Creates the container and its access policies if needed; idempotent. */
+  async provision(containerName: string, validityMs: number, now = new Date()): Promise<ContainerAccess> {
+    const container = this.container(containerName);
+    await container.createIfNotExists();
+    const existing = await container.getAccessPolicy();
+    const current = existing.signedIdentifiers.find((p) => p.id === UPLOAD_POLICY);
+    const expiresOn = current?.accessPolicy?.expiresOn && current.accessPolicy.expiresOn > now
+      ? current.accessPolicy.expiresOn
+      : new Date(now.getTime() + validityMs);
+    // Starting slightly in the past tolerates clock skew between us and the storage service.
+    const startsOn = new Date(now.getTime() - 5 * 60_000);
+    await container.setAccessPolicy(undefined, [
+      { id: UPLOAD_POLICY, accessPolicy: { permissions: ContainerSASPermissions.parse('rcwl').toString(), startsOn, expiresOn } },
+      { id: READ_POLICY, accessPolicy: { permissions: BlobSASPermissions.parse('r').toString(), startsOn, expiresOn } },
+    ]);
+    return { containerName, sasUrl: this.containerSasUrl(containerName), expiresOn: expiresOn.toISOString() };
+  }
+
+  containerSasUrl(containerName: string): string {
+    const sas = generateBlobSASQueryParameters({ containerName, identifier: UPLOAD_POLICY }, this.credential).toString();
+    return `${this.container(containerName).url}?${sas}`;
+  }
+
+  /** Read-only link to one blob, e.g. the error report. */
+  blobReadUrl(containerName: string, blobName: string): string {
+    const sas = generateBlobSASQueryParameters({ containerName, blobName, identifier: READ_POLICY }, this.credential).toString();
+    return `${this.container(containerName).getBlobClient(blobName).url}?${sas}`;
+  }
+
+  /** Removes every stored access policy: all SAS URLs of the container stop working. Idempotent. */
+  async revoke(containerName: string): Promise<void> {
+    try {
+      await this.container(containerName).setAccessPolicy(undefined, []);
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return;
+      throw err;
+    }
+  }
+
+  async blobNames(containerName: string): Promise<string[]> {
+    const names: string[] = [];
+    for await (const blob of this.container(containerName).listBlobsFlat()) names.push(blob.name);
+    return names;
+  }
+
+  async exists(containerName: string, blobName: string): Promise<boolean> {
+    return this.container(containerName).getBlobClient(blobName).exists();
+  }
+
+  async openRead(containerName: string, blobName: string): Promise<NodeJS.ReadableStream> {
+    const response = await this.container(containerName).getBlobClient(blobName).download();
+    if (!response.readableStreamBody) throw new Error(`storage: ${blobName} has no body`);
+    return response.readableStreamBody;
+  }
+
+  /**
+   * Streams a blob in blocks and commits the block list only at the end: a reader
+   * sees the previous version or the whole new one, never a half-written report.
+   */
+  async writeStream(containerName: string, blobName: string, body: Readable, contentType: string): Promise<void> {
+    await this.container(containerName)
+      .getBlockBlobClient(blobName)
+      .uploadStream(body, 4 * 1024 * 1024, 2, { blobHTTPHeaders: { blobContentType: contentType } });
+  }
+
+  async writeText(containerName: string, blobName: string, text: string, contentType: string): Promise<void> {
+    await this.container(containerName)
+      .getBlockBlobClient(blobName)
+      .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: contentType } });
+  }
+}

@@ -1,0 +1,492 @@
+// One durable workflow per migration, reading like the article's steps:
+// submit → eligibility → approval → lockbox → storage + prepare rounds →
+// seven-day window → migrate → post-migration checklist.
+import {
+  ApplicationFailure,
+  condition,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  log,
+  ActivityFailure,
+} from '@temporalio/workflow';
+import type { RetryPolicy } from '@temporalio/common';
+import type { z } from 'zod';
+import {
+  Action,
+  ApproveLockboxSchema,
+  ApproveSchema,
+  AuditEntry,
+  CancelSchema,
+  DenySchema,
+  MigrateSchema,
+  MigrationInput,
+  MigrationStatus,
+  NON_RETRYABLE_ERRORS,
+  Phase,
+  PrepareSchema,
+  RequestStorageSchema,
+  SA,
+  STATUS,
+  approveLockboxSignal,
+  approveSignal,
+  cancelSignal,
+  denySignal,
+  isFinalPhase,
+  migrateSignal,
+  prepareSignal,
+  requestStorageSignal,
+  statusQuery,
+} from '../contracts';
+import type { MigrationActivities } from '../activities';
+import { phaseAccepts, phaseRefusal } from './phase-rules';
+import { containerNameFromUri } from '../storage/container-uri';
+import { renderDetails } from './details';
+
+const retry: RetryPolicy = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
+};
+
+const controlPlane = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '1m',
+  retry,
+});
+
+const storage = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '2m',
+  retry,
+});
+
+// Long steps heartbeat their progress; a retry resumes from the last heartbeat.
+const longRunning = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '20s',
+  retry,
+});
+
+const SCHEMAS: Record<Exclude<Action, 'submit'>, z.ZodType> = {
+  approve: ApproveSchema,
+  deny: DenySchema,
+  approveLockbox: ApproveLockboxSchema,
+  requestStorage: RequestStorageSchema,
+  prepare: PrepareSchema,
+  migrate: MigrateSchema,
+  cancel: CancelSchema,
+};
+
+interface InboxMessage {
+  action: Exclude<Action, 'submit'>;
+  payload: unknown;
+}
+
+type Handler = (payload: Record<string, unknown>, actor: string) => Promise<'continue' | 'done' | { refused: string }>;
+
+export async function tenantMigration(input: MigrationInput): Promise<MigrationStatus> {
+  return new Migration(input).run();
+}
+
+class Migration {
+  private readonly state: MigrationStatus;
+  private readonly inbox: InboxMessage[] = [];
+  private sourceTenantId = '';
+  private validationRound = 0;
+
+  constructor(private readonly input: MigrationInput) {
+    this.state = {
+      migrationId: input.migrationId,
+      targetMigrationId: input.targetMigrationId,
+      environmentId: input.environmentId,
+      targetTenantId: input.targetTenantId,
+      phase: 'Submitted',
+      submittedAt: new Date(workflowInfo().startTime).toISOString(),
+      lockboxRequired: false,
+      warnings: [],
+      audit: [],
+    };
+  }
+
+  async run(): Promise<MigrationStatus> {
+    this.registerHandlers();
+    this.setPhase('Submitted');
+
+    if (!(await this.submit())) return this.finish();
+    if (!(await this.awaitApproval())) return this.finish();
+    if (this.state.lockboxRequired && !(await this.awaitLockbox())) return this.finish();
+    this.setPhase('Approved');
+    if (!(await this.prepareUntilMigrate())) return this.finish();
+    await this.migrate();
+    return this.finish();
+  }
+
+  // ---- steps ---------------------------------------------------------------
+
+  private async submit(): Promise<boolean> {
+    const assessment = await controlPlane.assessMigration({
+      environmentId: this.input.environmentId,
+      targetTenantId: this.input.targetTenantId,
+    });
+    this.sourceTenantId = assessment.sourceTenantId;
+    this.state.sourceTenantId = assessment.sourceTenantId;
+    this.state.environmentName = assessment.environmentName;
+    this.state.lockboxRequired = assessment.lockboxRequired;
+    this.state.warnings = assessment.warnings;
+    upsertSearchAttributes([{ key: SA.sourceTenantId, value: assessment.sourceTenantId }]);
+    upsertMemo({
+      environmentName: assessment.environmentName,
+      sourceTenant: assessment.sourceTenantName,
+      targetTenant: assessment.targetTenantName,
+    });
+
+    const authorization = await controlPlane.authorize(this.authorizationRequest('submit', this.input.submittedBy));
+    if (!authorization.allowed) {
+      this.record('submit', this.input.submittedBy, 'refused', authorization.reason);
+      this.state.reason = authorization.reason;
+      this.setPhase('Failed');
+      return false;
+    }
+    if (assessment.blocking.length > 0) {
+      const reason = `not eligible: ${assessment.blocking.map((b) => b.message).join('; ')}`;
+      this.record('submit', this.input.submittedBy, 'refused', reason);
+      this.state.reason = reason;
+      this.setPhase('Failed');
+      return false;
+    }
+    this.record('submit', this.input.submittedBy, 'accepted');
+    return true;
+  }
+
+  private async awaitApproval(): Promise<boolean> {
+    const deadline = Date.parse(this.state.submittedAt) + this.input.approvalTimeoutMs;
+    this.state.approvalDeadline = new Date(deadline).toISOString();
+    this.setPhase('PendingApproval');
+    const outcome = await this.handleActions(
+      {
+        approve: async () => 'done',
+        deny: async (payload) => {
+          this.state.reason = String(payload.reason ?? '') || 'denied by the target tenant admin';
+          this.setPhase('Denied');
+          return 'done';
+        },
+        cancel: async (payload) => this.cancel(payload),
+      },
+      deadline,
+      'approval deadline',
+    );
+    if (outcome === 'timeout') {
+      this.state.reason = 'the target tenant admin did not approve the request in time';
+      this.setPhase('Expired');
+      return false;
+    }
+    return !isFinalPhase(this.state.phase);
+  }
+
+  private async awaitLockbox(): Promise<boolean> {
+    const deadline = Date.now() + this.input.lockboxTimeoutMs;
+    this.state.lockboxDeadline = new Date(deadline).toISOString();
+    this.setPhase('PendingLockbox');
+    const outcome = await this.handleActions(
+      {
+        approveLockbox: async () => 'done',
+        cancel: async (payload) => this.cancel(payload),
+      },
+      deadline,
+      'lockbox deadline',
+    );
+    if (outcome === 'timeout') {
+      this.state.reason = 'the lockbox request was not approved in time';
+      this.setPhase('Expired');
+      return false;
+    }
+    return !isFinalPhase(this.state.phase);
+  }
+
+  /** Storage requests and prepare rounds until a migrate is accepted (true) or the migration ends (false). */
+  private async prepareUntilMigrate(): Promise<boolean> {
+    for (;;) {
+      const deadline = this.state.phase === 'Prepared' && this.state.prepareDeadline ? Date.parse(this.state.prepareDeadline) : undefined;
+      const outcome = await this.handleActions(
+        {
+          requestStorage: async (_payload, actor) => this.requestStorage(actor),
+          prepare: async (payload) => this.prepare(payload),
+          migrate: async (payload) => {
+            if (payload.targetTenantId !== this.input.targetTenantId) {
+              return { refused: `migrate refused: target tenant '${String(payload.targetTenantId)}' is not this migration's target tenant` };
+            }
+            return 'done';
+          },
+          cancel: async (payload) => this.cancel(payload),
+        },
+        deadline,
+        'seven-day window to migrate',
+      );
+      if (outcome === 'timeout') {
+        this.state.status = undefined;
+        this.state.reason = `the preparation expired at ${this.state.prepareDeadline}; run prepare again`;
+        this.setPhase('PreparationExpired');
+        continue;
+      }
+      return !isFinalPhase(this.state.phase);
+    }
+  }
+
+  private async requestStorage(actor: string): Promise<'continue' | { refused: string }> {
+    try {
+      this.state.storage = await storage.createMigrationStorage({
+        migrationId: this.input.migrationId,
+        environmentId: this.input.environmentId,
+        actor,
+      });
+      this.refreshDetails();
+      return 'continue';
+    } catch (err) {
+      return { refused: `storage refused: ${failureMessage(err)}` };
+    }
+  }
+
+  private async prepare(payload: Record<string, unknown>): Promise<'continue' | { refused: string }> {
+    if (payload.targetTenantId !== this.input.targetTenantId) {
+      return { refused: `prepare refused: target tenant '${String(payload.targetTenantId)}' is not this migration's target tenant` };
+    }
+    if (!this.state.storage) return { refused: 'prepare refused: generate the resource storage first (t2t storage)' };
+    const container = containerNameFromUri(String(payload.mappingContainer));
+    if (container !== this.state.storage.containerName) {
+      return { refused: "prepare refused: the mapping container is not this migration's container" };
+    }
+    const previous = this.state.phase;
+    this.validationRound += 1;
+    this.state.status = STATUS.validateRunning;
+    this.state.reason = undefined;
+    this.setPhase('Validating');
+    let result;
+    try {
+      result = await longRunning.validateMapping({
+        migrationId: this.input.migrationId,
+        containerName: this.state.storage.containerName,
+        sourceTenantId: this.sourceTenantId,
+        targetTenantId: this.input.targetTenantId,
+        round: this.validationRound,
+      });
+    } catch (err) {
+      this.state.status = undefined;
+      this.state.reason = `validation could not run: ${failureMessage(err)}`;
+      this.setPhase(previous === 'Prepared' ? 'ValidationFailed' : previous);
+      return 'continue';
+    }
+    this.state.validation = result;
+    if (result.errors > 0 && result.errorReportUrl) {
+      this.state.status = STATUS.validationFailed(result.errorReportUrl);
+      this.state.prepareDeadline = undefined;
+      upsertSearchAttributes([{ key: SA.prepareDeadline, value: null }]);
+      this.setPhase('ValidationFailed');
+      return 'continue';
+    }
+    this.state.status = STATUS.validateSucceeded;
+    const deadline = new Date(Date.now() + this.input.prepareWindowMs);
+    this.state.prepareDeadline = deadline.toISOString();
+    upsertSearchAttributes([{ key: SA.prepareDeadline, value: deadline }]);
+    this.setPhase('Prepared');
+    return 'continue';
+  }
+
+  private async cancel(payload: Record<string, unknown>): Promise<'done'> {
+    this.state.reason = payload.reason ? `cancelled: ${String(payload.reason)}` : 'cancelled by the source admin';
+    this.setPhase('Cancelled');
+    return 'done';
+  }
+
+  private async migrate(): Promise<void> {
+    const storageInfo = this.state.storage!;
+    this.state.status = STATUS.migrateRunning;
+    this.state.reason = undefined;
+    this.setPhase('Migrating');
+    const environmentId = this.input.environmentId;
+    let previousAdminMode: boolean | undefined;
+    try {
+      const assessment = await controlPlane.assessMigration({ environmentId, targetTenantId: this.input.targetTenantId });
+      if (assessment.blocking.length > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `not eligible any more: ${assessment.blocking.map((b) => b.message).join('; ')}`,
+          'NotEligible',
+        );
+      }
+      // The file may have changed since prepare: check it again before any effect.
+      const check = await longRunning.validateMapping({
+        migrationId: this.input.migrationId,
+        containerName: storageInfo.containerName,
+        sourceTenantId: this.sourceTenantId,
+        targetTenantId: this.input.targetTenantId,
+        round: this.validationRound + 1,
+      });
+      if (check.errors > 0) {
+        this.state.validation = check;
+        throw ApplicationFailure.nonRetryable(
+          `the mapping file no longer passes validation (${check.errors} errors, report: ${check.errorReportUrl}); nothing was changed`,
+          'MappingInvalidAtMigrate',
+        );
+      }
+
+      previousAdminMode = (await controlPlane.getAdministrationMode({ environmentId })).adminMode;
+      await controlPlane.setAdministrationMode({ environmentId, adminMode: true });
+      await controlPlane.relinkEnvironment({ environmentId, targetTenantId: this.input.targetTenantId, migrationId: this.input.migrationId });
+      const remap = await longRunning.remapUsers({
+        migrationId: this.input.migrationId,
+        environmentId,
+        containerName: storageInfo.containerName,
+      });
+      const mailboxes = await controlPlane.configureMailboxes({
+        migrationId: this.input.migrationId,
+        sourceTenantId: this.sourceTenantId,
+        targetTenantId: this.input.targetTenantId,
+      });
+      await controlPlane.setSourceAccess({ environmentId, sourceAccess: false });
+      await controlPlane.setAdministrationMode({ environmentId, adminMode: previousAdminMode });
+      const checklist = await controlPlane.postMigrationChecklist({ environmentId });
+      this.state.summary = {
+        usersRemapped: remap.usersRemapped,
+        unmappedUsers: remap.unmappedUsers,
+        mailboxesConfigured: mailboxes.configured,
+        mailboxesToReconfigure: mailboxes.toReconfigure,
+        onmicrosoftAddressesRewritten: mailboxes.onmicrosoftRewritten,
+        checklist: checklist.items,
+        flowActivationOrder: checklist.flowActivationOrder,
+      };
+      this.state.status = STATUS.migrateSucceeded;
+      this.setPhase('Succeeded');
+    } catch (err) {
+      this.state.status = undefined;
+      this.state.reason = `migration failed: ${failureMessage(err)}`;
+      log.warn('migration failed', { migrationId: this.input.migrationId, error: failureMessage(err) });
+      if (previousAdminMode !== undefined) {
+        await controlPlane.setAdministrationMode({ environmentId, adminMode: previousAdminMode });
+      }
+      this.setPhase('Failed');
+    }
+  }
+
+  private async finish(): Promise<MigrationStatus> {
+    if (this.state.storage) {
+      // Once the migration has ended nobody needs the container: revoke the SAS.
+      await storage.revokeMigrationStorage({ containerName: this.state.storage.containerName });
+    }
+    this.refreshDetails();
+    return this.state;
+  }
+
+  // ---- actions ---------------------------------------------------------------
+
+  /**
+   * Handles queued admin actions one at a time until a handler says 'done' or the
+   * deadline passes. Bad payloads, wrong phases and wrong people are refused and
+   * recorded; none of them changes the migration.
+   */
+  private async handleActions(
+    handlers: Partial<Record<Exclude<Action, 'submit'>, Handler>>,
+    deadline: number | undefined,
+    timerSummary: string,
+  ): Promise<'done' | 'timeout'> {
+    for (;;) {
+      if (this.inbox.length === 0) {
+        if (deadline === undefined) {
+          await condition(() => this.inbox.length > 0);
+        } else {
+          const remaining = deadline - Date.now();
+          const arrived = remaining > 0 && (await condition(() => this.inbox.length > 0, remaining, { summary: timerSummary }));
+          if (!arrived) return 'timeout';
+        }
+      }
+      const message = this.inbox.shift()!;
+      const parsed = SCHEMAS[message.action].safeParse(message.payload);
+      const rawActor = actorOf(message.payload);
+      const requestId = requestIdOf(message.payload);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        this.record(message.action, rawActor, 'refused', `${message.action} refused: invalid payload: ${issue.path.join('.') || 'payload'}: ${issue.message}`, requestId);
+        continue;
+      }
+      const payload = parsed.data as Record<string, unknown>;
+      const actor = String(payload.actor);
+      const handler = handlers[message.action];
+      if (!handler || !phaseAccepts(this.state.phase, message.action)) {
+        this.record(message.action, actor, 'refused', phaseRefusal(message.action, this.state.phase, this.state.prepareDeadline), requestId);
+        continue;
+      }
+      const authorization = await controlPlane.authorize(this.authorizationRequest(message.action, actor));
+      if (!authorization.allowed) {
+        this.record(message.action, actor, 'refused', authorization.reason, requestId);
+        continue;
+      }
+      const outcome = await handler(payload, actor);
+      if (typeof outcome === 'object') {
+        this.record(message.action, actor, 'refused', outcome.refused, requestId);
+        continue;
+      }
+      this.record(message.action, actor, 'accepted', undefined, requestId);
+      if (outcome === 'done') return 'done';
+    }
+  }
+
+  private registerHandlers(): void {
+    const enqueue = (action: Exclude<Action, 'submit'>) => (payload: unknown) => {
+      this.inbox.push({ action, payload });
+    };
+    setHandler(approveSignal, enqueue('approve'));
+    setHandler(denySignal, enqueue('deny'));
+    setHandler(approveLockboxSignal, enqueue('approveLockbox'));
+    setHandler(requestStorageSignal, enqueue('requestStorage'));
+    setHandler(prepareSignal, enqueue('prepare'));
+    setHandler(migrateSignal, enqueue('migrate'));
+    setHandler(cancelSignal, enqueue('cancel'));
+    setHandler(statusQuery, () => this.state);
+  }
+
+  private authorizationRequest(action: Action, actor: string) {
+    return {
+      action,
+      actor,
+      environmentId: this.input.environmentId,
+      sourceTenantId: this.sourceTenantId,
+      targetTenantId: this.input.targetTenantId,
+    };
+  }
+
+  private record(action: Action, actor: string, outcome: AuditEntry['outcome'], reason?: string, requestId?: string): void {
+    const entry: AuditEntry = { at: new Date().toISOString(), action, actor, outcome };
+    if (reason) entry.reason = reason;
+    if (requestId) entry.requestId = requestId;
+    this.state.audit.push(entry);
+  }
+
+  /** The one place a phase changes: state, search attribute and the Web UI's details together. */
+  private setPhase(phase: Phase): void {
+    this.state.phase = phase;
+    upsertSearchAttributes([{ key: SA.phase, value: phase }]);
+    this.refreshDetails();
+  }
+
+  private refreshDetails(): void {
+    setCurrentDetails(renderDetails(this.state));
+  }
+}
+
+function actorOf(payload: unknown): string {
+  const actor = (payload as { actor?: unknown } | null)?.actor;
+  return typeof actor === 'string' ? actor.slice(0, 320) : '(unknown)';
+}
+
+function requestIdOf(payload: unknown): string | undefined {
+  const id = (payload as { requestId?: unknown } | null)?.requestId;
+  return typeof id === 'string' ? id.slice(0, 100) : undefined;
+}
+
+function failureMessage(err: unknown): string {
+  let current: unknown = err;
+  // An ActivityFailure wraps the activity's own ApplicationFailure: show that one.
+  while (current instanceof ActivityFailure && current.cause) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
+}

@@ -1,0 +1,54 @@
+// Starts a real Azurite blob emulator on a free loopback port for a test suite.
+import { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startAzurite, waitForPort } from '../../src/stack';
+import { freePort } from './ports';
+
+export const DEV_ACCOUNT = 'devstoreaccount1';
+export const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export interface RunningAzurite {
+  port: number;
+  connectionString: string;
+  dataDir: string;
+  process: ChildProcess;
+  /** stops the emulator; its data stays until `dispose` */
+  stop(): Promise<void>;
+  /** starts it again on the same port with the same data */
+  restart(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export async function startTestAzurite(): Promise<RunningAzurite> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 't2t-azurite-'));
+  const endpoint = { host: '127.0.0.1', port };
+  const running: RunningAzurite = {
+    port,
+    dataDir,
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};` +
+      `BlobEndpoint=http://127.0.0.1:${port}/${DEV_ACCOUNT};`,
+    process: startAzurite(endpoint, dataDir),
+    async stop() {
+      const child = running.process;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async restart() {
+      await running.stop();
+      running.process = startAzurite(endpoint, dataDir);
+      await waitForPort(endpoint, 30_000, running.process);
+    },
+    async dispose() {
+      await running.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  await waitForPort(endpoint, 30_000, running.process);
+  return running;
+}

@@ -1,0 +1,111 @@
+// The product under test: a worker with the real activities on a real Temporal
+// server, a real control-plane database file and a real Azurite, plus the same
+// client the `t2t` commands use.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import { loadConfig, Config } from '../../src/config';
+import { createControlPlane } from '../../src/controlplane/database';
+import { parseWorld } from '../../src/controlplane/world';
+import type { ControlPlane } from '../../src/controlplane/control-plane';
+import { MigrationStorage } from '../../src/storage/migration-storage';
+import { createMigrationWorker } from '../../src/worker';
+import { MigrationClient } from '../../src/client/migrations';
+import { RunningAzurite } from './azurite';
+import { workflowBundle } from './temporal';
+
+export interface ProductOptions {
+  env: TestWorkflowEnvironment;
+  azurite: RunningAzurite;
+  world: unknown;
+  durations?: Partial<Pick<Config, 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs'>>;
+  /** wraps the control plane, e.g. to inject faults */
+  wrapControlPlane?: (cp: ControlPlane) => ControlPlane;
+  remapBatchSize?: number;
+  databaseUrl?: string;
+}
+
+export interface Product {
+  config: Config;
+  controlPlane: ControlPlane;
+  storage: MigrationStorage;
+  client: MigrationClient;
+  worker: Worker;
+  /** runs a worker until the returned function is called */
+  startWorker(): Promise<() => Promise<void>>;
+  stopWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startProduct(options: ProductOptions): Promise<Product> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-product-'));
+  const config: Config = {
+    ...loadConfig({
+      T2T_DATA_DIR: dir,
+      AZURE_STORAGE_CONNECTION_STRING: options.azurite.connectionString,
+      T2T_TASK_QUEUE: `t2t-test-${randomBytes(4).toString('hex')}`,
+      ...(options.databaseUrl ? { T2T_DATABASE_URL: options.databaseUrl } : {}),
+    }),
+    ...options.durations,
+  };
+  const realControlPlane = await createControlPlane(config.databaseUrl);
+  await realControlPlane.migrateSchema();
+  await realControlPlane.loadWorld(parseWorld(options.world));
+  const controlPlane = options.wrapControlPlane ? options.wrapControlPlane(realControlPlane) : realControlPlane;
+  const storage = new MigrationStorage(config.storageConnectionString);
+  const bundle = await workflowBundle();
+
+  let running: { worker: Worker; done: Promise<void> } | undefined;
+  const product: Product = {
+    config,
+    controlPlane: realControlPlane,
+    storage,
+    client: new MigrationClient({ client: options.env.client, config, controlPlane: realControlPlane, ackTimeoutMs: 120_000 }),
+    worker: undefined as unknown as Worker,
+    async startWorker() {
+      const worker = await createMigrationWorker({
+        config,
+        connection: options.env.nativeConnection,
+        controlPlane,
+        storage,
+        workflowBundle: bundle,
+        remapBatchSize: options.remapBatchSize,
+      });
+      const done = worker.run();
+      running = { worker, done };
+      product.worker = worker;
+      return async () => product.stopWorker();
+    },
+    async stopWorker() {
+      if (!running) return;
+      const { worker, done } = running;
+      running = undefined;
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+    async stop() {
+      await product.stopWorker();
+      await realControlPlane.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await product.startWorker();
+  return product;
+}
+
+/** Uploads a mapping file with nothing but the SAS URL, as an admin's own tool would. */
+export async function uploadWithSas(sasUrl: string, text: string, blobName = 'usermapping.csv'): Promise<void> {
+  const container = new ContainerClient(sasUrl);
+  const blob: BlockBlobClient = container.getBlockBlobClient(blobName);
+  await blob.upload(text, Buffer.byteLength(text));
+}
+
+export async function readWithSas(url: string): Promise<string> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`GET ${url.split('?')[0]}: ${response.status}`);
+  return response.text();
+}

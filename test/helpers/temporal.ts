@@ -1,0 +1,56 @@
+// Real Temporal servers for the tests, started once per test run and shared:
+// the dev server where visibility and search attributes matter, the
+// time-skipping test server for timers. Both come from the local binaries.
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ALL_SEARCH_ATTRIBUTES } from '../../src/contracts';
+import { testingExecutable } from '../../src/temporal-binaries';
+import { ensureSearchAttributes } from '../../src/search-attributes';
+
+let devEnv: Promise<TestWorkflowEnvironment> | undefined;
+let timeSkippingEnv: Promise<TestWorkflowEnvironment> | undefined;
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+export function devServer(): Promise<TestWorkflowEnvironment> {
+  devEnv ??= TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: testingExecutable('temporal'),
+      ip: '127.0.0.1',
+      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+      extraArgs: ['--log-level', 'error'],
+    },
+  });
+  return devEnv;
+}
+
+export function timeSkippingServer(): Promise<TestWorkflowEnvironment> {
+  timeSkippingEnv ??= (async () => {
+    const env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: testingExecutable('temporal-test-server') },
+    });
+    await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
+    return env;
+  })();
+  return timeSkippingEnv;
+}
+
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
+  return bundle;
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};
+
+export async function stopTemporalServers(): Promise<void> {
+  const envs = [devEnv, timeSkippingEnv].filter(Boolean) as Promise<TestWorkflowEnvironment>[];
+  devEnv = undefined;
+  timeSkippingEnv = undefined;
+  for (const env of envs) await (await env).teardown();
+}

@@ -1,0 +1,28 @@
+// Every saved history of a main path replays with the current workflow code: a
+// change that would break migrations already running fails here.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { HISTORIES_DIR } from './helpers/histories';
+import { workflowBundle } from './helpers/temporal';
+
+const REQUIRED = ['happy-path', 'denied', 'approval-expired', 'window-expired', 'validation-failed', 'cancelled'];
+
+describe('replay of saved histories', function () {
+  this.timeout(120_000);
+  const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json'));
+
+  it('has a history for every main path', () => {
+    const names = files.map((f) => path.basename(f, '.json'));
+    for (const required of REQUIRED) assert.ok(names.includes(required), `test/histories/${required}.json is missing`);
+  });
+
+  for (const file of files) {
+    it(`replays ${file} without non-determinism`, async () => {
+      const history = historyFromJSON(JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, path.basename(file, '.json'));
+    });
+  }
+});

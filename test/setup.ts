@@ -1,0 +1,13 @@
+// Mocha root setup: one process-wide Temporal runtime, installed once, and the
+// shared servers stopped after the whole run.
+import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { stopTemporalServers } from './helpers/temporal';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+export const mochaHooks = {
+  async afterAll(this: Mocha.Context) {
+    this.timeout(60_000);
+    await stopTemporalServers();
+  },
+};
