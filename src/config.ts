@@ -45,6 +45,10 @@ const EnvironmentSchema = z.object({
   T2T_PREPARE_WINDOW: duration('T2T_PREPARE_WINDOW', '7d'),
   T2T_SAS_VALIDITY: duration('T2T_SAS_VALIDITY', '30d'),
   T2T_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  T2T_METRICS_ADDRESS: z.string().regex(/^[^:]*:\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464').optional(),
+  T2T_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(100),
+  T2T_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(10_000).default(40),
+  T2T_SHUTDOWN_GRACE: duration('T2T_SHUTDOWN_GRACE', '30s'),
 });
 
 export interface Config {
@@ -60,6 +64,12 @@ export interface Config {
   prepareWindowMs: number;
   sasValidityMs: number;
   uiPort: number;
+  /** where the worker serves Prometheus metrics; off when unset */
+  metricsAddress?: string;
+  maxConcurrentActivities: number;
+  maxConcurrentWorkflowTasks: number;
+  /** how long a stopping worker lets running activities finish */
+  shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -89,5 +99,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     prepareWindowMs: e.T2T_PREPARE_WINDOW,
     sasValidityMs: e.T2T_SAS_VALIDITY,
     uiPort: e.T2T_UI_PORT,
+    metricsAddress: e.T2T_METRICS_ADDRESS,
+    maxConcurrentActivities: e.T2T_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTasks: e.T2T_MAX_CONCURRENT_WORKFLOW_TASKS,
+    shutdownGraceMs: e.T2T_SHUTDOWN_GRACE,
   };
 }

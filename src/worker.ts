@@ -1,5 +1,5 @@
 // The worker: serves the migration workflow and its activities on the task queue.
-import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, WorkerOptions } from '@temporalio/worker';
 import { loadConfig, Config } from './config';
 import { createActivities } from './activities';
 import { createControlPlane } from './controlplane/database';
@@ -26,7 +26,12 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     connection: options.connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
-    identity: options.identity,
+    ...(options.identity ? { identity: options.identity } : {}),
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+    maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
+    // On SIGTERM, running activities get this long to finish before they are
+    // cancelled; a cancelled re-mapping resumes from its last heartbeat.
+    shutdownGraceTime: config.shutdownGraceMs,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({
       controlPlane: options.controlPlane,
@@ -37,13 +42,21 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
   });
 }
 
+/** Process-wide telemetry: Prometheus metrics from the SDK's runtime when an address is configured. */
+export function installRuntime(config: Config): void {
+  if (!config.metricsAddress) return;
+  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsAddress } } } });
+}
+
 async function run(): Promise<void> {
   const config = loadConfig();
+  installRuntime(config);
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const controlPlane = await createControlPlane(config.databaseUrl);
   await controlPlane.migrateSchema();
   const worker = await createMigrationWorker({ config, connection, controlPlane });
   console.log(`worker: serving task queue '${config.taskQueue}' on ${config.temporalAddress} (namespace ${config.namespace})`);
+  if (config.metricsAddress) console.log(`worker: Prometheus metrics on http://${config.metricsAddress}/metrics`);
   try {
     await worker.run();
   } finally {

@@ -123,6 +123,7 @@ describe('t2t command-line client @integration', function () {
   });
 
   it('refusals and mistakes: one line, a non-zero exit, no stack trace', async () => {
+    assert.equal((await t2t(['world', 'load', 'world.json'])).code, 0);
     const submitted = await t2t([...as(w.sourceUser), 'submit', '--environment', w.environmentId, '--target-tenant', w.target]);
     assert.equal(submitted.code, 1);
     assert.match(submitted.stderr, /^t2t: submit refused: the caller has none of the roles/);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { containerNameFromUri } from '../src/storage/container-uri';
+import { containerNameFromUri } from '../src/migration/container-uri';
 
 describe('container URI', () => {
   it('reads the container from emulator and Azure URIs, with or without the query', () => {

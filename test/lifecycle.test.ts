@@ -3,7 +3,7 @@
 // with every refusal an admin can meet on the way.
 import assert from 'node:assert/strict';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SA, STATUS, migrationWorkflowId } from '../src/contracts';
+import { SA, STATUS, MigrationStatus, migrationWorkflowId } from '../src/contracts';
 import { devServer } from './helpers/temporal';
 import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld, TestWorld } from './helpers/world';
@@ -28,8 +28,8 @@ describe('migration lifecycle (dev server) @integration', function () {
   }
 
   /** submit → approve → storage → upload → prepare; returns the status after prepare */
-  async function toPrepared(p: Product, w: TestWorld) {
-    const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+  async function toPrepared(p: Product, w: TestWorld, alreadySubmitted?: MigrationStatus) {
+    const submitted = alreadySubmitted ?? (await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin }));
     const approved = await p.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });
     assert.equal(approved.entry.outcome, 'accepted', approved.entry.reason);
     const storage = await p.client.act(submitted.migrationId, 'requestStorage', { actor: w.sourceAdmin });
@@ -61,7 +61,7 @@ describe('migration lifecycle (dev server) @integration', function () {
       assert.equal(description.typedSearchAttributes.get(SA.targetMigrationId), submitted.targetMigrationId);
       assert.doesNotMatch(JSON.stringify(description.raw.workflowExecutionInfo?.searchAttributes ?? {}), /@/);
 
-      const { prepared, sasUrl } = await toPrepared(p, w);
+      const { prepared, sasUrl } = await toPrepared(p, w, submitted);
       assert.equal(prepared.phase, 'Prepared');
       assert.equal(prepared.status, STATUS.validateSucceeded);
       assert.ok(prepared.prepareDeadline);
@@ -280,8 +280,7 @@ describe('migration lifecycle (dev server) @integration', function () {
     let remapCalls = 0;
     let stopAfter: number | undefined;
     let stopped: Promise<void> | undefined;
-    let p!: Product;
-    p = await product(w, {
+    const p: Product = await product(w, {
       remapBatchSize: 25,
       wrapControlPlane: (cp) =>
         new Proxy(cp, {

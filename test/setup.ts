@@ -1,9 +1,10 @@
-// Mocha root setup: one process-wide Temporal runtime, installed once, and the
-// shared servers stopped after the whole run.
+// Mocha root setup: one process-wide Temporal runtime, installed once (quiet:
+// tests make activities fail on purpose), and the shared servers stopped after
+// the whole run.
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { stopTemporalServers } from './helpers/temporal';
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 export const mochaHooks = {
   async afterAll(this: Mocha.Context) {

@@ -115,6 +115,10 @@ export class MigrationClient {
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         const open = await this.describeOpen(environment.id);
+        // A start retried after a lost reply finds its own migration: that is a success.
+        if (open?.migrationId === migration.migrationId) {
+          return this.waitForStatus(this.client.workflow.getHandle(migrationWorkflowId(environment.id)), (s) => s.phase !== 'Submitted');
+        }
         throw new UserError(
           `submit refused: environment '${environment.id}' already has an open migration${open ? ` (${open.migrationId}, ${open.phase})` : ''}`,
         );

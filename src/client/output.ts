@@ -1,6 +1,6 @@
 // How `t2t` speaks: short human lines, or one JSON document with --json.
 import type { MigrationStatus } from '../contracts';
-import { stripQuery } from '../storage/container-uri';
+import { stripQuery } from '../migration/container-uri';
 
 export interface Printer {
   json: boolean;

@@ -78,6 +78,8 @@ export interface EnvironmentUserRecord {
 export interface RemapResult {
   /** true if this call changed the user; false if it had already been re-mapped (idempotent retry) */
   applied: boolean;
+  /** the source user is not a user of the environment: nothing to re-map */
+  notInEnvironment?: boolean;
 }
 
 export interface ControlPlane {

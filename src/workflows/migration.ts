@@ -43,7 +43,7 @@ import {
 } from '../contracts';
 import type { MigrationActivities } from '../activities';
 import { phaseAccepts, phaseRefusal } from './phase-rules';
-import { containerNameFromUri } from '../storage/container-uri';
+import { containerNameFromUri } from '../migration/container-uri';
 import { renderDetails } from './details';
 
 const retry: RetryPolicy = {
@@ -175,7 +175,7 @@ class Migration {
         },
         cancel: async (payload) => this.cancel(payload),
       },
-      deadline,
+      () => deadline,
       'approval deadline',
     );
     if (outcome === 'timeout') {
@@ -195,7 +195,7 @@ class Migration {
         approveLockbox: async () => 'done',
         cancel: async (payload) => this.cancel(payload),
       },
-      deadline,
+      () => deadline,
       'lockbox deadline',
     );
     if (outcome === 'timeout') {
@@ -208,8 +208,9 @@ class Migration {
 
   /** Storage requests and prepare rounds until a migrate is accepted (true) or the migration ends (false). */
   private async prepareUntilMigrate(): Promise<boolean> {
+    const windowDeadline = () =>
+      this.state.phase === 'Prepared' && this.state.prepareDeadline ? Date.parse(this.state.prepareDeadline) : undefined;
     for (;;) {
-      const deadline = this.state.phase === 'Prepared' && this.state.prepareDeadline ? Date.parse(this.state.prepareDeadline) : undefined;
       const outcome = await this.handleActions(
         {
           requestStorage: async (_payload, actor) => this.requestStorage(actor),
@@ -222,7 +223,7 @@ class Migration {
           },
           cancel: async (payload) => this.cancel(payload),
         },
-        deadline,
+        windowDeadline,
         'seven-day window to migrate',
       );
       if (outcome === 'timeout') {
@@ -387,10 +388,12 @@ class Migration {
    */
   private async handleActions(
     handlers: Partial<Record<Exclude<Action, 'submit'>, Handler>>,
-    deadline: number | undefined,
+    currentDeadline: () => number | undefined,
     timerSummary: string,
   ): Promise<'done' | 'timeout'> {
     for (;;) {
+      // An accepted action can move the deadline (a successful prepare opens the window).
+      const deadline = currentDeadline();
       if (this.inbox.length === 0) {
         if (deadline === undefined) {
           await condition(() => this.inbox.length > 0);
@@ -400,6 +403,9 @@ class Migration {
           if (!arrived) return 'timeout';
         }
       }
+      // An action delivered together with the timer, or after the deadline, is too late:
+      // the deadline is handled first and the action meets the next phase.
+      if (deadline !== undefined && Date.now() >= deadline) return 'timeout';
       const message = this.inbox.shift()!;
       const parsed = SCHEMAS[message.action].safeParse(message.payload);
       const rawActor = actorOf(message.payload);

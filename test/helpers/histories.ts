@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { projectRoot } from '../../src/temporal-binaries';
 
 export const HISTORIES_DIR = path.join(projectRoot(), 'test', 'histories');
@@ -11,5 +12,5 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   if (process.env.T2T_RECORD_HISTORIES !== '1') return;
   const history = await handle.fetchHistory();
   mkdirSync(HISTORIES_DIR, { recursive: true });
-  writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), JSON.stringify(history, null, 1));
+  writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), historyToJSON(history));
 }

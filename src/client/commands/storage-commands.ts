@@ -10,7 +10,7 @@ import { statusDocument } from '../output';
 import { UserError } from '../migrations';
 import { migrationWorkflowId, statusQuery, MigrationStatus } from '../../contracts';
 import { MAPPING_BLOB_NAME } from '../../storage/migration-storage';
-import { stripQuery } from '../../storage/container-uri';
+import { stripQuery } from '../../migration/container-uri';
 import { INVALID_FILE } from '../../mapping/messages';
 
 export function registerStorageCommands(program: Command, runtime: CommandRuntime): void {
