@@ -49,6 +49,8 @@ export async function startTestAzurite(): Promise<RunningAzurite> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  // The emulator runs in its own process group: make sure it dies with the tests.
+  process.once('exit', () => running.process.exitCode === null && running.process.kill('SIGKILL'));
   await waitForPort(endpoint, 30_000, running.process);
   return running;
 }

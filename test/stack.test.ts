@@ -1,0 +1,104 @@
+// The embedded stack as a newcomer runs it (`npm start`): three services up, the
+// Web UI answering, a clean stop on Ctrl-C, and a second start that finds the
+// first start's migration and blob.
+import assert from 'node:assert/strict';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../src/temporal-binaries';
+import { makeTestWorld } from './helpers/world';
+import { freePort } from './helpers/ports';
+import { DEV_ACCOUNT, DEV_KEY } from './helpers/azurite';
+
+const ROOT = projectRoot();
+
+describe('embedded stack (npm start) @integration', function () {
+  this.timeout(240_000);
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 't2t-stack-'));
+    const [temporalPort, uiPort, blobPort] = [await freePort(), await freePort(), await freePort()];
+    env = {
+      PATH: process.env.PATH,
+      T2T_DATA_DIR: path.join(dir, 'data'),
+      TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+      T2T_UI_PORT: String(uiPort),
+      AZURE_STORAGE_CONNECTION_STRING:
+        `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=http://127.0.0.1:${blobPort}/${DEV_ACCOUNT};`,
+    };
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function startStack(): Promise<{ child: ChildProcess; output: () => string }> {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'src', 'stack.js')], { env, cwd: dir });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the stack did not start:\n${output}`)), 120_000);
+      child.once('exit', (code) => reject(new Error(`the stack exited with ${code}:\n${output}`)));
+      const check = setInterval(() => {
+        if (output.includes('Press Ctrl-C to stop.')) {
+          clearInterval(check);
+          clearTimeout(timer);
+          child.removeAllListeners('exit');
+          resolve({ child, output: () => output });
+        }
+      }, 100);
+    });
+  }
+
+  async function stop(child: ChildProcess): Promise<number | null> {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    return exited;
+  }
+
+  function t2t(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [path.join(ROOT, 'dist', 'src', 'client', 'cli.js'), ...args], { env, cwd: dir }, (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+      });
+    });
+  }
+
+  it('starts Temporal with its Web UI, Azurite and the worker; a second start finds the first start\'s migration', async () => {
+    const w = makeTestWorld();
+    writeFileSync(path.join(dir, 'world.json'), JSON.stringify(w.world));
+
+    const first = await startStack();
+    assert.match(first.output(), new RegExp(`Web UI: +http://localhost:${env.T2T_UI_PORT}/`));
+    const ui = await fetch(`http://127.0.0.1:${env.T2T_UI_PORT}/`);
+    assert.equal(ui.status, 200, 'the Web UI answers');
+
+    assert.equal((await t2t(['world', 'load', 'world.json'])).code, 0);
+    const submitted = await t2t(['--as', w.sourceAdmin, 'submit', '--environment', w.environmentId, '--target-tenant', w.target, '--json']);
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const { migrationId, targetMigrationId } = JSON.parse(submitted.stdout) as { migrationId: string; targetMigrationId: string };
+    assert.equal((await t2t(['--as', w.targetAdmin, 'approve', '--migration-id', targetMigrationId])).code, 0);
+    const storage = await t2t(['--as', w.sourceAdmin, 'storage', '--environment', w.environmentId, '--json']);
+    const sasUrl = (JSON.parse(storage.stdout) as { sasUrl: string }).sasUrl;
+    writeFileSync(path.join(dir, 'usermapping.csv'), w.mappingCsv);
+    assert.equal((await t2t(['upload', '--sas', sasUrl, '--file', 'usermapping.csv'])).code, 0);
+
+    assert.equal(await stop(first.child), 0, 'Ctrl-C stops the stack cleanly');
+
+    const second = await startStack();
+    try {
+      const status = await t2t(['status', '--migration-id', migrationId, '--json']);
+      assert.equal(status.code, 0, status.stderr);
+      assert.equal((JSON.parse(status.stdout) as { phase: string }).phase, 'Approved');
+      // the blob uploaded before the restart is still there
+      const blob = await fetch(sasUrl.replace('?', '/usermapping.csv?'));
+      assert.equal(blob.status, 200);
+      assert.equal(await blob.text(), w.mappingCsv);
+      const prepared = await t2t(['--as', w.sourceAdmin, 'prepare', '--migration-id', migrationId, '--target-tenant', w.target, '--mapping-container', sasUrl, '--json']);
+      assert.equal((JSON.parse(prepared.stdout) as { phase: string }).phase, 'Prepared', prepared.stderr);
+    } finally {
+      assert.equal(await stop(second.child), 0);
+    }
+  });
+});
