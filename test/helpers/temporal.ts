@@ -6,21 +6,34 @@ import { bundleWorkflowCode, WorkflowBundleWithSourceMap } from '@temporalio/wor
 import { ALL_SEARCH_ATTRIBUTES } from '../../src/contracts';
 import { testingExecutable } from '../../src/temporal-binaries';
 import { ensureSearchAttributes } from '../../src/search-attributes';
+import { freePort } from './ports';
 
 let devEnv: Promise<TestWorkflowEnvironment> | undefined;
+let devUiPort: number | undefined;
 let timeSkippingEnv: Promise<TestWorkflowEnvironment> | undefined;
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 export function devServer(): Promise<TestWorkflowEnvironment> {
-  devEnv ??= TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: testingExecutable('temporal'),
-      ip: '127.0.0.1',
-      searchAttributes: ALL_SEARCH_ATTRIBUTES,
-      extraArgs: ['--log-level', 'error'],
-    },
-  });
+  devEnv ??= (async () => {
+    devUiPort = await freePort();
+    return TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: testingExecutable('temporal'),
+        ip: '127.0.0.1',
+        ui: true,
+        uiPort: devUiPort,
+        searchAttributes: ALL_SEARCH_ATTRIBUTES,
+        extraArgs: ['--log-level', 'error'],
+      },
+    });
+  })();
   return devEnv;
+}
+
+/** The dev server's Web UI, for the browser test. */
+export async function devServerUi(): Promise<string> {
+  await devServer();
+  return `http://127.0.0.1:${devUiPort}`;
 }
 
 export function timeSkippingServer(): Promise<TestWorkflowEnvironment> {
