@@ -32,7 +32,7 @@ describe('docker-compose.yml', () => {
     const config = compose(['config']);
     const worker = config.slice(config.indexOf('\n  worker:'));
     assert.doesNotMatch(worker, /container_name:/, 'a fixed container name would stop --scale');
-    assert.doesNotMatch(worker, /\n    ports:/, 'a published port would stop --scale');
+    assert.doesNotMatch(worker, /\n {4}ports:/, 'a published port would stop --scale');
     assert.match(worker, /T2T_DATABASE_URL: postgres:\/\//, 'workers share the control plane on PostgreSQL');
   });
 

@@ -1,7 +1,9 @@
 // Splits a CSV stream into records with the physical line each starts on:
 // RFC 4180 quoting (a quoted field may hold commas, quotes and line breaks),
-// CRLF or LF, a leading byte-order mark. A record longer than the limit is cut
-// off and flagged instead of growing memory without bound.
+// CRLF or LF, a leading byte-order mark. A record longer than the limit is
+// reported as too long and skipped instead of growing memory without bound.
+// Lines without a quote take a fast path (indexOf and split), which is most
+// of any real mapping file.
 import { StringDecoder } from 'node:string_decoder';
 
 export interface CsvRecord {
@@ -13,106 +15,137 @@ export interface CsvRecord {
 
 export const MAX_RECORD_LENGTH = 64 * 1024;
 
-export async function* readRecords(
+interface QuotedRecord {
+  fields: string[];
+  /** index just after the record's line break (or the end of the text) */
+  end: number;
+  /** line breaks inside the record, its own included */
+  breaks: number;
+}
+
+/** Parses one record that contains quotes, starting at `start`; undefined if it does not end within `text`. */
+function parseQuoted(text: string, start: number, final: boolean): QuotedRecord | undefined {
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  let breaks = 0;
+  for (let i = start; i < text.length; i += 1) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"') {
+        if (i + 1 >= text.length && !final) return undefined;
+        if (text[i + 1] === '"') {
+          field += '"';
+          i += 1;
+        } else quoted = false;
+      } else {
+        if (ch === '\n') breaks += 1;
+        field += ch;
+      }
+    } else if (ch === '"') {
+      quoted = true;
+    } else if (ch === ',') {
+      fields.push(field);
+      field = '';
+    } else if (ch === '\n') {
+      fields.push(field.endsWith('\r') ? field.slice(0, -1) : field);
+      return { fields, end: i + 1, breaks: breaks + 1 };
+    } else {
+      field += ch;
+    }
+  }
+  if (!final) return undefined;
+  fields.push(field.endsWith('\r') ? field.slice(0, -1) : field);
+  return { fields, end: text.length, breaks };
+}
+
+/** Records in batches (one per chunk of input): a generator step per record would cost more than the parsing. */
+export async function* readRecordBatches(
   input: NodeJS.ReadableStream,
   options: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
-): AsyncGenerator<CsvRecord> {
+): AsyncGenerator<CsvRecord[]> {
   const decoder = new StringDecoder('utf8');
   let line = 1;
-  let recordLine = 1;
-  let fields: string[] = [];
-  let field = '';
-  let recordLength = 0;
-  let quoted = false;
-  let afterQuote = false;
-  let tooLong = false;
-  let invalidUtf8 = false;
+  let carry = '';
   let started = false;
-  let pendingCR = false;
+  /** inside an over-long record: drop text until its line ends */
+  let skipping = false;
 
-  const endRecord = (): CsvRecord => {
-    fields.push(field);
-    const record: CsvRecord = { line: recordLine, fields: tooLong ? [] : fields };
-    if (tooLong) record.tooLong = true;
-    if (invalidUtf8) record.invalidUtf8 = true;
-    fields = [];
-    field = '';
-    recordLength = 0;
-    quoted = false;
-    afterQuote = false;
-    tooLong = false;
-    invalidUtf8 = false;
-    recordLine = line;
-    return record;
-  };
+  /** Splits what is complete in `text` into `out`; returns the incomplete rest. */
+  function take(text: string, final: boolean, out: CsvRecord[]): string {
+    let pos = 0;
+    if (skipping) {
+      const nl = text.indexOf('\n');
+      if (nl === -1) return '';
+      skipping = false;
+      line += 1;
+      pos = nl + 1;
+    }
+    while (pos < text.length) {
+      const nl = text.indexOf('\n', pos);
+      const lineEnd = nl === -1 ? text.length : nl;
+      if (nl === -1 && !final) break;
+      const quote = text.indexOf('"', pos);
+      if (quote === -1 || quote > lineEnd) {
+        let content = text.slice(pos, lineEnd);
+        if (content.endsWith('\r')) content = content.slice(0, -1);
+        const record: CsvRecord = { line, fields: content.split(',') };
+        if (content.length > MAX_RECORD_LENGTH) {
+          record.fields = [];
+          record.tooLong = true;
+        }
+        if (content.includes('\uFFFD')) record.invalidUtf8 = true;
+        out.push(record);
+        line += 1;
+        pos = lineEnd + 1;
+        continue;
+      }
+      const quoted = parseQuoted(text, pos, final);
+      if (!quoted) break;
+      const record: CsvRecord = { line, fields: quoted.fields };
+      if (quoted.end - pos > MAX_RECORD_LENGTH) {
+        record.fields = [];
+        record.tooLong = true;
+      }
+      if (quoted.fields.some((f) => f.includes('\uFFFD'))) record.invalidUtf8 = true;
+      out.push(record);
+      line += quoted.breaks;
+      pos = quoted.end;
+    }
+    const rest = text.slice(pos);
+    if (!final && rest.length > MAX_RECORD_LENGTH) {
+      // A record longer than any mapping row can be: report it and skip to its end.
+      out.push({ line, fields: [], tooLong: true });
+      skipping = true;
+      return '';
+    }
+    return rest;
+  }
 
   for await (const chunk of input as AsyncIterable<Buffer | string>) {
     if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     options.onBytes?.(buffer.length);
     let text = decoder.write(buffer);
-    if (!started) {
-      if (text.length === 0) continue;
+    if (!started && text.length > 0) {
       started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
-    const out: CsvRecord[] = [];
-    for (let i = 0; i < text.length; i += 1) {
-      const ch = text[i];
-      if (pendingCR) {
-        pendingCR = false;
-        if (ch === '\n') continue;
-      }
-      if (quoted) {
-        if (ch === '"') {
-          if (text[i + 1] === '"') {
-            field += '"';
-            i += 1;
-          } else if (i + 1 === text.length) {
-            // The closing quote or an escaped one: the next chunk decides. Treat as closing;
-            // a following '"' then starts an escaped quote in afterQuote state.
-            quoted = false;
-            afterQuote = true;
-          } else {
-            quoted = false;
-            afterQuote = true;
-          }
-          continue;
-        }
-        if (ch === '\n') line += 1;
-        if (ch === '\r') {
-          line += 1;
-          pendingCR = true;
-        }
-        if (!tooLong) field += ch;
-      } else if (ch === ',') {
-        if (!tooLong) fields.push(field);
-        field = '';
-        afterQuote = false;
-      } else if (ch === '\n' || ch === '\r') {
-        line += 1;
-        if (ch === '\r') pendingCR = true;
-        out.push(endRecord());
-        continue;
-      } else if (ch === '"' && (field.length === 0 || afterQuote)) {
-        if (afterQuote) field += '"';
-        quoted = true;
-        afterQuote = false;
-      } else {
-        if (!tooLong) field += ch;
-        afterQuote = false;
-      }
-      if (ch === '\uFFFD') invalidUtf8 = true;
-      recordLength += 1;
-      if (recordLength > MAX_RECORD_LENGTH && !tooLong) {
-        tooLong = true;
-        fields = [];
-        field = '';
-      }
-    }
-    yield* out;
+    const batch: CsvRecord[] = [];
+    carry = take(carry + text, false, batch);
+    if (batch.length > 0) yield batch;
   }
-  const rest = decoder.end();
-  if (rest.includes('\uFFFD')) invalidUtf8 = true;
-  if (field.length > 0 || fields.length > 0 || quoted || tooLong) yield endRecord();
+  const last = carry + decoder.end();
+  if (last.length > 0 && !skipping) {
+    const batch: CsvRecord[] = [];
+    take(last, true, batch);
+    if (batch.length > 0) yield batch;
+  }
+}
+
+export async function* readRecords(
+  input: NodeJS.ReadableStream,
+  options: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
+): AsyncGenerator<CsvRecord> {
+  for await (const batch of readRecordBatches(input, options)) yield* batch;
 }

@@ -12,7 +12,7 @@ import {
   targetSameAsSource,
   wrongColumnCount,
 } from './messages';
-import { readRecords } from './records';
+import { readRecordBatches, readRecords } from './records';
 
 export interface MappingError {
   line: number;
@@ -61,8 +61,14 @@ export function isEmail(text: string): boolean {
   return text.length <= MAX_EMAIL_LENGTH && EMAIL.test(text) && !text.includes('\uFFFD');
 }
 
-/** FNV-1a over UTF-16 units, two lanes, folded into a 53-bit integer: a Map key that is not a string. */
-export function emailHash(lowerCased: string): number {
+/**
+ * Two 32-bit FNV-style lanes over the UTF-16 units of a lower-cased email: 64
+ * bits to tell emails apart without keeping them (collisions are settled by the
+ * second pass, which compares the texts).
+ */
+let hashLow = 0;
+let hashHigh = 0;
+export function hashEmail(lowerCased: string): void {
   let a = 0x811c9dc5;
   let b = 0x01000193 ^ lowerCased.length;
   for (let i = 0; i < lowerCased.length; i += 1) {
@@ -71,23 +77,62 @@ export function emailHash(lowerCased: string): number {
     b = Math.imul(b ^ c, 0x5bd1e995);
     b ^= b >>> 15;
   }
-  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
+  hashLow = a >>> 0;
+  hashHigh = b >>> 0;
 }
 
-/** Per column: first line of each email hash, and the hashes seen more than once. */
+/**
+ * Per column: an open-addressing table of 64-bit email hashes and the first
+ * line each was seen on, in typed arrays (about 12 bytes an email, no strings),
+ * and the lines of hashes seen more than once.
+ */
 class DuplicateIndex {
-  private readonly first = new Map<number, number>();
+  private capacity = 1 << 16;
+  private low = new Uint32Array(this.capacity);
+  private high = new Uint32Array(this.capacity);
+  private firstLine = new Int32Array(this.capacity);
+  private size = 0;
   readonly repeated = new Map<number, number[]>();
 
-  add(hash: number, line: number): void {
-    const firstLine = this.first.get(hash);
-    if (firstLine === undefined) {
-      this.first.set(hash, line);
+  add(low: number, high: number, line: number): void {
+    if (this.size * 2 >= this.capacity) this.grow();
+    const slot = this.find(low, high);
+    if (this.firstLine[slot] === 0) {
+      this.low[slot] = low;
+      this.high[slot] = high;
+      this.firstLine[slot] = line;
+      this.size += 1;
       return;
     }
-    const lines = this.repeated.get(hash);
+    const lines = this.repeated.get(slot);
     if (lines) lines.push(line);
-    else this.repeated.set(hash, [firstLine, line]);
+    else this.repeated.set(slot, [this.firstLine[slot], line]);
+  }
+
+  private find(low: number, high: number): number {
+    const mask = this.capacity - 1;
+    let slot = (low ^ Math.imul(high, 0x9e3779b1)) & mask;
+    while (this.firstLine[slot] !== 0 && (this.low[slot] !== low || this.high[slot] !== high)) slot = (slot + 1) & mask;
+    return slot;
+  }
+
+  private grow(): void {
+    const { low, high, firstLine, capacity } = this;
+    // Repeated entries are keyed by slot: remember their hashes to find their new slots.
+    const repeated = [...this.repeated.entries()].map(([slot, lines]) => ({ low: low[slot], high: high[slot], lines }));
+    this.capacity = capacity * 2;
+    this.low = new Uint32Array(this.capacity);
+    this.high = new Uint32Array(this.capacity);
+    this.firstLine = new Int32Array(this.capacity);
+    for (let i = 0; i < capacity; i += 1) {
+      if (firstLine[i] === 0) continue;
+      const slot = this.find(low[i], high[i]);
+      this.low[slot] = low[i];
+      this.high[slot] = high[i];
+      this.firstLine[slot] = firstLine[i];
+    }
+    this.repeated.clear();
+    for (const entry of repeated) this.repeated.set(this.find(entry.low, entry.high), entry.lines);
   }
 
   /** Lines that may carry a duplicate (a hash collision is told apart in the second pass). */
@@ -121,7 +166,7 @@ export async function validateMapping(options: ValidateMappingOptions): Promise<
 
   let sawRecord = false;
   let bytesRead = 0;
-  for await (const record of readRecords(await options.open(), { signal: options.signal, onBytes: (n) => (bytesRead += n) })) {
+  for await (const records of readRecordBatches(await options.open(), { signal: options.signal, onBytes: (n) => (bytesRead += n) })) for (const record of records) {
     if (record.tooLong) {
       await report({ line: record.line, source: '', destination: '', error: `${INVALID_FILE} (line ${record.line} is longer than 64 KiB)` });
       continue;
@@ -161,8 +206,10 @@ export async function validateMapping(options: ValidateMappingOptions): Promise<
     if (!sourceOk || !destinationOk) continue;
     const sourceKey = source.toLowerCase();
     const destinationKey = destination.toLowerCase();
-    sources.add(emailHash(sourceKey), record.line);
-    destinations.add(emailHash(destinationKey), record.line);
+    hashEmail(sourceKey);
+    sources.add(hashLow, hashHigh, record.line);
+    hashEmail(destinationKey);
+    destinations.add(hashLow, hashHigh, record.line);
     if (sourceKey === destinationKey) {
       await report({ line: record.line, source, destination, error: targetSameAsSource(record.line) });
       continue;
