@@ -81,12 +81,15 @@ export async function* readRecordBatches(
       line += 1;
       pos = nl + 1;
     }
+    // Searched once per chunk, not once per line: most chunks have no quote and no bad byte at all.
+    let nextQuote = text.indexOf('"', pos);
+    const hasReplacement = text.includes('\uFFFD');
     while (pos < text.length) {
       const nl = text.indexOf('\n', pos);
       const lineEnd = nl === -1 ? text.length : nl;
       if (nl === -1 && !final) break;
-      const quote = text.indexOf('"', pos);
-      if (quote === -1 || quote > lineEnd) {
+      if (nextQuote !== -1 && nextQuote < pos) nextQuote = text.indexOf('"', pos);
+      if (nextQuote === -1 || nextQuote > lineEnd) {
         let content = text.slice(pos, lineEnd);
         if (content.endsWith('\r')) content = content.slice(0, -1);
         const record: CsvRecord = { line, fields: content.split(',') };
@@ -94,7 +97,7 @@ export async function* readRecordBatches(
           record.fields = [];
           record.tooLong = true;
         }
-        if (content.includes('\uFFFD')) record.invalidUtf8 = true;
+        if (hasReplacement && content.includes('\uFFFD')) record.invalidUtf8 = true;
         out.push(record);
         line += 1;
         pos = lineEnd + 1;

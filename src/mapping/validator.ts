@@ -82,12 +82,12 @@ export function hashEmail(lowerCased: string): void {
 }
 
 /**
- * Per column: an open-addressing table of 64-bit email hashes and the first
- * line each was seen on, in typed arrays (about 12 bytes an email, no strings),
- * and the lines of hashes seen more than once.
+ * An open-addressing table of 64-bit email hashes and the first line each was
+ * seen on, in typed arrays (about 12 bytes an email, no strings), and the lines
+ * of hashes seen more than once.
  */
-class DuplicateIndex {
-  private capacity = 1 << 16;
+class HashShard {
+  private capacity = 1 << 12;
   private low = new Uint32Array(this.capacity);
   private high = new Uint32Array(this.capacity);
   private firstLine = new Int32Array(this.capacity);
@@ -135,9 +135,25 @@ class DuplicateIndex {
     for (const entry of repeated) this.repeated.set(this.find(entry.low, entry.high), entry.lines);
   }
 
-  /** Lines that may carry a duplicate (a hash collision is told apart in the second pass). */
   candidateLines(into: Set<number>): void {
     for (const lines of this.repeated.values()) for (const line of lines) into.add(line);
+  }
+}
+
+/**
+ * Per column: sixteen shards, so that growing one rehashes a sixteenth of the
+ * emails — a pause of a few milliseconds, not one long enough to miss a heartbeat.
+ */
+class DuplicateIndex {
+  private readonly shards = Array.from({ length: 16 }, () => new HashShard());
+
+  add(low: number, high: number, line: number): void {
+    this.shards[high >>> 28].add(low, high, line);
+  }
+
+  /** Lines that may carry a duplicate (a hash collision is told apart in the second pass). */
+  candidateLines(into: Set<number>): void {
+    for (const shard of this.shards) shard.candidateLines(into);
   }
 }
 
