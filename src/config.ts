@@ -49,6 +49,7 @@ const EnvironmentSchema = z.object({
   T2T_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(100),
   T2T_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(10_000).default(40),
   T2T_SHUTDOWN_GRACE: duration('T2T_SHUTDOWN_GRACE', '30s'),
+  T2T_REMAP_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(200),
 });
 
 export interface Config {
@@ -70,6 +71,8 @@ export interface Config {
   maxConcurrentWorkflowTasks: number;
   /** how long a stopping worker lets running activities finish */
   shutdownGraceMs: number;
+  /** users re-mapped between two heartbeats */
+  remapBatchSize: number;
 }
 
 export class ConfigError extends Error {
@@ -103,5 +106,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConcurrentActivities: e.T2T_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTasks: e.T2T_MAX_CONCURRENT_WORKFLOW_TASKS,
     shutdownGraceMs: e.T2T_SHUTDOWN_GRACE,
+    remapBatchSize: e.T2T_REMAP_BATCH_SIZE,
   };
 }

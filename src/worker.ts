@@ -37,7 +37,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
       controlPlane: options.controlPlane,
       storage,
       sasValidityMs: config.sasValidityMs,
-      remapBatchSize: options.remapBatchSize,
+      remapBatchSize: options.remapBatchSize ?? config.remapBatchSize,
     }),
   });
 }

@@ -14,7 +14,7 @@ export interface RunningAzurite {
   connectionString: string;
   dataDir: string;
   process: ChildProcess;
-  /** stops the emulator; its data stays until `dispose` */
+  /** stops the emulator (storage becomes unavailable); its data stays until `dispose` */
   stop(): Promise<void>;
   /** starts it again on the same port with the same data */
   restart(): Promise<void>;
@@ -35,9 +35,12 @@ export async function startTestAzurite(): Promise<RunningAzurite> {
     async stop() {
       const child = running.process;
       if (child.exitCode !== null || child.signalCode !== null) return;
+      // A graceful stop: Azurite saves its metadata on SIGTERM (a SIGKILL loses what it had not saved yet).
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(timer);
     },
     async restart() {
       await running.stop();

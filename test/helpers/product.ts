@@ -27,6 +27,9 @@ export interface ProductOptions {
   wrapControlPlane?: (cp: ControlPlane) => ControlPlane;
   remapBatchSize?: number;
   databaseUrl?: string;
+  /** keep what the database holds (a restart), instead of loading the world */
+  keepWorld?: boolean;
+  taskQueue?: string;
 }
 
 export interface Product {
@@ -47,14 +50,14 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
     ...loadConfig({
       T2T_DATA_DIR: dir,
       AZURE_STORAGE_CONNECTION_STRING: options.azurite.connectionString,
-      T2T_TASK_QUEUE: `t2t-test-${randomBytes(4).toString('hex')}`,
+      T2T_TASK_QUEUE: options.taskQueue ?? `t2t-test-${randomBytes(4).toString('hex')}`,
       ...(options.databaseUrl ? { T2T_DATABASE_URL: options.databaseUrl } : {}),
     }),
     ...options.durations,
   };
   const realControlPlane = await createControlPlane(config.databaseUrl);
   await realControlPlane.migrateSchema();
-  await realControlPlane.loadWorld(parseWorld(options.world));
+  if (!options.keepWorld) await realControlPlane.loadWorld(parseWorld(options.world));
   const controlPlane = options.wrapControlPlane ? options.wrapControlPlane(realControlPlane) : realControlPlane;
   const storage = new MigrationStorage(config.storageConnectionString);
   const bundle = await workflowBundle();
