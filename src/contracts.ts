@@ -116,12 +116,16 @@ export interface ChecklistItem {
   details: string[];
 }
 
+/**
+ * Counts only: who was re-mapped, left out or needs a mailbox is personal data
+ * and stays in the control plane (`t2t status` reads the names from there).
+ */
 export interface MigrationSummary {
   usersRemapped: number;
-  unmappedUsers: string[];
-  mailboxesConfigured: string[];
-  mailboxesToReconfigure: string[];
-  onmicrosoftAddressesRewritten: { from: string; to: string }[];
+  unmappedUsers: number;
+  mailboxesConfigured: number;
+  mailboxesToReconfigure: number;
+  onmicrosoftAddressesRewritten: number;
   checklist: ChecklistItem[];
   flowActivationOrder: string[];
 }

@@ -6,10 +6,7 @@ import { Action, ErrorType, EligibilityFinding, PreparationWarning, ChecklistIte
 import { checkEligibility } from '../migration/eligibility';
 import { postMigrationChecklist, FlowCycleError } from '../migration/checklist';
 import { authorizeAction, requiredTenant, AuthorizationResult } from '../migration/authorization';
-import { rewriteOnmicrosoftAddress } from '../migration/mailboxes';
-
-/** Lists in results are capped so payloads stay small; totals are always exact. */
-export const LIST_LIMIT = 1000;
+import { migrationPeople } from '../migration/migration-people';
 
 export interface Assessment {
   environmentName: string;
@@ -79,38 +76,26 @@ export function createControlPlaneActivities(controlPlane: ControlPlane) {
       await controlPlane.setSourceAccess(input.environmentId, input.sourceAccess);
     },
 
-    /** Mailboxes of re-mapped users: configured where the target identity has one, listed otherwise. */
-    async configureMailboxes(input: { migrationId: string; sourceTenantId: string; targetTenantId: string }): Promise<{
-      configured: string[];
-      toReconfigure: string[];
-      onmicrosoftRewritten: { from: string; to: string }[];
-      totals: { configured: number; toReconfigure: number; onmicrosoftRewritten: number };
+    /**
+     * Mailboxes of re-mapped users: configured where the target identity has one,
+     * listed for reconfiguration otherwise. Returns counts; the names stay in the
+     * control plane (see migrationPeople).
+     */
+    async configureMailboxes(input: { migrationId: string; environmentId: string; sourceTenantId: string; targetTenantId: string }): Promise<{
+      configured: number;
+      toReconfigure: number;
+      onmicrosoftRewritten: number;
     }> {
-      const [sourceTenant, targetTenant] = await Promise.all([
-        controlPlane.getTenant(input.sourceTenantId),
-        controlPlane.getTenant(input.targetTenantId),
-      ]);
-      if (!sourceTenant || !targetTenant) throw ApplicationFailure.nonRetryable('a tenant of this migration no longer exists', ErrorType.NotFound);
-      const remaps = await controlPlane.listRemaps(input.migrationId);
-      const configured: string[] = [];
-      const toReconfigure: string[] = [];
-      const rewritten: { from: string; to: string }[] = [];
-      for (let i = 0; i < remaps.length; i += 500) {
-        const batch = remaps.slice(i, i + 500);
-        const targets = await controlPlane.findTenantUsers(targetTenant.id, batch.map((r) => r.targetUpn));
-        for (const remap of batch) {
-          const target = targets.get(remap.targetUpn.toLowerCase());
-          if (target?.mailbox) configured.push(remap.targetUpn);
-          else toReconfigure.push(remap.targetUpn);
-          const to = rewriteOnmicrosoftAddress(remap.sourceUpn, sourceTenant.defaultDomain, targetTenant.defaultDomain);
-          if (to) rewritten.push({ from: remap.sourceUpn, to });
-        }
+      let people;
+      try {
+        people = await migrationPeople(controlPlane, input);
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.NotFound);
       }
       return {
-        configured: configured.slice(0, LIST_LIMIT),
-        toReconfigure: toReconfigure.slice(0, LIST_LIMIT),
-        onmicrosoftRewritten: rewritten.slice(0, LIST_LIMIT),
-        totals: { configured: configured.length, toReconfigure: toReconfigure.length, onmicrosoftRewritten: rewritten.length },
+        configured: people.mailboxesConfigured.length,
+        toReconfigure: people.mailboxesToReconfigure.length,
+        onmicrosoftRewritten: people.onmicrosoftAddressesRewritten.length,
       };
     },
 

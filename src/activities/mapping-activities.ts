@@ -12,7 +12,6 @@ import { validateMapping } from '../mapping/validator';
 import { createDirectoryChecker } from '../mapping/directory';
 import { createErrorReportStream } from '../mapping/report';
 import { INVALID_FILE } from '../mapping/messages';
-import { LIST_LIMIT } from './control-plane-activities';
 
 export interface RemapProgress {
   /** physical line of the mapping file up to which every row has been handled */
@@ -24,7 +23,6 @@ export interface RemapProgress {
 export interface RemapResult {
   usersRemapped: number;
   alreadyRemapped: number;
-  unmappedUsers: string[];
   unmappedTotal: number;
   resumedFromLine: number;
 }
@@ -113,7 +111,6 @@ export function createMappingActivities(deps: { controlPlane: ControlPlane; stor
       }
       await flush();
 
-      const unmapped: string[] = [];
       let unmappedTotal = 0;
       let afterUpn: string | undefined;
       for (;;) {
@@ -122,7 +119,6 @@ export function createMappingActivities(deps: { controlPlane: ControlPlane; stor
         for (const user of page) {
           if (user.previousUpn !== null) continue;
           unmappedTotal += 1;
-          if (unmapped.length < LIST_LIMIT) unmapped.push(user.upn);
         }
         afterUpn = page[page.length - 1].upn;
       }
@@ -131,7 +127,6 @@ export function createMappingActivities(deps: { controlPlane: ControlPlane; stor
       return {
         usersRemapped,
         alreadyRemapped: progress.alreadyRemapped,
-        unmappedUsers: unmapped,
         unmappedTotal,
         resumedFromLine,
       };

@@ -1,5 +1,6 @@
 // How `t2t` speaks: short human lines, or one JSON document with --json.
 import type { MigrationStatus } from '../contracts';
+import type { MigrationPeople } from '../migration/migration-people';
 import { stripQuery } from '../migration/container-uri';
 
 export interface Printer {
@@ -21,7 +22,7 @@ export function createPrinter(json: boolean, write: (s: string) => void = (s) =>
 }
 
 /** The machine-readable shape every migration command prints with --json (SPEC §7). */
-export function statusDocument(status: MigrationStatus, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function statusDocument(status: MigrationStatus, extra: Record<string, unknown> = {}, people?: MigrationPeople): Record<string, unknown> {
   return {
     migrationId: status.migrationId,
     targetMigrationId: status.targetMigrationId,
@@ -40,12 +41,13 @@ export function statusDocument(status: MigrationStatus, extra: Record<string, un
     validation: status.validation ?? null,
     warnings: status.warnings,
     summary: status.summary ?? null,
+    people: people ?? null,
     ...extra,
   };
 }
 
 /** The lines a person reads about one migration. */
-export function describeStatus(status: MigrationStatus, view: 'source' | 'target' = 'source'): string[] {
+export function describeStatus(status: MigrationStatus, view: 'source' | 'target' = 'source', people?: MigrationPeople): string[] {
   const lines: string[] = [];
   const id = view === 'source' ? status.migrationId : status.targetMigrationId;
   lines.push(`Migration ${id} · ${status.environmentName ?? status.environmentId} (${status.environmentId})`);
@@ -64,10 +66,13 @@ export function describeStatus(status: MigrationStatus, view: 'source' | 'target
   }
   if (status.summary) {
     const s = status.summary;
-    lines.push(`  Users re-mapped: ${s.usersRemapped}; not in the mapping (not migrated): ${s.unmappedUsers.length}`);
-    if (s.mailboxesToReconfigure.length > 0) lines.push(`  Mailboxes to reconfigure: ${s.mailboxesToReconfigure.join(', ')}`);
-    for (const r of s.onmicrosoftAddressesRewritten) lines.push(`  Address rewritten: ${r.from} → ${r.to}`);
-    if (s.unmappedUsers.length > 0) lines.push(`  Not migrated: ${s.unmappedUsers.join(', ')}`);
+    lines.push(`  Users re-mapped: ${s.usersRemapped}; not in the mapping (not migrated): ${s.unmappedUsers}`);
+    lines.push(`  Mailboxes configured: ${s.mailboxesConfigured}; to reconfigure: ${s.mailboxesToReconfigure}; onmicrosoft.com addresses rewritten: ${s.onmicrosoftAddressesRewritten}`);
+    if (people) {
+      if (people.mailboxesToReconfigure.length > 0) lines.push(`  Mailboxes to reconfigure: ${people.mailboxesToReconfigure.join(', ')}`);
+      for (const r of people.onmicrosoftAddressesRewritten) lines.push(`  Address rewritten (reconfigure): ${r.from} → ${r.to}`);
+      if (people.unmappedUsers.length > 0) lines.push(`  Not migrated: ${people.unmappedUsers.join(', ')}`);
+    }
     if (s.checklist.length > 0) {
       lines.push('  Post-migration checklist:');
       for (const item of s.checklist) {

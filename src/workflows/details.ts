@@ -18,8 +18,8 @@ export function renderDetails(s: MigrationStatus): string {
   if (s.validation) lines.push(`**Validation round ${s.validation.round}:** ${s.validation.rows} rows, ${s.validation.errors} errors`);
   if (s.summary) {
     lines.push(
-      `**Users re-mapped:** ${s.summary.usersRemapped} · **not in the mapping:** ${s.summary.unmappedUsers.length} · ` +
-        `**mailboxes to reconfigure:** ${s.summary.mailboxesToReconfigure.length}`,
+      `**Users re-mapped:** ${s.summary.usersRemapped} · **not in the mapping:** ${s.summary.unmappedUsers} · ` +
+        `**mailboxes to reconfigure:** ${s.summary.mailboxesToReconfigure}`,
     );
   }
   if (s.reason) lines.push(`**Reason:** ${redactEmails(s.reason)}`);

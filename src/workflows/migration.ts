@@ -342,6 +342,7 @@ class Migration {
       });
       const mailboxes = await controlPlane.configureMailboxes({
         migrationId: this.input.migrationId,
+        environmentId,
         sourceTenantId: this.sourceTenantId,
         targetTenantId: this.input.targetTenantId,
       });
@@ -350,7 +351,7 @@ class Migration {
       const checklist = await controlPlane.postMigrationChecklist({ environmentId });
       this.state.summary = {
         usersRemapped: remap.usersRemapped,
-        unmappedUsers: remap.unmappedUsers,
+        unmappedUsers: remap.unmappedTotal,
         mailboxesConfigured: mailboxes.configured,
         mailboxesToReconfigure: mailboxes.toReconfigure,
         onmicrosoftAddressesRewritten: mailboxes.onmicrosoftRewritten,

@@ -8,6 +8,7 @@ import { readWorldFile } from '../../controlplane/world';
 import { projectRoot } from '../../temporal-binaries';
 import { migrationWorkflowId, statusQuery, isFinalPhase } from '../../contracts';
 import { describeStatus } from '../output';
+import { migrationPeople } from '../../migration/migration-people';
 import { UserError } from '../migrations';
 import { ContainerClient } from '@azure/storage-blob';
 import { MAPPING_BLOB_NAME } from '../../storage/migration-storage';
@@ -85,7 +86,13 @@ export function registerDemoCommand(program: Command, runtime: CommandRuntime): 
       step(6, 'Migrate   (t2t migrate)');
       await migrations.act(submitted.migrationId, 'migrate', { actor: DEMO.sourceAdmin, targetTenantId: DEMO.targetTenantId });
       const final = await migrations.waitForStatus(await migrations.find(submitted.migrationId), (s) => isFinalPhase(s.phase), 600_000);
-      for (const line of describeStatus(final)) printer.line(`    ${line}`);
+      const people = await migrationPeople(controlPlane, {
+        migrationId: final.migrationId,
+        environmentId: final.environmentId,
+        sourceTenantId: final.sourceTenantId ?? DEMO.sourceTenantId,
+        targetTenantId: final.targetTenantId,
+      });
+      for (const line of describeStatus(final, 'source', people)) printer.line(`    ${line}`);
       printer.document({ migrationId: final.migrationId, targetMigrationId: final.targetMigrationId, phase: final.phase, summary: final.summary });
 
       step(7, 'Look at it in the Web UI');

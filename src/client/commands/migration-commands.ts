@@ -6,6 +6,7 @@ import { describeStatus, describeWarnings, statusDocument } from '../output';
 import { UserError, SignalAction, ActionOutcome } from '../migrations';
 import { isFinalPhase, MigrationStatus, Phase } from '../../contracts';
 import { watchMigration } from '../watch';
+import { migrationPeople } from '../../migration/migration-people';
 
 /** Phases in which the migration waits for a person: `--watch` stops there. */
 const WAITING_FOR_PEOPLE: Phase[] = ['PendingApproval', 'PendingLockbox', 'Approved', 'ValidationFailed', 'Prepared', 'PreparationExpired'];
@@ -20,10 +21,22 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     return outcome;
   };
 
-  const report = (status: MigrationStatus, view: 'source' | 'target' = 'source', extra: Record<string, unknown> = {}) => {
+  const report = async (status: MigrationStatus, view: 'source' | 'target' = 'source', extra: Record<string, unknown> = {}) => {
     const printer = runtime.printer();
-    printer.document(statusDocument(status, extra));
-    for (const line of describeStatus(status, view)) printer.line(line);
+    const people = await peopleOf(status);
+    printer.document(statusDocument(status, extra, people));
+    for (const line of describeStatus(status, view, people)) printer.line(line);
+  };
+
+  /** After a migration, the names behind the summary's counts, from the control plane. */
+  const peopleOf = async (status: MigrationStatus) => {
+    if (!status.summary || !status.sourceTenantId) return undefined;
+    return migrationPeople(await runtime.context().controlPlane(), {
+      migrationId: status.migrationId,
+      environmentId: status.environmentId,
+      sourceTenantId: status.sourceTenantId,
+      targetTenantId: status.targetTenantId,
+    });
   };
 
   program
@@ -93,7 +106,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .requiredOption('--migration-id <id>', 'the target migration id')
     .action(async (opts: { migrationId: string }) => {
       const { status } = await act(opts.migrationId, 'approve', {});
-      report(status, 'target');
+      await report(status, 'target');
     });
 
   program
@@ -103,7 +116,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .requiredOption('--reason <text>', 'why, kept with the migration')
     .action(async (opts: { migrationId: string; reason: string }) => {
       const { status } = await act(opts.migrationId, 'deny', { reason: opts.reason });
-      report(status, 'target');
+      await report(status, 'target');
     });
 
   program
@@ -114,7 +127,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .requiredOption('--migration-id <id>', 'the migration id')
     .action(async (opts: { migrationId: string }) => {
       const { status } = await act(opts.migrationId, 'approveLockbox', {});
-      report(status);
+      await report(status);
     });
 
   program
@@ -125,7 +138,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .requiredOption('--mapping-container <uri>', 'the container SAS URI, up to the container name (the query part may be left out)')
     .action(async (opts: { migrationId: string; targetTenant: string; mappingContainer: string }) => {
       const { status } = await act(opts.migrationId, 'prepare', { targetTenantId: opts.targetTenant, mappingContainer: opts.mappingContainer });
-      report(status);
+      await report(status);
       if (status.phase !== 'Prepared') runtime.setExitCode(1);
     });
 
@@ -145,7 +158,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
       } else if (opts.watch) {
         status = await migrations.waitForStatus(handle, (s) => isFinalPhase(s.phase) || WAITING_FOR_PEOPLE.includes(s.phase), 24 * 3_600_000);
       }
-      report(status, view);
+      await report(status, view);
     });
 
   program
@@ -164,7 +177,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
           ? await migrations.waitForStatus(handle, (s) => isFinalPhase(s.phase), 24 * 3_600_000)
           : await watchMigration(migrations, handle, (s) => isFinalPhase(s.phase));
       }
-      report(final);
+      await report(final);
       if (final.phase === 'Failed') runtime.setExitCode(1);
     });
 
@@ -176,6 +189,6 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .option('--reason <text>', 'why')
     .action(async (opts: { migrationId: string; reason?: string }) => {
       const { status } = await act(opts.migrationId, 'cancel', opts.reason ? { reason: opts.reason } : {});
-      report(status);
+      await report(status);
     });
 }
