@@ -3,6 +3,7 @@
 // the whole run.
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { stopTemporalServers } from './helpers/temporal';
+import { stopTestPostgres } from './helpers/postgres';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -10,5 +11,6 @@ export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
     this.timeout(60_000);
     await stopTemporalServers();
+    await stopTestPostgres();
   },
 };

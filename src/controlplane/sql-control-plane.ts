@@ -1,5 +1,5 @@
 // The control plane on SQL (SQLite or PostgreSQL through one Kysely code path).
-import { Kysely, Transaction } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import type { Database, EnvironmentsTable, TenantsTable, TenantUsersTable, EnvironmentUsersTable } from './database';
 import type {
   ControlPlane,
@@ -23,6 +23,27 @@ export class SqlControlPlane implements ControlPlane {
     private readonly db: Kysely<Database>,
     private readonly dialect: 'sqlite' | 'postgres',
   ) {}
+
+  /**
+   * A transaction that writes. On SQLite it takes the write lock at BEGIN
+   * (IMMEDIATE): a transaction that reads first and upgrades later can fail at
+   * once with "database is locked" when another process writes, whatever the
+   * busy timeout; taking the lock first makes it wait its turn instead.
+   */
+  private async writeTransaction<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    if (this.dialect === 'postgres') return this.db.transaction().execute(work);
+    return this.db.connection().execute(async (connection) => {
+      await sql`BEGIN IMMEDIATE`.execute(connection);
+      try {
+        const result = await work(connection);
+        await sql`COMMIT`.execute(connection);
+        return result;
+      } catch (err) {
+        await sql`ROLLBACK`.execute(connection);
+        throw err;
+      }
+    });
+  }
 
   async migrateSchema(): Promise<void> {
     await this.db.schema
@@ -88,7 +109,7 @@ export class SqlControlPlane implements ControlPlane {
   }
 
   async loadWorld(world: World): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.writeTransaction(async (trx) => {
       await trx.deleteFrom('user_remaps').execute();
       await trx.deleteFrom('environment_users').execute();
       await trx.deleteFrom('environments').execute();
@@ -208,7 +229,7 @@ export class SqlControlPlane implements ControlPlane {
   }
 
   async relinkEnvironment(environmentId: string, targetTenantId: string, _migrationId: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.writeTransaction(async (trx) => {
       const row = await trx.selectFrom('environments').select(['tenant_id']).where('id', '=', environmentId).executeTakeFirst();
       if (!row) throw new Error(`environment '${environmentId}' does not exist`);
       if (row.tenant_id === targetTenantId) return;
@@ -224,7 +245,7 @@ export class SqlControlPlane implements ControlPlane {
   }
 
   async remapEnvironmentUser(environmentId: string, migrationId: string, sourceUpn: string, targetUpn: string): Promise<RemapResult> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.writeTransaction(async (trx) => {
       const done = await trx.selectFrom('user_remaps').select(['seq'])
         .where('migration_id', '=', migrationId).where('source_key', '=', key(sourceUpn)).executeTakeFirst();
       if (done) return { applied: false };
@@ -269,7 +290,7 @@ export class SqlControlPlane implements ControlPlane {
 }
 
 async function insertChunked<T extends 'tenant_users' | 'environment_users'>(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   table: T,
   rows: (T extends 'tenant_users' ? TenantUsersTable : EnvironmentUsersTable)[],
 ): Promise<void> {
