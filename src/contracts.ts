@@ -173,6 +173,46 @@ export const MIGRATION_WORKFLOW_TYPE = 'tenantMigration';
 /** One open migration per environment: the workflow id is derived from the environment id. */
 export const migrationWorkflowId = (environmentId: string): string => `t2t-${environmentId}`;
 
+// ---- batches ----------------------------------------------------------------
+export interface BatchEnvironment {
+  environmentId: string;
+  migrationId: string;
+  targetMigrationId: string;
+}
+
+export interface BatchInput {
+  batchId: string;
+  sourceTenantId: string;
+  targetTenantId: string;
+  submittedBy: string;
+  environments: BatchEnvironment[];
+  concurrency: number;
+  approvalTimeoutMs: number;
+  lockboxTimeoutMs: number;
+  prepareWindowMs: number;
+}
+
+export interface BatchOutcome extends BatchEnvironment {
+  state: 'waiting' | 'running' | 'ended';
+  phase?: Phase;
+  reason?: string;
+}
+
+export interface BatchStatus {
+  batchId: string;
+  sourceTenantId: string;
+  targetTenantId: string;
+  concurrency: number;
+  outcomes: BatchOutcome[];
+  /** final phase → how many environments ended in it */
+  summary: Record<string, number>;
+  done: boolean;
+}
+
+export const batchStatusQuery = defineQuery<BatchStatus>('batchStatus');
+export const BATCH_WORKFLOW_TYPE = 'batchMigration';
+export const batchWorkflowId = (batchId: string): string => `t2t-batch-${batchId}`;
+
 // ---- search attributes ---------------------------------------------------
 export const SA = {
   phase: defineSearchAttributeKey('T2TPhase', SearchAttributeType.KEYWORD),

@@ -10,6 +10,7 @@ import { registerStorageCommands } from './commands/storage-commands';
 import { registerWorldCommands } from './commands/world-commands';
 import { registerMappingCommands } from './commands/mapping-commands';
 import { registerDemoCommand } from './commands/demo-command';
+import { registerBatchCommands } from './commands/batch-commands';
 
 export interface CommandRuntime {
   context: () => CommandContext;
@@ -40,6 +41,7 @@ export function buildProgram(runtime: { out?: (s: string) => void; env?: NodeJS.
   registerStorageCommands(program, shared);
   registerMappingCommands(program, shared);
   registerDemoCommand(program, shared);
+  registerBatchCommands(program, shared);
   return { program, finish: async () => context?.close(), exitCode: () => exitCode };
 }
 

@@ -25,6 +25,7 @@ import {
 } from '../contracts';
 import { checkEligibility } from '../migration/eligibility';
 import { authorizeAction } from '../migration/authorization';
+import { BATCH_WORKFLOW_TYPE, BatchEnvironment, BatchInput, batchWorkflowId } from '../contracts';
 
 /** A refusal or a mistake the admin can act on: the CLI prints its message alone. */
 export class UserError extends Error {
@@ -207,6 +208,63 @@ export class MigrationClient {
       delay = Math.min(delay * 2, 500);
     }
   }
+}
+
+export interface BatchSubmission {
+  batchId: string;
+  environments: BatchEnvironment[];
+  skipped: { environmentId: string; reason: string }[];
+}
+
+/** Submits every eligible environment of the source tenant (or the ones named) as one batch. */
+export async function submitBatch(
+  migrations: { client: Client; controlPlane: ControlPlane; config: MigrationClientOptions['config'] },
+  input: { sourceTenantId: string; targetTenantId: string; actor: string; environmentIds?: string[]; concurrency: number },
+): Promise<BatchSubmission> {
+  const { controlPlane } = migrations;
+  const sourceTenant = await controlPlane.getTenant(input.sourceTenantId);
+  const targetTenant = await controlPlane.getTenant(input.targetTenantId);
+  if (!sourceTenant) throw new UserError(`batch refused: source tenant '${input.sourceTenantId}' does not exist`);
+  if (!targetTenant) throw new UserError(`batch refused: target tenant '${input.targetTenantId}' does not exist`);
+  const authorization = authorizeAction('submit', sourceTenant.id, await controlPlane.getTenantUser(sourceTenant.id, input.actor));
+  if (!authorization.allowed) throw new UserError(authorization.reason!.replace(/^submit/, 'batch'));
+  const all = await controlPlane.listEnvironments(sourceTenant.id);
+  const chosen = input.environmentIds ? input.environmentIds.map((id) => all.find((e) => e.id === id) ?? id) : all;
+  const environments: BatchEnvironment[] = [];
+  const skipped: BatchSubmission['skipped'] = [];
+  for (const environment of chosen) {
+    if (typeof environment === 'string') {
+      skipped.push({ environmentId: environment, reason: `not an environment of tenant '${sourceTenant.id}'` });
+      continue;
+    }
+    const { blocking } = checkEligibility({ environment, sourceTenant, targetTenant });
+    if (blocking.length > 0) skipped.push({ environmentId: environment.id, reason: blocking.map((b) => b.message).join('; ') });
+    else environments.push({ environmentId: environment.id, migrationId: randomUUID(), targetMigrationId: randomUUID() });
+  }
+  if (environments.length === 0) throw new UserError('batch refused: no eligible environment to migrate');
+  const batchId = randomUUID();
+  const batch: BatchInput = {
+    batchId,
+    sourceTenantId: sourceTenant.id,
+    targetTenantId: targetTenant.id,
+    submittedBy: input.actor,
+    environments,
+    concurrency: input.concurrency,
+    approvalTimeoutMs: migrations.config.approvalTimeoutMs,
+    lockboxTimeoutMs: migrations.config.lockboxTimeoutMs,
+    prepareWindowMs: migrations.config.prepareWindowMs,
+  };
+  await migrations.client.workflow.start(BATCH_WORKFLOW_TYPE, {
+    taskQueue: migrations.config.taskQueue,
+    workflowId: batchWorkflowId(batchId),
+    args: [batch],
+    typedSearchAttributes: [
+      { key: SA.sourceTenantId, value: sourceTenant.id },
+      { key: SA.targetTenantId, value: targetTenant.id },
+    ],
+    staticSummary: `Batch: ${environments.length} environments from ${sourceTenant.name} to ${targetTenant.name}`,
+  });
+  return { batchId, environments, skipped };
 }
 
 export function isAction(value: string): value is Action {

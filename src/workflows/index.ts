@@ -1,2 +1,3 @@
 // The workflow bundle's entry point: every workflow type the worker serves.
 export { tenantMigration } from './migration';
+export { batchMigration } from './batch';

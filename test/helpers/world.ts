@@ -10,6 +10,8 @@ export interface TestWorldOptions {
   unmappedUsers?: number;
   lockbox?: boolean;
   adminMode?: boolean;
+  /** environments in the source tenant, all with the same users (default 1) */
+  environments?: number;
 }
 
 export interface TestWorld {
@@ -18,6 +20,7 @@ export interface TestWorld {
   target: string;
   other: string;
   environmentId: string;
+  environmentIds: string[];
   sourceAdmin: string;
   targetAdmin: string;
   otherAdmin: string;
@@ -38,6 +41,7 @@ export function makeTestWorld(options: TestWorldOptions = {}): TestWorld {
   const target = `t-fabrikam-${suffix}`;
   const other = `t-northwind-${suffix}`;
   const environmentId = `env-sales-${suffix}`;
+  const environmentIds = Array.from({ length: options.environments ?? 1 }, (_, k) => (k === 0 ? environmentId : `${environmentId}-${k + 1}`));
   const sourceUpn = (i: number) => (i === 0 ? `u0@contoso${suffix}.onmicrosoft.com` : `u${i}@contoso.com`);
   const targetUpn = (i: number) => `u${i}@fabrikam.com`;
   const sourceAdmin = 'admin@contoso.com';
@@ -86,10 +90,10 @@ export function makeTestWorld(options: TestWorldOptions = {}): TestWorld {
         users: [{ upn: otherAdmin, enabled: true, licenses: ['E5'], mailbox: true, roles: ['PowerPlatformAdmin'] }],
       },
     ],
-    environments: [
+    environments: environmentIds.map((id, k) => (
       {
-        id: environmentId, name: 'Contoso Sales', type: 'Production',
-        url: `https://contososales${suffix}.crm.dynamics.com`, orgId: `org-${suffix}`,
+        id, name: k === 0 ? 'Contoso Sales' : `Contoso Sales ${k + 1}`, type: 'Production',
+        url: `https://contososales${suffix}${k || ''}.crm.dynamics.com`, orgId: `org-${suffix}-${k}`,
         tenantId: source, adminMode: options.adminMode ?? true, geo: 'US', managed: false,
         linkedToFinanceOperations: false,
         users: environmentUsers,
@@ -104,11 +108,10 @@ export function makeTestWorld(options: TestWorldOptions = {}): TestWorld {
           marketing: false,
           unsupported: [],
         },
-      },
-    ],
+      })),
   };
   return {
-    suffix, source, target, other, environmentId, sourceAdmin, targetAdmin, otherAdmin, lockboxApprover, sourceUser,
+    suffix, source, target, other, environmentId, environmentIds, sourceAdmin, targetAdmin, otherAdmin, lockboxApprover, sourceUser,
     world, mappingCsv: `${rows.join('\n')}\n`, sourceUpn, targetUpn,
   };
 }

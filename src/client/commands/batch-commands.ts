@@ -1,0 +1,53 @@
+// batch submit · batch status — many environments at once.
+import { Command } from 'commander';
+import type { CommandRuntime } from '../cli';
+import { UserError, submitBatch } from '../migrations';
+import { batchStatusQuery, batchWorkflowId, BatchStatus } from '../../contracts';
+
+export function registerBatchCommands(program: Command, runtime: CommandRuntime): void {
+  const batch = program.command('batch').description('migrate many environments of a tenant at once');
+
+  batch
+    .command('submit')
+    .description('submit every eligible environment of the source tenant (or those named), at most N open at once (source admin)')
+    .requiredOption('--source-tenant <id>', 'the tenant the environments belong to')
+    .requiredOption('--target-tenant <id>', 'the tenant to move them to')
+    .option('--environment <id...>', 'only these environments')
+    .option('--concurrency <n>', 'migrations open at once', '5')
+    .action(async (opts: { sourceTenant: string; targetTenant: string; environment?: string[]; concurrency: string }) => {
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100) throw new UserError('--concurrency must be a whole number from 1 to 100');
+      const context = runtime.context();
+      const submitted = await submitBatch(
+        { client: await context.client(), controlPlane: await context.controlPlane(), config: context.config },
+        { sourceTenantId: opts.sourceTenant, targetTenantId: opts.targetTenant, actor: context.actor(), environmentIds: opts.environment, concurrency },
+      );
+      const printer = runtime.printer();
+      printer.document(submitted);
+      printer.line(`Batch ${submitted.batchId}: ${submitted.environments.length} environments, at most ${concurrency} at once.`);
+      for (const e of submitted.environments) printer.line(`  ${e.environmentId}  source id ${e.migrationId}  target id ${e.targetMigrationId}`);
+      for (const s of submitted.skipped) printer.line(`  skipped ${s.environmentId}: ${s.reason}`);
+    });
+
+  batch
+    .command('status')
+    .description('the outcome of each environment of a batch')
+    .requiredOption('--batch-id <id>', 'the batch id')
+    .action(async (opts: { batchId: string }) => {
+      const client = await runtime.context().client();
+      let status: BatchStatus;
+      try {
+        status = await client.workflow.getHandle(batchWorkflowId(opts.batchId)).query(batchStatusQuery);
+      } catch {
+        throw new UserError(`no batch has the id '${opts.batchId}'`);
+      }
+      const printer = runtime.printer();
+      printer.document(status);
+      printer.line(`Batch ${status.batchId}: ${status.sourceTenantId} → ${status.targetTenantId}${status.done ? ' (done)' : ''}`);
+      for (const o of status.outcomes) {
+        printer.line(`  ${o.environmentId.padEnd(24)} ${o.state === 'ended' ? o.phase : o.state}${o.reason ? ` — ${o.reason}` : ''}`);
+      }
+      const summary = Object.entries(status.summary).map(([phase, n]) => `${phase} ${n}`).join(', ');
+      if (summary) printer.line(`  Summary: ${summary}`);
+    });
+}
