@@ -1,0 +1,131 @@
+// npm run bench:throughput [-- --sizes 10,100,1000]
+// Runs N migrations end to end (submit, approve, storage, upload, prepare,
+// migrate) on a local dev server with one worker, and — in the same run — N
+// trivial workflows with the same signals and activities, and prints
+// migrations per second, p50/p95 latency, peak memory and the ratio.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { ALL_SEARCH_ATTRIBUTES, migrationWorkflowId } from '../src/contracts';
+import { testingExecutable } from '../src/temporal-binaries';
+import { startTestAzurite } from '../test/helpers/azurite';
+import { startProduct, uploadWithSas, Product } from '../test/helpers/product';
+import { makeTestWorld } from '../test/helpers/world';
+import { stepSignal, acksQuery } from './fixtures/trivial-workflow';
+
+const sizesArg = process.argv.indexOf('--sizes');
+const SIZES = (sizesArg > 0 ? process.argv[sizesArg + 1] : '10,100,1000').split(',').map(Number);
+const IN_FLIGHT = 50;
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+let peakRss = 0;
+setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50).unref();
+
+async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
+  }));
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function runMigrations(p: Product, env: TestWorkflowEnvironment, world: ReturnType<typeof makeTestWorld>): Promise<number[]> {
+  const latencies: number[] = [];
+  await pool(world.environmentIds, IN_FLIGHT, async (environmentId) => {
+    const started = performance.now();
+    const submitted = await p.client.submit({ environmentId, targetTenantId: world.target, actor: world.sourceAdmin });
+    const handle = env.client.workflow.getHandle(migrationWorkflowId(environmentId));
+    await p.client.actOn(handle, 'approve', { actor: world.targetAdmin });
+    const storage = await p.client.actOn(handle, 'requestStorage', { actor: world.sourceAdmin });
+    await uploadWithSas(storage.status.storage!.sasUrl, world.mappingCsv);
+    await p.client.actOn(handle, 'prepare', { actor: world.sourceAdmin, targetTenantId: world.target, mappingContainer: storage.status.storage!.sasUrl });
+    await p.client.actOn(handle, 'migrate', { actor: world.sourceAdmin, targetTenantId: world.target });
+    const final = await p.client.waitForStatus(handle, (s) => s.phase === 'Succeeded' || s.phase === 'Failed', 600_000);
+    if (final.phase !== 'Succeeded') throw new Error(`${submitted.migrationId}: ${final.phase} ${final.reason}`);
+    latencies.push(performance.now() - started);
+  });
+  return latencies;
+}
+
+async function runTrivial(env: TestWorkflowEnvironment, taskQueue: string, n: number): Promise<number[]> {
+  const latencies: number[] = [];
+  await pool(Array.from({ length: n }, (_, i) => i), IN_FLIGHT, async () => {
+    const started = performance.now();
+    const handle = await env.client.workflow.start('trivialMigration', { taskQueue, workflowId: `trivial-${randomUUID()}` });
+    for (let step = 0; step < 4; step += 1) {
+      const requestId = randomUUID();
+      await handle.signal(stepSignal, { requestId });
+      let delay = 50;
+      while (!(await handle.query(acksQuery)).includes(requestId)) {
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 500);
+      }
+    }
+    await handle.result();
+    latencies.push(performance.now() - started);
+  });
+  return latencies;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-throughput-'));
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: testingExecutable('temporal'), ip: '127.0.0.1', searchAttributes: ALL_SEARCH_ATTRIBUTES, extraArgs: ['--log-level', 'error'] },
+  });
+  const azurite = await startTestAzurite();
+  const trivialQueue = `trivial-${randomBytes(3).toString('hex')}`;
+  const trivialWorker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: trivialQueue,
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./fixtures/trivial-workflow'), logger: new DefaultLogger('ERROR') }),
+    activities: { noop: async (step: number) => step },
+  });
+  const trivialRun = trivialWorker.run();
+  console.log(`one worker, ${IN_FLIGHT} migrations in flight at most, 3 mapped users each; Node ${process.version}, ${os.cpus().length} cores`);
+  console.log('     N | migrations/s | p50 ms | p95 ms | trivial/s | trivial p50 ms | ratio (time) | peak RSS');
+  try {
+    for (const n of SIZES) {
+      const world = makeTestWorld({ users: 3, unmappedUsers: 0, environments: n });
+      const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, `cp-${n}.sqlite`) });
+      try {
+        peakRss = process.memoryUsage().rss;
+        let t = performance.now();
+        const latencies = await runMigrations(p, env, world);
+        const realMs = performance.now() - t;
+        const realPeak = peakRss;
+        t = performance.now();
+        const trivial = await runTrivial(env, trivialQueue, n);
+        const trivialMs = performance.now() - t;
+        console.log(
+          `${String(n).padStart(6)} | ${(n / (realMs / 1000)).toFixed(2).padStart(12)} | ${percentile(latencies, 50).toFixed(0).padStart(6)} | ` +
+            `${percentile(latencies, 95).toFixed(0).padStart(6)} | ${(n / (trivialMs / 1000)).toFixed(2).padStart(9)} | ` +
+            `${percentile(trivial, 50).toFixed(0).padStart(14)} | ${(realMs / trivialMs).toFixed(2).padStart(11)}x | ${(realPeak / 1024 / 1024).toFixed(0)} MB`,
+        );
+      } finally {
+        await p.stop();
+      }
+    }
+  } finally {
+    trivialWorker.shutdown();
+    await trivialRun;
+    await azurite.dispose();
+    await env.teardown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
