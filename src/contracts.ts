@@ -2,7 +2,7 @@
 // Wire names here never change once shipped: other people's scripts send these
 // signals with `temporal workflow signal` and filter on these search attributes.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey, SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 import { z } from 'zod';
 
 export const PHASES = [
@@ -225,6 +225,18 @@ export const SA = {
 } as const;
 
 export const ALL_SEARCH_ATTRIBUTES = Object.values(SA);
+
+/** The search attributes a migration starts with, whoever starts it (the client or a batch). */
+export function initialSearchAttributes(migration: MigrationInput, sourceTenantId: string): SearchAttributePair[] {
+  return [
+    { key: SA.phase, value: 'Submitted' },
+    { key: SA.environmentId, value: migration.environmentId },
+    { key: SA.sourceTenantId, value: sourceTenantId },
+    { key: SA.targetTenantId, value: migration.targetTenantId },
+    { key: SA.sourceMigrationId, value: migration.migrationId },
+    { key: SA.targetMigrationId, value: migration.targetMigrationId },
+  ];
+}
 
 // ---- failure types ---------------------------------------------------------
 /** ApplicationFailure types; the ones retrying cannot fix are listed as non-retryable on the proxies. */

@@ -22,6 +22,7 @@ import {
   prepareSignal,
   requestStorageSignal,
   statusQuery,
+  initialSearchAttributes,
 } from '../contracts';
 import { checkEligibility } from '../migration/eligibility';
 import { authorizeAction } from '../migration/authorization';
@@ -98,14 +99,7 @@ export class MigrationClient {
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         args: [migration],
-        typedSearchAttributes: [
-          { key: SA.phase, value: 'Submitted' },
-          { key: SA.environmentId, value: environment.id },
-          { key: SA.sourceTenantId, value: sourceTenant.id },
-          { key: SA.targetTenantId, value: targetTenant.id },
-          { key: SA.sourceMigrationId, value: migration.migrationId },
-          { key: SA.targetMigrationId, value: migration.targetMigrationId },
-        ],
+        typedSearchAttributes: initialSearchAttributes(migration, sourceTenant.id),
         memo: { environmentName: environment.name, sourceTenant: sourceTenant.name, targetTenant: targetTenant.name },
         staticSummary: `Move ${environment.name} (${environment.id}) from ${sourceTenant.name} to ${targetTenant.name}`,
         staticDetails:

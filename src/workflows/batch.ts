@@ -17,6 +17,7 @@ import {
   MigrationStatus,
   SA,
   batchStatusQuery,
+  initialSearchAttributes,
   isFinalPhase,
   migrationWorkflowId,
 } from '../contracts';
@@ -85,14 +86,7 @@ async function follow(input: BatchInput, outcome: BatchOutcome): Promise<void> {
       workflowId: migrationWorkflowId(outcome.environmentId),
       args: [migration],
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: SA.phase, value: 'Submitted' },
-        { key: SA.environmentId, value: outcome.environmentId },
-        { key: SA.sourceTenantId, value: input.sourceTenantId },
-        { key: SA.targetTenantId, value: input.targetTenantId },
-        { key: SA.sourceMigrationId, value: outcome.migrationId },
-        { key: SA.targetMigrationId, value: outcome.targetMigrationId },
-      ],
+      typedSearchAttributes: initialSearchAttributes(migration, input.sourceTenantId),
       staticSummary: `Move ${outcome.environmentId} to ${input.targetTenantId} (batch ${input.batchId})`,
     });
     const final: MigrationStatus = await child.result();
