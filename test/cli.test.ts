@@ -196,8 +196,42 @@ describe('t2t command-line client @integration', function () {
     }
   });
 
+  it('demo: a complete guided migration on the demo world', async () => {
+    const world = JSON.parse(readFileSync(path.join(projectRoot(), 'examples', 'demo-world.json'), 'utf8')) as unknown;
+    const demo = await startProduct({ env, azurite, world });
+    try {
+      const run = await t2t(['demo'], { T2T_TASK_QUEUE: demo.config.taskQueue, T2T_DATABASE_URL: demo.config.databaseUrl });
+      assert.equal(run.code, 0, run.stderr);
+      for (const step of ['[1] Load the demo world', '[2] Source admin', '[3] Target admin', '[4] Generate the resource storage', '[5] Prepare', '[6] Migrate', '[7] Look at it in the Web UI']) {
+        assert.ok(run.stdout.includes(step), step);
+      }
+      assert.match(run.stdout, /Validate Tenant To Tenant Migration: Succeeded/);
+      assert.match(run.stdout, /Status:\s+Migrate Environment: Succeeded/);
+      assert.match(run.stdout, /Turn on the flows, child flows before the parent flows/);
+      assert.equal((await demo.controlPlane.getEnvironment('env-sales'))!.tenantId, 't-fabrikam');
+    } finally {
+      await demo.stop();
+    }
+  });
+
+  it('an expired or revoked SAS: upload says so in one line', async () => {
+    const w3 = makeTestWorld();
+    const p3 = await startProduct({ env, azurite, world: w3.world });
+    try {
+      const submitted = await p3.client.submit({ environmentId: w3.environmentId, targetTenantId: w3.target, actor: w3.sourceAdmin });
+      await p3.client.act(submitted.targetMigrationId, 'approve', { actor: w3.targetAdmin });
+      const sasUrl = (await p3.client.act(submitted.migrationId, 'requestStorage', { actor: w3.sourceAdmin })).status.storage!.sasUrl;
+      await p3.client.act(submitted.migrationId, 'cancel', { actor: w3.sourceAdmin });
+      const upload = await t2t(['upload', '--sas', sasUrl, '--file', 'usermapping.csv']);
+      assert.equal(upload.code, 1);
+      assert.equal(upload.stderr, 't2t: upload refused by storage (403): the SAS URL is wrong, expired or revoked\n');
+    } finally {
+      await p3.stop();
+    }
+  });
+
   it('has --help on every command', async () => {
-    for (const command of [[], ['submit'], ['approve'], ['deny'], ['lockbox', 'approve'], ['storage'], ['upload'], ['prepare'], ['status'], ['errors'], ['migrate'], ['cancel'], ['demo'], ['mapping', 'check'], ['world', 'load'], ['world', 'show'], ['requests'], ['approvals']]) {
+    for (const command of [[], ['submit'], ['approve'], ['deny'], ['lockbox', 'approve'], ['storage'], ['upload'], ['prepare'], ['status'], ['errors'], ['migrate'], ['cancel'], ['demo'], ['mapping', 'check'], ['world', 'load'], ['world', 'show'], ['requests'], ['approvals'], ['batch', 'submit'], ['batch', 'status']]) {
       const help = await t2t([...command, '--help']);
       assert.equal(help.code, 0, `${command.join(' ')} --help`);
       assert.match(help.stdout, /Usage: t2t/);

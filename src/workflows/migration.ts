@@ -13,7 +13,7 @@ import {
   log,
   ActivityFailure,
 } from '@temporalio/workflow';
-import type { RetryPolicy } from '@temporalio/common';
+import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
 import type { z } from 'zod';
 import {
   Action,
@@ -53,22 +53,15 @@ const retry: RetryPolicy = {
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
 };
 
-const controlPlane = proxyActivities<MigrationActivities>({
-  startToCloseTimeout: '1m',
-  retry,
-});
-
-const storage = proxyActivities<MigrationActivities>({
-  startToCloseTimeout: '2m',
-  retry,
-});
-
+const CONTROL_PLANE: ActivityOptions = { startToCloseTimeout: '1m', retry };
+const STORAGE: ActivityOptions = { startToCloseTimeout: '2m', retry };
 // Long steps heartbeat their progress; a retry resumes from the last heartbeat.
-const longRunning = proxyActivities<MigrationActivities>({
-  startToCloseTimeout: '2h',
-  heartbeatTimeout: '20s',
-  retry,
-});
+const LONG_RUNNING: ActivityOptions = { startToCloseTimeout: '2h', heartbeatTimeout: '20s', retry };
+
+/** An activity with the one-line summary the Web UI shows for it (no personal data). */
+function step<K extends keyof MigrationActivities>(name: K, summary: string, options: ActivityOptions = CONTROL_PLANE): MigrationActivities[K] {
+  return proxyActivities<MigrationActivities>({ ...options, summary })[name];
+}
 
 const SCHEMAS: Record<Exclude<Action, 'submit'>, z.ZodType> = {
   approve: ApproveSchema,
@@ -127,7 +120,7 @@ class Migration {
   // ---- steps ---------------------------------------------------------------
 
   private async submit(): Promise<boolean> {
-    const assessment = await controlPlane.assessMigration({
+    const assessment = await step('assessMigration', 'Check eligibility of the environment')({
       environmentId: this.input.environmentId,
       targetTenantId: this.input.targetTenantId,
     });
@@ -143,7 +136,7 @@ class Migration {
       targetTenant: assessment.targetTenantName,
     });
 
-    const authorization = await controlPlane.authorize(this.authorizationRequest('submit', this.input.submittedBy));
+    const authorization = await step('authorize', 'Check the role of the submitter')(this.authorizationRequest('submit', this.input.submittedBy));
     if (!authorization.allowed) {
       this.record('submit', this.input.submittedBy, 'refused', authorization.reason);
       this.state.reason = authorization.reason;
@@ -238,7 +231,7 @@ class Migration {
 
   private async requestStorage(actor: string): Promise<'continue' | { refused: string }> {
     try {
-      this.state.storage = await storage.createMigrationStorage({
+      this.state.storage = await step('createMigrationStorage', 'Generate resource storage (container and SAS)', STORAGE)({
         migrationId: this.input.migrationId,
         environmentId: this.input.environmentId,
         actor,
@@ -266,7 +259,7 @@ class Migration {
     this.setPhase('Validating');
     let result;
     try {
-      result = await longRunning.validateMapping({
+      result = await step('validateMapping', `Validate usermapping.csv (round ${this.validationRound})`, LONG_RUNNING)({
         migrationId: this.input.migrationId,
         containerName: this.state.storage.containerName,
         sourceTenantId: this.sourceTenantId,
@@ -309,7 +302,7 @@ class Migration {
     const environmentId = this.input.environmentId;
     let previousAdminMode: boolean | undefined;
     try {
-      const assessment = await controlPlane.assessMigration({ environmentId, targetTenantId: this.input.targetTenantId });
+      const assessment = await step('assessMigration', 'Check eligibility again before migrating')({ environmentId, targetTenantId: this.input.targetTenantId });
       if (assessment.blocking.length > 0) {
         throw ApplicationFailure.nonRetryable(
           `not eligible any more: ${assessment.blocking.map((b) => b.message).join('; ')}`,
@@ -317,7 +310,7 @@ class Migration {
         );
       }
       // The file may have changed since prepare: check it again before any effect.
-      const check = await longRunning.validateMapping({
+      const check = await step('validateMapping', 'Validate usermapping.csv again before migrating', LONG_RUNNING)({
         migrationId: this.input.migrationId,
         containerName: storageInfo.containerName,
         sourceTenantId: this.sourceTenantId,
@@ -332,23 +325,23 @@ class Migration {
         );
       }
 
-      previousAdminMode = (await controlPlane.getAdministrationMode({ environmentId })).adminMode;
-      await controlPlane.setAdministrationMode({ environmentId, adminMode: true });
-      await controlPlane.relinkEnvironment({ environmentId, targetTenantId: this.input.targetTenantId, migrationId: this.input.migrationId });
-      const remap = await longRunning.remapUsers({
+      previousAdminMode = (await step('getAdministrationMode', 'Remember the administration mode')({ environmentId })).adminMode;
+      await step('setAdministrationMode', 'Turn administration mode on')({ environmentId, adminMode: true });
+      await step('relinkEnvironment', 'Re-link the environment to the target tenant')({ environmentId, targetTenantId: this.input.targetTenantId, migrationId: this.input.migrationId });
+      const remap = await step('remapUsers', 'Re-map users to their target identities', LONG_RUNNING)({
         migrationId: this.input.migrationId,
         environmentId,
         containerName: storageInfo.containerName,
       });
-      const mailboxes = await controlPlane.configureMailboxes({
+      const mailboxes = await step('configureMailboxes', 'Configure mailboxes')({
         migrationId: this.input.migrationId,
         environmentId,
         sourceTenantId: this.sourceTenantId,
         targetTenantId: this.input.targetTenantId,
       });
-      await controlPlane.setSourceAccess({ environmentId, sourceAccess: false });
-      await controlPlane.setAdministrationMode({ environmentId, adminMode: previousAdminMode });
-      const checklist = await controlPlane.postMigrationChecklist({ environmentId });
+      await step('setSourceAccess', 'Make the environment inaccessible from the source tenant')({ environmentId, sourceAccess: false });
+      await step('setAdministrationMode', 'Restore the administration mode')({ environmentId, adminMode: previousAdminMode });
+      const checklist = await step('postMigrationChecklist', 'Compute the post-migration checklist')({ environmentId });
       this.state.summary = {
         usersRemapped: remap.usersRemapped,
         unmappedUsers: remap.unmappedTotal,
@@ -365,7 +358,7 @@ class Migration {
       this.state.reason = `migration failed: ${failureMessage(err)}`;
       log.warn('migration failed', { migrationId: this.input.migrationId, error: failureMessage(err) });
       if (previousAdminMode !== undefined) {
-        await controlPlane.setAdministrationMode({ environmentId, adminMode: previousAdminMode });
+        await step('setAdministrationMode', 'Restore the administration mode')({ environmentId, adminMode: previousAdminMode });
       }
       this.setPhase('Failed');
     }
@@ -374,7 +367,7 @@ class Migration {
   private async finish(): Promise<MigrationStatus> {
     if (this.state.storage) {
       // Once the migration has ended nobody needs the container: revoke the SAS.
-      await storage.revokeMigrationStorage({ containerName: this.state.storage.containerName });
+      await step('revokeMigrationStorage', 'Revoke the SAS of the migration container', STORAGE)({ containerName: this.state.storage.containerName });
     }
     this.refreshDetails();
     return this.state;
@@ -423,7 +416,7 @@ class Migration {
         this.record(message.action, actor, 'refused', phaseRefusal(message.action, this.state.phase, this.state.prepareDeadline), requestId);
         continue;
       }
-      const authorization = await controlPlane.authorize(this.authorizationRequest(message.action, actor));
+      const authorization = await step('authorize', `Check the role for ${message.action}`)(this.authorizationRequest(message.action, actor));
       if (!authorization.allowed) {
         this.record(message.action, actor, 'refused', authorization.reason, requestId);
         continue;
