@@ -174,3 +174,40 @@ describe('least privilege and bad input @integration', function () {
     }
   });
 });
+
+describe('logs and reports', function () {
+  this.timeout(60_000);
+
+  it('no email address in logs at info level or above', async () => {
+    const { capturedLogs } = await import('./setup');
+    // other test files of the run have driven whole migrations through this process's workers by now
+    assert.ok(capturedLogs.length > 0, 'the logs were captured');
+    for (const entry of capturedLogs) {
+      assert.doesNotMatch(`${entry.message} ${JSON.stringify(entry.meta ?? {})}`, /[\w.+-]+@(contoso|fabrikam|northwind)[\w.-]*\.com/, entry.message);
+    }
+  });
+
+  it('a report is invisible until its upload is committed whole', async () => {
+    const { MigrationStorage } = await import('../src/storage/migration-storage');
+    const { PassThrough } = await import('node:stream');
+    const azurite = await startTestAzurite();
+    try {
+      const storage = new MigrationStorage(azurite.connectionString);
+      await storage.provision('t2t-report-test', 60_000);
+      const body = new PassThrough();
+      const upload = storage.writeStream('t2t-report-test', 'validation/round-1-errors.csv', body, 'text/csv');
+      body.write(`Line,Source,Destination,Error\r\n${'2,a,b,c\r\n'.repeat(700_000)}`);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(await storage.exists('t2t-report-test', 'validation/round-1-errors.csv'), false, 'not visible while blocks are staged');
+      body.end('3,d,e,f\r\n');
+      await upload;
+      const text = await (await storage.openRead('t2t-report-test', 'validation/round-1-errors.csv'))
+        [Symbol.asyncIterator]()
+        .next();
+      assert.ok(text.value, 'visible once committed');
+      assert.equal(await storage.exists('t2t-report-test', 'validation/round-1-errors.csv'), true);
+    } finally {
+      await azurite.dispose();
+    }
+  });
+});

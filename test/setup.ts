@@ -1,11 +1,19 @@
 // Mocha root setup: one process-wide Temporal runtime, installed once (quiet:
 // tests make activities fail on purpose), and the shared servers stopped after
 // the whole run.
-import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { Runtime, DefaultLogger, LogEntry } from '@temporalio/worker';
 import { stopTemporalServers } from './helpers/temporal';
 import { stopTestPostgres } from './helpers/postgres';
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+/** Every log entry of the SDK and of our workflows and activities at INFO and above, for the tests that read logs. */
+export const capturedLogs: LogEntry[] = [];
+
+Runtime.install({
+  logger: new DefaultLogger('INFO', (entry) => {
+    capturedLogs.push(entry);
+    if (entry.level === 'ERROR') console.error(`[${entry.level}] ${entry.message}`, entry.meta ?? '');
+  }),
+});
 
 export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
