@@ -82,6 +82,11 @@ export interface RemapResult {
   notInEnvironment?: boolean;
 }
 
+export interface UserRemap {
+  sourceUpn: string;
+  targetUpn: string;
+}
+
 export interface ControlPlane {
   /** Replaces the whole inventory with the world, in one transaction. */
   loadWorld(world: World): Promise<void>;
@@ -101,6 +106,7 @@ export interface ControlPlane {
   countEnvironmentUsers(environmentId: string): Promise<number>;
   getEnvironmentUser(environmentId: string, upn: string): Promise<EnvironmentUserRecord | undefined>;
 
+  /** The setters below throw ControlPlaneNotFoundError (./errors) for an environment or tenant it does not hold. */
   setAdminMode(environmentId: string, adminMode: boolean): Promise<void>;
   /** Re-links the environment to the target tenant; URL, OrgId, name unchanged. Idempotent. */
   relinkEnvironment(environmentId: string, targetTenantId: string, migrationId: string): Promise<void>;
@@ -111,6 +117,11 @@ export interface ControlPlane {
    * and returns applied=false.
    */
   remapEnvironmentUser(environmentId: string, migrationId: string, sourceUpn: string, targetUpn: string): Promise<RemapResult>;
+  /**
+   * remapEnvironmentUser for many users in one transaction (one result per pair,
+   * in the order given): the same rules, fewer round trips for large environments.
+   */
+  remapEnvironmentUsers(environmentId: string, migrationId: string, pairs: UserRemap[]): Promise<RemapResult[]>;
   /** Re-mapped users of a migration, for audits and tests. */
   listRemaps(migrationId: string): Promise<{ sourceUpn: string; targetUpn: string; appliedCount: number }[]>;
 

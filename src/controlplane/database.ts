@@ -6,6 +6,9 @@ import { Kysely, PostgresDialect, SqliteDialect, Generated } from 'kysely';
 import type { ControlPlane } from './control-plane';
 import { SqlControlPlane } from './sql-control-plane';
 
+// Booleans are integers 0/1 and lists are JSON text on both backends, so that
+// one set of queries and row mappers serves SQLite and PostgreSQL alike.
+
 export interface TenantsTable {
   id: string;
   name: string;
@@ -19,6 +22,7 @@ export interface TenantsTable {
 export interface TenantUsersTable {
   tenant_id: string;
   upn: string;
+  /** lower-cased upn: UPNs compare case-insensitively */
   upn_key: string;
   enabled: number;
   licenses: string;
@@ -69,30 +73,93 @@ export interface Database {
   user_remaps: UserRemapsTable;
 }
 
+export type Dialect = 'sqlite' | 'postgres';
+
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-export async function openDatabase(databaseUrl: string): Promise<{ db: Kysely<Database>; dialect: 'sqlite' | 'postgres' }> {
-  if (isPostgresUrl(databaseUrl)) {
-    const { Pool } = await import('pg');
-    const pool = new Pool({ connectionString: databaseUrl, max: 10 });
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres' };
-  }
-  const file = databaseUrl.replace(/^file:(\/\/)?/, '');
-  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const { default: SQLite } = await import('better-sqlite3');
-  const sqlite = new SQLite(file);
-  // The worker and the CLI share the file: WAL lets readers run beside a writer,
-  // and a busy writer makes the other wait instead of failing.
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('busy_timeout = 10000');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('synchronous = NORMAL');
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite' };
+/** The SQLite file a database URL names: a plain path, or the same with a `file:` prefix. */
+export function sqliteFilePath(databaseUrl: string): string {
+  return databaseUrl.replace(/^file:(\/\/)?/i, '');
 }
 
+export interface OpenDatabase {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** gives the database back; the last user of a shared SQLite file closes it */
+  release(): Promise<void>;
+}
+
+/**
+ * One Kysely per SQLite file in a process. better-sqlite3 is synchronous: a
+ * second connection in the same process waiting on the first one's lock would
+ * block the very thread that must finish the first transaction. Sharing one
+ * connection makes them take turns through Kysely's connection mutex instead.
+ * Other processes (the worker, the CLI) still have their own connections.
+ */
+const sqliteFiles = new Map<string, { db: Kysely<Database>; users: number }>();
+
+async function openSqlite(file: string): Promise<OpenDatabase> {
+  const shareKey = file === ':memory:' ? undefined : path.resolve(file);
+  const shared = shareKey === undefined ? undefined : sqliteFiles.get(shareKey);
+  if (shared) {
+    shared.users += 1;
+    return { db: shared.db, dialect: 'sqlite', release: once(() => releaseSqlite(shareKey!)) };
+  }
+  if (shareKey !== undefined) mkdirSync(path.dirname(shareKey), { recursive: true });
+  const { default: SQLite } = await import('better-sqlite3');
+  const sqlite = new SQLite(file);
+  // The busy timeout comes first, so that even switching to WAL waits for
+  // another process instead of failing; WAL lets readers run beside a writer.
+  sqlite.pragma('busy_timeout = 15000');
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('synchronous = NORMAL');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  if (shareKey === undefined) return { db, dialect: 'sqlite', release: once(() => db.destroy()) };
+  // Another caller may have opened the same file while we awaited the import.
+  const raced = sqliteFiles.get(shareKey);
+  if (raced) {
+    await db.destroy();
+    raced.users += 1;
+    return { db: raced.db, dialect: 'sqlite', release: once(() => releaseSqlite(shareKey)) };
+  }
+  sqliteFiles.set(shareKey, { db, users: 1 });
+  return { db, dialect: 'sqlite', release: once(() => releaseSqlite(shareKey)) };
+}
+
+async function releaseSqlite(shareKey: string): Promise<void> {
+  const shared = sqliteFiles.get(shareKey);
+  if (!shared) return;
+  shared.users -= 1;
+  if (shared.users > 0) return;
+  sqliteFiles.delete(shareKey);
+  await shared.db.destroy();
+}
+
+function once(action: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= action());
+}
+
+export async function openDatabase(databaseUrl: string): Promise<OpenDatabase> {
+  if (!isPostgresUrl(databaseUrl)) return openSqlite(sqliteFilePath(databaseUrl));
+  const { Pool } = await import('pg');
+  const pool = new Pool({ connectionString: databaseUrl, max: 10, application_name: 't2t' });
+  // An idle connection dropped by the server (restart, failover) is reported
+  // here; without a listener it would crash the worker. The next query reconnects.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', release: once(() => db.destroy()) };
+}
+
+/**
+ * `postgres://` or `postgresql://` → PostgreSQL; anything else is a SQLite file
+ * path (a `file:` prefix is accepted), whose folders are created. Call
+ * migrateSchema() before use.
+ */
 export async function createControlPlane(databaseUrl: string): Promise<ControlPlane> {
-  const { db, dialect } = await openDatabase(databaseUrl);
-  return new SqlControlPlane(db, dialect);
+  const { db, dialect, release } = await openDatabase(databaseUrl);
+  return new SqlControlPlane(db, dialect, release);
 }

@@ -1,6 +1,6 @@
-// The control plane on SQL (SQLite or PostgreSQL through one Kysely code path).
-import { Kysely, sql } from 'kysely';
-import type { Database, EnvironmentsTable, TenantsTable, TenantUsersTable, EnvironmentUsersTable } from './database';
+// The control plane on SQL: SQLite or PostgreSQL through one Kysely code path.
+import { Kysely, sql, Transaction } from 'kysely';
+import type { Database, Dialect } from './database';
 import type {
   ControlPlane,
   EnvironmentRecord,
@@ -8,27 +8,34 @@ import type {
   RemapResult,
   TenantRecord,
   TenantUserRecord,
-  Cloud,
-  EnvironmentType,
+  UserRemap,
 } from './control-plane';
-import type { World } from './world';
+import { ControlPlaneNotFoundError } from './errors';
+import { parseWorld, type World } from './world';
+import { createSchema } from './schema';
+import { environmentRow, environmentUserRow, tenantRow, tenantUserRow, toEnvironment, toEnvironmentUser, toTenant, toTenantUser, upnKey } from './rows';
 
-const key = (upn: string) => upn.trim().toLowerCase();
-const bool = (v: number | boolean) => (typeof v === 'boolean' ? v : v !== 0);
-/** SQLite allows 32,766 variables a statement; stay far below for both dialects. */
-const CHUNK = 500;
+/** SQLite allows 32,766 variables a statement (older builds 999); PostgreSQL 65,535. */
+const LOOKUP_CHUNK = 500;
+/** rows a multi-row INSERT carries: 7 columns × 200 stays under every limit */
+const INSERT_CHUNK = 200;
+/** any constant: it names the lock that serialises schema creation across workers */
+const SCHEMA_LOCK = 72_220_746;
+
+type Db = Kysely<Database> | Transaction<Database>;
 
 export class SqlControlPlane implements ControlPlane {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly dialect: 'sqlite' | 'postgres',
+    readonly dialect: Dialect,
+    private readonly release: () => Promise<void> = () => db.destroy(),
   ) {}
 
   /**
    * A transaction that writes. On SQLite it takes the write lock at BEGIN
-   * (IMMEDIATE): a transaction that reads first and upgrades later can fail at
-   * once with "database is locked" when another process writes, whatever the
-   * busy timeout; taking the lock first makes it wait its turn instead.
+   * (IMMEDIATE): a transaction that reads first and upgrades later fails at once
+   * with "database is locked" when another process writes, whatever the busy
+   * timeout; taking the lock first makes it wait its turn instead.
    */
   private async writeTransaction<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     if (this.dialect === 'postgres') return this.db.transaction().execute(work);
@@ -46,119 +53,32 @@ export class SqlControlPlane implements ControlPlane {
   }
 
   async migrateSchema(): Promise<void> {
-    await this.db.schema
-      .createTable('tenants').ifNotExists()
-      .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('name', 'text', (c) => c.notNull())
-      .addColumn('cloud', 'text', (c) => c.notNull())
-      .addColumn('geo', 'text')
-      .addColumn('default_domain', 'text', (c) => c.notNull())
-      .addColumn('domains', 'text', (c) => c.notNull())
-      .addColumn('lockbox_enabled', 'integer', (c) => c.notNull())
-      .execute();
-    await this.db.schema
-      .createTable('tenant_users').ifNotExists()
-      .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
-      .addColumn('upn', 'text', (c) => c.notNull())
-      .addColumn('upn_key', 'text', (c) => c.notNull())
-      .addColumn('enabled', 'integer', (c) => c.notNull())
-      .addColumn('licenses', 'text', (c) => c.notNull())
-      .addColumn('mailbox', 'integer', (c) => c.notNull())
-      .addColumn('roles', 'text', (c) => c.notNull())
-      .addPrimaryKeyConstraint('tenant_users_pk', ['tenant_id', 'upn_key'])
-      .execute();
-    await this.db.schema
-      .createTable('environments').ifNotExists()
-      .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('name', 'text', (c) => c.notNull())
-      .addColumn('type', 'text', (c) => c.notNull())
-      .addColumn('url', 'text', (c) => c.notNull())
-      .addColumn('org_id', 'text', (c) => c.notNull())
-      .addColumn('tenant_id', 'text', (c) => c.notNull())
-      .addColumn('admin_mode', 'integer', (c) => c.notNull())
-      .addColumn('geo', 'text')
-      .addColumn('managed', 'integer', (c) => c.notNull())
-      .addColumn('linked_to_finance_operations', 'integer', (c) => c.notNull())
-      .addColumn('source_access', 'integer', (c) => c.notNull())
-      .addColumn('previous_tenant_id', 'text')
-      .addColumn('components', 'text', (c) => c.notNull())
-      .execute();
-    await this.db.schema
-      .createTable('environment_users').ifNotExists()
-      .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
-      .addColumn('upn', 'text', (c) => c.notNull())
-      .addColumn('upn_key', 'text', (c) => c.notNull())
-      .addColumn('roles', 'text', (c) => c.notNull())
-      .addColumn('previous_upn', 'text')
-      .addPrimaryKeyConstraint('environment_users_pk', ['environment_id', 'upn_key'])
-      .execute();
-    await this.db.schema
-      .createTable('user_remaps').ifNotExists()
-      .addColumn('seq', this.dialect === 'postgres' ? 'serial' : 'integer', (c) =>
-        this.dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
-      )
-      .addColumn('migration_id', 'text', (c) => c.notNull())
-      .addColumn('environment_id', 'text', (c) => c.notNull())
-      .addColumn('source_key', 'text', (c) => c.notNull())
-      .addColumn('source_upn', 'text', (c) => c.notNull())
-      .addColumn('target_upn', 'text', (c) => c.notNull())
-      .addColumn('applied_count', 'integer', (c) => c.notNull())
-      .addColumn('applied_at', 'text', (c) => c.notNull())
-      .addUniqueConstraint('user_remaps_once', ['migration_id', 'source_key'])
-      .execute();
+    await this.writeTransaction(async (trx) => {
+      // Two workers starting at once would race on CREATE TABLE IF NOT EXISTS in
+      // PostgreSQL's catalog; SQLite's BEGIN IMMEDIATE already serialises them.
+      if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`.execute(trx);
+      await createSchema(trx, this.dialect);
+    });
   }
 
   async loadWorld(world: World): Promise<void> {
+    // Checked again here so that nothing half-valid is ever written, whoever calls.
+    const checked = parseWorld(world);
     await this.writeTransaction(async (trx) => {
-      await trx.deleteFrom('user_remaps').execute();
-      await trx.deleteFrom('environment_users').execute();
-      await trx.deleteFrom('environments').execute();
-      await trx.deleteFrom('tenant_users').execute();
-      await trx.deleteFrom('tenants').execute();
-      for (const tenant of world.tenants) {
-        await trx.insertInto('tenants').values({
-          id: tenant.id,
-          name: tenant.name,
-          cloud: tenant.cloud,
-          geo: tenant.geo ?? null,
-          default_domain: tenant.defaultDomain,
-          domains: JSON.stringify(tenant.domains),
-          lockbox_enabled: tenant.lockboxEnabled ? 1 : 0,
-        }).execute();
-        await insertChunked(trx, 'tenant_users', tenant.users.map((u) => ({
-          tenant_id: tenant.id,
-          upn: u.upn,
-          upn_key: key(u.upn),
-          enabled: u.enabled ? 1 : 0,
-          licenses: JSON.stringify(u.licenses),
-          mailbox: u.mailbox ? 1 : 0,
-          roles: JSON.stringify(u.roles),
-        })));
+      for (const table of ['user_remaps', 'environment_users', 'environments', 'tenant_users', 'tenants'] as const) {
+        await trx.deleteFrom(table).execute();
       }
-      for (const environment of world.environments) {
-        const tenant = world.tenants.find((t) => t.id === environment.tenantId);
-        await trx.insertInto('environments').values({
-          id: environment.id,
-          name: environment.name,
-          type: environment.type,
-          url: environment.url,
-          org_id: environment.orgId,
-          tenant_id: environment.tenantId,
-          admin_mode: environment.adminMode ? 1 : 0,
-          geo: environment.geo ?? tenant?.geo ?? null,
-          managed: environment.managed ? 1 : 0,
-          linked_to_finance_operations: environment.linkedToFinanceOperations ? 1 : 0,
-          source_access: 1,
-          previous_tenant_id: null,
-          components: JSON.stringify(environment.components),
-        }).execute();
-        await insertChunked(trx, 'environment_users', environment.users.map((u) => ({
-          environment_id: environment.id,
-          upn: u.upn,
-          upn_key: key(u.upn),
-          roles: JSON.stringify(u.roles),
-          previous_upn: null,
-        })));
+      for (const tenant of checked.tenants) {
+        await trx.insertInto('tenants').values(tenantRow(tenant)).execute();
+        for (const chunk of chunks(tenant.users.map((user) => tenantUserRow(tenant.id, user)), INSERT_CHUNK)) {
+          await trx.insertInto('tenant_users').values(chunk).execute();
+        }
+      }
+      for (const environment of checked.environments) {
+        await trx.insertInto('environments').values(environmentRow(environment)).execute();
+        for (const chunk of chunks(environment.users.map((user) => environmentUserRow(environment.id, user)), INSERT_CHUNK)) {
+          await trx.insertInto('environment_users').values(chunk).execute();
+        }
       }
     });
   }
@@ -173,17 +93,18 @@ export class SqlControlPlane implements ControlPlane {
   }
 
   async getTenantUser(tenantId: string, upn: string): Promise<TenantUserRecord | undefined> {
-    const row = await this.db.selectFrom('tenant_users').selectAll().where('tenant_id', '=', tenantId).where('upn_key', '=', key(upn)).executeTakeFirst();
+    const row = await this.db.selectFrom('tenant_users').selectAll()
+      .where('tenant_id', '=', tenantId).where('upn_key', '=', upnKey(upn))
+      .executeTakeFirst();
     return row && toTenantUser(row);
   }
 
   async findTenantUsers(tenantId: string, upns: string[]): Promise<Map<string, TenantUserRecord>> {
     const found = new Map<string, TenantUserRecord>();
-    const keys = [...new Set(upns.map(key))];
-    for (let i = 0; i < keys.length; i += CHUNK) {
+    const keys = [...new Set(upns.map(upnKey))];
+    for (const chunk of chunks(keys, LOOKUP_CHUNK)) {
       const rows = await this.db.selectFrom('tenant_users').selectAll()
-        .where('tenant_id', '=', tenantId)
-        .where('upn_key', 'in', keys.slice(i, i + CHUNK))
+        .where('tenant_id', '=', tenantId).where('upn_key', 'in', chunk)
         .execute();
       for (const row of rows) found.set(row.upn_key, toTenantUser(row));
     }
@@ -197,7 +118,7 @@ export class SqlControlPlane implements ControlPlane {
 
   async listEnvironments(tenantId?: string): Promise<EnvironmentRecord[]> {
     let query = this.db.selectFrom('environments').selectAll().orderBy('id');
-    if (tenantId) query = query.where('tenant_id', '=', tenantId);
+    if (tenantId !== undefined) query = query.where('tenant_id', '=', tenantId);
     return (await query.execute()).map(toEnvironment);
   }
 
@@ -205,8 +126,8 @@ export class SqlControlPlane implements ControlPlane {
     let query = this.db.selectFrom('environment_users').selectAll()
       .where('environment_id', '=', environmentId)
       .orderBy('upn_key')
-      .limit(options.limit ?? 1000);
-    if (options.afterUpn !== undefined) query = query.where('upn_key', '>', key(options.afterUpn));
+      .limit(Math.max(1, options.limit ?? 1000));
+    if (options.afterUpn !== undefined) query = query.where('upn_key', '>', upnKey(options.afterUpn));
     return (await query.execute()).map(toEnvironmentUser);
   }
 
@@ -220,61 +141,49 @@ export class SqlControlPlane implements ControlPlane {
 
   async getEnvironmentUser(environmentId: string, upn: string): Promise<EnvironmentUserRecord | undefined> {
     const row = await this.db.selectFrom('environment_users').selectAll()
-      .where('environment_id', '=', environmentId).where('upn_key', '=', key(upn)).executeTakeFirst();
+      .where('environment_id', '=', environmentId).where('upn_key', '=', upnKey(upn))
+      .executeTakeFirst();
     return row && toEnvironmentUser(row);
   }
 
   async setAdminMode(environmentId: string, adminMode: boolean): Promise<void> {
-    await this.db.updateTable('environments').set({ admin_mode: adminMode ? 1 : 0 }).where('id', '=', environmentId).execute();
+    const result = await this.db.updateTable('environments').set({ admin_mode: adminMode ? 1 : 0 }).where('id', '=', environmentId).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new ControlPlaneNotFoundError('environment', environmentId);
+  }
+
+  async setSourceAccess(environmentId: string, sourceAccess: boolean): Promise<void> {
+    const result = await this.db.updateTable('environments').set({ source_access: sourceAccess ? 1 : 0 }).where('id', '=', environmentId).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new ControlPlaneNotFoundError('environment', environmentId);
   }
 
   async relinkEnvironment(environmentId: string, targetTenantId: string, _migrationId: string): Promise<void> {
     await this.writeTransaction(async (trx) => {
-      const row = await trx.selectFrom('environments').select(['tenant_id']).where('id', '=', environmentId).executeTakeFirst();
-      if (!row) throw new Error(`environment '${environmentId}' does not exist`);
-      if (row.tenant_id === targetTenantId) return;
+      const environment = await trx.selectFrom('environments').select(['tenant_id']).where('id', '=', environmentId).executeTakeFirst();
+      if (!environment) throw new ControlPlaneNotFoundError('environment', environmentId);
+      // Already there: a retry after a crash between commit and acknowledgement.
+      if (environment.tenant_id === targetTenantId) return;
+      const target = await trx.selectFrom('tenants').select(['id']).where('id', '=', targetTenantId).executeTakeFirst();
+      if (!target) throw new ControlPlaneNotFoundError('tenant', targetTenantId);
       await trx.updateTable('environments')
-        .set({ tenant_id: targetTenantId, previous_tenant_id: row.tenant_id })
+        .set({ tenant_id: targetTenantId, previous_tenant_id: environment.tenant_id })
         .where('id', '=', environmentId)
         .execute();
     });
   }
 
-  async setSourceAccess(environmentId: string, sourceAccess: boolean): Promise<void> {
-    await this.db.updateTable('environments').set({ source_access: sourceAccess ? 1 : 0 }).where('id', '=', environmentId).execute();
+  async remapEnvironmentUser(environmentId: string, migrationId: string, sourceUpn: string, targetUpn: string): Promise<RemapResult> {
+    return this.writeTransaction((trx) => remapOne(trx, environmentId, migrationId, { sourceUpn, targetUpn }));
   }
 
-  async remapEnvironmentUser(environmentId: string, migrationId: string, sourceUpn: string, targetUpn: string): Promise<RemapResult> {
+  async remapEnvironmentUsers(environmentId: string, migrationId: string, pairs: UserRemap[]): Promise<RemapResult[]> {
+    if (pairs.length === 0) return [];
+    // Claimed in one order by every caller, so that two overlapping batches on
+    // PostgreSQL wait for each other instead of deadlocking.
+    const order = pairs.map((_, i) => i).sort((a, b) => compare(upnKey(pairs[a].sourceUpn), upnKey(pairs[b].sourceUpn)));
     return this.writeTransaction(async (trx) => {
-      const done = await trx.selectFrom('user_remaps').select(['seq'])
-        .where('migration_id', '=', migrationId).where('source_key', '=', key(sourceUpn)).executeTakeFirst();
-      if (done) return { applied: false };
-      const user = await trx.selectFrom('environment_users').selectAll()
-        .where('environment_id', '=', environmentId).where('upn_key', '=', key(sourceUpn)).executeTakeFirst();
-      if (!user) return { applied: false, notInEnvironment: true };
-      const existingTarget = await trx.selectFrom('environment_users').select(['upn_key'])
-        .where('environment_id', '=', environmentId).where('upn_key', '=', key(targetUpn)).executeTakeFirst();
-      if (existingTarget && existingTarget.upn_key !== user.upn_key) {
-        // The target identity is already a user here: the source user merges into it.
-        await trx.deleteFrom('environment_users').where('environment_id', '=', environmentId).where('upn_key', '=', user.upn_key).execute();
-        await trx.updateTable('environment_users').set({ previous_upn: user.upn })
-          .where('environment_id', '=', environmentId).where('upn_key', '=', key(targetUpn)).execute();
-      } else {
-        await trx.updateTable('environment_users')
-          .set({ upn: targetUpn, upn_key: key(targetUpn), previous_upn: user.upn })
-          .where('environment_id', '=', environmentId).where('upn_key', '=', user.upn_key)
-          .execute();
-      }
-      await trx.insertInto('user_remaps').values({
-        migration_id: migrationId,
-        environment_id: environmentId,
-        source_key: key(sourceUpn),
-        source_upn: user.upn,
-        target_upn: targetUpn,
-        applied_count: 1,
-        applied_at: new Date().toISOString(),
-      }).execute();
-      return { applied: true };
+      const results: RemapResult[] = new Array(pairs.length);
+      for (const i of order) results[i] = await remapOne(trx, environmentId, migrationId, pairs[i]);
+      return results;
     });
   }
 
@@ -285,67 +194,71 @@ export class SqlControlPlane implements ControlPlane {
   }
 
   async close(): Promise<void> {
-    await this.db.destroy();
+    await this.release();
   }
 }
 
-async function insertChunked<T extends 'tenant_users' | 'environment_users'>(
-  trx: Kysely<Database>,
-  table: T,
-  rows: (T extends 'tenant_users' ? TenantUsersTable : EnvironmentUsersTable)[],
-): Promise<void> {
-  for (let i = 0; i < rows.length; i += 200) {
-    const chunk = rows.slice(i, i + 200);
-    if (chunk.length > 0) await trx.insertInto(table).values(chunk as never).execute();
+/**
+ * One re-mapping, inside the caller's transaction. The user_remaps row is the
+ * claim: inserted first (ON CONFLICT DO NOTHING), so a repeat — a retried
+ * activity, or a second worker at the same moment, which waits on the unique
+ * key — finds it and changes nothing. applied_count therefore stays 1.
+ */
+async function remapOne(trx: Db, environmentId: string, migrationId: string, pair: UserRemap): Promise<RemapResult> {
+  const sourceKey = upnKey(pair.sourceUpn);
+  const targetUpn = pair.targetUpn.trim();
+  const targetKey = upnKey(targetUpn);
+  const user = await trx.selectFrom('environment_users').selectAll()
+    .where('environment_id', '=', environmentId).where('upn_key', '=', sourceKey)
+    .executeTakeFirst();
+  const claim = await trx.insertInto('user_remaps')
+    .values({
+      migration_id: migrationId,
+      environment_id: environmentId,
+      source_key: sourceKey,
+      source_upn: user?.upn ?? pair.sourceUpn.trim(),
+      target_upn: targetUpn,
+      applied_count: 1,
+      applied_at: new Date().toISOString(),
+    })
+    .onConflict((oc) => oc.columns(['migration_id', 'source_key']).doNothing())
+    .executeTakeFirst();
+  if (Number(claim.numInsertedOrUpdatedRows ?? 0) === 0) return { applied: false };
+
+  const unclaim = async (): Promise<RemapResult> => {
+    await trx.deleteFrom('user_remaps').where('migration_id', '=', migrationId).where('source_key', '=', sourceKey).execute();
+    return { applied: false, notInEnvironment: true };
+  };
+  if (!user) return unclaim();
+
+  const existingTarget = targetKey === sourceKey
+    ? undefined
+    : await trx.selectFrom('environment_users').selectAll()
+      .where('environment_id', '=', environmentId).where('upn_key', '=', targetKey)
+      .executeTakeFirst();
+  if (existingTarget) {
+    // The target identity is already a user here: the source user merges into it, keeping both users' roles.
+    const roles = [...new Set([...(JSON.parse(existingTarget.roles) as string[]), ...(JSON.parse(user.roles) as string[])])];
+    await trx.deleteFrom('environment_users').where('environment_id', '=', environmentId).where('upn_key', '=', sourceKey).execute();
+    await trx.updateTable('environment_users')
+      .set({ roles: JSON.stringify(roles), previous_upn: user.upn })
+      .where('environment_id', '=', environmentId).where('upn_key', '=', targetKey)
+      .execute();
+    return { applied: true };
   }
+  const updated = await trx.updateTable('environment_users')
+    .set({ upn: targetUpn, upn_key: targetKey, previous_upn: user.upn })
+    .where('environment_id', '=', environmentId).where('upn_key', '=', sourceKey)
+    .executeTakeFirst();
+  // Gone between our read and our write (another migration's re-mapping): nothing of ours to keep.
+  if (Number(updated.numUpdatedRows) === 0) return unclaim();
+  return { applied: true };
 }
 
-function toTenant(row: TenantsTable): TenantRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    cloud: row.cloud as Cloud,
-    geo: row.geo,
-    defaultDomain: row.default_domain,
-    domains: JSON.parse(row.domains) as string[],
-    lockboxEnabled: bool(row.lockbox_enabled),
-  };
+function* chunks<T>(items: T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
-function toTenantUser(row: TenantUsersTable): TenantUserRecord {
-  return {
-    tenantId: row.tenant_id,
-    upn: row.upn,
-    enabled: bool(row.enabled),
-    licenses: JSON.parse(row.licenses) as string[],
-    mailbox: bool(row.mailbox),
-    roles: JSON.parse(row.roles) as string[],
-  };
-}
-
-function toEnvironment(row: EnvironmentsTable): EnvironmentRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    type: row.type as EnvironmentType,
-    url: row.url,
-    orgId: row.org_id,
-    tenantId: row.tenant_id,
-    adminMode: bool(row.admin_mode),
-    geo: row.geo,
-    managed: bool(row.managed),
-    linkedToFinanceOperations: bool(row.linked_to_finance_operations),
-    sourceAccess: bool(row.source_access),
-    previousTenantId: row.previous_tenant_id,
-    components: JSON.parse(row.components) as EnvironmentRecord['components'],
-  };
-}
-
-function toEnvironmentUser(row: EnvironmentUsersTable): EnvironmentUserRecord {
-  return {
-    environmentId: row.environment_id,
-    upn: row.upn,
-    roles: JSON.parse(row.roles) as string[],
-    previousUpn: row.previous_upn,
-  };
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

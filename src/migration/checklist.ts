@@ -1,114 +1,111 @@
-// SPEC §5: the post-migration checklist, computed from the environment's inventory.
+// SPEC §5: the post-migration checklist, computed from the environment's
+// inventory. Pure and deterministic.
 import type { EnvironmentRecord, FlowComponent } from '../controlplane/control-plane';
+import { flowActivationOrder } from './flow-order';
 
-export class FlowCycleError extends Error {
-  override name = 'FlowCycleError';
-}
+export { flowActivationOrder, FlowCycleError } from './flow-order';
+
+/** Stable kinds of checklist items, in the order they appear. */
+export const ChecklistKind = {
+  CreateConnections: 'createConnections',
+  TurnOnFlows: 'turnOnFlows',
+  UpdateHttpTriggerUrls: 'updateHttpTriggerUrls',
+  TurnOffSourceFlows: 'turnOffSourceFlows',
+  FlowsNotMigrated: 'flowsNotMigrated',
+  ImportSolutions: 'importSolutions',
+  ImportCanvasAppPackages: 'importCanvasAppPackages',
+  ImportBotSolutions: 'importBotSolutions',
+  ReprovisionWebsites: 'reprovisionWebsites',
+  ReprovisionMarketing: 'reprovisionMarketing',
+  ReconfigureConnectivity: 'reconfigureConnectivity',
+  SetUpUnsupportedComponents: 'setUpUnsupportedComponents',
+  ReconfigureSettings: 'reconfigureSettings',
+  DeleteOrphanedEnvironmentRecord: 'deleteOrphanedEnvironmentRecord',
+} as const;
+export type ChecklistKind = (typeof ChecklistKind)[keyof typeof ChecklistKind];
 
 export interface ChecklistItem {
-  kind: string;
+  kind: ChecklistKind;
   title: string;
   details: string[];
 }
 
 export interface Checklist {
   items: ChecklistItem[];
-  /** flow names in an order where every child flow comes before each parent that calls it */
+  /** names of the flows that moved, every child flow before each parent that calls it */
   flowActivationOrder: string[];
 }
 
-/**
- * Children before parents (a depth-first topological order); ties are broken by
- * flow id so the order is the same every time. A cycle throws, naming it.
- */
-export function flowActivationOrder(flows: FlowComponent[]): FlowComponent[] {
-  const byId = new Map(flows.map((f) => [f.id, f]));
-  const state = new Map<string, 'visiting' | 'done'>();
-  const order: FlowComponent[] = [];
-  const visit = (flow: FlowComponent, path: FlowComponent[]) => {
-    const seen = state.get(flow.id);
-    if (seen === 'done') return;
-    if (seen === 'visiting') {
-      const cycle = [...path.slice(path.findIndex((f) => f.id === flow.id)), flow];
-      throw new FlowCycleError(`flow calls form a cycle: ${cycle.map((f) => f.name).join(' → ')}`);
-    }
-    state.set(flow.id, 'visiting');
-    for (const childId of [...flow.childFlows].sort()) {
-      const child = byId.get(childId);
-      if (child) visit(child, [...path, flow]);
-    }
-    state.set(flow.id, 'done');
-    order.push(flow);
-  };
-  for (const flow of [...flows].sort((a, b) => a.id.localeCompare(b.id))) visit(flow, []);
-  return order;
-}
+const isHttpTriggered = (flow: FlowComponent): boolean => /http|request/i.test(flow.trigger ?? '');
 
-export function postMigrationChecklist(environment: Pick<EnvironmentRecord, 'components' | 'name'>): Checklist {
+/** Throws FlowCycleError when flow calls form a cycle: there is then no order to give. */
+export function postMigrationChecklist(environment: Pick<EnvironmentRecord, 'id' | 'name' | 'components'>): Checklist {
   const c = environment.components;
   const items: ChecklistItem[] = [];
-  const ordered = flowActivationOrder(c.flows);
+  const add = (kind: ChecklistKind, title: string, details: string[]) => items.push({ kind, title, details });
 
-  const references = [...new Set(c.flows.flatMap((f) => f.connectionReferences))].sort();
-  if (references.length > 0) {
-    items.push({ kind: 'connections', title: 'Create connections for all connection references', details: references });
+  // Flows outside a solution did not move; they still count for finding cycles.
+  const movedFlows = flowActivationOrder(c.flows).filter((f) => f.inSolution);
+  const looseFlows = c.flows.filter((f) => !f.inSolution);
+
+  const users = new Map<string, string[]>();
+  for (const flow of movedFlows) for (const reference of flow.connectionReferences) users.set(reference, [...(users.get(reference) ?? []), flow.name]);
+  if (users.size > 0) {
+    add(ChecklistKind.CreateConnections, 'Create connections for all connection references',
+      [...users.keys()].sort().map((reference) => `${reference} (used by ${users.get(reference)!.join(', ')})`));
   }
-  const migratedFlows = ordered.filter((f) => f.inSolution);
-  if (migratedFlows.length > 0) {
-    items.push({
-      kind: 'flowActivation',
-      title: 'Turn on the flows, child flows before the parent flows that call them, in this order',
-      details: migratedFlows.map((f, i) => `${i + 1}. ${f.name}`),
-    });
+  if (movedFlows.length > 0) {
+    add(ChecklistKind.TurnOnFlows, 'Turn on the flows, child flows before the parent flows that call them, in this order',
+      movedFlows.map((f, i) => `${i + 1}. ${f.name}`));
   }
-  const httpFlows = c.flows.filter((f) => f.trigger?.toLowerCase() === 'http');
+  const httpFlows = movedFlows.filter(isHttpTriggered);
   if (httpFlows.length > 0) {
-    items.push({
-      kind: 'httpTriggers',
-      title: 'Retrieve the new URLs of HTTP-triggered flows and update their callers',
-      details: httpFlows.map((f) => f.name),
-    });
+    add(ChecklistKind.UpdateHttpTriggerUrls, 'Retrieve the new URLs of HTTP-triggered flows and update the apps and flows that call them',
+      httpFlows.map((f) => f.name));
   }
   const flowsOn = c.flows.filter((f) => f.state === 'On');
   if (flowsOn.length > 0) {
-    items.push({ kind: 'sourceFlowsOff', title: 'Turn off flows still on in the source tenant', details: flowsOn.map((f) => f.name) });
+    add(ChecklistKind.TurnOffSourceFlows, 'Turn off flows still on in the source as their counterparts in the target are turned on',
+      flowsOn.map((f) => f.name));
   }
-  const apps = c.canvasApps;
-  const looseFlows = c.flows.filter((f) => !f.inSolution);
-  if (apps.length > 0 || looseFlows.length > 0) {
-    items.push({
-      kind: 'imports',
-      title: 'Import the exported solutions and canvas app packages',
-      details: [
-        ...apps.map((a) => `${a.name} (${a.solutionAware ? 'solution' : 'canvas app package'})`),
-        ...looseFlows.map((f) => `${f.name} (flow not in a solution: add it to one, export and import)`),
-      ],
-    });
+  if (looseFlows.length > 0) {
+    add(ChecklistKind.FlowsNotMigrated, 'Re-create the flows that did not move (they were not in a solution)', looseFlows.map((f) => f.name));
+  }
+  const solutionApps = c.canvasApps.filter((a) => a.solutionAware);
+  if (solutionApps.length > 0) {
+    add(ChecklistKind.ImportSolutions, 'Import the exported solutions (solution-aware canvas apps, custom pages, component libraries)', solutionApps.map((a) => a.name));
+  }
+  const packagedApps = c.canvasApps.filter((a) => !a.solutionAware);
+  if (packagedApps.length > 0) {
+    add(ChecklistKind.ImportCanvasAppPackages, 'Import the exported canvas app packages (Apps › Import canvas app)', packagedApps.map((a) => a.name));
   }
   if (c.bots.length > 0) {
-    items.push({ kind: 'bots', title: 'Import the Copilot Studio bot solutions', details: c.bots.map((b) => b.name) });
+    add(ChecklistKind.ImportBotSolutions, 'Import the Copilot Studio bot solutions, then reconfigure their connections, environment variables and custom connectors',
+      c.bots.map((b) => b.name));
   }
   if (c.websites.length > 0) {
-    items.push({
-      kind: 'websites',
-      title: 'Re-provision each Power Pages website with the same portal type and language',
-      details: c.websites.map((w) => `${w.name}: ${w.portalType}, ${w.language}`),
-    });
+    add(ChecklistKind.ReprovisionWebsites, 'Re-provision each Power Pages website with the same portal type and language',
+      c.websites.map((w) => `${w.name}: portal type ${w.portalType}, language ${w.language}`));
   }
   if (c.marketing) {
-    items.push({ kind: 'marketing', title: 'Re-provision Dynamics 365 Marketing', details: [] });
+    add(ChecklistKind.ReprovisionMarketing, 'Re-provision Dynamics 365 Marketing (the target tenant needs its licences)', []);
   }
-  const connectivity = [...c.customConnectors, ...c.connections, ...c.gateways];
+  const connectivity = [
+    ...c.customConnectors.map((x) => `custom connector: ${x.name}`),
+    ...c.connections.map((x) => `connection: ${x.name}`),
+    ...c.gateways.map((x) => `gateway: ${x.name}`),
+  ];
   if (connectivity.length > 0) {
-    items.push({ kind: 'connectivity', title: 'Reconfigure custom connectors, connections and gateways', details: connectivity.map((x) => x.name) });
+    add(ChecklistKind.ReconfigureConnectivity, 'Reconfigure custom connectors, connections and gateways in the target tenant', connectivity);
+  }
+  if (c.unsupported.length > 0) {
+    add(ChecklistKind.SetUpUnsupportedComponents, 'Set up again the components tenant-to-tenant migration does not support', c.unsupported);
   }
   if (c.settings.length > 0) {
-    items.push({ kind: 'settings', title: 'Reconfigure settings', details: c.settings });
+    add(ChecklistKind.ReconfigureSettings, 'Reconfigure the settings that were not carried over', c.settings);
   }
-  items.push({
-    kind: 'orphanedRecord',
-    title: 'Delete the orphaned environment record in the source tenant once the move is confirmed',
-    details: [environment.name],
-  });
-  return { items, flowActivationOrder: ordered.map((f) => f.name) };
+  add(ChecklistKind.DeleteOrphanedEnvironmentRecord,
+    'Once the move is confirmed, delete the orphaned environment record (without Dataverse) left in the source tenant',
+    [`${environment.name} (${environment.id})`]);
+  return { items, flowActivationOrder: movedFlows.map((f) => f.name) };
 }

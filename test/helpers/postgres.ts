@@ -1,8 +1,8 @@
-// A throw-away PostgreSQL cluster for the tests, from Debian's server binaries:
-// its own folder, a free loopback port, stopped after the run. T2T_TEST_POSTGRES_URL
-// points the tests at an existing server instead.
+// A throw-away PostgreSQL cluster for the tests: initdb into a temp folder, a
+// free loopback port, the unix socket in that folder, stopped after the run.
+// T2T_TEST_POSTGRES_URL points the tests at an existing server instead.
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports';
@@ -14,18 +14,43 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
+/** Why PostgreSQL tests cannot run here; thrown by testPostgres(). */
+export class PostgresUnavailable extends Error {
+  override name = 'PostgresUnavailable';
+}
+
+/** The folder with initdb and pg_ctl: on PATH first, then Debian's versioned folders. */
 function serverBinaries(): string {
-  const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
-  for (const version of versions) {
-    const bin = path.join(root, version, 'bin');
-    if (existsSync(path.join(bin, 'initdb'))) return bin;
+  const onPath = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  const debian = '/usr/lib/postgresql';
+  const versioned = existsSync(debian)
+    ? readdirSync(debian).sort((a, b) => Number(b) - Number(a)).map((version) => path.join(debian, version, 'bin'))
+    : [];
+  for (const dir of [...onPath, ...versioned]) {
+    if (existsSync(path.join(dir, 'initdb')) && existsSync(path.join(dir, 'pg_ctl'))) return dir;
   }
-  throw new Error("PostgreSQL's server is needed for these tests: install Debian's postgresql package (.ci/run does), or set T2T_TEST_POSTGRES_URL");
+  throw new PostgresUnavailable('initdb and pg_ctl are not on PATH (install PostgreSQL\'s server, or set T2T_TEST_POSTGRES_URL)');
+}
+
+/**
+ * PostgreSQL refuses to run as root. As root, the server runs as the `postgres`
+ * system user (runuser), which then owns the cluster's folder.
+ */
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
+    execFileSync('runuser', ['--help'], { stdio: 'ignore' });
+    return { uid, gid };
+  } catch {
+    throw new PostgresUnavailable('running as root, and there is no `postgres` system user or no runuser to start the server as');
+  }
 }
 
 let shared: Promise<RunningPostgres> | undefined;
 
+/** One server for the whole test run; rejects with PostgresUnavailable when it cannot start. */
 export function testPostgres(): Promise<RunningPostgres> {
   shared ??= start();
   return shared;
@@ -34,36 +59,61 @@ export function testPostgres(): Promise<RunningPostgres> {
 async function start(): Promise<RunningPostgres> {
   const existing = process.env.T2T_TEST_POSTGRES_URL;
   if (existing) return withDatabases(existing, async () => undefined);
+
   const bin = serverBinaries();
+  const user = serverUser();
+  const run = (command: string, args: string[]) => {
+    const file = path.join(bin, command);
+    if (user) execFileSync('runuser', ['-u', 'postgres', '--', file, ...args], { stdio: 'pipe' });
+    else execFileSync(file, args, { stdio: 'pipe' });
+  };
+
   const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-pg-'));
+  if (user) chownSync(dir, user.uid, user.gid);
   const data = path.join(dir, 'data');
-  const port = await freePort();
-  // PostgreSQL refuses to run as root: run it as the postgres system user then.
-  const asServer = (command: string, args: string[]) => {
-    if (process.getuid?.() === 0) execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, command), ...args], { stdio: 'ignore' });
-    else execFileSync(path.join(bin, command), args, { stdio: 'ignore' });
-  };
-  if (process.getuid?.() === 0) {
-    const { uid, gid } = { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) };
-    chownSync(dir, uid, gid);
+  const log = path.join(dir, 'server.log');
+  try {
+    run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new PostgresUnavailable(`initdb failed: ${failure(err)}`);
   }
-  asServer('initdb', ['-D', data, '-U', 't2t', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-  asServer('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
-  const stopServer = async () => {
+
+  // The free port can be taken between looking and listening: try a few.
+  let port = 0;
+  for (let attempt = 1; ; attempt += 1) {
+    port = await freePort();
     try {
-      asServer('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
-    } finally {
+      run('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '60', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`, 'start']);
+      break;
+    } catch (err) {
+      if (attempt < 3) continue;
+      const tail = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
       rmSync(dir, { recursive: true, force: true });
+      throw new PostgresUnavailable(`the server did not start: ${failure(err)}${tail ? ` (${tail})` : ''}`);
     }
-  };
-  process.once('exit', () => {
+  }
+
+  const stopNow = (mode: 'fast' | 'immediate') => {
     try {
-      asServer('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']);
+      run('pg_ctl', ['-D', data, '-m', mode, '-w', 'stop']);
     } catch {
       // already stopped
     }
+  };
+  // Mocha may exit without running the root afterAll hook (--exit, Ctrl-C): never leave a server behind.
+  const onExit = () => stopNow('immediate');
+  process.once('exit', onExit);
+  return withDatabases(`postgres://postgres@127.0.0.1:${port}/postgres`, async () => {
+    process.removeListener('exit', onExit);
+    stopNow('fast');
+    rmSync(dir, { recursive: true, force: true });
   });
-  return withDatabases(`postgres://t2t@127.0.0.1:${port}/postgres`, stopServer);
+}
+
+function failure(err: unknown): string {
+  const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+  return (stderr || (err as Error).message).split('\n')[0];
 }
 
 async function withDatabases(url: string, stop: () => Promise<void>): Promise<RunningPostgres> {
@@ -88,7 +138,8 @@ async function withDatabases(url: string, stop: () => Promise<void>): Promise<Ru
 
 export async function stopTestPostgres(): Promise<void> {
   if (!shared) return;
-  const running = await shared;
+  const running = shared;
   shared = undefined;
-  await running.stop();
+  // A server that never started has nothing to stop.
+  await running.then((server) => server.stop(), () => undefined);
 }

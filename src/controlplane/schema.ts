@@ -1,0 +1,71 @@
+// The control-plane tables, created if missing. Idempotent: every worker and
+// every CLI invocation runs it at start.
+import type { Kysely } from 'kysely';
+import type { Database, Dialect } from './database';
+
+export async function createSchema(db: Kysely<Database>, dialect: Dialect): Promise<void> {
+  await db.schema
+    .createTable('tenants').ifNotExists()
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('cloud', 'text', (c) => c.notNull())
+    .addColumn('geo', 'text')
+    .addColumn('default_domain', 'text', (c) => c.notNull())
+    .addColumn('domains', 'text', (c) => c.notNull())
+    .addColumn('lockbox_enabled', 'integer', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('tenant_users').ifNotExists()
+    .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+    .addColumn('upn', 'text', (c) => c.notNull())
+    .addColumn('upn_key', 'text', (c) => c.notNull())
+    .addColumn('enabled', 'integer', (c) => c.notNull())
+    .addColumn('licenses', 'text', (c) => c.notNull())
+    .addColumn('mailbox', 'integer', (c) => c.notNull())
+    .addColumn('roles', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('tenant_users_pk', ['tenant_id', 'upn_key'])
+    .execute();
+  await db.schema
+    .createTable('environments').ifNotExists()
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('url', 'text', (c) => c.notNull())
+    .addColumn('org_id', 'text', (c) => c.notNull())
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('admin_mode', 'integer', (c) => c.notNull())
+    .addColumn('geo', 'text')
+    .addColumn('managed', 'integer', (c) => c.notNull())
+    .addColumn('linked_to_finance_operations', 'integer', (c) => c.notNull())
+    .addColumn('source_access', 'integer', (c) => c.notNull())
+    .addColumn('previous_tenant_id', 'text')
+    .addColumn('components', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex('environments_by_tenant').ifNotExists()
+    .on('environments').column('tenant_id')
+    .execute();
+  await db.schema
+    .createTable('environment_users').ifNotExists()
+    .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+    .addColumn('upn', 'text', (c) => c.notNull())
+    .addColumn('upn_key', 'text', (c) => c.notNull())
+    .addColumn('roles', 'text', (c) => c.notNull())
+    .addColumn('previous_upn', 'text')
+    .addPrimaryKeyConstraint('environment_users_pk', ['environment_id', 'upn_key'])
+    .execute();
+  await db.schema
+    .createTable('user_remaps').ifNotExists()
+    // seq keeps the order in which users were re-mapped, for listRemaps.
+    .addColumn('seq', dialect === 'postgres' ? 'serial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('migration_id', 'text', (c) => c.notNull())
+    .addColumn('environment_id', 'text', (c) => c.notNull())
+    .addColumn('source_key', 'text', (c) => c.notNull())
+    .addColumn('source_upn', 'text', (c) => c.notNull())
+    .addColumn('target_upn', 'text', (c) => c.notNull())
+    .addColumn('applied_count', 'integer', (c) => c.notNull())
+    .addColumn('applied_at', 'text', (c) => c.notNull())
+    // The exactly-once guarantee of re-mapping rests on this key.
+    .addUniqueConstraint('user_remaps_once', ['migration_id', 'source_key'])
+    .execute();
+}
