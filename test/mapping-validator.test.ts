@@ -1,176 +1,566 @@
-// The usermapping.csv rules of SPEC §4, and sloppy or hostile files.
+// The usermapping.csv rules of SPEC §4, exact texts and physical line numbers,
+// and the sloppy or hostile files an admin may upload.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
-import { validateMapping, MappingError, DirectoryChecker, MappingRow } from '../src/mapping/validator';
-import { createDirectoryChecker } from '../src/mapping/directory';
+import {
+  validateMapping,
+  validateMappingFile,
+  type DirectoryChecker,
+  type MappingError,
+  type MappingProgress,
+  type MappingRow,
+  type ValidateMappingOptions,
+} from '../src/mapping/validator';
+import { createDirectoryChecker, type DirectoryUser } from '../src/mapping/directory';
 import { INVALID_FILE } from '../src/mapping/messages';
-import { createErrorReportStream, parseErrorReport, reportLine } from '../src/mapping/report';
+import fc from 'fast-check';
+import { EMAIL_PATTERN, isEmail } from '../src/mapping/email';
+import { findDuplicates } from '../src/mapping/duplicates';
+import { DuplicateIndex, emailHash } from '../src/mapping/duplicate-index';
 
-async function check(content: string | Buffer, options: { fileName?: string; directory?: DirectoryChecker } = {}) {
+const FIXTURES = path.join(__dirname, '..', '..', 'test', 'fixtures', 'mapping');
+
+type CheckOptions = Partial<Omit<ValidateMappingOptions, 'open' | 'onError'>> & { chunk?: number };
+
+async function check(content: string | Buffer, options: CheckOptions = {}) {
+  const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+  const chunks: Buffer[] = [];
+  const size = options.chunk ?? Math.max(1, bytes.length);
+  for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
   const errors: MappingError[] = [];
+  let opened = 0;
   const result = await validateMapping({
-    fileName: options.fileName ?? 'usermapping.csv',
-    open: () => Readable.from(typeof content === 'string' ? [Buffer.from(content)] : [content]),
-    directory: options.directory,
+    fileName: 'usermapping.csv',
+    ...options,
+    open: () => {
+      opened += 1;
+      return Readable.from(chunks);
+    },
     onError: (e) => {
       errors.push(e);
     },
   });
-  return { ...result, errors: errors.sort((a, b) => a.line - b.line), texts: errors.map((e) => e.error) };
+  errors.sort((a, b) => a.line - b.line);
+  return { ...result, opened, errors, found: errors.map((e) => [e.line, e.error] as const) };
 }
 
-describe('user mapping validation', () => {
-  it('accepts a good file with or without the header', async () => {
-    const withHeader = await check('Source,Destination\nana@contoso.com,ana@fabrikam.com\nbo@contoso.com,bo@fabrikam.net\n');
-    assert.deepEqual(withHeader.errors, []);
-    assert.equal(withHeader.rows, 2);
-    const without = await check('ana@contoso.com,ana@fabrikam.com');
-    assert.deepEqual(without.errors, []);
-    assert.equal(without.rows, 1);
-  });
+const invalid = (hint: string) => `${INVALID_FILE} (${hint})`;
 
-  it('refuses any other file name, case-sensitively', async () => {
-    const r = await check('a@b.com,c@d.com\n', { fileName: 'UserMapping.csv' });
-    assert.equal(r.fileInvalid, true);
-    assert.match(r.texts[0], new RegExp(`^${INVALID_FILE}`));
-  });
-
-  it('reports duplicates on every line that carries them, as written on the first', async () => {
-    const r = await check(
-      'Source,Destination\nAna@contoso.com,x1@fabrikam.com\nbo@contoso.com,x2@fabrikam.com\ncy@contoso.com,X2@fabrikam.com\nda@contoso.com,x4@fabrikam.com\nana@CONTOSO.com,x5@fabrikam.com\n',
-    );
-    assert.deepEqual(r.texts.sort(), ["Line '2,6' have the same 'Ana@contoso.com'", "Line '3,4' have the same 'x2@fabrikam.com'"].sort());
-  });
-
-  it('reports malformed emails, same source and target, and column counts with physical line numbers', async () => {
-    const r = await check('Source,Destination\n\nnot-an-email,b@fabrikam.com\r\nc@contoso.com,C@contoso.com\r\n\r\nd@contoso.com,d@fabrikam.com,extra\ne@contoso.com\n');
-    assert.deepEqual(
-      r.errors.map((e) => [e.line, e.error]),
-      [
-        [3, "Invalid Email Format 'not-an-email'"],
-        [4, "Target on line '4' is same as source email ID"],
-        [6, "Each line must have exactly two columns: '6'"],
-        [7, "Each line must have exactly two columns: '7'"],
-      ],
-    );
-  });
-
-  it('counts lines inside quoted fields, and takes quoted fields as one', async () => {
-    const r = await check('Source,Destination\n"a@contoso.com","b@fabrikam.com"\n"multi\nline",x@fabrikam.com\n"q""uote@contoso.com",y@fabrikam.com\nbad,z@fabrikam.com\n');
-    assert.deepEqual(
-      r.errors.map((e) => [e.line, e.error]),
-      [
-        [3, "Invalid Email Format 'multi\nline'"],
-        [5, "Invalid Email Format 'q\"uote@contoso.com'"],
-        [6, "Invalid Email Format 'bad'"],
-      ],
-    );
-  });
-
-  it('tolerates a byte-order mark, CRLF, blank lines and a header in other case', async () => {
-    const r = await check('\uFEFFsource,destination\r\n\r\na@contoso.com,a@fabrikam.com\r\n');
-    assert.deepEqual(r.errors, []);
-    assert.equal(r.rows, 1);
-  });
-
-  it('refuses semicolons, spaces around the header names, empty files', async () => {
-    for (const content of ['Source;Destination\na@contoso.com;a@fabrikam.com\n', 'Source , Destination\na@contoso.com,a@fabrikam.com\n', '', '\n\n']) {
-      const r = await check(content);
-      assert.equal(r.fileInvalid, true, JSON.stringify(content));
-      assert.equal(r.errors.length, 1);
-      assert.ok(r.texts[0].startsWith(INVALID_FILE), r.texts[0]);
+describe('user mapping validation: the file as a whole', () => {
+  it('accepts a good file with the header, without it, and with a header in another letter case', async () => {
+    for (const text of [
+      'Source,Destination\nana@contoso.com,ana@fabrikam.com\nbo@contoso.com,bo@fabrikam.net\n',
+      'ana@contoso.com,ana@fabrikam.com\nbo@contoso.com,bo@fabrikam.net',
+      'SOURCE,destination\r\nana@contoso.com,ana@fabrikam.com\r\nbo@contoso.com,bo@fabrikam.net\r\n',
+      '"Source","Destination"\n"ana@contoso.com","ana@fabrikam.com"\nbo@contoso.com,bo@fabrikam.net\n',
+    ]) {
+      const r = await check(text);
+      assert.deepEqual(r.errors, [], JSON.stringify(text));
+      assert.equal(r.rows, 2);
+      assert.equal(r.fileInvalid, false);
     }
   });
 
-  it('a header alone is a valid file with no rows', async () => {
-    const r = await check('Source,Destination\n');
-    assert.deepEqual(r.errors, []);
+  it('refuses any name but exactly usermapping.csv, without reading the file', async () => {
+    for (const fileName of ['UserMapping.csv', 'usermapping.CSV', 'usermapping.csv.txt', 'user mapping.csv', '']) {
+      const r = await check('a@contoso.com,a@fabrikam.com\n', { fileName });
+      assert.equal(r.fileInvalid, true);
+      assert.deepEqual(r.found, [[0, invalid(`the file must be named exactly usermapping.csv, not '${fileName}'`)]]);
+      assert.equal(r.opened, 0);
+    }
+  });
+
+  it('a missing file or blob is the invalid-file error', async () => {
+    for (const failure of [Object.assign(new Error('no such file'), { code: 'ENOENT' }), Object.assign(new Error('The specified blob does not exist.'), { statusCode: 404 })]) {
+      const errors: MappingError[] = [];
+      const r = await validateMapping({
+        fileName: 'usermapping.csv',
+        open: () => new Readable({ read() { this.destroy(failure); } }),
+        onError: (e) => {
+          errors.push(e);
+        },
+      });
+      assert.deepEqual(r, { rows: 0, errors: 1, fileInvalid: true });
+      assert.deepEqual(errors.map((e) => e.error), [invalid('no usermapping.csv was found')]);
+    }
+  });
+
+  it('other read failures are not hidden as an invalid file', async () => {
+    await assert.rejects(
+      validateMapping({ fileName: 'usermapping.csv', open: () => new Readable({ read() { this.destroy(new Error('connection reset')); } }), onError: () => undefined }),
+      /connection reset/,
+    );
+  });
+
+  it('an empty file, a file of blank lines and a lone byte-order mark are invalid: empty', async () => {
+    for (const text of ['', '\n\n', '\r\n  \r\n', '\uFEFF', ',\n,,\n']) {
+      const r = await check(text);
+      assert.equal(r.fileInvalid, true);
+      assert.deepEqual(r.found, [[0, invalid('the file is empty')]], JSON.stringify(text));
+    }
+  });
+
+  it('a header without rows is invalid: nobody would be mapped', async () => {
+    const r = await check('Source,Destination\r\n\r\n');
+    assert.equal(r.fileInvalid, true);
+    assert.deepEqual(r.found, [[0, invalid('the file has a header but no mapping rows')]]);
     assert.equal(r.rows, 0);
   });
 
-  it('a 10 MB single line gets an error, not a crash or a hang', async () => {
-    const started = Date.now();
-    const r = await check(`Source,Destination\n${'a'.repeat(10 * 1024 * 1024)},b@fabrikam.com\nc@contoso.com,c@fabrikam.com\n`);
-    assert.equal(r.errors.length, 1);
-    assert.equal(r.errors[0].line, 2);
-    assert.match(r.texts[0], /longer than 64 KiB/);
-    assert.equal(r.rows, 1, 'the next line is still checked');
-    assert.ok(Date.now() - started < 20_000);
+  it('a semicolon- or tab-separated file is invalid, reported once, nothing else checked', async () => {
+    const semicolons = await check('\nSource;Destination\nana@contoso.com;ana@fabrikam.com\nbad;worse\n');
+    assert.deepEqual(semicolons.errors, [{ line: 2, source: 'Source;Destination', destination: '', error: invalid('the values must be separated by commas, not semicolons') }]);
+    assert.equal(semicolons.fileInvalid, true);
+    const noHeader = await check('ana@contoso.com;ana@fabrikam.com\n');
+    assert.deepEqual(noHeader.found, [[1, invalid('the values must be separated by commas, not semicolons')]]);
+    const tabs = await check('Source\tDestination\nana@contoso.com\tana@fabrikam.com\n');
+    assert.deepEqual(tabs.found, [[1, invalid('the values must be separated by commas, not tabs')]]);
   });
 
-  it('invalid UTF-8 is an invalid file', async () => {
-    const r = await check(Buffer.concat([Buffer.from('Source,Destination\n'), Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), Buffer.from('@x.com,b@y.com\n')]));
-    assert.equal(r.errors.length, 1);
-    assert.match(r.texts[0], /Invalid Email Format|not valid UTF-8/);
+  it('spaces around the header names make the file invalid', async () => {
+    for (const header of [' Source,Destination', 'Source ,Destination', 'Source, Destination', 'Source,Destination ', '"Source ","Destination"', 'Source,Destination\t']) {
+      const r = await check(`${header}\r\nana@contoso.com,ana@fabrikam.com\r\n`);
+      assert.equal(r.fileInvalid, true, header);
+      assert.deepEqual(r.found, [[1, invalid('the header must be exactly Source,Destination, without spaces around the names')]], header);
+    }
   });
 
-  it('checks the directory in batches, with the four directory errors', async () => {
-    const calls: number[] = [];
-    const users = new Map<string, Map<string, { upn: string; enabled: boolean; licenses: string[] }>>([
-      ['src', new Map([['a@contoso.com', { upn: 'a@contoso.com', enabled: true, licenses: ['E3'] }]])],
-      [
-        'dst',
-        new Map([
-          ['a@fabrikam.com', { upn: 'a@fabrikam.com', enabled: true, licenses: ['E3'] }],
-          ['off@fabrikam.com', { upn: 'off@fabrikam.com', enabled: false, licenses: ['E3'] }],
-          ['nolic@fabrikam.com', { upn: 'nolic@fabrikam.com', enabled: true, licenses: [] }],
-        ]),
-      ],
-    ]);
-    const directory = createDirectoryChecker(
-      {
-        async findTenantUsers(tenantId, upns) {
-          calls.push(upns.length);
-          const all = users.get(tenantId)!;
-          return new Map(upns.filter((u) => all.has(u.toLowerCase())).map((u) => [u.toLowerCase(), all.get(u.toLowerCase())!]));
-        },
-      },
-      'src',
-      'dst',
-    );
-    const rows = ['A@contoso.com,a@FABRIKAM.com', 'ghost@contoso.com,a2@fabrikam.com', 'a@contoso.com,off@fabrikam.com', 'a@contoso.com,nolic@fabrikam.com'];
-    const many = Array.from({ length: 2500 }, (_, i) => `s${i}@contoso.com,u${i}@fabrikam.com`);
-    const r = await check(`${[...rows, ...many].join('\n')}\n`, { directory });
-    const first = r.errors.filter((e) => e.line <= 4).map((e) => e.error);
-    assert.deepEqual(first, [
-      "Line '1,3,4' have the same 'A@contoso.com'",
-      "Source user 'ghost@contoso.com' was not found in the source tenant",
-      "Destination user 'a2@fabrikam.com' was not found in the target tenant",
-      "Destination user 'off@fabrikam.com' is disabled in the target tenant",
-      "Destination user 'nolic@fabrikam.com' has no licence in the target tenant",
-    ]);
-    // 2,504 rows in batches of 1,000: three batches, two look-ups (source, target) each
-    assert.equal(calls.length, 6);
+  it('a UTF-16 file (PowerShell 5 `>` or Excel "Unicode text") is invalid, with how to save it', async () => {
+    const text = '\uFEFFSource,Destination\r\nana@contoso.com,ana@fabrikam.com\r\n';
+    const le = await check(Buffer.from(text, 'utf16le'));
+    assert.deepEqual(le.found, [[0, invalid('the file is saved as UTF-16; save it as CSV UTF-8')]]);
+    const be = Buffer.from(text, 'utf16le').swap16();
+    assert.deepEqual((await check(be)).found, le.found);
+    assert.equal((await check(Buffer.from(text, 'utf16le'), { chunk: 1 })).fileInvalid, true);
+    const noBom = Buffer.from(text.slice(1), 'utf16le');
+    assert.deepEqual((await check(noBom)).found, le.found);
+    assert.deepEqual((await check(noBom.swap16())).found, le.found);
   });
 
-  it('skips the directory for rows that are already wrong', async () => {
-    const seen: MappingRow[][] = [];
-    const r = await check('x@contoso.com,x@contoso.com\nbad,y@fabrikam.com\n', {
-      directory: { checkBatch: async (rows) => (seen.push(rows), []) },
-    });
-    assert.equal(r.errors.length, 2);
-    assert.deepEqual(seen, []);
+  it('an Excel workbook saved under the name usermapping.csv is invalid, with how to save it', async () => {
+    const expected = [[0, invalid('the file is an Excel workbook, not CSV; save it as CSV UTF-8')]];
+    const xlsx = Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(2000, 7)]);
+    assert.deepEqual((await check(xlsx, { chunk: 3 })).found, expected);
+    const xls = Buffer.concat([Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]), Buffer.alloc(2000, 7)]);
+    assert.deepEqual((await check(xls)).found, expected);
   });
 });
 
-describe('error report', () => {
-  it('keeps spreadsheets from running formulas, and reads back', async () => {
-    const errors: MappingError[] = [
-      { line: 2, source: '=cmd|\' /C calc\'!A0', destination: '+1@x.com', error: "Invalid Email Format '=cmd|' /C calc'!A0'" },
-      { line: 3, source: '-2@x.com', destination: '@SUM(A1)', error: 'a, "quoted" text' },
-    ];
-    assert.equal(reportLine(errors[0]).split(',')[1], "'=cmd|' /C calc'!A0");
-    const stream = createErrorReportStream();
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    for (const e of errors) await stream.writeError(e);
-    stream.end();
-    await new Promise((r) => stream.on('end', r));
-    const text = Buffer.concat(chunks).toString('utf8');
-    assert.ok(text.startsWith('Line,Source,Destination,Error\r\n'));
-    for (const line of text.split('\r\n').slice(1).filter(Boolean)) {
-      for (const cell of line.split(',').slice(1)) assert.doesNotMatch(cell.replace(/^"/, ''), /^[=+\-@]/, `cell starts like a formula: ${cell}`);
+describe('user mapping validation: rows', () => {
+  it('reports malformed emails, a target same as its source, and column counts, each on its physical line', async () => {
+    const r = await check(
+      'Source,Destination\n\nnot-an-email,b@fabrikam.com\r\nc@contoso.com,C@CONTOSO.com\r\n\r\nd@contoso.com,d@fabrikam.com,extra\ne@contoso.com\nf@contoso.com,f@fabrikam.com,\n',
+    );
+    assert.deepEqual(r.errors, [
+      { line: 3, source: 'not-an-email', destination: 'b@fabrikam.com', error: "Invalid Email Format 'not-an-email'" },
+      { line: 4, source: 'c@contoso.com', destination: 'C@CONTOSO.com', error: "Target on line '4' is same as source email ID" },
+      { line: 6, source: 'd@contoso.com', destination: 'd@fabrikam.com', error: "Each line must have exactly two columns: '6'" },
+      { line: 7, source: 'e@contoso.com', destination: '', error: "Each line must have exactly two columns: '7'" },
+      { line: 8, source: 'f@contoso.com', destination: 'f@fabrikam.com', error: "Each line must have exactly two columns: '8'" },
+    ]);
+    assert.equal(r.rows, 5);
+  });
+
+  it('reports every error, both emails of a row included, not only the first', async () => {
+    const r = await check('bad1,bad2\nbad3,ok@fabrikam.com\n,x@fabrikam.com\n');
+    assert.deepEqual(r.found, [
+      [1, "Invalid Email Format 'bad1'"],
+      [1, "Invalid Email Format 'bad2'"],
+      [2, "Invalid Email Format 'bad3'"],
+      [3, "Invalid Email Format ''"],
+    ]);
+  });
+
+  it('trims spaces (and non-breaking spaces) around emails, and reports them trimmed', async () => {
+    const r = await check('  ana@contoso.com ,\tana@fabrikam.com\u00a0\n bad email , bo@fabrikam.com\n');
+    assert.deepEqual(r.errors, [{ line: 2, source: 'bad email', destination: 'bo@fabrikam.com', error: "Invalid Email Format 'bad email'" }]);
+  });
+
+  it('skips blank lines, including the `,` rows Excel leaves at the end, and keeps counting them', async () => {
+    const r = await check('Source,Destination\n\n   \n,\n , \nbad,b@fabrikam.com\n,,\n');
+    assert.deepEqual(r.found, [[6, "Invalid Email Format 'bad'"]]);
+    assert.equal(r.rows, 1);
+  });
+
+  it('takes a quoted field as one value, and counts the line breaks inside it', async () => {
+    const r = await check('Source,Destination\r\n"a@contoso.com","b@fabrikam.com"\r\n"multi\r\nline",x@fabrikam.com\r\n"q""uote@contoso.com","a,b@fabrikam.com"\r\n"three\n\nlines@x.com",y@fabrikam.com\nbad,z@fabrikam.com\n');
+    assert.deepEqual(r.errors, [
+      { line: 3, source: 'multi\r\nline', destination: 'x@fabrikam.com', error: "Invalid Email Format 'multi\r\nline'" },
+      { line: 5, source: 'q"uote@contoso.com', destination: 'a,b@fabrikam.com', error: "Invalid Email Format 'q\"uote@contoso.com'" },
+      { line: 5, source: 'q"uote@contoso.com', destination: 'a,b@fabrikam.com', error: "Invalid Email Format 'a,b@fabrikam.com'" },
+      { line: 6, source: 'three\n\nlines@x.com', destination: 'y@fabrikam.com', error: "Invalid Email Format 'three\n\nlines@x.com'" },
+      { line: 9, source: 'bad', destination: 'z@fabrikam.com', error: "Invalid Email Format 'bad'" },
+    ]);
+  });
+
+  it('a quote inside an unquoted value is an ordinary character, not the start of a field that swallows lines', async () => {
+    const r = await check('ab"c@contoso.com,d@fabrikam.com\ne@contoso.com,e@fabrikam.com\n"f@contoso.com"@x,f@fabrikam.com\n');
+    assert.deepEqual(r.found, [
+      [1, 'Invalid Email Format \'ab"c@contoso.com\''],
+      [3, "Invalid Email Format 'f@contoso.com@x'"],
+    ]);
+  });
+
+  it('a quote that is never closed is reported on the line where it opens', async () => {
+    const r = await check('a@contoso.com,a@fabrikam.com\n"b@contoso.com,b@fabrikam.com\nc@contoso.com,c@fabrikam.com\n');
+    assert.deepEqual(r.found, [[2, invalid('the quoted value that starts on line 2 is never closed')]]);
+  });
+
+  it('the same result whatever the chunking, down to one byte at a time (multi-byte characters split)', async () => {
+    const text = '\uFEFFSource,Destination\r\n"zoë@contoso.com",zoë@fabrikam.com\r\n"multi\nline",bad\r\nZOË@contoso.com,İnci@fabrikam.com\r\nx@contoso.com,x@contoso.com';
+    const whole = await check(text);
+    assert.equal(whole.errors.length, 4);
+    for (const chunk of [1, 2, 3, 7, 64]) assert.deepEqual((await check(text, { chunk })).errors, whole.errors, `chunk ${chunk}`);
+  });
+
+  it('a 10 MB single line is one error, held in bounded memory, and the lines after it are still checked', async () => {
+    const started = Date.now();
+    const r = await check(`Source,Destination\n${'a'.repeat(10 * 1024 * 1024)},b@fabrikam.com\nc@contoso.com,c@fabrikam.com\nbad,d@fabrikam.com\n`);
+    assert.deepEqual(r.found, [
+      [2, invalid('line 2 is longer than 65,536 characters')],
+      [4, "Invalid Email Format 'bad'"],
+    ]);
+    assert.equal(r.rows, 3);
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it('an endless line (100 MB, never one string) does not grow memory or hang', async function () {
+    this.timeout(30_000);
+    const slice = Buffer.alloc(64 * 1024, 'x');
+    let sent = 0;
+    const endless = new Readable({
+      read() {
+        sent += 1;
+        this.push(sent <= 1600 ? slice : sent === 1601 ? Buffer.from('\nbad,b@fabrikam.com\n') : null);
+      },
+    });
+    const heapBefore = process.memoryUsage().heapUsed;
+    let heapPeak = heapBefore;
+    const sampler = setInterval(() => (heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed)), 5);
+    const errors: MappingError[] = [];
+    try {
+      await validateMapping({
+        fileName: 'usermapping.csv',
+        open: () => endless,
+        onError: (e) => {
+          errors.push(e);
+        },
+      });
+    } finally {
+      clearInterval(sampler);
     }
-    assert.deepEqual(parseErrorReport(text), errors);
+    assert.deepEqual(errors.map((e) => [e.line, e.error]), [
+      [1, invalid('line 1 is longer than 65,536 characters')],
+      [2, "Invalid Email Format 'bad'"],
+    ]);
+    assert.ok(heapPeak - heapBefore < 50 * 1024 * 1024, `heap grew by ${heapPeak - heapBefore} bytes`);
+  });
+
+  it('a long quoted record keeps the line numbers after it right', async () => {
+    const long = `"${'x\n'.repeat(40_000)}"`;
+    const r = await check(`a@contoso.com,a@fabrikam.com\n${long},b@fabrikam.com\nbad,c@fabrikam.com\n`);
+    assert.deepEqual(r.found, [
+      [2, invalid('line 2 is longer than 65,536 characters')],
+      [40_003, "Invalid Email Format 'bad'"],
+    ]);
+  });
+
+  it('bytes that are not UTF-8 are reported on their line, as an invalid file, and the rest is still checked', async () => {
+    const r = await check(Buffer.concat([Buffer.from('Source,Destination\nren'), Buffer.from([0xe9]), Buffer.from('e@contoso.com,renee@fabrikam.com\nbad,b@fabrikam.com\n')]));
+    assert.deepEqual(r.found, [
+      [2, invalid('line 2 is not valid UTF-8; save the file as CSV UTF-8')],
+      [3, "Invalid Email Format 'bad'"],
+    ]);
+    assert.equal(r.fileInvalid, false);
+  });
+
+  it('a syntactically bad row, or one mapping a user to itself, skips the directory checks', async () => {
+    const seen: MappingRow[] = [];
+    const r = await check('x@contoso.com,X@contoso.com\nbad,y@fabrikam.com\nz@contoso.com,z@fabrikam.com,extra\nok@contoso.com,ok@fabrikam.com\n', {
+      directory: {
+        checkBatch: async (rows) => {
+          seen.push(...rows);
+          return [];
+        },
+      },
+    });
+    assert.equal(r.errors.length, 3);
+    assert.deepEqual(seen, [{ line: 4, source: 'ok@contoso.com', destination: 'ok@fabrikam.com' }]);
+  });
+});
+
+describe('user mapping validation: what counts as an email', () => {
+  it('accepts the addresses real tenants use', () => {
+    for (const email of ['ana@contoso.com', 'Ana.Lopez@contoso.com', "pat.o'brien@contoso.com", 'ana+test@contoso.co.uk', 'a_b-c@sub.contoso-corp.com', 'u0@contosoab12.onmicrosoft.com', 'zoë@fabrikam.com', 'ana@xn--bcher-kva.example', '1234@contoso.com']) {
+      assert.ok(isEmail(email), email);
+    }
+  });
+  it('refuses what would break a mapping', () => {
+    for (const email of ['', 'ana', 'ana@', '@contoso.com', 'ana@contoso', 'ana@@contoso.com', 'a@b@contoso.com', 'ana lopez@contoso.com', 'ana@contoso .com', '.ana@contoso.com', 'ana.@contoso.com', 'an..a@contoso.com', 'ana@contoso..com', 'ana@-contoso.com', 'ana@contoso-.com', 'ana@contoso.c', 'ana@10.0.0.1', '"ana"@contoso.com', 'ana,bo@contoso.com', 'ana;bo@contoso.com', '<ana@contoso.com>', 'ana@contoso.com\u0000', 'an\uFFFDa@contoso.com', `${'a'.repeat(65)}@contoso.com`, `a@${'b'.repeat(250)}.com`]) {
+      assert.ok(!isEmail(email), JSON.stringify(email));
+    }
+  });
+  it('the fast scanner agrees with the documented pattern on ASCII text (property)', () => {
+    const byPattern = (t: string) => {
+      const tld = t.slice(t.lastIndexOf('.') + 1);
+      return t.length >= 5 && t.length <= 254 && t.indexOf('@') <= 64 && EMAIL_PATTERN.test(t) && tld.length >= 2 && !/^[0-9]+$/.test(tld);
+    };
+    const unit = fc.constantFrom('a', 'Z', '0', '7', '.', '.', '-', '@', '@', '_', '+', "'", ' ', ',', '"', '(', 'ab', 'co', 'x-y', '..');
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit, maxLength: 30 }), fc.emailAddress(), fc.string({ unit: 'binary-ascii', maxLength: 80 })), (text) => {
+        assert.equal(isEmail(text), byPattern(text), JSON.stringify(text));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('user mapping validation: duplicates', () => {
+  it('lists every line carrying the email, ascending, as written on its first line, per column, case-insensitively', async () => {
+    const r = await check(
+      'Source,Destination\nAna@contoso.com,x1@fabrikam.com\nbo@contoso.com,x2@fabrikam.com\ncy@contoso.com,X2@FABRIKAM.com\nda@contoso.com,x4@fabrikam.com\nana@CONTOSO.com,x5@fabrikam.com\nANA@contoso.com,x6@fabrikam.com\n',
+    );
+    assert.deepEqual(r.errors, [
+      { line: 2, source: 'Ana@contoso.com', destination: 'x1@fabrikam.com', error: "Line '2,6,7' have the same 'Ana@contoso.com'" },
+      { line: 3, source: 'bo@contoso.com', destination: 'x2@fabrikam.com', error: "Line '3,4' have the same 'x2@fabrikam.com'" },
+    ]);
+    assert.equal(r.opened, 2, 'a second pass spells the duplicates out');
+  });
+
+  it('the example of the spec, byte for byte', async () => {
+    const r = await check('Source,Destination\nana@contoso.com,a1@fabrikam.com\nb@contoso.com,b@fabrikam.com\nc@contoso.com,c@fabrikam.com\nd@contoso.com,d@fabrikam.com\nana@contoso.com,a2@fabrikam.com\n');
+    assert.deepEqual(r.found, [[2, "Line '2,6' have the same 'ana@contoso.com'"]]);
+  });
+
+  it('an email that is the source of one row and the destination of another is not a duplicate', async () => {
+    const r = await check('ana@contoso.com,bo@fabrikam.com\nbo@fabrikam.com,ana@contoso.com\n');
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.opened, 1, 'no second pass without duplicates');
+  });
+
+  it('counts a well-formed email even when the other one of its row is wrong, and rows mapping a user to itself', async () => {
+    const r = await check('ana@contoso.com,bad\nana@contoso.com,a@fabrikam.com\nbo@contoso.com,bo@contoso.com\nbo@contoso.com,b@fabrikam.com\n');
+    assert.deepEqual(r.found, [
+      [1, "Invalid Email Format 'bad'"],
+      [1, "Line '1,2' have the same 'ana@contoso.com'"],
+      [3, "Target on line '3' is same as source email ID"],
+      [3, "Line '3,4' have the same 'bo@contoso.com'"],
+    ]);
+  });
+
+  it('lines with the wrong column count or bytes that are not UTF-8 do not count', async () => {
+    const r = await check(Buffer.from('ana@contoso.com,a@fabrikam.com,x\nana@contoso.com,b\xff@fabrikam.com\nana@contoso.com,b@fabrikam.com\n', 'latin1'));
+    assert.deepEqual(r.found, [
+      [1, "Each line must have exactly two columns: '1'"],
+      [2, invalid('line 2 is not valid UTF-8; save the file as CSV UTF-8')],
+    ]);
+  });
+
+  it('a hash collision is told apart by comparing the texts', async () => {
+    // Lines 1 and 3 are candidates as if their hashes had collided; only 2 and 4 really share an email.
+    const text = 'ana@contoso.com,a@fabrikam.com\nbo@contoso.com,b@fabrikam.com\ncy@contoso.com,c@fabrikam.com\nBO@contoso.com,d@fabrikam.com\n';
+    const errors = await findDuplicates(Readable.from([Buffer.from(text)]), { sources: new Set([1, 2, 3, 4]), destinations: new Set([1, 3]) });
+    assert.deepEqual(errors, [{ line: 2, source: 'bo@contoso.com', destination: 'b@fabrikam.com', error: "Line '2,4' have the same 'bo@contoso.com'" }]);
+    assert.deepEqual(emailHash('ZOË@Contoso.COM'), emailHash('zoë@contoso.com'));
+    assert.notDeepEqual(emailHash('ana@contoso.com'), emailHash('ana@contoso.co'));
+  });
+
+  it('the duplicate index finds every repeated email among many, and only those', async () => {
+    const index = new DuplicateIndex();
+    const repeats = new Map([[65_535, 3], [65_536, 70_000], [131_072, 199_999], [5, 6]]);
+    for (let line = 1; line <= 200_000; line += 1) index.add(repeats.has(line) ? `u${repeats.get(line)}@Contoso.com` : `u${line}@contoso.com`, line);
+    const expected = [...repeats].flat().sort((a, b) => a - b);
+    assert.deepEqual([...(await index.candidateLines())].sort((a, b) => a - b), expected);
+  });
+
+  it('the second pass stops reading after the last line involved', async () => {
+    let generated = 0;
+    function* lines() {
+      yield Buffer.from('ana@contoso.com,a@fabrikam.com\nana@contoso.com,b@fabrikam.com\n');
+      for (let i = 0; i < 100_000; i += 1) {
+        generated += 1;
+        yield Buffer.from(`u${i}@contoso.com,u${i}@fabrikam.com\n`);
+      }
+    }
+    let opened = 0;
+    const errors: string[] = [];
+    await validateMapping({
+      fileName: 'usermapping.csv',
+      open: () => {
+        opened += 1;
+        return Readable.from(lines());
+      },
+      onError: (e) => {
+        errors.push(e.error);
+      },
+    });
+    assert.deepEqual(errors, ["Line '1,2' have the same 'ana@contoso.com'"]);
+    assert.equal(opened, 2);
+    assert.ok(generated < 100_000 + 1000, `the second pass read ${generated - 100_000} lines`);
+  });
+});
+
+describe('user mapping validation: directory checks', () => {
+  const user = (upn: string, enabled = true, licenses = ['E3']): [string, DirectoryUser] => [upn.toLowerCase(), { upn, enabled, licenses }];
+  function fakeDirectory() {
+    const calls: { tenant: string; upns: string[] }[] = [];
+    const tenants = new Map<string, Map<string, DirectoryUser>>([
+      ['src', new Map([user('a@contoso.com'), user('B@contoso.com')])],
+      ['dst', new Map([user('a@fabrikam.com'), user('off@fabrikam.com', false), user('nolic@fabrikam.com', true, []), user('both@fabrikam.com', false, [])])],
+    ]);
+    for (let i = 0; i < 2600; i += 1) {
+      tenants.get('src')!.set(`s${i}@contoso.com`, { upn: `s${i}@contoso.com`, enabled: true, licenses: [] });
+      tenants.get('dst')!.set(`u${i}@fabrikam.com`, { upn: `u${i}@fabrikam.com`, enabled: true, licenses: ['E3'] });
+    }
+    const lookup = {
+      async findTenantUsers(tenant: string, upns: string[]) {
+        calls.push({ tenant, upns });
+        const users = tenants.get(tenant)!;
+        return new Map(upns.filter((u) => users.has(u.toLowerCase())).map((u) => [u.toLowerCase(), users.get(u.toLowerCase())!] as const));
+      },
+    };
+    return { calls, lookup };
+  }
+
+  it('reports the four directory errors with their exact texts, case-insensitively', async () => {
+    const { lookup } = fakeDirectory();
+    const r = await check(
+      'Source,Destination\nA@CONTOSO.com,a@FABRIKAM.com\nghost@contoso.com,a2@fabrikam.com\na@contoso.com,off@fabrikam.com\nb@contoso.com,nolic@fabrikam.com\nb@contoso.com,both@fabrikam.com\n',
+      { directory: createDirectoryChecker(lookup, 'src', 'dst') },
+    );
+    assert.deepEqual(r.found, [
+      [2, "Line '2,4' have the same 'A@CONTOSO.com'"],
+      [3, "Source user 'ghost@contoso.com' was not found in the source tenant"],
+      [3, "Destination user 'a2@fabrikam.com' was not found in the target tenant"],
+      [4, "Destination user 'off@fabrikam.com' is disabled in the target tenant"],
+      [5, "Destination user 'nolic@fabrikam.com' has no licence in the target tenant"],
+      [5, "Line '5,6' have the same 'b@contoso.com'"],
+      [6, "Destination user 'both@fabrikam.com' is disabled in the target tenant"],
+      [6, "Destination user 'both@fabrikam.com' has no licence in the target tenant"],
+    ]);
+  });
+
+  it('asks the directory in batches, one look-up per tenant per batch, never one per row', async () => {
+    const { calls, lookup } = fakeDirectory();
+    const rows = Array.from({ length: 2500 }, (_, i) => `s${i}@contoso.com,u${i}@fabrikam.com`);
+    const r = await check(`${rows.join('\n')}\nbad,u1@fabrikam.com\n`, { directory: createDirectoryChecker({ ...lookup, sourceTenantId: 'src', targetTenantId: 'dst' }) });
+    assert.deepEqual(r.found, [
+      [2, "Line '2,2501' have the same 'u1@fabrikam.com'"],
+      [2501, "Invalid Email Format 'bad'"],
+    ]);
+    // 2,500 rows in batches of 1,000: three batches, two look-ups (source, target) each
+    assert.deepEqual(calls.map((c) => [c.tenant, c.upns.length]), [
+      ['src', 1000], ['dst', 1000], ['src', 1000], ['dst', 1000], ['src', 500], ['dst', 500],
+    ]);
+    const small = fakeDirectory();
+    await check(rows.slice(0, 10).join('\n'), { directory: createDirectoryChecker(small.lookup, 'src', 'dst'), directoryBatchSize: 4 });
+    assert.deepEqual(small.calls.map((c) => c.upns.length), [4, 4, 4, 4, 2, 2]);
+  });
+
+  it('a directory failure fails the validation (the activity retries it)', async () => {
+    const failing: DirectoryChecker = { checkBatch: () => Promise.reject(new Error('directory unavailable')) };
+    await assert.rejects(check('a@contoso.com,a@fabrikam.com\n', { directory: failing }), /directory unavailable/);
+  });
+});
+
+describe('user mapping validation: streaming', () => {
+  const bigFile = (rows: number) => {
+    const lines = ['Source,Destination'];
+    for (let i = 0; i < rows; i += 1) lines.push(i % 5000 === 0 ? `bad${i},u${i}@fabrikam.com` : `u${i}@contoso.com,u${i}@fabrikam.com`);
+    return Buffer.from(`${lines.join('\r\n')}\r\n`);
+  };
+
+  it('waits for a slow error writer instead of queueing errors', async () => {
+    let writing = false;
+    let overlapped = false;
+    let written = 0;
+    await validateMapping({
+      fileName: 'usermapping.csv',
+      open: () => Readable.from([Buffer.from(Array.from({ length: 50 }, (_, i) => `bad${i},x${i}@fabrikam.com`).join('\n'))]),
+      onError: async () => {
+        if (writing) overlapped = true;
+        writing = true;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        writing = false;
+        written += 1;
+      },
+    });
+    assert.equal(written, 50);
+    assert.equal(overlapped, false);
+  });
+
+  it('reports progress while it reads, and at the end', async () => {
+    const progress: MappingProgress[] = [];
+    const bytes = bigFile(30_000);
+    await check(bytes, { chunk: 16 * 1024, onProgress: (p) => progress.push(p) });
+    assert.ok(progress.length >= 3, `${progress.length} progress reports`);
+    assert.deepEqual(progress.at(-1), { rowsValidated: 30_000, errors: 6, bytesRead: bytes.length, phase: 'rows' });
+    for (let i = 1; i < progress.length; i += 1) assert.ok(progress[i].rowsValidated >= progress[i - 1].rowsValidated);
+  });
+
+  it('stops when cancelled', async () => {
+    const controller = new AbortController();
+    await assert.rejects(
+      check(bigFile(50_000), { chunk: 8 * 1024, signal: controller.signal, onProgress: () => controller.abort(new Error('activity cancelled')) }),
+      /activity cancelled/,
+    );
+  });
+
+  it('never blocks the event loop for long, even when the whole file arrives as one buffer', async () => {
+    const bytes = bigFile(200_000);
+    // CPU time spent between two turns of the event loop: what our code held it for, whatever else the machine is doing.
+    let last = process.cpuUsage();
+    let worstMs = 0;
+    const sample = () => {
+      const spent = process.cpuUsage(last);
+      last = process.cpuUsage();
+      worstMs = Math.max(worstMs, (spent.user + spent.system) / 1000);
+    };
+    const timer = setInterval(sample, 1);
+    try {
+      const r = await check(bytes);
+      sample();
+      assert.equal(r.rows, 200_000);
+    } finally {
+      clearInterval(timer);
+    }
+    assert.ok(worstMs < 100, `the event loop was held for ${worstMs.toFixed(0)} ms of CPU`);
+  });
+});
+
+describe('user mapping validation of a local file (t2t mapping check)', () => {
+  const fixture = (name: string) => path.join(FIXTURES, name, name === 'wrong-name' ? 'UserMapping.csv' : 'usermapping.csv');
+
+  it('an Excel export: byte-order mark, CRLF, quotes, spaces, trailing `,` rows', async () => {
+    const r = await validateMappingFile(fixture('excel-export'));
+    assert.deepEqual(r, {
+      rows: 5,
+      fileInvalid: false,
+      errors: [{ line: 6, source: 'LEE.GU@contoso.com', destination: 'lee.gu@fabrikam.com', error: "Line '6,7' have the same 'LEE.GU@contoso.com'" }],
+    });
+  });
+
+  it('semicolons, UTF-16, Windows-1252, a wrong name, a header alone', async () => {
+    assert.deepEqual((await validateMappingFile(fixture('semicolons'))).errors.map((e) => e.error), [invalid('the values must be separated by commas, not semicolons')]);
+    assert.deepEqual((await validateMappingFile(fixture('powershell-utf16'))).errors.map((e) => e.error), [invalid('the file is saved as UTF-16; save it as CSV UTF-8')]);
+    assert.deepEqual((await validateMappingFile(fixture('windows-1252'))).errors.map((e) => [e.line, e.error]), [[3, invalid('line 3 is not valid UTF-8; save the file as CSV UTF-8')]]);
+    assert.deepEqual((await validateMappingFile(fixture('wrong-name'))).errors.map((e) => e.error), [invalid("the file must be named exactly usermapping.csv, not 'UserMapping.csv'")]);
+    assert.deepEqual((await validateMappingFile(fixture('header-only'))).errors.map((e) => e.error), [invalid('the file has a header but no mapping rows')]);
+  });
+
+  it('a missing file or a folder is the invalid-file error; errors come sorted by line', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-mapping-'));
+    try {
+      const missing = path.join(dir, 'usermapping.csv');
+      assert.deepEqual(await validateMappingFile(missing), { rows: 0, fileInvalid: true, errors: [{ line: 0, source: '', destination: '', error: invalid(`no usermapping.csv at ${missing}`) }] });
+      assert.equal((await validateMappingFile(dir)).errors[0].error, invalid(`${dir} is a folder, not a file`));
+      writeFileSync(missing, 'b@contoso.com,x@fabrikam.com\na@contoso.com,bad\nb@contoso.com,y@fabrikam.com\n');
+      assert.deepEqual((await validateMappingFile(missing)).errors.map((e) => e.line), [1, 2]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,27 +1,50 @@
 // Directory checks of mapped rows (SPEC §4), batched: one look-up per tenant per
-// batch, never one per row.
+// batch, never one per row. The source user must exist in the source tenant; the
+// destination user must exist in the target tenant, be enabled and hold a licence.
 import type { DirectoryChecker, MappingError, MappingRow } from './validator';
 import { destinationDisabled, destinationNotFound, destinationUnlicensed, sourceNotFound } from './messages';
 
-export interface DirectoryLookup {
-  findTenantUsers(tenantId: string, upns: string[]): Promise<Map<string, { upn: string; enabled: boolean; licenses: string[] }>>;
+export interface DirectoryUser {
+  upn: string;
+  enabled: boolean;
+  licenses: string[];
 }
 
-export function createDirectoryChecker(lookup: DirectoryLookup, sourceTenantId: string, targetTenantId: string): DirectoryChecker {
+export interface DirectoryLookup {
+  /** the users found among `upns`, keyed by lower-cased UPN (a UPN not found is absent) */
+  findTenantUsers(tenantId: string, upns: string[]): Promise<Map<string, DirectoryUser>>;
+}
+
+export interface DirectoryTenants {
+  sourceTenantId: string;
+  targetTenantId: string;
+}
+
+export function createDirectoryChecker(lookup: DirectoryLookup & DirectoryTenants): DirectoryChecker;
+export function createDirectoryChecker(lookup: DirectoryLookup, sourceTenantId: string, targetTenantId: string): DirectoryChecker;
+export function createDirectoryChecker(lookup: DirectoryLookup & Partial<DirectoryTenants>, sourceTenantId?: string, targetTenantId?: string): DirectoryChecker {
+  const sourceTenant = sourceTenantId ?? lookup.sourceTenantId;
+  const targetTenant = targetTenantId ?? lookup.targetTenantId;
+  if (!sourceTenant || !targetTenant) throw new TypeError('createDirectoryChecker needs a source and a target tenant id');
   return {
     async checkBatch(rows: MappingRow[]): Promise<MappingError[]> {
+      if (rows.length === 0) return [];
       const [sources, destinations] = await Promise.all([
-        lookup.findTenantUsers(sourceTenantId, rows.map((r) => r.source)),
-        lookup.findTenantUsers(targetTenantId, rows.map((r) => r.destination)),
+        lookup.findTenantUsers(sourceTenant, rows.map((r) => r.source)),
+        lookup.findTenantUsers(targetTenant, rows.map((r) => r.destination)),
       ]);
       const errors: MappingError[] = [];
       for (const row of rows) {
-        const error = (text: string) => errors.push({ ...row, error: text });
+        const error = (text: string) => errors.push({ line: row.line, source: row.source, destination: row.destination, error: text });
         if (!sources.has(row.source.toLowerCase())) error(sourceNotFound(row.source));
         const target = destinations.get(row.destination.toLowerCase());
-        if (!target) error(destinationNotFound(row.destination));
-        else if (!target.enabled) error(destinationDisabled(row.destination));
-        else if (target.licenses.length === 0) error(destinationUnlicensed(row.destination));
+        if (!target) {
+          error(destinationNotFound(row.destination));
+          continue;
+        }
+        // Both when both: the admin fixes the account once.
+        if (!target.enabled) error(destinationDisabled(row.destination));
+        if (target.licenses.length === 0) error(destinationUnlicensed(row.destination));
       }
       return errors;
     },

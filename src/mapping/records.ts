@@ -1,154 +1,289 @@
-// Splits a CSV stream into records with the physical line each starts on:
-// RFC 4180 quoting (a quoted field may hold commas, quotes and line breaks),
-// CRLF or LF, a leading byte-order mark. A record longer than the limit is
-// reported as too long and skipped instead of growing memory without bound.
-// Lines without a quote take a fast path (indexOf and split), which is most
-// of any real mapping file.
+// Splits a CSV byte stream into records, each with the physical line it starts
+// on. RFC 4180 quoting: a field that starts with a quote may hold commas,
+// doubled quotes and line breaks (every line break still counts for the line
+// numbers); a quote anywhere else is an ordinary character. LF or CRLF. Memory is
+// bounded whatever the input: a record longer than the limit is reported, not
+// held, and the input is consumed in slices of at most 64 KiB.
 import { StringDecoder } from 'node:string_decoder';
+import { createYielder } from './event-loop';
+
+export type RecordProblem =
+  /** longer than the limit: its fields were dropped */
+  | 'tooLong'
+  /** a quoted field still open at the end of the file */
+  | 'unclosedQuote'
+  /** bytes that are not UTF-8 (decoded as U+FFFD) */
+  | 'invalidUtf8'
+  /** the file is UTF-16 (a byte-order mark, or a NUL in its first two bytes): nothing else is read */
+  | 'utf16'
+  /** the file is an Excel workbook (a ZIP or OLE2 container), not text: nothing else is read */
+  | 'spreadsheet';
 
 export interface CsvRecord {
+  /** physical line (1-based) the record starts on */
   line: number;
   fields: string[];
-  tooLong?: boolean;
-  invalidUtf8?: boolean;
+  problem: RecordProblem | undefined;
 }
 
-export const MAX_RECORD_LENGTH = 64 * 1024;
+export const DEFAULT_MAX_RECORD_LENGTH = 65_536;
+const SLICE_BYTES = 64 * 1024;
 
-interface QuotedRecord {
-  fields: string[];
-  /** index just after the record's line break (or the end of the text) */
-  end: number;
-  /** line breaks inside the record, its own included */
-  breaks: number;
-}
+const FIELD_START = 0;
+const UNQUOTED = 1;
+const QUOTED = 2;
+/** a quote inside a quoted field: the next character tells a doubled quote from the closing one */
+const QUOTE_IN_QUOTED = 3;
+/** after the closing quote: anything up to the comma is kept, leniently */
+const AFTER_QUOTE = 4;
 
-/** Parses one record that contains quotes, starting at `start`; undefined if it does not end within `text`. */
-function parseQuoted(text: string, start: number, final: boolean): QuotedRecord | undefined {
-  const fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  let breaks = 0;
-  for (let i = start; i < text.length; i += 1) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"') {
-        if (i + 1 >= text.length && !final) return undefined;
-        if (text[i + 1] === '"') {
-          field += '"';
-          i += 1;
-        } else quoted = false;
-      } else {
-        if (ch === '\n') breaks += 1;
-        field += ch;
+const COMMA = 44;
+const LF = 10;
+const CR = 13;
+const QUOTE = 34;
+
+/**
+ * An incremental splitter: push() text as it comes, end() at the end of input.
+ * Lines without a quote take a fast path (indexOf and split), which is nearly
+ * every line of a real mapping file; the rest go through a state machine that
+ * carries its state from one piece of text to the next.
+ */
+export class CsvRecordSplitter {
+  private line = 1;
+  private inRecord = false;
+  private recordLine = 1;
+  private fields: string[] = [];
+  private field = '';
+  private state = FIELD_START;
+  /** characters of the current record so far, its line break excluded */
+  private length = 0;
+  private overflow = false;
+  private undecodable = false;
+  /** the last character taken outside quotes was a CR (dropped if a line break follows) */
+  private pendingCr = false;
+
+  constructor(private readonly maxLength = DEFAULT_MAX_RECORD_LENGTH) {}
+
+  push(text: string, out: CsvRecord[]): void {
+    const hasReplacement = text.includes('\uFFFD');
+    // Searched once per piece, not once per line: most pieces hold no quote at all.
+    let nextQuote = -2;
+    let pos = 0;
+    while (pos < text.length) {
+      if (!this.inRecord) {
+        const nl = text.indexOf('\n', pos);
+        if (nl !== -1) {
+          if (nextQuote !== -1 && nextQuote < pos) nextQuote = text.indexOf('"', pos);
+          if (nextQuote === -1 || nextQuote > nl) {
+            this.takeLine(text, pos, nl, hasReplacement, out);
+            pos = nl + 1;
+            continue;
+          }
+        }
+        this.inRecord = true;
+        this.recordLine = this.line;
       }
-    } else if (ch === '"') {
-      quoted = true;
-    } else if (ch === ',') {
-      fields.push(field);
-      field = '';
-    } else if (ch === '\n') {
-      fields.push(field.endsWith('\r') ? field.slice(0, -1) : field);
-      return { fields, end: i + 1, breaks: breaks + 1 };
-    } else {
-      field += ch;
+      pos = this.scan(text, pos, hasReplacement, out);
     }
   }
-  if (!final) return undefined;
-  fields.push(field.endsWith('\r') ? field.slice(0, -1) : field);
-  return { fields, end: text.length, breaks };
-}
 
-/** Records in batches (one per chunk of input): a generator step per record would cost more than the parsing. */
-export async function* readRecordBatches(
-  input: NodeJS.ReadableStream,
-  options: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
-): AsyncGenerator<CsvRecord[]> {
-  const decoder = new StringDecoder('utf8');
-  let line = 1;
-  let carry = '';
-  let started = false;
-  /** inside an over-long record: drop text until its line ends */
-  let skipping = false;
-
-  /** Splits what is complete in `text` into `out`; returns the incomplete rest. */
-  function take(text: string, final: boolean, out: CsvRecord[]): string {
-    let pos = 0;
-    if (skipping) {
-      const nl = text.indexOf('\n');
-      if (nl === -1) return '';
-      skipping = false;
-      line += 1;
-      pos = nl + 1;
+  /** The input has ended: the last record, if it had no line break. */
+  end(out: CsvRecord[]): void {
+    if (!this.inRecord) return;
+    if (this.state === QUOTED) {
+      out.push({ line: this.recordLine, fields: [], problem: 'unclosedQuote' });
+      this.reset();
+      return;
     }
-    // Searched once per chunk, not once per line: most chunks have no quote and no bad byte at all.
-    let nextQuote = text.indexOf('"', pos);
-    const hasReplacement = text.includes('\uFFFD');
-    while (pos < text.length) {
-      const nl = text.indexOf('\n', pos);
-      const lineEnd = nl === -1 ? text.length : nl;
-      if (nl === -1 && !final) break;
-      if (nextQuote !== -1 && nextQuote < pos) nextQuote = text.indexOf('"', pos);
-      if (nextQuote === -1 || nextQuote > lineEnd) {
-        let content = text.slice(pos, lineEnd);
-        if (content.endsWith('\r')) content = content.slice(0, -1);
-        const record: CsvRecord = { line, fields: content.split(',') };
-        if (content.length > MAX_RECORD_LENGTH) {
-          record.fields = [];
-          record.tooLong = true;
-        }
-        if (hasReplacement && content.includes('\uFFFD')) record.invalidUtf8 = true;
-        out.push(record);
-        line += 1;
-        pos = lineEnd + 1;
+    this.endRecord(out);
+  }
+
+  /** Fast path: a whole line without quotes. */
+  private takeLine(text: string, start: number, nl: number, hasReplacement: boolean, out: CsvRecord[]): void {
+    const end = nl > start && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+    if (nl - start > this.maxLength) {
+      out.push({ line: this.line, fields: [], problem: 'tooLong' });
+    } else {
+      const content = text.slice(start, end);
+      const problem = hasReplacement && content.includes('\uFFFD') ? 'invalidUtf8' : undefined;
+      out.push({ line: this.line, fields: content.split(','), problem });
+    }
+    this.line += 1;
+  }
+
+  /** Slow path: consumes text up to the end of the current record (its line break included) or of the piece. */
+  private scan(text: string, pos: number, hasReplacement: boolean, out: CsvRecord[]): number {
+    const n = text.length;
+    while (pos < n) {
+      const state = this.state;
+      if (state === QUOTED) {
+        const quote = text.indexOf('"', pos);
+        const stop = quote === -1 ? n : quote;
+        for (let nl = text.indexOf('\n', pos); nl !== -1 && nl < stop; nl = text.indexOf('\n', nl + 1)) this.line += 1;
+        this.append(text, pos, stop, hasReplacement);
+        if (quote === -1) return n;
+        this.count(1);
+        this.state = QUOTE_IN_QUOTED;
+        pos = quote + 1;
         continue;
       }
-      const quoted = parseQuoted(text, pos, final);
-      if (!quoted) break;
-      const record: CsvRecord = { line, fields: quoted.fields };
-      if (quoted.end - pos > MAX_RECORD_LENGTH) {
-        record.fields = [];
-        record.tooLong = true;
+      if (state === QUOTE_IN_QUOTED) {
+        if (text.charCodeAt(pos) === QUOTE) {
+          this.append(text, pos, pos + 1, false);
+          this.state = QUOTED;
+          pos += 1;
+          continue;
+        }
+        this.state = AFTER_QUOTE;
+      } else if (state === FIELD_START) {
+        if (text.charCodeAt(pos) === QUOTE) {
+          this.count(1);
+          this.pendingCr = false;
+          this.state = QUOTED;
+          pos += 1;
+          continue;
+        }
+        this.state = UNQUOTED;
       }
-      if (quoted.fields.some((f) => f.includes('\uFFFD'))) record.invalidUtf8 = true;
-      out.push(record);
-      line += quoted.breaks;
-      pos = quoted.end;
+      // UNQUOTED or AFTER_QUOTE: everything up to a comma or a line break belongs to the field.
+      let end = pos;
+      for (; end < n; end += 1) {
+        const c = text.charCodeAt(end);
+        if (c === COMMA || c === LF) break;
+      }
+      if (end > pos) {
+        this.append(text, pos, end, hasReplacement);
+        this.pendingCr = text.charCodeAt(end - 1) === CR;
+      }
+      if (end === n) return n;
+      if (text.charCodeAt(end) === COMMA) {
+        this.count(1);
+        if (!this.overflow) this.fields.push(this.field);
+        this.field = '';
+        this.pendingCr = false;
+        this.state = FIELD_START;
+        pos = end + 1;
+        continue;
+      }
+      this.endRecord(out);
+      this.line += 1;
+      return end + 1;
     }
-    const rest = text.slice(pos);
-    if (!final && rest.length > MAX_RECORD_LENGTH) {
-      // A record longer than any mapping row can be: report it and skip to its end.
-      out.push({ line, fields: [], tooLong: true });
-      skipping = true;
-      return '';
-    }
-    return rest;
+    return pos;
   }
 
-  for await (const chunk of input as AsyncIterable<Buffer | string>) {
-    if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    options.onBytes?.(buffer.length);
-    let text = decoder.write(buffer);
+  private count(chars: number): void {
+    this.length += chars;
+    if (!this.overflow && this.length > this.maxLength) {
+      this.overflow = true;
+      this.fields = [];
+      this.field = '';
+    }
+  }
+
+  private append(text: string, start: number, end: number, hasReplacement: boolean): void {
+    if (end === start) return;
+    this.count(end - start);
+    if (this.overflow) return;
+    const part = text.slice(start, end);
+    if (hasReplacement && !this.undecodable && part.includes('\uFFFD')) this.undecodable = true;
+    this.field += part;
+  }
+
+  private endRecord(out: CsvRecord[]): void {
+    if (this.overflow) {
+      out.push({ line: this.recordLine, fields: [], problem: 'tooLong' });
+    } else {
+      const last = this.pendingCr ? this.field.slice(0, -1) : this.field;
+      this.fields.push(last);
+      out.push({ line: this.recordLine, fields: this.fields, problem: this.undecodable ? 'invalidUtf8' : undefined });
+    }
+    this.reset();
+  }
+
+  private reset(): void {
+    this.inRecord = false;
+    this.fields = [];
+    this.field = '';
+    this.state = FIELD_START;
+    this.length = 0;
+    this.overflow = false;
+    this.undecodable = false;
+    this.pendingCr = false;
+  }
+}
+
+export interface ReadRecordsOptions {
+  signal?: AbortSignal;
+  /** bytes read so far, as they come */
+  onBytes?: (bytes: number) => void;
+  maxRecordLength?: number;
+}
+
+/** What the first bytes of a file say it is, when that is not UTF-8 text. */
+export function sniff(head: Buffer): 'utf16' | 'spreadsheet' | undefined {
+  if (head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff) || head[0] === 0 || head[1] === 0)) return 'utf16';
+  const magic = head.length >= 4 ? head.readUInt32BE(0) : 0;
+  // .xlsx is a ZIP archive (PK\x03\x04), .xls an OLE2 compound file.
+  if (magic === 0x504b0304 || magic === 0xd0cf11e0) return 'spreadsheet';
+  return undefined;
+}
+
+const SNIFF_BYTES = 4;
+
+/**
+ * Records in batches, one batch per slice of input (a generator step per record
+ * would cost more than the splitting). A batch may be empty (a slice inside a
+ * long record): the consumer still gets its turn, to report progress. A leading
+ * UTF-8 byte-order mark is dropped; a file that is UTF-16 or a workbook yields a
+ * single `utf16` or `spreadsheet` record on line 1 and stops.
+ */
+export async function* readRecordBatches(input: NodeJS.ReadableStream, options: ReadRecordsOptions = {}): AsyncGenerator<CsvRecord[]> {
+  const decoder = new StringDecoder('utf8');
+  const splitter = new CsvRecordSplitter(options.maxRecordLength);
+  const maybeYield = createYielder();
+  /** the first bytes, held until there are enough to tell what the file is */
+  let head: Buffer | undefined = Buffer.alloc(0);
+  let started = false;
+
+  const take = (bytes: Buffer, final: boolean): CsvRecord[] => {
+    let text = final ? decoder.write(bytes) + decoder.end() : decoder.write(bytes);
     if (!started && text.length > 0) {
       started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
     const batch: CsvRecord[] = [];
-    carry = take(carry + text, false, batch);
-    if (batch.length > 0) yield batch;
-  }
-  const last = carry + decoder.end();
-  if (last.length > 0 && !skipping) {
-    const batch: CsvRecord[] = [];
-    take(last, true, batch);
-    if (batch.length > 0) yield batch;
-  }
-}
+    splitter.push(text, batch);
+    if (final) splitter.end(batch);
+    return batch;
+  };
 
-export async function* readRecords(
-  input: NodeJS.ReadableStream,
-  options: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
-): AsyncGenerator<CsvRecord> {
-  for await (const batch of readRecordBatches(input, options)) yield* batch;
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    let bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    options.onBytes?.(bytes.length);
+    if (head) {
+      head = Buffer.concat([head, bytes]);
+      if (head.length < SNIFF_BYTES) continue;
+      const kind = sniff(head);
+      if (kind) {
+        yield [{ line: 1, fields: [], problem: kind }];
+        return;
+      }
+      bytes = head;
+      head = undefined;
+    }
+    for (let offset = 0; offset < bytes.length; offset += SLICE_BYTES) {
+      options.signal?.throwIfAborted();
+      yield take(bytes.subarray(offset, offset + SLICE_BYTES), false);
+      await maybeYield();
+    }
+  }
+  options.signal?.throwIfAborted();
+  const kind = head && sniff(head);
+  if (kind) {
+    yield [{ line: 1, fields: [], problem: kind }];
+    return;
+  }
+  const batch = take(head ?? Buffer.alloc(0), true);
+  if (batch.length > 0) yield batch;
 }

@@ -1,20 +1,32 @@
 // The one usermapping.csv validator (SPEC §4), used by the prepare activity (on
 // the blob) and by `t2t mapping check` (on a local file). It streams the file,
-// reports every problem with its physical line number, and keeps in memory only
-// what duplicate detection needs: a 53-bit hash and a line number per email.
+// reports every problem with its physical line number as soon as it is found,
+// checks the directory in batches, and keeps in memory only what duplicate
+// detection needs (see duplicate-index.ts). Duplicates are spelled out by a
+// second pass over the file, up to the last line involved.
 import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  INVALID_FILE,
-  duplicateEmail,
+  MAPPING_FILE_NAME,
   invalidEmail,
+  invalidFile,
+  invalidFileHints,
   targetSameAsSource,
   wrongColumnCount,
 } from './messages';
-import { readRecordBatches, readRecords } from './records';
+import { DEFAULT_MAX_RECORD_LENGTH, readRecordBatches, type CsvRecord } from './records';
+import { classifyFirstRecord } from './header';
+import { equalsIgnoreCase, isEmail } from './email';
+import { DuplicateIndex } from './duplicate-index';
+import { findDuplicates } from './duplicates';
+import { createYielder } from './event-loop';
+
+export { MAPPING_FILE_NAME } from './messages';
+export { isEmail } from './email';
 
 export interface MappingError {
+  /** physical line (1-based, header included); 0 when the error is about the file as a whole */
   line: number;
   source: string;
   destination: string;
@@ -33,269 +45,249 @@ export interface MappingProgress {
   rowsValidated: number;
   errors: number;
   bytesRead: number;
+  /** `rows` while reading the file, `duplicates` during the second pass that spells duplicates out */
+  phase?: 'rows' | 'duplicates';
+  /** during the second pass: the line it has reached */
+  line?: number;
 }
 export interface ValidateMappingOptions {
-  /** the file's name as uploaded or given: anything but exactly `usermapping.csv` is invalid */
+  /** the file's name as uploaded or given: anything but exactly `usermapping.csv` is the invalid-file error */
   fileName: string;
-  /** opens the file from its start; called a second time only when duplicates must be spelled out */
+  /** opens the file from its start; called a second time only when there are duplicates to spell out */
   open: () => Promise<NodeJS.ReadableStream> | NodeJS.ReadableStream;
   directory?: DirectoryChecker;
+  /** rows per directory batch (default 1000) */
   directoryBatchSize?: number;
+  /** every error, as it is found; awaited, so a slow report writer slows the validation down instead of queueing */
   onError: (error: MappingError) => void | Promise<void>;
+  /** at most every 10,000 rows or every second, whichever comes first, and once at the end */
   onProgress?: (progress: MappingProgress) => void;
   signal?: AbortSignal;
+  /** longest record accepted, in characters (default 65,536) */
+  maxRecordLength?: number;
 }
 export interface MappingValidationResult {
+  /** data rows read (blank lines and the header not counted) */
   rows: number;
   errors: number;
+  /** the file as a whole was refused (name, missing, empty, no rows, separator, header, UTF-16, a workbook): only that error was reported */
   fileInvalid: boolean;
 }
 
-export const MAPPING_FILE_NAME = 'usermapping.csv';
-const MAX_EMAIL_LENGTH = 254;
-// Permissive on purpose (UPNs are varied), strict on what breaks a mapping:
-// one @, a dotted domain, no spaces, commas, quotes or angle brackets.
-const EMAIL = /^[^\s@,;"'<>()[\]\\]+@[^\s@,;"'<>()[\]\\]+\.[^\s@,;"'<>()[\]\\.]+$/;
+const DEFAULT_BATCH = 1000;
+const PROGRESS_ROWS = 10_000;
+const PROGRESS_MS = 1000;
 
-export function isEmail(text: string): boolean {
-  return text.length <= MAX_EMAIL_LENGTH && EMAIL.test(text) && !text.includes('\uFFFD');
+function isNotFound(error: unknown): boolean {
+  const e = error as { code?: unknown; statusCode?: unknown } | null;
+  return e?.code === 'ENOENT' || e?.code === 'BlobNotFound' || e?.statusCode === 404;
 }
 
-/**
- * Two 32-bit FNV-style lanes over the UTF-16 units of a lower-cased email: 64
- * bits to tell emails apart without keeping them (collisions are settled by the
- * second pass, which compares the texts).
- */
-let hashLow = 0;
-let hashHigh = 0;
-export function hashEmail(lowerCased: string): void {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ lowerCased.length;
-  for (let i = 0; i < lowerCased.length; i += 1) {
-    const c = lowerCased.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 15;
+function isBlank(fields: readonly string[]): boolean {
+  for (const field of fields) if (field.trim() !== '') return false;
+  return true;
+}
+
+class Validation {
+  private rows = 0;
+  private errors = 0;
+  private bytesRead = 0;
+  private sawFirstRecord = false;
+  private fileInvalid = false;
+  private readonly sources = new DuplicateIndex(createYielder());
+  private readonly destinations = new DuplicateIndex(createYielder());
+  private readonly batchSize: number;
+  private readonly maxRecordLength: number;
+  private directoryRows: MappingRow[] = [];
+  private pending: MappingError[] = [];
+  private progressRows = 0;
+  private progressTime = performance.now();
+
+  constructor(private readonly options: ValidateMappingOptions) {
+    const batchSize = options.directoryBatchSize ?? DEFAULT_BATCH;
+    this.batchSize = Number.isFinite(batchSize) ? Math.max(1, Math.floor(batchSize)) : DEFAULT_BATCH;
+    this.maxRecordLength = options.maxRecordLength ?? DEFAULT_MAX_RECORD_LENGTH;
   }
-  hashLow = a >>> 0;
-  hashHigh = b >>> 0;
-}
 
-/**
- * An open-addressing table of 64-bit email hashes and the first line each was
- * seen on, in typed arrays (about 12 bytes an email, no strings), and the lines
- * of hashes seen more than once.
- */
-class HashShard {
-  private capacity = 1 << 12;
-  private low = new Uint32Array(this.capacity);
-  private high = new Uint32Array(this.capacity);
-  private firstLine = new Int32Array(this.capacity);
-  private size = 0;
-  readonly repeated = new Map<number, number[]>();
+  async run(): Promise<MappingValidationResult> {
+    if (this.options.fileName !== MAPPING_FILE_NAME) return this.refuse(0, invalidFileHints.wrongName(this.options.fileName));
+    try {
+      await this.firstPass();
+    } catch (error) {
+      if (!isNotFound(error) || this.bytesRead > 0) throw error;
+      return this.refuse(0, invalidFileHints.missing());
+    }
+    if (this.fileInvalid) return this.result();
+    if (!this.sawFirstRecord) return this.refuse(0, invalidFileHints.empty);
+    if (this.rows === 0) return this.refuse(0, invalidFileHints.noRows);
+    await this.checkDirectory();
+    await this.secondPass();
+    this.progress(true);
+    return this.result();
+  }
 
-  add(low: number, high: number, line: number): void {
-    if (this.size * 2 >= this.capacity) this.grow();
-    const slot = this.find(low, high);
-    if (this.firstLine[slot] === 0) {
-      this.low[slot] = low;
-      this.high[slot] = high;
-      this.firstLine[slot] = line;
-      this.size += 1;
+  private async firstPass(): Promise<void> {
+    const input = await this.options.open();
+    const reading = { signal: this.options.signal, maxRecordLength: this.maxRecordLength, onBytes: (n: number) => (this.bytesRead += n) };
+    for await (const records of readRecordBatches(input, reading)) {
+      for (const record of records) {
+        this.check(record);
+        if (this.pending.length > 0) await this.flushErrors();
+        if (this.fileInvalid) return;
+        if (this.directoryRows.length >= this.batchSize) await this.checkDirectory();
+      }
+      this.progress(false);
+    }
+  }
+
+  /** The rules of one record; errors go to `pending`, rows for the directory to `directoryRows`. */
+  private check(record: CsvRecord): void {
+    const { line, fields, problem } = record;
+    if (problem === 'utf16' || problem === 'spreadsheet') {
+      this.invalid(0, invalidFileHints[problem]);
       return;
     }
-    const lines = this.repeated.get(slot);
-    if (lines) lines.push(line);
-    else this.repeated.set(slot, [this.firstLine[slot], line]);
-  }
-
-  private find(low: number, high: number): number {
-    const mask = this.capacity - 1;
-    let slot = (low ^ Math.imul(high, 0x9e3779b1)) & mask;
-    while (this.firstLine[slot] !== 0 && (this.low[slot] !== low || this.high[slot] !== high)) slot = (slot + 1) & mask;
-    return slot;
-  }
-
-  private grow(): void {
-    const { low, high, firstLine, capacity } = this;
-    // Repeated entries are keyed by slot: remember their hashes to find their new slots.
-    const repeated = [...this.repeated.entries()].map(([slot, lines]) => ({ low: low[slot], high: high[slot], lines }));
-    this.capacity = capacity * 2;
-    this.low = new Uint32Array(this.capacity);
-    this.high = new Uint32Array(this.capacity);
-    this.firstLine = new Int32Array(this.capacity);
-    for (let i = 0; i < capacity; i += 1) {
-      if (firstLine[i] === 0) continue;
-      const slot = this.find(low[i], high[i]);
-      this.low[slot] = low[i];
-      this.high[slot] = high[i];
-      this.firstLine[slot] = firstLine[i];
+    if (problem === 'tooLong' || problem === 'unclosedQuote') {
+      this.sawFirstRecord = true;
+      this.rows += 1;
+      const hint = problem === 'tooLong' ? invalidFileHints.tooLong(line, this.maxRecordLength) : invalidFileHints.unclosedQuote(line);
+      this.report(line, '', '', invalidFile(hint));
+      return;
     }
-    this.repeated.clear();
-    for (const entry of repeated) this.repeated.set(this.find(entry.low, entry.high), entry.lines);
+    if (isBlank(fields)) return;
+    if (!this.sawFirstRecord) {
+      this.sawFirstRecord = true;
+      if (problem === undefined) {
+        const first = classifyFirstRecord(fields);
+        if (first.kind === 'header') return;
+        if (first.kind === 'invalid') {
+          this.invalid(line, first.hint, fields[0], fields[1] ?? '');
+          return;
+        }
+      }
+    }
+    this.rows += 1;
+    const source = fields[0].trim();
+    const destination = fields.length > 1 ? fields[1].trim() : '';
+    if (problem === 'invalidUtf8') {
+      this.report(line, source, destination, invalidFile(invalidFileHints.notUtf8(line)));
+      return;
+    }
+    if (fields.length !== 2) {
+      this.report(line, source, destination, wrongColumnCount(line));
+      return;
+    }
+    const sourceOk = isEmail(source);
+    const destinationOk = isEmail(destination);
+    // Each well-formed email counts for duplicates even when the other one is wrong: one round of fixes, not two.
+    if (sourceOk) this.sources.add(source, line);
+    else this.report(line, source, destination, invalidEmail(source));
+    if (destinationOk) this.destinations.add(destination, line);
+    else this.report(line, source, destination, invalidEmail(destination));
+    if (!sourceOk || !destinationOk) return;
+    if (equalsIgnoreCase(source, destination)) {
+      this.report(line, source, destination, targetSameAsSource(line));
+      return;
+    }
+    if (this.options.directory) this.directoryRows.push({ line, source, destination });
   }
 
-  candidateLines(into: Set<number>): void {
-    for (const lines of this.repeated.values()) for (const line of lines) into.add(line);
-  }
-}
-
-/**
- * Per column: sixteen shards, so that growing one rehashes a sixteenth of the
- * emails — a pause of a few milliseconds, not one long enough to miss a heartbeat.
- */
-class DuplicateIndex {
-  private readonly shards = Array.from({ length: 16 }, () => new HashShard());
-
-  add(low: number, high: number, line: number): void {
-    this.shards[high >>> 28].add(low, high, line);
+  private report(line: number, source: string, destination: string, error: string): void {
+    this.pending.push({ line, source, destination, error });
   }
 
-  /** Lines that may carry a duplicate (a hash collision is told apart in the second pass). */
-  candidateLines(into: Set<number>): void {
-    for (const shard of this.shards) shard.candidateLines(into);
+  /** The whole file is refused: one error, and nothing else is checked. */
+  private invalid(line: number, hint: string, source = '', destination = ''): void {
+    this.fileInvalid = true;
+    this.report(line, source, destination, invalidFile(hint));
+  }
+
+  private async refuse(line: number, hint: string): Promise<MappingValidationResult> {
+    this.invalid(line, hint);
+    await this.flushErrors();
+    return this.result();
+  }
+
+  private async flushErrors(): Promise<void> {
+    const errors = this.pending;
+    this.pending = [];
+    for (const error of errors) {
+      this.errors += 1;
+      const written = this.options.onError(error);
+      if (written) await written;
+    }
+  }
+
+  private async checkDirectory(): Promise<void> {
+    const rows = this.directoryRows;
+    if (!this.options.directory || rows.length === 0) return;
+    this.directoryRows = [];
+    this.options.signal?.throwIfAborted();
+    this.pending.push(...(await this.options.directory.checkBatch(rows)));
+    await this.flushErrors();
+    this.progress(false);
+  }
+
+  private async secondPass(): Promise<void> {
+    const candidates = { sources: await this.sources.candidateLines(), destinations: await this.destinations.candidateLines() };
+    if (candidates.sources.size === 0 && candidates.destinations.size === 0) return;
+    const duplicates = await findDuplicates(await this.options.open(), candidates, {
+      signal: this.options.signal,
+      maxRecordLength: this.maxRecordLength,
+      onLine: (line) => this.progress(false, line),
+    });
+    this.pending.push(...duplicates);
+    await this.flushErrors();
+  }
+
+  private progress(force: boolean, line?: number): void {
+    const onProgress = this.options.onProgress;
+    if (!onProgress) return;
+    const now = performance.now();
+    if (!force && this.rows - this.progressRows < PROGRESS_ROWS && now - this.progressTime < PROGRESS_MS) return;
+    this.progressRows = this.rows;
+    this.progressTime = now;
+    const progress: MappingProgress = { rowsValidated: this.rows, errors: this.errors, bytesRead: this.bytesRead, phase: line === undefined ? 'rows' : 'duplicates' };
+    if (line !== undefined) progress.line = line;
+    onProgress(progress);
+  }
+
+  private result(): MappingValidationResult {
+    return { rows: this.rows, errors: this.errors, fileInvalid: this.fileInvalid };
   }
 }
 
 export async function validateMapping(options: ValidateMappingOptions): Promise<MappingValidationResult> {
-  let rows = 0;
-  let errors = 0;
-  const report = async (error: MappingError) => {
-    errors += 1;
-    await options.onError(error);
-  };
-  if (options.fileName !== MAPPING_FILE_NAME) {
-    await report({ line: 0, source: '', destination: '', error: `${INVALID_FILE} (the file must be named exactly ${MAPPING_FILE_NAME})` });
-    return { rows, errors, fileInvalid: true };
-  }
-
-  const sources = new DuplicateIndex();
-  const destinations = new DuplicateIndex();
-  const batchSize = options.directoryBatchSize ?? 1000;
-  let batch: MappingRow[] = [];
-  const flushBatch = async () => {
-    if (!options.directory || batch.length === 0) return;
-    const found = await options.directory.checkBatch(batch);
-    batch = [];
-    for (const error of found) await report(error);
-  };
-
-  let sawRecord = false;
-  let bytesRead = 0;
-  for await (const records of readRecordBatches(await options.open(), { signal: options.signal, onBytes: (n) => (bytesRead += n) })) for (const record of records) {
-    if (record.tooLong) {
-      await report({ line: record.line, source: '', destination: '', error: `${INVALID_FILE} (line ${record.line} is longer than 64 KiB)` });
-      continue;
-    }
-    const fields = record.fields;
-    if (fields.length === 1 && fields[0].trim() === '') continue;
-    if (!sawRecord) {
-      sawRecord = true;
-      if (record.invalidUtf8) {
-        await report({ line: record.line, source: '', destination: '', error: `${INVALID_FILE} (the file is not valid UTF-8)` });
-        return { rows, errors, fileInvalid: true };
-      }
-      if (fields.length === 1 && fields[0].includes(';')) {
-        await report({ line: record.line, source: '', destination: '', error: `${INVALID_FILE} (the file must be comma-separated, not semicolon-separated)` });
-        return { rows, errors, fileInvalid: true };
-      }
-      if (fields.length === 2 && fields[0].trim().toLowerCase() === 'source' && fields[1].trim().toLowerCase() === 'destination') {
-        if (fields[0] !== fields[0].trim() || fields[1] !== fields[1].trim()) {
-          await report({ line: record.line, source: fields[0], destination: fields[1], error: `${INVALID_FILE} (no spaces around the header names: Source,Destination)` });
-          return { rows, errors, fileInvalid: true };
-        }
-        continue;
-      }
-    }
-    rows += 1;
-    if (rows % 10_000 === 0) options.onProgress?.({ rowsValidated: rows, errors, bytesRead });
-    if (fields.length !== 2) {
-      await report({ line: record.line, source: fields[0] ?? '', destination: fields[1] ?? '', error: wrongColumnCount(record.line) });
-      continue;
-    }
-    const source = fields[0].trim();
-    const destination = fields[1].trim();
-    const sourceOk = isEmail(source);
-    const destinationOk = isEmail(destination);
-    if (!sourceOk) await report({ line: record.line, source, destination, error: invalidEmail(source) });
-    if (!destinationOk) await report({ line: record.line, source, destination, error: invalidEmail(destination) });
-    if (!sourceOk || !destinationOk) continue;
-    const sourceKey = source.toLowerCase();
-    const destinationKey = destination.toLowerCase();
-    hashEmail(sourceKey);
-    sources.add(hashLow, hashHigh, record.line);
-    hashEmail(destinationKey);
-    destinations.add(hashLow, hashHigh, record.line);
-    if (sourceKey === destinationKey) {
-      await report({ line: record.line, source, destination, error: targetSameAsSource(record.line) });
-      continue;
-    }
-    if (options.directory) {
-      batch.push({ line: record.line, source, destination });
-      if (batch.length >= batchSize) await flushBatch();
-    }
-  }
-  await flushBatch();
-
-  if (!sawRecord) {
-    await report({ line: 0, source: '', destination: '', error: `${INVALID_FILE} (the file is empty)` });
-    return { rows, errors, fileInvalid: true };
-  }
-
-  const candidates = new Set<number>();
-  sources.candidateLines(candidates);
-  destinations.candidateLines(candidates);
-  if (candidates.size > 0) {
-    for (const error of await spellOutDuplicates(options, candidates)) await report(error);
-  }
-  options.onProgress?.({ rowsValidated: rows, errors, bytesRead });
-  return { rows, errors, fileInvalid: false };
+  return new Validation(options).run();
 }
 
-/** Second pass over only the candidate lines: exact texts, grouped by email, case-insensitively. */
-async function spellOutDuplicates(options: ValidateMappingOptions, candidates: Set<number>): Promise<MappingError[]> {
-  const bySource = new Map<string, { first: string; lines: number[]; destination: string }>();
-  const byDestination = new Map<string, { first: string; lines: number[]; source: string }>();
-  for await (const record of readRecords(await options.open(), { signal: options.signal })) {
-    if (!candidates.has(record.line) || record.fields.length !== 2) continue;
-    const source = record.fields[0].trim();
-    const destination = record.fields[1].trim();
-    const s = bySource.get(source.toLowerCase());
-    if (s) s.lines.push(record.line);
-    else bySource.set(source.toLowerCase(), { first: source, lines: [record.line], destination });
-    const d = byDestination.get(destination.toLowerCase());
-    if (d) d.lines.push(record.line);
-    else byDestination.set(destination.toLowerCase(), { first: destination, lines: [record.line], source });
-  }
-  const errors: MappingError[] = [];
-  for (const group of bySource.values()) {
-    if (group.lines.length > 1) {
-      errors.push({ line: group.lines[0], source: group.first, destination: group.destination, error: duplicateEmail(group.lines, group.first) });
-    }
-  }
-  for (const group of byDestination.values()) {
-    if (group.lines.length > 1) {
-      errors.push({ line: group.lines[0], source: group.source, destination: group.first, error: duplicateEmail(group.lines, group.first) });
-    }
-  }
-  return errors.sort((a, b) => a.line - b.line);
+export interface MappingFileCheck {
+  rows: number;
+  /** sorted by line */
+  errors: MappingError[];
+  fileInvalid: boolean;
 }
 
-/** `t2t mapping check`: the whole validation of a local file, errors sorted by line. */
-export async function validateMappingFile(file: string, options: { directory?: DirectoryChecker } = {}): Promise<{ rows: number; errors: MappingError[] }> {
-  const errors: MappingError[] = [];
+/** `t2t mapping check` and tests: the whole validation of a local file, its errors collected and sorted by line. */
+export async function validateMappingFile(
+  file: string,
+  options: Pick<ValidateMappingOptions, 'directory' | 'directoryBatchSize' | 'onProgress' | 'signal' | 'maxRecordLength'> = {},
+): Promise<MappingFileCheck> {
+  const refused = (hint: string): MappingFileCheck => ({ rows: 0, errors: [{ line: 0, source: '', destination: '', error: invalidFile(hint) }], fileInvalid: true });
   try {
-    await access(file);
-  } catch {
-    return { rows: 0, errors: [{ line: 0, source: '', destination: '', error: `${INVALID_FILE} (cannot read ${file})` }] };
+    if ((await stat(file)).isDirectory()) return refused(invalidFileHints.notAFile(file));
+  } catch (error) {
+    if (isNotFound(error)) return refused(invalidFileHints.missing(file));
+    throw error;
   }
+  const errors: MappingError[] = [];
   const result = await validateMapping({
+    ...options,
     fileName: path.basename(file),
     open: () => createReadStream(file),
-    directory: options.directory,
     onError: (error) => {
       errors.push(error);
     },
   });
-  return { rows: result.rows, errors: errors.sort((a, b) => a.line - b.line) };
+  return { rows: result.rows, errors: errors.sort((a, b) => a.line - b.line), fileInvalid: result.fileInvalid };
 }
