@@ -1,56 +1,386 @@
-// docker-compose.yml is for users with a Docker engine; here we check that a
-// compose tool accepts it and that it keeps its promises (scalable worker,
-// loopback-only ports, every search attribute registered).
+// docker-compose.yml and the Dockerfile are for hosts with a Docker engine; here
+// Debian's `docker-compose` (1.29) checks that the compose file is valid and
+// prints it resolved, and the test holds it to its promises: every service of a
+// deployment, a worker that scales, loopback-only ports, pinned images, every
+// search attribute registered, files that exist where they are mounted, and an
+// image that runs the same entry point as `npm run worker`.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/temporal-binaries';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/contracts';
+import { SearchAttributeType } from '@temporalio/common';
 
 const ROOT = projectRoot();
+const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
+const EXPECTED_SERVICES = [
+  'azurite',
+  'control-plane-db',
+  'postgresql',
+  'prometheus',
+  'temporal',
+  'temporal-schema',
+  'temporal-setup',
+  'temporal-ui',
+  'worker',
+];
 
-function compose(args: string[]): string {
+// ---- a reader for the block YAML that `docker-compose config` prints ----------
+// (mappings, sequences, plain and quoted scalars, `{}` / `[]`; no anchors or flow
+// collections: the tool expands and normalises those before printing)
+
+type Yaml = string | Yaml[] | { [key: string]: Yaml };
+type YamlMap = { [key: string]: Yaml };
+
+interface Line {
+  indent: number;
+  text: string;
+}
+
+function scalar(raw: string): Yaml {
+  const text = raw.trim();
+  if (text === '{}') return {};
+  if (text === '[]') return [];
+  if (text.startsWith("'") && text.endsWith("'")) return text.slice(1, -1).replace(/''/g, "'");
+  if (text.startsWith('"') && text.endsWith('"')) return JSON.parse(text) as string;
+  return text;
+}
+
+/** `key: value` or `key:`; null when the line is not a mapping entry. */
+function entry(text: string): { key: string; rest: string } | null {
+  const match = /^('(?:[^']|'')*'|"[^"]*"|[^\s'"#][^:]*?):(?:\s+(.*))?$/.exec(text);
+  if (!match) return null;
+  return { key: String(scalar(match[1])), rest: match[2] ?? '' };
+}
+
+function parseYaml(source: string): Yaml {
+  const lines: Line[] = source
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.trim().startsWith('#'))
+    .map((l) => ({ indent: l.length - l.trimStart().length, text: l.trim() }));
+  let i = 0;
+
+  // a plain scalar may go on over more-indented lines
+  const continued = (first: string, indent: number): Yaml => {
+    let text = first;
+    while (i < lines.length && lines[i].indent > indent && !lines[i].text.startsWith('- ') && !entry(lines[i].text)) {
+      text += ` ${lines[i++].text}`;
+    }
+    return scalar(text);
+  };
+
+  const block = (indent: number): Yaml => {
+    if (lines[i].text.startsWith('- ') || lines[i].text === '-') {
+      const list: Yaml[] = [];
+      while (i < lines.length && lines[i].indent === indent && (lines[i].text.startsWith('- ') || lines[i].text === '-')) {
+        const item = lines[i].text.slice(1).trim();
+        if (item === '') {
+          i++;
+          list.push(block(lines[i].indent));
+        } else if (entry(item)) {
+          // a mapping item: re-read its first line as an entry indented past the dash
+          lines[i] = { indent: indent + 2, text: item };
+          list.push(block(indent + 2));
+        } else {
+          i++;
+          list.push(continued(item, indent));
+        }
+      }
+      return list;
+    }
+    const map: YamlMap = {};
+    while (i < lines.length && lines[i].indent === indent) {
+      const e = entry(lines[i].text);
+      if (!e) throw new Error(`cannot read YAML line ${i + 1}: ${lines[i].text}`);
+      i++;
+      if (e.rest !== '') {
+        map[e.key] = continued(e.rest, indent);
+      } else if (i < lines.length && (lines[i].indent > indent || (lines[i].indent === indent && lines[i].text.startsWith('- ')))) {
+        map[e.key] = block(lines[i].indent);
+      } else {
+        map[e.key] = '';
+      }
+    }
+    return map;
+  };
+
+  if (lines.length === 0) return {};
+  const result = block(lines[0].indent);
+  if (i !== lines.length) throw new Error(`cannot read YAML from line ${i + 1}: ${lines[i].text}`);
+  return result;
+}
+
+function asMap(value: Yaml | undefined, what: string): YamlMap {
+  assert.ok(value !== undefined && typeof value === 'object' && !Array.isArray(value), `${what} is not a mapping`);
+  return value;
+}
+
+function asList(value: Yaml | undefined): string[] {
+  if (value === undefined) return [];
+  assert.ok(Array.isArray(value), `expected a list, got ${JSON.stringify(value)}`);
+  return value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+}
+
+// ---- running docker-compose -------------------------------------------------
+
+const NOT_INSTALLED =
+  "Debian's docker-compose is not installed, and this test needs it to check docker-compose.yml: " +
+  'install it with `apt-get install docker-compose` (.ci/run does), or set T2T_SKIP_COMPOSE_TEST=1 to skip this test';
+
+let emptyEnvFile: string | undefined;
+
+/**
+ * `docker-compose -f docker-compose.yml <args>`, with only the variables given:
+ * neither the caller's environment nor a local `.env` file changes the defaults.
+ */
+function compose(args: string[], vars: Record<string, string> = {}): string {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...vars };
+  if (!emptyEnvFile) {
+    emptyEnvFile = path.join(mkdtempSync(path.join(os.tmpdir(), 't2t-compose-')), 'empty.env');
+    writeFileSync(emptyEnvFile, '');
+  }
   try {
-    return execFileSync('docker-compose', ['-f', path.join(ROOT, 'docker-compose.yml'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync('docker-compose', ['--env-file', emptyEnvFile, '-f', COMPOSE_FILE, ...args], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error("docker-compose is not installed: install Debian's docker-compose package (.ci/run does)");
-    throw new Error(`docker-compose ${args.join(' ')} failed: ${e.stderr ?? e.message}`);
+    const e = err as NodeJS.ErrnoException & { stderr?: string; status?: number };
+    if (e.code === 'ENOENT') throw new Error(NOT_INSTALLED);
+    throw new Error(`docker-compose ${args.join(' ')} exited with ${e.status}: ${e.stderr ?? e.message}`);
   }
 }
 
-describe('docker-compose.yml', () => {
-  it('is accepted by docker-compose config', () => {
-    const config = compose(['config']);
-    assert.match(config, /^services:/m);
-  });
+/** host path of a bind mount `source:target[:mode]` whose target holds `inside` */
+function hostPath(volumes: string[], inside: string): string | undefined {
+  for (const volume of volumes) {
+    const [source, target] = volume.split(':');
+    if (!source.startsWith('/')) continue; // a named volume
+    if (inside === target) return source;
+    if (inside.startsWith(`${target}/`)) return path.join(source, inside.slice(target.length + 1));
+  }
+  return undefined;
+}
 
-  it('has the services of a deployment, and a worker that can scale', () => {
-    const services = compose(['config', '--services']).trim().split('\n').sort();
-    assert.deepEqual(services, ['azurite', 'postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
-    const config = compose(['config']);
-    const worker = config.slice(config.indexOf('\n  worker:'));
-    assert.doesNotMatch(worker, /container_name:/, 'a fixed container name would stop --scale');
-    assert.doesNotMatch(worker, /\n {4}ports:/, 'a published port would stop --scale');
-    assert.match(worker, /T2T_DATABASE_URL: postgres:\/\//, 'workers share the control plane on PostgreSQL');
-  });
+describe('docker-compose.yml', function () {
+  let services: YamlMap;
+  let config: YamlMap;
 
-  it('publishes ports on loopback only', () => {
-    const config = compose(['config']);
-    const ports = config.split('\n').filter((l) => /^\s+- "?[\d.]*:?\d+:\d+/.test(l));
-    assert.equal(ports.length, 3, 'Temporal, the Web UI and Azurite are published');
-    for (const line of ports) assert.match(line, /- "?127\.0\.0\.1:/, `published without a loopback address: ${line.trim()}`);
-  });
-
-  it('registers every search attribute of the contract, and builds the worker the package runs', () => {
-    const script = readFileSync(path.join(ROOT, 'deploy', 'register-search-attributes.sh'), 'utf8');
-    for (const key of ALL_SEARCH_ATTRIBUTES) {
-      assert.match(script, new RegExp(`${key.name}=${key.type === 'DATETIME' ? 'Datetime' : 'Keyword'}`));
+  before(function () {
+    if (process.env.T2T_SKIP_COMPOSE_TEST === '1') this.skip();
+    try {
+      execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(NOT_INSTALLED);
+      throw err;
     }
-    const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    this.timeout(60_000);
+    config = asMap(parseYaml(compose(['config'])), 'the resolved configuration');
+    services = asMap(config.services, 'services');
+  });
+
+  const service = (name: string): YamlMap => asMap(services[name], `service ${name}`);
+  const environment = (name: string): YamlMap => asMap(service(name).environment ?? {}, `${name}'s environment`);
+
+  it('has no top-level version key (compose v2 warns about it) and is accepted by docker-compose config', () => {
+    const source = readFileSync(COMPOSE_FILE, 'utf8');
+    assert.doesNotMatch(source, /^version\s*:/m);
+    assert.ok(Object.keys(services).length > 0);
+  });
+
+  it('has the services of a deployment', () => {
+    assert.deepEqual(Object.keys(services).sort(), EXPECTED_SERVICES);
+    assert.deepEqual(compose(['config', '--services']).trim().split('\n').sort(), EXPECTED_SERVICES);
+    assert.deepEqual(asList(service('prometheus').profiles), ['metrics'], 'Prometheus is optional');
+    const volumes = compose(['config', '--volumes']).trim().split('\n').sort();
+    assert.deepEqual(volumes, ['azurite-data', 'postgresql-data', 'prometheus-data']);
+  });
+
+  it('has a worker that can scale: built here, no fixed name, no published port, the shared control plane', () => {
+    const worker = service('worker');
+    assert.ok(worker.build, 'the worker is built from the Dockerfile');
+    assert.equal(worker.container_name, undefined, 'a fixed container name stops --scale');
+    assert.equal(worker.ports, undefined, 'a published host port stops --scale');
+    const env = environment('worker');
+    assert.match(String(env.T2T_DATABASE_URL), /^postgres:\/\/[^@]+@postgresql:5432\/t2t$/, 'workers share the control plane on PostgreSQL');
+    assert.equal(env.TEMPORAL_ADDRESS, 'temporal:7233');
+    assert.equal(env.TEMPORAL_NAMESPACE, 'default');
+    assert.equal(env.T2T_TASK_QUEUE, 'tenant-migrations');
+    assert.equal(worker.stop_signal, 'SIGTERM');
+    const dependsOn = asMap(worker.depends_on, "the worker's depends_on");
+    for (const job of ['temporal-setup', 'control-plane-db']) {
+      assert.equal(asMap(dependsOn[job], job).condition, 'service_completed_successfully', `the worker waits for ${job}`);
+    }
+  });
+
+  it('publishes ports on the loopback interface only', () => {
+    const published: string[] = [];
+    for (const [name, value] of Object.entries(services)) {
+      for (const port of asList(asMap(value, name).ports)) {
+        assert.match(port, /^127\.0\.0\.1:\d+:\d+(\/tcp)?$/, `${name} publishes ${port} beyond loopback`);
+        published.push(`${name} ${port.replace(/\/tcp$/, '')}`);
+      }
+    }
+    assert.deepEqual(published.sort(), [
+      'azurite 127.0.0.1:10000:10000',
+      'postgresql 127.0.0.1:5432:5432',
+      'prometheus 127.0.0.1:9090:9090',
+      'temporal 127.0.0.1:7233:7233',
+      'temporal-ui 127.0.0.1:8080:8080',
+    ]);
+  });
+
+  it('pins every image it pulls, with one Temporal version for the server and its schema tools', () => {
+    for (const [name, value] of Object.entries(services)) {
+      if (name === 'worker') continue;
+      const image = String(asMap(value, name).image);
+      const tag = /:([^/:]+)$/.exec(image)?.[1];
+      assert.ok(tag && tag !== 'latest', `${name} runs ${image}: pin a version`);
+    }
+    const version = (name: string) => String(service(name).image).split(':').pop();
+    assert.equal(version('temporal-schema'), version('temporal'));
+    assert.equal(version('temporal-setup'), version('temporal'));
+  });
+
+  it('registers every search attribute of the contract with its type, in the one-shot job', () => {
+    const setup = service('temporal-setup');
+    const script = asList(setup.entrypoint).find((arg) => arg.endsWith('.sh'));
+    assert.ok(script, 'temporal-setup runs a script');
+    const file = hostPath(asList(setup.volumes), script);
+    assert.ok(file && existsSync(file), `${script} is mounted from a file of this repository`);
+    const text = readFileSync(file, 'utf8');
+    for (const key of ALL_SEARCH_ATTRIBUTES) {
+      const type = key.type === SearchAttributeType.DATETIME ? 'Datetime' : 'Keyword';
+      assert.match(text, new RegExp(`\\b${key.name}=${type}\\b`), `${key.name} is registered as ${type}`);
+      assert.match(text, new RegExp(`query=.*\\b${key.name}\\b`), `the job waits until ${key.name} can be queried`);
+    }
+    assert.match(text, /temporal operator search-attribute create/);
+    assert.equal(asMap(asMap(setup.depends_on, 'depends_on').temporal, 'temporal').condition, 'service_healthy');
+  });
+
+  it('mounts only files that exist, and gives Temporal the dynamic config file it needs to start', () => {
+    for (const [name, value] of Object.entries(services)) {
+      for (const volume of asList(asMap(value, name).volumes)) {
+        const source = volume.split(':')[0];
+        if (source.startsWith('/')) assert.ok(existsSync(source), `${name} mounts ${source}, which does not exist`);
+      }
+      const script = asList(asMap(value, name).entrypoint).find((arg) => arg.endsWith('.sh'));
+      if (script) {
+        const file = hostPath(asList(asMap(value, name).volumes), script);
+        assert.ok(file && existsSync(file), `${name} runs ${script}, which is not mounted from this repository`);
+      }
+    }
+    const temporal = service('temporal');
+    const dynamicConfig = String(environment('temporal').DYNAMIC_CONFIG_FILE_PATH);
+    const file = hostPath(asList(temporal.volumes), dynamicConfig);
+    assert.ok(file && existsSync(file), `DYNAMIC_CONFIG_FILE_PATH ${dynamicConfig} is not mounted from this repository`);
+  });
+
+  it('runs Azurite for blobs only, reachable at the endpoint the worker signs SAS URLs for', () => {
+    const command = asList(service('azurite').command);
+    assert.equal(command[0], 'azurite-blob');
+    for (const flag of ['--skipApiVersionCheck', '--disableTelemetry']) assert.ok(command.includes(flag), flag);
+    assert.equal(command[command.indexOf('--blobHost') + 1], '0.0.0.0');
+    assert.equal(command[command.indexOf('--location') + 1], '/data');
+    assert.ok(asList(service('azurite').volumes).some((v) => v.startsWith('azurite-data:/data')), 'blobs live in a volume');
+    const endpoint = /BlobEndpoint=([^;]+)/.exec(String(environment('worker').AZURE_STORAGE_CONNECTION_STRING))?.[1];
+    assert.ok(endpoint, 'the default connection string names a BlobEndpoint');
+    const url = new URL(endpoint);
+    assert.equal(url.hostname, 'azurite', 'the endpoint host is the service name (and a hosts-file entry on the admin machine)');
+    assert.ok(asList(service('azurite').ports).includes(`127.0.0.1:${url.port}:${url.port}/tcp`), 'the same port on the host');
+  });
+
+  it('serves worker metrics where the bundled Prometheus looks for them', () => {
+    const address = String(environment('worker').T2T_METRICS_ADDRESS);
+    const port = address.split(':').pop();
+    assert.equal(address, `0.0.0.0:${port}`);
+    assert.deepEqual(asList(service('worker').expose), [port]);
+    const prometheusYml = hostPath(asList(service('prometheus').volumes), '/etc/prometheus/prometheus.yml');
+    assert.ok(prometheusYml && existsSync(prometheusYml));
+    const scrape = readFileSync(prometheusYml, 'utf8');
+    assert.match(scrape, /names: \[worker\]/);
+    assert.match(scrape, new RegExp(`port: ${port}\\b`));
+  });
+
+  it('takes its settings from the environment', () => {
+    const overridden = asMap(
+      asMap(
+        parseYaml(
+          compose(['config'], {
+            TEMPORAL_VERSION: '1.99.0',
+            TEMPORAL_NAMESPACE: 'migrations',
+            TEMPORAL_UI_PORT: '8233',
+            T2T_DB_PASSWORD: 'secret',
+            AZURE_STORAGE_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net',
+          }),
+        ),
+        'configuration',
+      ).services,
+      'services',
+    );
+    const env = (name: string) => asMap(asMap(overridden[name], name).environment, name);
+    assert.equal(asMap(overridden.temporal, 'temporal').image, 'temporalio/server:1.99.0');
+    assert.equal(env('worker').TEMPORAL_NAMESPACE, 'migrations');
+    assert.equal(env('temporal-setup').TEMPORAL_NAMESPACE, 'migrations');
+    assert.equal(env('temporal-ui').TEMPORAL_DEFAULT_NAMESPACE, 'migrations');
+    assert.deepEqual(asList(asMap(overridden['temporal-ui'], 'ui').ports), ['127.0.0.1:8233:8080/tcp']);
+    assert.match(String(env('worker').T2T_DATABASE_URL), /^postgres:\/\/t2t:secret@postgresql:5432\/t2t$/);
+    assert.equal(env('control-plane-db').T2T_DB_PASSWORD, 'secret');
+    assert.match(String(env('worker').AZURE_STORAGE_CONNECTION_STRING), /AccountName=acct;/);
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const instructions = dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+
+  it('runs the entry point of `npm run worker`, which the build emits', () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    assert.match(pkg.scripts.worker, /dist\/src\/worker\.js/);
-    assert.match(dockerfile, /CMD \["node", "dist\/src\/worker\.js"\]/);
+    const script = pkg.scripts.worker.trim().split(/\s+/);
+    const cmd = instructions.filter((l) => l.startsWith('CMD '));
+    assert.equal(cmd.length, 1, 'one CMD');
+    assert.deepEqual(JSON.parse(cmd[0].slice(4)) as string[], script, 'CMD is `npm run worker` without npm');
+    assert.deepEqual(script, ['node', 'dist/src/worker.js']);
+    assert.ok(existsSync(path.join(ROOT, script[1])), `tsc emits ${script[1]} (the build the Dockerfile runs)`);
+  });
+
+  it('builds in one stage and runs as the node user in another, without the Temporal binaries', () => {
+    const from = instructions.filter((l) => l.startsWith('FROM '));
+    assert.equal(from.length, 2, 'multi-stage');
+    for (const line of from) assert.match(line, /^FROM node:20-bookworm-slim\b/);
+    assert.ok(instructions.includes('ENV T2T_SKIP_TEMPORAL_BINARIES=1'));
+    const runs = instructions.filter((l) => l.startsWith('RUN ')).join('\n');
+    assert.match(runs, /python3 make g\+\+/, 'better-sqlite3 may compile');
+    assert.match(runs, /npm ci\b/);
+    assert.match(runs, /npm run build\b/);
+    assert.match(runs, /npm prune --omit=dev\b/);
+    const runtime = instructions.slice(instructions.lastIndexOf(from[1]));
+    assert.ok(runtime.includes('USER node'), 'not root');
+    assert.ok(runtime.includes('STOPSIGNAL SIGTERM'));
+  });
+
+  it('copies nothing that .dockerignore leaves out of the build context', () => {
+    const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    for (const entry of ['node_modules', 'dist', '.data', '.tools', '.git', 'test-artifacts']) {
+      assert.ok(ignored.includes(entry), `.dockerignore leaves out ${entry}`);
+    }
+    const sources = instructions
+      .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
+      .flatMap((l) => l.split(/\s+/).slice(1, -1).filter((arg) => !arg.startsWith('--')));
+    for (const source of sources) {
+      assert.ok(existsSync(path.join(ROOT, source)), `COPY ${source}: no such file`);
+      assert.ok(!ignored.includes(source), `COPY ${source}, which .dockerignore leaves out`);
+    }
   });
 });
