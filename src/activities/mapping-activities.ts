@@ -92,7 +92,7 @@ export function createMappingActivities(deps: { controlPlane: ControlPlane; stor
         for (const row of pending) {
           const result = await controlPlane.remapEnvironmentUser(input.environmentId, input.migrationId, row.source, row.destination);
           if (result.applied) progress.remapped += 1;
-          else progress.alreadyRemapped += 1;
+          else if (!result.notInEnvironment) progress.alreadyRemapped += 1;
         }
         if (pending.length > 0) progress.line = pending[pending.length - 1].line;
         pending = [];
@@ -105,7 +105,6 @@ export function createMappingActivities(deps: { controlPlane: ControlPlane; stor
         if (line <= resumedFromLine || record.length !== 2) continue;
         const [source, destination] = record;
         if (line === 1 && source.toLowerCase() === 'source' && destination.toLowerCase() === 'destination') continue;
-        if (!(await controlPlane.getEnvironmentUser(input.environmentId, source))) continue;
         pending.push({ line, source, destination });
         if (pending.length >= batchSize) await flush();
       }
