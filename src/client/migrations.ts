@@ -7,7 +7,6 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { ControlPlane } from '../controlplane/control-plane';
 import type { Config } from '../config';
 import {
-  Action,
   AuditEntry,
   MIGRATION_WORKFLOW_TYPE,
   MigrationInput,
@@ -259,8 +258,4 @@ export async function submitBatch(
     staticSummary: `Batch: ${environments.length} environments from ${sourceTenant.name} to ${targetTenant.name}`,
   });
   return { batchId, environments, skipped };
-}
-
-export function isAction(value: string): value is Action {
-  return ['submit', 'approve', 'deny', 'approveLockbox', 'requestStorage', 'prepare', 'migrate', 'cancel'].includes(value);
 }

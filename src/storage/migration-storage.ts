@@ -109,10 +109,4 @@ export class MigrationStorage {
       .getBlockBlobClient(blobName)
       .uploadStream(body, 4 * 1024 * 1024, 2, { blobHTTPHeaders: { blobContentType: contentType } });
   }
-
-  async writeText(containerName: string, blobName: string, text: string, contentType: string): Promise<void> {
-    await this.container(containerName)
-      .getBlockBlobClient(blobName)
-      .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: contentType } });
-  }
 }
