@@ -15,15 +15,22 @@ import { startTestAzurite } from '../test/helpers/azurite';
 import { startProduct, uploadWithSas, Product } from '../test/helpers/product';
 import { makeTestWorld } from '../test/helpers/world';
 import { stepSignal, acksQuery } from './fixtures/trivial-workflow';
+import { freePort } from '../test/helpers/ports';
+import { serverRequests, requestsPer } from './server-requests';
+import { processCpu, cpuPer } from './process-cpu';
 
 const sizesArg = process.argv.indexOf('--sizes');
 const SIZES = (sizesArg > 0 ? process.argv[sizesArg + 1] : '10,100,1000').split(',').map(Number);
 const IN_FLIGHT = 50;
+/** migrations and trivial workflows run first at each size, not measured (JIT, caches, connections) */
+const WARM_UP = 20;
+let metricsUrl = '';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 let peakRss = 0;
-setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50).unref();
+// rss() alone: the full memoryUsage() walks the heap, which would cost the run itself.
+setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100).unref();
 
 async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -37,9 +44,9 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function runMigrations(p: Product, env: TestWorkflowEnvironment, world: ReturnType<typeof makeTestWorld>): Promise<number[]> {
+async function runMigrations(p: Product, env: TestWorkflowEnvironment, world: ReturnType<typeof makeTestWorld>, environmentIds: string[]): Promise<number[]> {
   const latencies: number[] = [];
-  await pool(world.environmentIds, IN_FLIGHT, async (environmentId) => {
+  await pool(environmentIds, IN_FLIGHT, async (environmentId) => {
     const started = performance.now();
     const submitted = await p.client.submit({ environmentId, targetTenantId: world.target, actor: world.sourceAdmin });
     const handle = env.client.workflow.getHandle(migrationWorkflowId(environmentId));
@@ -75,10 +82,22 @@ async function runTrivial(env: TestWorkflowEnvironment, taskQueue: string, n: nu
   return latencies;
 }
 
+/** One timed run with the CPU and server requests around it. */
+async function measure(run: () => Promise<number[]>) {
+  const requestsBefore = await serverRequests(metricsUrl);
+  const cpuBefore = processCpu();
+  const started = performance.now();
+  const latencies = await run();
+  const ms = performance.now() - started;
+  return { ms, latencies, cpuBefore, cpuAfter: processCpu(), requestsBefore, requestsAfter: await serverRequests(metricsUrl) };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-throughput-'));
+  const metricsPort = await freePort();
+  metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: testingExecutable('temporal'), ip: '127.0.0.1', searchAttributes: ALL_SEARCH_ATTRIBUTES, extraArgs: ['--log-level', 'error'] },
+    server: { executable: testingExecutable('temporal'), ip: '127.0.0.1', searchAttributes: ALL_SEARCH_ATTRIBUTES, extraArgs: ['--log-level', 'error', '--metrics-port', String(metricsPort)] },
   });
   const azurite = await startTestAzurite();
   const trivialQueue = `trivial-${randomBytes(3).toString('hex')}`;
@@ -90,29 +109,41 @@ async function main(): Promise<void> {
   });
   const trivialRun = trivialWorker.run();
   console.log(`one worker, ${IN_FLIGHT} migrations in flight at most, 3 mapped users each; Node ${process.version}, ${os.cpus().length} cores`);
+  console.log(`each N: ${WARM_UP} of each kind to warm up, then trivial, migrations, trivial again (the ratio uses the mean of the two trivial runs)`);
   console.log('     N | migrations/s | p50 ms | p95 ms | trivial/s | trivial p50 ms | ratio (time) | peak RSS');
+  const details: string[] = [];
   try {
     for (const n of SIZES) {
-      const world = makeTestWorld({ users: 3, unmappedUsers: 0, environments: n });
+      const world = makeTestWorld({ users: 3, unmappedUsers: 0, environments: n + WARM_UP });
       const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, `cp-${n}.sqlite`) });
       try {
-        peakRss = process.memoryUsage().rss;
-        let t = performance.now();
-        const latencies = await runMigrations(p, env, world);
-        const realMs = performance.now() - t;
+        await runMigrations(p, env, world, world.environmentIds.slice(n));
+        await runTrivial(env, trivialQueue, WARM_UP);
+        const trivialBefore = await measure(() => runTrivial(env, trivialQueue, n));
+        peakRss = process.memoryUsage.rss();
+        const real = await measure(() => runMigrations(p, env, world, world.environmentIds.slice(0, n)));
         const realPeak = peakRss;
-        t = performance.now();
-        const trivial = await runTrivial(env, trivialQueue, n);
-        const trivialMs = performance.now() - t;
+        const trivialAfter = await measure(() => runTrivial(env, trivialQueue, n));
+        const trivialMs = (trivialBefore.ms + trivialAfter.ms) / 2;
+        const trivialLatencies = [...trivialBefore.latencies, ...trivialAfter.latencies];
         console.log(
-          `${String(n).padStart(6)} | ${(n / (realMs / 1000)).toFixed(2).padStart(12)} | ${percentile(latencies, 50).toFixed(0).padStart(6)} | ` +
-            `${percentile(latencies, 95).toFixed(0).padStart(6)} | ${(n / (trivialMs / 1000)).toFixed(2).padStart(9)} | ` +
-            `${percentile(trivial, 50).toFixed(0).padStart(14)} | ${(realMs / trivialMs).toFixed(2).padStart(11)}x | ${(realPeak / 1024 / 1024).toFixed(0)} MB`,
+          `${String(n).padStart(6)} | ${(n / (real.ms / 1000)).toFixed(2).padStart(12)} | ${percentile(real.latencies, 50).toFixed(0).padStart(6)} | ` +
+            `${percentile(real.latencies, 95).toFixed(0).padStart(6)} | ${(n / (trivialMs / 1000)).toFixed(2).padStart(9)} | ` +
+            `${percentile(trivialLatencies, 50).toFixed(0).padStart(14)} | ${(real.ms / trivialMs).toFixed(2).padStart(11)}x | ${(realPeak / 1024 / 1024).toFixed(0)} MB`,
+        );
+        const fmt = (rows: [string, number][]) => rows.map(([op, v]) => `${op} ${v.toFixed(1)}`).join(', ');
+        details.push(
+          `N=${n} CPU per migration: ${cpuPer(real.cpuBefore, real.cpuAfter, n)}`,
+          `N=${n} CPU per trivial:   ${cpuPer(trivialAfter.cpuBefore, trivialAfter.cpuAfter, n)}`,
+          `N=${n} server requests per migration: ${fmt(requestsPer(real.requestsBefore, real.requestsAfter, n))}`,
+          `N=${n} server requests per trivial:   ${fmt(requestsPer(trivialAfter.requestsBefore, trivialAfter.requestsAfter, n))}`,
         );
       } finally {
         await p.stop();
       }
     }
+    // Where the cost goes: CPU by process (this one is client and worker) and the server's requests by operation.
+    console.log(details.join('\n'));
   } finally {
     trivialWorker.shutdown();
     await trivialRun;

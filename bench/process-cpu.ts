@@ -1,0 +1,44 @@
+// CPU seconds used so far by this process and by each of its child processes
+// (the Temporal server, the storage emulator), read from /proc: the benchmark
+// shows which process pays for a migration's extra cost. Linux only; elsewhere
+// the children are left out.
+import { readdirSync, readFileSync } from 'node:fs';
+
+const TICKS_PER_SECOND = 100;
+
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+function cpuSecondsOf(pid: number): { name: string; seconds: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const name = cmdline.some((a) => a.includes('azurite')) ? 'storage' : cmdline.some((a) => /temporal/.test(a)) ? 'server' : cmdline[0];
+    return { name, seconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds by process: 'bench' (this process: client and worker) and its children by role. */
+export function processCpu(): Map<string, number> {
+  const usage = process.cpuUsage();
+  const cpu = new Map<string, number>([['bench', (usage.user + usage.system) / 1e6]]);
+  for (const pid of childPids(process.pid)) {
+    const child = cpuSecondsOf(pid);
+    if (child) cpu.set(child.name, (cpu.get(child.name) ?? 0) + child.seconds);
+  }
+  return cpu;
+}
+
+export function cpuPer(before: Map<string, number>, after: Map<string, number>, units: number): string {
+  return [...after].map(([name, s]) => `${name} ${(((s - (before.get(name) ?? 0)) * 1000) / units).toFixed(0)} ms`).join(', ');
+}
