@@ -376,6 +376,17 @@ describe('user mapping validation: duplicates', () => {
     assert.deepEqual([...(await index.candidateLines())].sort((a, b) => a - b), expected);
   });
 
+  it('a small duplicate index (sorted without the radix passes) finds the same repeated emails', async () => {
+    const index = new DuplicateIndex();
+    // Line 1,500 takes u2's email, but line 2 has given its own up: it repeats nothing.
+    const repeats = new Map([[2, 1], [700, 3], [1_999, 1_000], [1_500, 2]]);
+    for (let line = 1; line <= 2_000; line += 1) index.add(repeats.has(line) ? `U${repeats.get(line)}@contoso.com` : `u${line}@contoso.com`, line);
+    assert.deepEqual([...(await index.candidateLines())].sort((a, b) => a - b), [1, 2, 3, 700, 1_000, 1_999]);
+    const single = new DuplicateIndex();
+    single.add('ana@contoso.com', 1);
+    assert.equal((await single.candidateLines()).size, 0);
+  });
+
   it('the second pass stops reading after the last line involved', async () => {
     let generated = 0;
     function* lines() {

@@ -59,6 +59,8 @@ export function emailHash(text: string): [number, number] {
 const STRIDE = 3;
 const RADIX_BITS = 16;
 const BUCKETS = 1 << RADIX_BITS;
+/** up to this many entries, a comparison sort is cheaper than the radix passes */
+const SMALL = 2048;
 /** entries handled between two chances for the event loop */
 const STEP = 1 << 16;
 
@@ -86,6 +88,7 @@ export class DuplicateIndex {
   /** Every line whose email's hash is also on another line. The index is spent afterwards. */
   async candidateLines(): Promise<Set<number>> {
     const n = this.size;
+    if (n <= SMALL) return this.candidateLinesOfSmall();
     let from = this.entries;
     let to = new Int32Array(n * STRIDE);
     const counts = new Uint32Array(BUCKETS);
@@ -107,6 +110,20 @@ export class DuplicateIndex {
       collectEqual(from, start, Math.min(n, start + STEP), lines);
       await this.maybeYield();
     }
+    return lines;
+  }
+
+  /** The same 48-bit comparison without the radix passes, whose 64K-entry counts would dominate a small file. */
+  private candidateLinesOfSmall(): Set<number> {
+    const entries = this.entries;
+    const order = Array.from({ length: this.size }, (_, i) => i * STRIDE);
+    order.sort((a, b) => entries[a] - entries[b] || (entries[a + 1] & (BUCKETS - 1)) - (entries[b + 1] & (BUCKETS - 1)));
+    const sorted = new Int32Array(this.size * STRIDE);
+    order.forEach((from, i) => sorted.set(entries.subarray(from, from + STRIDE), i * STRIDE));
+    this.entries = new Int32Array(0);
+    this.size = 0;
+    const lines = new Set<number>();
+    collectEqual(sorted, 1, order.length, lines);
     return lines;
   }
 }
