@@ -22,6 +22,7 @@ import {
   requestStorageSignal,
   statusQuery,
   initialSearchAttributes,
+  isFinalPhase,
 } from '../contracts';
 import { checkEligibility } from '../migration/eligibility';
 import { authorizeAction } from '../migration/authorization';
@@ -31,6 +32,9 @@ import { BATCH_WORKFLOW_TYPE, BatchEnvironment, BatchInput, batchWorkflowId } fr
 export class UserError extends Error {
   override name = 'UserError';
 }
+
+/** How often a wait asks the server whether the migration's run has ended. */
+const ENDED_CHECK_INTERVAL_MS = 2_000;
 
 const SIGNALS = {
   approve: approveSignal,
@@ -190,12 +194,18 @@ export class MigrationClient {
   ): Promise<MigrationStatus> {
     const deadline = Date.now() + timeoutMs;
     let delay = 50;
+    let describedAt = Date.now();
     for (;;) {
       const status = await handle.query(statusQuery);
       onUpdate?.(status);
       if (done(status)) return status;
-      const description = await handle.describe();
-      if (description.status.name !== 'RUNNING') return handle.query(statusQuery);
+      // Whether the run has ended (and will never satisfy `done`) is asked now and then,
+      // not on every poll: each poll is already a query the worker answers.
+      if (isFinalPhase(status.phase) || Date.now() - describedAt >= ENDED_CHECK_INTERVAL_MS || Date.now() > deadline) {
+        describedAt = Date.now();
+        const description = await handle.describe();
+        if (description.status.name !== 'RUNNING') return handle.query(statusQuery);
+      }
       if (Date.now() > deadline) throw new UserError(`the migration did not answer within ${Math.round(timeoutMs / 1000)}s; see \`t2t status\``);
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 500);
