@@ -108,6 +108,8 @@ export interface ValidationInfo {
   errors: number;
   errorReportUrl?: string;
   finishedAt?: string;
+  /** the version of the mapping file this round read; re-mapping reads that version only */
+  mappingEtag?: string;
 }
 
 export interface ChecklistItem {
@@ -247,5 +249,9 @@ export const ErrorType = {
   InvalidMappingContainer: 'InvalidMappingContainer',
   MappingInvalidAtMigrate: 'MappingInvalidAtMigrate',
   FlowCycle: 'FlowCycle',
+  /** the mapping file was replaced after it passed validation */
+  MappingChanged: 'MappingChanged',
+  /** thrown by the control plane (the error's name): an environment or tenant it does not hold */
+  ControlPlaneNotFound: 'ControlPlaneNotFoundError',
 } as const;
 export const NON_RETRYABLE_ERRORS = Object.values(ErrorType);

@@ -301,13 +301,13 @@ describe('migration lifecycle (dev server) @integration', function () {
       wrapControlPlane: (cp) =>
         new Proxy(cp, {
           get(target, prop, receiver) {
-            if (prop === 'remapEnvironmentUser') {
-              return async (...args: Parameters<typeof cp.remapEnvironmentUser>) => {
-                remapCalls += 1;
-                if (stopAfter !== undefined && remapCalls === stopAfter) stopped = p.stopWorker();
+            if (prop === 'remapEnvironmentUsers') {
+              return async (...args: Parameters<typeof cp.remapEnvironmentUsers>) => {
+                remapCalls += args[2].length;
+                if (stopAfter !== undefined && !stopped && remapCalls >= stopAfter) stopped = p.stopWorker();
                 // slow enough that the shutdown lands in the middle of the re-mapping
-                await new Promise((r) => setTimeout(r, 2));
-                return target.remapEnvironmentUser(...args);
+                await new Promise((r) => setTimeout(r, 50));
+                return target.remapEnvironmentUsers(...args);
               };
             }
             return Reflect.get(target, prop, receiver);

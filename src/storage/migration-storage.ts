@@ -22,6 +22,14 @@ export function containerNameFor(migrationId: string): string {
   return name.replace(/-$/, '');
 }
 
+/** The blob was replaced after the version being read was chosen. */
+export class BlobChangedError extends Error {
+  override name = 'BlobChangedError';
+  constructor(blobName: string) {
+    super(`${blobName} was replaced while it was being read`);
+  }
+}
+
 export interface ContainerAccess {
   containerName: string;
   sasUrl: string;
@@ -48,9 +56,9 @@ export class MigrationStorage {
   /** Creates the container and its access policies if needed; idempotent. */
   async provision(containerName: string, validityMs: number, now = new Date()): Promise<ContainerAccess> {
     const container = this.container(containerName);
-    await container.createIfNotExists();
-    const existing = await container.getAccessPolicy();
-    const current = existing.signedIdentifiers.find((p) => p.id === UPLOAD_POLICY);
+    const created = (await container.createIfNotExists()).succeeded;
+    // A container that existed already (a repeated request) keeps its policy's expiry.
+    const current = created ? undefined : (await container.getAccessPolicy()).signedIdentifiers.find((p) => p.id === UPLOAD_POLICY);
     const expiresOn = current?.accessPolicy?.expiresOn && current.accessPolicy.expiresOn > now
       ? current.accessPolicy.expiresOn
       : new Date(now.getTime() + validityMs);
@@ -95,9 +103,28 @@ export class MigrationStorage {
   }
 
   async openRead(containerName: string, blobName: string): Promise<NodeJS.ReadableStream> {
-    const response = await this.container(containerName).getBlobClient(blobName).download();
-    if (!response.readableStreamBody) throw new Error(`storage: ${blobName} has no body`);
-    return response.readableStreamBody;
+    const opened = await this.openVersion(containerName, blobName);
+    if (!opened) throw new Error(`storage: ${blobName} does not exist`);
+    return opened.body;
+  }
+
+  /**
+   * Opens a blob for reading with the ETag of the version being read; undefined
+   * when there is no such blob. With `etag`, only that version is read: a blob
+   * replaced since then fails with BlobChangedError instead of mixing two files.
+   */
+  async openVersion(containerName: string, blobName: string, etag?: string): Promise<{ body: NodeJS.ReadableStream; etag: string } | undefined> {
+    try {
+      const response = await this.container(containerName)
+        .getBlobClient(blobName)
+        .download(0, undefined, etag ? { conditions: { ifMatch: etag } } : {});
+      if (!response.readableStreamBody) throw new Error(`storage: ${blobName} has no body`);
+      return { body: response.readableStreamBody, etag: response.etag ?? '' };
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return undefined;
+      if (err instanceof RestError && err.statusCode === 412) throw new BlobChangedError(blobName);
+      throw err;
+    }
   }
 
   /**
