@@ -11,9 +11,10 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   log,
+  patched,
   ActivityFailure,
 } from '@temporalio/workflow';
-import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
+import type { ActivityOptions, RetryPolicy, SearchAttributeUpdatePair } from '@temporalio/common';
 import type { z } from 'zod';
 import {
   Action,
@@ -52,6 +53,12 @@ const retry: RetryPolicy = {
   maximumInterval: '30s',
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
 };
+
+/**
+ * Since this patch, a phase and the attributes that change with it are one upsert, and
+ * values the start already carried are not upserted again (fewer events, fewer visibility writes).
+ */
+const ONE_UPSERT_PER_PHASE = 'one-upsert-per-phase';
 
 const CONTROL_PLANE: ActivityOptions = { startToCloseTimeout: '1m', retry };
 const STORAGE: ActivityOptions = { startToCloseTimeout: '2m', retry };
@@ -129,12 +136,11 @@ class Migration {
     this.state.environmentName = assessment.environmentName;
     this.state.lockboxRequired = assessment.lockboxRequired;
     this.state.warnings = assessment.warnings;
-    upsertSearchAttributes([{ key: SA.sourceTenantId, value: assessment.sourceTenantId }]);
-    upsertMemo({
-      environmentName: assessment.environmentName,
-      sourceTenant: assessment.sourceTenantName,
-      targetTenant: assessment.targetTenantName,
-    });
+    const sourceTenant = { key: SA.sourceTenantId, value: assessment.sourceTenantId } as const;
+    const memo = { environmentName: assessment.environmentName, sourceTenant: assessment.sourceTenantName, targetTenant: assessment.targetTenantName };
+    const onlyChanges = patched(ONE_UPSERT_PER_PHASE);
+    if (!onlyChanges || !carriesAlready(sourceTenant)) upsertSearchAttributes([sourceTenant]);
+    if (!onlyChanges || !carriesMemoAlready(memo)) upsertMemo(memo);
 
     const authorization = await step('authorize', 'Check the role of the submitter')(this.authorizationRequest('submit', this.input.submittedBy));
     if (!authorization.allowed) {
@@ -276,15 +282,13 @@ class Migration {
     if (result.errors > 0 && result.errorReportUrl) {
       this.state.status = STATUS.validationFailed(result.errorReportUrl);
       this.state.prepareDeadline = undefined;
-      upsertSearchAttributes([{ key: SA.prepareDeadline, value: null }]);
-      this.setPhase('ValidationFailed');
+      this.setPhase('ValidationFailed', [{ key: SA.prepareDeadline, value: null }]);
       return 'continue';
     }
     this.state.status = STATUS.validateSucceeded;
     const deadline = new Date(Date.now() + this.input.prepareWindowMs);
     this.state.prepareDeadline = deadline.toISOString();
-    upsertSearchAttributes([{ key: SA.prepareDeadline, value: deadline }]);
-    this.setPhase('Prepared');
+    this.setPhase('Prepared', [{ key: SA.prepareDeadline, value: deadline }]);
     return 'continue';
   }
 
@@ -332,6 +336,7 @@ class Migration {
         migrationId: this.input.migrationId,
         environmentId,
         containerName: storageInfo.containerName,
+        mappingEtag: check.mappingEtag,
       });
       const mailboxes = await step('configureMailboxes', 'Configure mailboxes')({
         migrationId: this.input.migrationId,
@@ -463,15 +468,39 @@ class Migration {
   }
 
   /** The one place a phase changes: state, search attribute and the Web UI's details together. */
-  private setPhase(phase: Phase): void {
+  private setPhase(phase: Phase, alongside: SearchAttributeUpdatePair[] = []): void {
     this.state.phase = phase;
-    upsertSearchAttributes([{ key: SA.phase, value: phase }]);
+    // One upsert for the phase and what changes with it; none when the start already carried it all.
+    if (patched(ONE_UPSERT_PER_PHASE)) {
+      const updates = [{ key: SA.phase, value: phase }, ...alongside].filter((pair) => !carriesAlready(pair));
+      if (updates.length > 0) upsertSearchAttributes(updates as SearchAttributeUpdatePair[]);
+    } else {
+      // Migrations started before the change replay their upserts as they made them.
+      if (alongside.length > 0) upsertSearchAttributes(alongside);
+      upsertSearchAttributes([{ key: SA.phase, value: phase }]);
+    }
     this.refreshDetails();
   }
 
   private refreshDetails(): void {
     setCurrentDetails(renderDetails(this.state));
   }
+}
+
+/**
+ * Whether the run's search attributes hold this value already (the client sets
+ * the first ones at start): an upsert of the same value is an event for nothing.
+ */
+function carriesAlready(pair: SearchAttributeUpdatePair): boolean {
+  if (pair.value === null || pair.value instanceof Date) return false;
+  return workflowInfo()
+    .typedSearchAttributes.getAll()
+    .some((current) => current.key.name === pair.key.name && current.value === pair.value);
+}
+
+function carriesMemoAlready(memo: Record<string, string>): boolean {
+  const current = workflowInfo().memo ?? {};
+  return Object.entries(memo).every(([key, value]) => current[key] === value);
 }
 
 function actorOf(payload: unknown): string {
