@@ -7,13 +7,19 @@ import { readdirSync, readFileSync } from 'node:fs';
 const TICKS_PER_SECOND = 100;
 
 function childPids(pid: number): number[] {
+  let threads: string[];
   try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
-    );
+    threads = readdirSync(`/proc/${pid}/task`);
   } catch {
     return [];
   }
+  return threads.flatMap((tid) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+    } catch {
+      return []; // a thread that ended meanwhile
+    }
+  });
 }
 
 function cpuSecondsOf(pid: number): { name: string; seconds: number } | undefined {

@@ -1,34 +1,19 @@
 // A whole migration on each control-plane backend: the workflow, its
 // activities and the CLI's client acting through the real database.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { makeTestWorld } from './helpers/world';
-import { testPostgres, PostgresUnavailable } from './helpers/postgres';
+import { CONTROL_PLANE_BACKENDS, skipUnlessAvailable } from './helpers/backends';
 import { devServer } from './helpers/temporal';
 import { startTestAzurite } from './helpers/azurite';
 import { startProduct, uploadWithSas } from './helpers/product';
 
-const BACKENDS: { name: string; url: () => Promise<string> }[] = [
-  { name: 'SQLite', url: async () => path.join(mkdtempSync(path.join(os.tmpdir(), 't2t-cp-')), 'control-plane.sqlite') },
-  { name: 'PostgreSQL', url: async () => (await testPostgres()).createDatabase(`t2t_${randomBytes(4).toString('hex')}`) },
-];
-
-for (const backend of BACKENDS) {
+for (const backend of CONTROL_PLANE_BACKENDS) {
   describe(`a migration on the ${backend.name} control plane @integration`, function () {
     this.timeout(180_000);
 
     it('runs from submit to Succeeded: users re-mapped once, environment re-linked', async function () {
-      let databaseUrl: string;
-      try {
-        databaseUrl = await backend.url();
-      } catch (err) {
-        if (!(err instanceof PostgresUnavailable)) throw err;
-        console.log(`      (skipped: PostgreSQL is not available: ${err.message})`);
-        return this.skip();
-      }
+      await skipUnlessAvailable(backend, this);
+      const databaseUrl = await backend.url();
       const env = await devServer();
       const azurite = await startTestAzurite();
       const m = makeTestWorld({ users: 5 });

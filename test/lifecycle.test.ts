@@ -10,15 +10,19 @@ import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas, readWithSas } from './helpers/product';
 import { UserError } from '../src/client/migrations';
 import { recordHistory } from './helpers/histories';
+import { CONTROL_PLANE_BACKENDS, skipUnlessAvailable } from './helpers/backends';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { migrationPeople } from '../src/migration/migration-people';
 
-describe('migration lifecycle (dev server) @integration', function () {
+// The whole story on each control-plane database.
+for (const backend of CONTROL_PLANE_BACKENDS)
+describe(`migration lifecycle (dev server, ${backend.name} control plane) @integration`, function () {
   this.timeout(180_000);
   let env: TestWorkflowEnvironment;
   let azurite: RunningAzurite;
 
-  before(async () => {
+  before(async function () {
+    await skipUnlessAvailable(backend, this);
     [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
   });
   after(async () => {
@@ -26,7 +30,9 @@ describe('migration lifecycle (dev server) @integration', function () {
   });
 
   async function product(world: TestWorld, extra: Partial<Parameters<typeof startProduct>[0]> = {}): Promise<Product> {
-    return startProduct({ env, azurite, world: world.world, ...extra });
+    // SQLite: the default, a database file in the product's data folder
+    const databaseUrl = backend.name === 'PostgreSQL' ? await backend.url() : undefined;
+    return startProduct({ env, azurite, world: world.world, databaseUrl, ...extra });
   }
 
   /** submit → approve → storage → upload → prepare; returns the status after prepare */
