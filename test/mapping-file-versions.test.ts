@@ -76,6 +76,16 @@ describe('which version of the mapping file is read @integration', function () {
     assert.deepEqual(await storage.blobNames(containerName), [MAPPING_BLOB_NAME, `validation/round-${round}-errors.csv`]);
   });
 
+  it('a file named in the wrong letter case is refused under the name the admin used', async () => {
+    const containerName = containerNameFor('00000000-0000-4000-8000-0000000ca5e1');
+    const access = await storage.provision(containerName, 3_600_000);
+    await uploadWithSas(access.sasUrl, w.mappingCsv, 'UserMapping.csv');
+    const result = await validate('00000000-0000-4000-8000-0000000ca5e1', containerName);
+    assert.equal(result.errors, 1);
+    const report = await (await fetch(result.errorReportUrl!)).text();
+    assert.match(report, /UserMapping\.csv/);
+  });
+
   it('a version read by its ETag is not mixed with a newer upload', async () => {
     const containerName = await containerWith('00000000-0000-4000-8000-0000000e7a61', w.mappingCsv);
     const first = await storage.openVersion(containerName, MAPPING_BLOB_NAME);

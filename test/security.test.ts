@@ -201,7 +201,7 @@ describe('logs and reports', function () {
       assert.equal(await storage.exists('t2t-report-test', 'validation/round-1-errors.csv'), false, 'not visible while blocks are staged');
       body.end('3,d,e,f\r\n');
       await upload;
-      const stream = (await storage.openRead('t2t-report-test', 'validation/round-1-errors.csv')) as AsyncIterable<Buffer>;
+      const stream = (await storage.openVersion('t2t-report-test', 'validation/round-1-errors.csv'))!.body as AsyncIterable<Buffer>;
       let bytes = 0;
       for await (const chunk of stream) bytes += chunk.length;
       assert.equal(bytes, 'Line,Source,Destination,Error\r\n'.length + 700_000 * 9 + 9, 'the whole report, once committed');

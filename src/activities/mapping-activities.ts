@@ -3,7 +3,7 @@
 // re-mapping resumes from the last heartbeat after a crash or a retry.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { ControlPlane } from '../controlplane/control-plane';
 import { ErrorType, type ValidationInfo } from '../contracts';
@@ -107,6 +107,8 @@ export function createMappingActivities(deps: { controlPlane: ControlPlane; stor
             onProgress: (progress) => performance.now() - started >= QUIET_MS && context.heartbeat(progress),
             signal: context.cancellationSignal,
           });
+          // A file refused before its first read (a wrong name) must not keep its download open.
+          (firstRead as Readable | undefined)?.destroy();
           rows = result.rows;
           errors = result.errors;
         }

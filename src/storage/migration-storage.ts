@@ -102,12 +102,6 @@ export class MigrationStorage {
     return this.container(containerName).getBlobClient(blobName).exists();
   }
 
-  async openRead(containerName: string, blobName: string): Promise<NodeJS.ReadableStream> {
-    const opened = await this.openVersion(containerName, blobName);
-    if (!opened) throw new Error(`storage: ${blobName} does not exist`);
-    return opened.body;
-  }
-
   /**
    * Opens a blob for reading with the ETag of the version being read; undefined
    * when there is no such blob. With `etag`, only that version is read: a blob
