@@ -5,6 +5,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND = 100;
+/** child processes by what they run; the first match names the process */
+const ROLES: [RegExp, string][] = [
+  [/azurite/, 'storage'],
+  [/trivial-worker\.js$/, 'trivial worker'],
+  [/src[\\/]worker\.js$/, 'worker'],
+  [/temporal/, 'server'],
+];
 
 function childPids(pid: number): number[] {
   let threads: string[];
@@ -27,14 +34,14 @@ function cpuSecondsOf(pid: number): { name: string; seconds: number } | undefine
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const name = cmdline.some((a) => a.includes('azurite')) ? 'storage' : cmdline.some((a) => /temporal/.test(a)) ? 'server' : cmdline[0];
+    const name = ROLES.find(([pattern]) => cmdline.some((arg) => pattern.test(arg)))?.[1] ?? cmdline[0];
     return { name, seconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND };
   } catch {
     return undefined;
   }
 }
 
-/** CPU seconds by process: 'bench' (this process: client and worker) and its children by role. */
+/** CPU seconds by process: 'bench' (this process: the driver and client) and its children by role. */
 export function processCpu(): Map<string, number> {
   const usage = process.cpuUsage();
   const cpu = new Map<string, number>([['bench', (usage.user + usage.system) / 1e6]]);
@@ -46,5 +53,9 @@ export function processCpu(): Map<string, number> {
 }
 
 export function cpuPer(before: Map<string, number>, after: Map<string, number>, units: number): string {
-  return [...after].map(([name, s]) => `${name} ${(((s - (before.get(name) ?? 0)) * 1000) / units).toFixed(0)} ms`).join(', ');
+  return [...after]
+    .map(([name, s]): [string, number] => [name, ((s - (before.get(name) ?? 0)) * 1000) / units])
+    .filter(([, ms]) => ms >= 0.5)
+    .map(([name, ms]) => `${name} ${ms.toFixed(0)} ms`)
+    .join(', ');
 }

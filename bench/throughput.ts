@@ -1,6 +1,6 @@
 // npm run bench:throughput [-- --sizes 10,100,1000]
 // Runs N migrations end to end (submit, approve, storage, upload, prepare,
-// migrate) on a local dev server with one worker, and — in the same run — N
+// migrate) on a local dev server with one worker process, and — in the same run — N
 // trivial workflows with the same signals and activities, and prints
 // migrations per second, p50/p95 latency, peak memory and the ratio.
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Runtime, DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { ALL_SEARCH_ATTRIBUTES, migrationWorkflowId } from '../src/contracts';
 import { testingExecutable } from '../src/temporal-binaries';
 import { startTestAzurite } from '../test/helpers/azurite';
@@ -18,6 +18,7 @@ import { stepSignal, acksQuery } from './fixtures/trivial-workflow';
 import { freePort } from '../test/helpers/ports';
 import { serverRequests, requestsPer } from './server-requests';
 import { processCpu, cpuPer } from './process-cpu';
+import { startWorkerProcess } from './worker-process';
 
 const sizesArg = process.argv.indexOf('--sizes');
 const SIZES = (sizesArg > 0 ? process.argv[sizesArg + 1] : '10,100,1000').split(',').map(Number);
@@ -101,36 +102,42 @@ async function main(): Promise<void> {
   });
   const azurite = await startTestAzurite();
   const trivialQueue = `trivial-${randomBytes(3).toString('hex')}`;
-  const trivialWorker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: trivialQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./fixtures/trivial-workflow'), logger: new DefaultLogger('ERROR') }),
-    activities: { noop: async (step: number) => step },
-  });
-  const trivialRun = trivialWorker.run();
-  console.log(`one worker, ${IN_FLIGHT} migrations in flight at most, 3 mapped users each; Node ${process.version}, ${os.cpus().length} cores`);
+  console.log(`one worker process, ${IN_FLIGHT} migrations in flight at most, 3 mapped users each; Node ${process.version}, ${os.cpus().length} cores`);
   console.log(`each N: ${WARM_UP} of each kind to warm up, then trivial, migrations, trivial again (the ratio uses the mean of the two trivial runs)`);
-  console.log('     N | migrations/s | p50 ms | p95 ms | trivial/s | trivial p50 ms | ratio (time) | peak RSS');
+  console.log('     N | migrations/s | p50 ms | p95 ms | trivial/s | trivial p50 ms | ratio (time) | worker peak RSS');
   const details: string[] = [];
   try {
     for (const n of SIZES) {
       const world = makeTestWorld({ users: 3, unmappedUsers: 0, environments: n + WARM_UP });
+      // This process only drives, as an admin's client would; each worker is a process of its own.
       const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, `cp-${n}.sqlite`) });
+      await p.stopWorker();
+      const worker = startWorkerProcess(path.join(__dirname, '..', 'src', 'worker.js'), {
+        TEMPORAL_ADDRESS: env.address,
+        T2T_TASK_QUEUE: p.config.taskQueue,
+        T2T_DATABASE_URL: p.config.databaseUrl,
+        T2T_DATA_DIR: dir,
+        AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      });
+      const trivialWorker = startWorkerProcess(path.join(__dirname, 'fixtures', 'trivial-worker.js'), {
+        TEMPORAL_ADDRESS: env.address,
+        T2T_TASK_QUEUE: trivialQueue,
+      });
       try {
         await runMigrations(p, env, world, world.environmentIds.slice(n));
         await runTrivial(env, trivialQueue, WARM_UP);
         const trivialBefore = await measure(() => runTrivial(env, trivialQueue, n));
-        peakRss = process.memoryUsage.rss();
         const real = await measure(() => runMigrations(p, env, world, world.environmentIds.slice(0, n)));
-        const realPeak = peakRss;
         const trivialAfter = await measure(() => runTrivial(env, trivialQueue, n));
         const trivialMs = (trivialBefore.ms + trivialAfter.ms) / 2;
         const trivialLatencies = [...trivialBefore.latencies, ...trivialAfter.latencies];
+        const mb = (bytes: number | undefined) => (bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(0)} MB`);
         console.log(
           `${String(n).padStart(6)} | ${(n / (real.ms / 1000)).toFixed(2).padStart(12)} | ${percentile(real.latencies, 50).toFixed(0).padStart(6)} | ` +
             `${percentile(real.latencies, 95).toFixed(0).padStart(6)} | ${(n / (trivialMs / 1000)).toFixed(2).padStart(9)} | ` +
-            `${percentile(trivialLatencies, 50).toFixed(0).padStart(14)} | ${(real.ms / trivialMs).toFixed(2).padStart(11)}x | ${(realPeak / 1024 / 1024).toFixed(0)} MB`,
+            `${percentile(trivialLatencies, 50).toFixed(0).padStart(14)} | ${(real.ms / trivialMs).toFixed(2).padStart(11)}x | ${mb(worker.peakRss())}`,
         );
+        details.push(`N=${n} peak RSS: migration worker ${mb(worker.peakRss())}, trivial worker ${mb(trivialWorker.peakRss())}, this driver ${mb(peakRss)}`);
         const fmt = (rows: [string, number][]) => rows.map(([op, v]) => `${op} ${v.toFixed(1)}`).join(', ');
         details.push(
           `N=${n} CPU per migration: ${cpuPer(real.cpuBefore, real.cpuAfter, n)}`,
@@ -139,14 +146,13 @@ async function main(): Promise<void> {
           `N=${n} server requests per trivial:   ${fmt(requestsPer(trivialAfter.requestsBefore, trivialAfter.requestsAfter, n))}`,
         );
       } finally {
+        await Promise.all([worker.stop(), trivialWorker.stop()]);
         await p.stop();
       }
     }
     // Where the cost goes: CPU by process (this one is client and worker) and the server's requests by operation.
     console.log(details.join('\n'));
   } finally {
-    trivialWorker.shutdown();
-    await trivialRun;
     await azurite.dispose();
     await env.teardown();
     rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,42 @@
+// A worker run as a separate process for the benchmark: the migration worker
+// (`dist/src/worker.js`, as deployed) or the trivial one. Its peak memory is
+// the kernel's high-water mark of its resident set (VmHWM).
+import { ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export interface WorkerProcess {
+  process: ChildProcess;
+  /** peak resident memory in bytes since the process started (Linux), or undefined */
+  peakRss(): number | undefined;
+  stop(): Promise<void>;
+}
+
+export function startWorkerProcess(script: string, env: Record<string, string>): WorkerProcess {
+  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // The worker's own log would drown the table: keep its tail, and show it only if the worker fails.
+  let log = '';
+  child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-20_000)));
+  let stopping = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      if (!stopping) console.error(`${script} exited (${code ?? signal}):\n${log}`);
+      resolve();
+    }),
+  );
+  return {
+    process: child,
+    peakRss() {
+      try {
+        const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
+        return kb ? Number(kb) * 1024 : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    async stop() {
+      stopping = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
