@@ -120,6 +120,11 @@ describe('t2t command-line client @integration', function () {
     assert.equal(environment.tenantId, w.target);
     const users = shown.json().users as { upn: string; previousUpn: string | null }[];
     assert.ok(users.some((u) => u.upn === w.targetUpn(1) && u.previousUpn === w.sourceUpn(1)));
+    assert.equal(shown.json().mappedUserCount, users.filter((u) => u.previousUpn !== null).length);
+    assert.ok((shown.json().mappedUserCount as number) > 0);
+    const text = await t2t(['world', 'show', '--environment', w.environmentId]);
+    assert.ok(text.stdout.includes(`${w.targetUpn(1)}  ← ${w.sourceUpn(1)}`), text.stdout);
+    assert.match(text.stdout, new RegExp(`Users \\(${users.length}, ${shown.json().mappedUserCount} re-mapped\\):`));
   });
 
   it('refusals and mistakes: one line, a non-zero exit, no stack trace', async () => {

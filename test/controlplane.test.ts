@@ -310,7 +310,7 @@ for (const backend of BACKENDS) {
       assert.equal(described.tenant?.name, 'Fabrikam');
       assert.equal(described.previousTenant?.name, 'Contoso');
       assert.deepEqual([described.userCount, described.mappedUserCount], [5, 1]);
-      assert.deepEqual(described.users.map((u) => [u.upn, u.mappedFrom, u.directory?.licensed]), [
+      assert.deepEqual(described.users.map((u) => [u.upn, u.previousUpn, u.directory?.licensed]), [
         ['admin@contoso.com', null, undefined],
         ['ana.lopez@contoso.com', null, undefined],
         ['ben@fabrikam.com', 'ben@contoso.com', false],

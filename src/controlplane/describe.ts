@@ -7,7 +7,7 @@ export interface DescribedUser {
   upn: string;
   roles: string[];
   /** the source identity it was re-mapped from, if it was */
-  mappedFrom: string | null;
+  previousUpn: string | null;
   /** what the directory of the environment's tenant says about the identity (undefined: not there) */
   directory?: { enabled: boolean; licensed: boolean; mailbox: boolean };
 }
@@ -19,7 +19,7 @@ export interface EnvironmentDescription {
   previousTenant: TenantRecord | undefined;
   userCount: number;
   mappedUserCount: number;
-  /** the first `userLimit` users, ordered by upn */
+  /** the first `userLimit` users (all without one), ordered by upn */
   users: DescribedUser[];
 }
 
@@ -35,7 +35,7 @@ export async function describeEnvironment(
     environment.previousTenantId ? controlPlane.getTenant(environment.previousTenantId) : Promise.resolve(undefined),
     controlPlane.countEnvironmentUsers(environment.id),
   ]);
-  const limit = options.userLimit ?? 1000;
+  const limit = options.userLimit ?? Infinity;
   const users: DescribedUser[] = [];
   let mappedUserCount = 0;
   for (let afterUpn: string | undefined; ; ) {
@@ -50,7 +50,7 @@ export async function describeEnvironment(
         users.push({
           upn: user.upn,
           roles: user.roles,
-          mappedFrom: user.previousUpn,
+          previousUpn: user.previousUpn,
           ...(entry ? { directory: { enabled: entry.enabled, licensed: entry.licenses.length > 0, mailbox: entry.mailbox } } : {}),
         });
       }

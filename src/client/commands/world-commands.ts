@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
 import { UserError } from '../migrations';
 import { readWorldFile } from '../../controlplane/world';
+import { describeEnvironment, DescribedUser } from '../../controlplane/describe';
 
 export function registerWorldCommands(program: Command, runtime: CommandRuntime): void {
   const world = program.command('world').description('the control plane: tenants, users, environments');
@@ -40,24 +41,36 @@ export function registerWorldCommands(program: Command, runtime: CommandRuntime)
         }
         return;
       }
-      const environment = await controlPlane.getEnvironment(opts.environment);
-      if (!environment) throw new UserError(`environment '${opts.environment}' does not exist`);
-      const tenant = await controlPlane.getTenant(environment.tenantId);
-      const users = [];
-      for (let afterUpn: string | undefined; ; ) {
-        const page = await controlPlane.listEnvironmentUsers(environment.id, { afterUpn, limit: 1000 });
-        if (page.length === 0) break;
-        users.push(...page);
-        afterUpn = page[page.length - 1].upn;
-      }
-      printer.document({ environment: { ...environment, tenantName: tenant?.name }, users });
+      const described = await describeEnvironment(controlPlane, opts.environment);
+      if (!described) throw new UserError(`environment '${opts.environment}' does not exist`);
+      const { environment, tenant, previousTenant, users } = described;
+      printer.document({
+        environment: { ...environment, tenantName: tenant?.name, previousTenantName: previousTenant?.name },
+        userCount: described.userCount,
+        mappedUserCount: described.mappedUserCount,
+        users,
+      });
       printer.line(`${environment.name} (${environment.id}) · ${environment.type}`);
       printer.line(`  URL:      ${environment.url}`);
       printer.line(`  OrgId:    ${environment.orgId}`);
-      printer.line(`  Tenant:   ${environment.tenantId}${tenant ? ` (${tenant.name})` : ''}${environment.previousTenantId ? `, moved from ${environment.previousTenantId}` : ''}`);
+      const movedFrom = environment.previousTenantId ? `, moved from ${environment.previousTenantId}${previousTenant ? ` (${previousTenant.name})` : ''}` : '';
+      printer.line(`  Tenant:   ${environment.tenantId}${tenant ? ` (${tenant.name})` : ''}${movedFrom}`);
       printer.line(`  Administration mode: ${environment.adminMode ? 'on' : 'off'}`);
       printer.line(`  Reachable from the former tenant: ${environment.previousTenantId ? (environment.sourceAccess ? 'yes' : 'no') : 'n/a'}`);
-      printer.line(`  Users (${users.length}):`);
-      for (const u of users) printer.line(`    ${u.upn}${u.previousUpn ? `  ← ${u.previousUpn}` : ''}  [${u.roles.join(', ')}]`);
+      printer.line(`  Users (${described.userCount}, ${described.mappedUserCount} re-mapped):`);
+      for (const u of users) {
+        printer.line(`    ${u.upn}${u.previousUpn ? `  ← ${u.previousUpn}` : ''}  [${u.roles.join(', ')}]${directoryNote(u)}`);
+      }
     });
+}
+
+/** What the environment's tenant directory says against a user, when something is off. */
+function directoryNote(user: DescribedUser): string {
+  if (!user.directory) return '  (not in the tenant\'s directory)';
+  const problems = [
+    ...(user.directory.enabled ? [] : ['disabled']),
+    ...(user.directory.licensed ? [] : ['no licence']),
+    ...(user.directory.mailbox ? [] : ['no mailbox']),
+  ];
+  return problems.length > 0 ? `  (${problems.join(', ')})` : '';
 }
