@@ -30,17 +30,20 @@ export async function describeEnvironment(
 ): Promise<EnvironmentDescription | undefined> {
   const environment = await controlPlane.getEnvironment(environmentId);
   if (!environment) return undefined;
-  const [tenant, previousTenant, userCount] = await Promise.all([
+  const [tenant, previousTenant] = await Promise.all([
     controlPlane.getTenant(environment.tenantId),
     environment.previousTenantId ? controlPlane.getTenant(environment.previousTenantId) : Promise.resolve(undefined),
-    controlPlane.countEnvironmentUsers(environment.id),
   ]);
   const limit = options.userLimit ?? Infinity;
   const users: DescribedUser[] = [];
+  // Every page is read for the re-mapped count anyway: the total comes from the same pages,
+  // so the two counts and the list describe one moment.
+  let userCount = 0;
   let mappedUserCount = 0;
   for (let afterUpn: string | undefined; ; ) {
     const page = await controlPlane.listEnvironmentUsers(environment.id, { afterUpn, limit: 1000 });
     if (page.length === 0) break;
+    userCount += page.length;
     mappedUserCount += page.filter((u) => u.previousUpn !== null).length;
     const shown = page.slice(0, Math.max(0, limit - users.length));
     if (shown.length > 0) {
