@@ -271,6 +271,21 @@ for (const backend of BACKENDS) {
       assert.equal((await cp.getEnvironment('env-dev'))!.tenantId, 't-contoso');
     });
 
+    it("keeps the simulated service's requests: registered once, decided, listed by either tenant", async () => {
+      const request = { id: 'r-1', environmentId: 'env-sales', sourceTenantId: 't-contoso', targetTenantId: 't-fabrikam', createdOn: '2026-12-01T10:00:00.000Z', createdBy: 'admin@contoso.com' };
+      await cp.recordRequest(request);
+      await cp.recordRequest({ ...request, createdBy: 'someone-else@contoso.com' });
+      assert.deepEqual(await cp.getRequest('r-1'), { ...request, approvalStatus: 'Pending', actedBy: null }, 'a repeated submit changes nothing');
+      await cp.recordRequest({ ...request, id: 'r-2', targetTenantId: 't-northwind', createdOn: '2026-12-01T11:00:00.000Z' });
+      await cp.setRequestStatus('r-1', 'Approved', 'admin@fabrikam.com');
+      assert.deepEqual((await cp.listRequests({ sourceTenantId: 't-contoso' })).map((r) => [r.id, r.approvalStatus, r.actedBy]), [
+        ['r-1', 'Approved', 'admin@fabrikam.com'],
+        ['r-2', 'Pending', null],
+      ]);
+      assert.deepEqual((await cp.listRequests({ targetTenantId: 't-northwind' })).map((r) => r.id), ['r-2']);
+      await assert.rejects(cp.setRequestStatus('r-nope', 'Deleted', null), (err: Error) => err instanceof ControlPlaneNotFoundError && err.what === 'migration request');
+    });
+
     it('turns administration mode and source access on and off', async () => {
       await cp.setAdminMode('env-sales', false);
       assert.equal((await cp.getEnvironment('env-sales'))!.adminMode, false);

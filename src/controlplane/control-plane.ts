@@ -87,6 +87,20 @@ export interface UserRemap {
   targetUpn: string;
 }
 
+export type RequestApprovalStatus = 'Pending' | 'Approved' | 'Rejected' | 'Deleted';
+
+/** A migration request as the simulated service registers it. */
+export interface MigrationRequestRecord {
+  id: string;
+  environmentId: string;
+  sourceTenantId: string;
+  targetTenantId: string;
+  createdOn: string;
+  createdBy: string;
+  approvalStatus: RequestApprovalStatus;
+  actedBy: string | null;
+}
+
 export interface ControlPlane {
   /** Replaces the whole inventory with the world, in one transaction. */
   loadWorld(world: World): Promise<void>;
@@ -124,6 +138,14 @@ export interface ControlPlane {
   remapEnvironmentUsers(environmentId: string, migrationId: string, pairs: UserRemap[]): Promise<RemapResult[]>;
   /** Re-mapped users of a migration, for audits and tests. */
   listRemaps(migrationId: string): Promise<{ sourceUpn: string; targetUpn: string; appliedCount: number }[]>;
+
+  /** Registers a request; a repeat with the same id changes nothing (idempotent submit). */
+  recordRequest(request: Omit<MigrationRequestRecord, 'approvalStatus' | 'actedBy'>): Promise<void>;
+  /** Sets a request's approval status; idempotent. Throws ControlPlaneNotFoundError for an unknown id. */
+  setRequestStatus(id: string, status: RequestApprovalStatus, actedBy: string | null): Promise<void>;
+  getRequest(id: string): Promise<MigrationRequestRecord | undefined>;
+  /** Requests of a source tenant, or approvals waiting in a target tenant, oldest first. */
+  listRequests(filter: { sourceTenantId?: string; targetTenantId?: string }): Promise<MigrationRequestRecord[]>;
 
   close(): Promise<void>;
 }

@@ -65,7 +65,21 @@ export interface UserRemapsTable {
   seq: Generated<number>;
 }
 
+/** The simulated service's register of migration requests (Microsoft's service keeps its own). */
+export interface MigrationRequestsTable {
+  id: string;
+  environment_id: string;
+  source_tenant_id: string;
+  target_tenant_id: string;
+  created_on: string;
+  created_by: string;
+  /** Pending, Approved, Rejected or Deleted */
+  approval_status: string;
+  acted_by: string | null;
+}
+
 export interface Database {
+  migration_requests: MigrationRequestsTable;
   tenants: TenantsTable;
   tenant_users: TenantUsersTable;
   environments: EnvironmentsTable;

@@ -5,7 +5,7 @@ export class ControlPlaneNotFoundError extends Error {
   override name = 'ControlPlaneNotFoundError';
 
   constructor(
-    readonly what: 'environment' | 'tenant',
+    readonly what: 'environment' | 'tenant' | 'migration request',
     readonly id: string,
   ) {
     super(`${what} '${id}' does not exist`);

@@ -1,6 +1,6 @@
 // Records ⇄ rows of the control-plane tables.
-import type { Cloud, EnvironmentComponents, EnvironmentRecord, EnvironmentType, EnvironmentUserRecord, TenantRecord, TenantUserRecord } from './control-plane';
-import type { EnvironmentsTable, EnvironmentUsersTable, TenantsTable, TenantUsersTable } from './database';
+import type { Cloud, EnvironmentComponents, MigrationRequestRecord, RequestApprovalStatus, EnvironmentRecord, EnvironmentType, EnvironmentUserRecord, TenantRecord, TenantUserRecord } from './control-plane';
+import type { MigrationRequestsTable, EnvironmentsTable, EnvironmentUsersTable, TenantsTable, TenantUsersTable } from './database';
 import type { WorldEnvironment, WorldTenant, WorldTenantUser } from './world';
 
 /** UPNs compare case-insensitively: every look-up goes through this key. */
@@ -116,5 +116,18 @@ export function toEnvironmentUser(row: EnvironmentUsersTable): EnvironmentUserRe
     upn: row.upn,
     roles: list(row.roles),
     previousUpn: row.previous_upn,
+  };
+}
+
+export function toMigrationRequest(row: MigrationRequestsTable): MigrationRequestRecord {
+  return {
+    id: row.id,
+    environmentId: row.environment_id,
+    sourceTenantId: row.source_tenant_id,
+    targetTenantId: row.target_tenant_id,
+    createdOn: row.created_on,
+    createdBy: row.created_by,
+    approvalStatus: row.approval_status as RequestApprovalStatus,
+    actedBy: row.acted_by,
   };
 }

@@ -68,4 +68,15 @@ export async function createSchema(db: Kysely<Database>, dialect: Dialect): Prom
     // The exactly-once guarantee of re-mapping rests on this key.
     .addUniqueConstraint('user_remaps_once', ['migration_id', 'source_key'])
     .execute();
+  await db.schema
+    .createTable('migration_requests').ifNotExists()
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('environment_id', 'text', (c) => c.notNull())
+    .addColumn('source_tenant_id', 'text', (c) => c.notNull())
+    .addColumn('target_tenant_id', 'text', (c) => c.notNull())
+    .addColumn('created_on', 'text', (c) => c.notNull())
+    .addColumn('created_by', 'text', (c) => c.notNull())
+    .addColumn('approval_status', 'text', (c) => c.notNull())
+    .addColumn('acted_by', 'text')
+    .execute();
 }

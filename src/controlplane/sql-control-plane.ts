@@ -5,7 +5,9 @@ import type {
   ControlPlane,
   EnvironmentRecord,
   EnvironmentUserRecord,
+  MigrationRequestRecord,
   RemapResult,
+  RequestApprovalStatus,
   TenantRecord,
   TenantUserRecord,
   UserRemap,
@@ -13,7 +15,7 @@ import type {
 import { ControlPlaneNotFoundError } from './errors';
 import { parseWorld, type World } from './world';
 import { createSchema } from './schema';
-import { environmentRow, environmentUserRow, tenantRow, tenantUserRow, toEnvironment, toEnvironmentUser, toTenant, toTenantUser, upnKey } from './rows';
+import { environmentRow, environmentUserRow, tenantRow, tenantUserRow, toEnvironment, toEnvironmentUser, toMigrationRequest, toTenant, toTenantUser, upnKey } from './rows';
 
 /** SQLite allows 32,766 variables a statement (older builds 999); PostgreSQL 65,535. */
 const LOOKUP_CHUNK = 500;
@@ -65,7 +67,7 @@ export class SqlControlPlane implements ControlPlane {
     // Checked again here so that nothing half-valid is ever written, whoever calls.
     const checked = parseWorld(world);
     await this.writeTransaction(async (trx) => {
-      for (const table of ['user_remaps', 'environment_users', 'environments', 'tenant_users', 'tenants'] as const) {
+      for (const table of ['migration_requests', 'user_remaps', 'environment_users', 'environments', 'tenant_users', 'tenants'] as const) {
         await trx.deleteFrom(table).execute();
       }
       for (const tenant of checked.tenants) {
@@ -191,6 +193,40 @@ export class SqlControlPlane implements ControlPlane {
     const rows = await this.db.selectFrom('user_remaps').select(['source_upn', 'target_upn', 'applied_count'])
       .where('migration_id', '=', migrationId).orderBy('seq').execute();
     return rows.map((r) => ({ sourceUpn: r.source_upn, targetUpn: r.target_upn, appliedCount: Number(r.applied_count) }));
+  }
+
+  async recordRequest(request: Omit<MigrationRequestRecord, 'approvalStatus' | 'actedBy'>): Promise<void> {
+    await this.db.insertInto('migration_requests')
+      .values({
+        id: request.id,
+        environment_id: request.environmentId,
+        source_tenant_id: request.sourceTenantId,
+        target_tenant_id: request.targetTenantId,
+        created_on: request.createdOn,
+        created_by: request.createdBy,
+        approval_status: 'Pending',
+        acted_by: null,
+      })
+      .onConflict((c) => c.column('id').doNothing())
+      .execute();
+  }
+
+  async setRequestStatus(id: string, status: RequestApprovalStatus, actedBy: string | null): Promise<void> {
+    const result = await this.db.updateTable('migration_requests').set({ approval_status: status, acted_by: actedBy }).where('id', '=', id).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new ControlPlaneNotFoundError('migration request', id);
+  }
+
+  async getRequest(id: string): Promise<MigrationRequestRecord | undefined> {
+    const row = await this.db.selectFrom('migration_requests').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toMigrationRequest(row);
+  }
+
+  async listRequests(filter: { sourceTenantId?: string; targetTenantId?: string }): Promise<MigrationRequestRecord[]> {
+    let query = this.db.selectFrom('migration_requests').selectAll();
+    if (filter.sourceTenantId !== undefined) query = query.where('source_tenant_id', '=', filter.sourceTenantId);
+    if (filter.targetTenantId !== undefined) query = query.where('target_tenant_id', '=', filter.targetTenantId);
+    const rows = await query.orderBy('created_on').orderBy('id').execute();
+    return rows.map(toMigrationRequest);
   }
 
   async close(): Promise<void> {
