@@ -4,6 +4,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration';
+import { BACKENDS, type BackendKind } from './service/migration-service';
+import { loadMicrosoftSettings, MicrosoftSettingsError, type MicrosoftSettings } from './microsoft/settings';
 
 /** Azurite's well-known development account: public, documented, local only. */
 export const AZURITE_DEVELOPMENT_CONNECTION_STRING =
@@ -50,6 +52,8 @@ const EnvironmentSchema = z.object({
   T2T_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(10_000).default(40),
   T2T_SHUTDOWN_GRACE: duration('T2T_SHUTDOWN_GRACE', '30s'),
   T2T_REMAP_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(200),
+  T2T_BACKEND: z.enum(BACKENDS, { message: `must be one of ${BACKENDS.join(', ')}` }).default('simulated'),
+  T2T_SERVICE_POLL_INTERVAL: duration('T2T_SERVICE_POLL_INTERVAL', '5m'),
 });
 
 export interface Config {
@@ -73,6 +77,12 @@ export interface Config {
   shutdownGraceMs: number;
   /** users re-mapped between two heartbeats */
   remapBatchSize: number;
+  /** which migration service the product drives */
+  backend: BackendKind;
+  /** the Microsoft back end's settings, when it is the one chosen */
+  microsoft?: MicrosoftSettings;
+  /** how often a waiting migration reads its request on the service (actions taken outside the product) */
+  servicePollMs: number;
 }
 
 export class ConfigError extends Error {
@@ -89,6 +99,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`configuration: ${message}`);
   }
   const e = parsed.data;
+  let microsoft: MicrosoftSettings | undefined;
+  if (e.T2T_BACKEND === 'microsoft') {
+    try {
+      microsoft = loadMicrosoftSettings(present);
+    } catch (err) {
+      if (err instanceof MicrosoftSettingsError) throw new ConfigError(err.message);
+      throw err;
+    }
+  }
   const dataDir = path.resolve(e.T2T_DATA_DIR);
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
@@ -107,5 +126,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConcurrentWorkflowTasks: e.T2T_MAX_CONCURRENT_WORKFLOW_TASKS,
     shutdownGraceMs: e.T2T_SHUTDOWN_GRACE,
     remapBatchSize: e.T2T_REMAP_BATCH_SIZE,
+    backend: e.T2T_BACKEND,
+    microsoft,
+    servicePollMs: e.T2T_SERVICE_POLL_INTERVAL,
   };
 }

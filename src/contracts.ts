@@ -83,6 +83,8 @@ export interface AuditEntry {
   outcome: 'accepted' | 'refused';
   reason?: string;
   requestId?: string;
+  /** how the product learned of the action, when not from its own client (e.g. Microsoft's admin center) */
+  note?: string;
 }
 
 export interface EligibilityFinding {
@@ -153,6 +155,11 @@ export interface MigrationStatus {
   validation?: ValidationInfo;
   summary?: MigrationSummary;
   audit: AuditEntry[];
+  /** the back end that carries the migration out, and its id for the request */
+  backend?: 'simulated' | 'microsoft';
+  serviceMigrationId?: string;
+  /** what the back end could not know (e.g. the component inventory on Microsoft's service) */
+  unknown?: string[];
 }
 
 export const statusQuery = defineQuery<MigrationStatus>('status');
@@ -168,6 +175,8 @@ export interface MigrationInput {
   approvalTimeoutMs: number;
   lockboxTimeoutMs: number;
   prepareWindowMs: number;
+  /** how often the request's state on the service is read while people are awaited (default 5 min) */
+  servicePollMs?: number;
 }
 
 export const MIGRATION_WORKFLOW_TYPE = 'tenantMigration';
@@ -253,5 +262,7 @@ export const ErrorType = {
   MappingChanged: 'MappingChanged',
   /** thrown by the control plane (the error's name): an environment or tenant it does not hold */
   ControlPlaneNotFound: 'ControlPlaneNotFoundError',
+  /** Microsoft's service refused the call for good (401, 403, 4xx): retrying cannot help */
+  ServiceRefused: 'ServiceRefused',
 } as const;
 export const NON_RETRYABLE_ERRORS = Object.values(ErrorType);

@@ -4,14 +4,19 @@ import { loadConfig, Config } from './config';
 import { createActivities } from './activities';
 import { createControlPlane } from './controlplane/database';
 import type { ControlPlane } from './controlplane/control-plane';
-import { MigrationStorage } from './storage/migration-storage';
+import type { MigrationStorage } from './storage/migration-storage';
+import type { MigrationService } from './service/migration-service';
+import { openMigrationService, type OpenedService } from './service';
 import { describeError } from './errors';
 import { temporalConnectionOptions } from './temporal-connection';
 
 export interface MigrationWorkerOptions {
   config: Config;
   connection: NativeConnection;
+  /** the simulated back end's control plane (also read by the CLI); unused on Microsoft's */
   controlPlane: ControlPlane;
+  /** a back end of the caller's (tests); otherwise the one the configuration names */
+  service?: MigrationService;
   storage?: MigrationStorage;
   /** a pre-built bundle (tests build it once); otherwise the workflows are bundled at start */
   workflowBundle?: WorkerOptions['workflowBundle'];
@@ -21,7 +26,10 @@ export interface MigrationWorkerOptions {
 
 export async function createMigrationWorker(options: MigrationWorkerOptions): Promise<Worker> {
   const { config } = options;
-  const storage = options.storage ?? new MigrationStorage(config.storageConnectionString);
+  const remapBatchSize = options.remapBatchSize ?? config.remapBatchSize;
+  const opened: OpenedService = options.service
+    ? { service: options.service }
+    : await openMigrationService({ ...config, remapBatchSize }, { controlPlane: options.controlPlane, storage: options.storage });
   return Worker.create({
     connection: options.connection,
     namespace: config.namespace,
@@ -34,10 +42,8 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     shutdownGraceTime: config.shutdownGraceMs,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({
-      controlPlane: options.controlPlane,
-      storage,
-      sasValidityMs: config.sasValidityMs,
-      remapBatchSize: options.remapBatchSize ?? config.remapBatchSize,
+      service: opened.service,
+      legacy: opened.simulated ? { controlPlane: options.controlPlane, service: opened.simulated, remapBatchSize } : undefined,
     }),
   });
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import os from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { loadConfig, ConfigError, AZURITE_DEVELOPMENT_CONNECTION_STRING } from '../src/config';
 import { parseDuration, formatDuration } from '../src/duration';
 
@@ -16,6 +18,34 @@ describe('configuration', () => {
     assert.equal(config.lockboxTimeoutMs, 12 * 3_600_000);
     assert.equal(config.prepareWindowMs, 7 * 86_400_000);
     assert.equal(config.uiPort, 8233);
+  });
+
+  it('chooses the back end: simulated by default, microsoft with a valid tenants file, a clear line otherwise', () => {
+    assert.equal(loadConfig({}).backend, 'simulated');
+    assert.equal(loadConfig({}).servicePollMs, 300_000);
+    assert.throws(() => loadConfig({ T2T_BACKEND: 'azure' }), (err: Error) => err instanceof ConfigError && err.message === 'configuration: T2T_BACKEND: must be one of simulated, microsoft');
+    assert.throws(
+      () => loadConfig({ T2T_BACKEND: 'microsoft' }),
+      (err: Error) => err instanceof ConfigError && /^configuration: T2T_MICROSOFT_TENANTS_FILE: the Microsoft back end needs a tenants file/.test(err.message),
+    );
+    const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-config-'));
+    const file = path.join(dir, 'tenants.json');
+    writeFileSync(file, JSON.stringify({ tenants: [{ tenantId: 'contoso.onmicrosoft.com', clientId: 'app', clientSecret: 's3cret' }] }));
+    const config = loadConfig({ T2T_BACKEND: 'microsoft', T2T_MICROSOFT_TENANTS_FILE: file, T2T_SERVICE_POLL_INTERVAL: '30s' });
+    assert.equal(config.microsoft!.powerPlatformApiUrl, 'https://api.bap.microsoft.com');
+    assert.equal(config.microsoft!.graphApiUrl, 'https://graph.microsoft.com');
+    assert.equal(config.microsoft!.customAuthority, false);
+    assert.equal(config.microsoft!.tenants[0].clientSecret, 's3cret');
+    assert.equal(config.servicePollMs, 30_000);
+    assert.throws(
+      () => loadConfig({ T2T_BACKEND: 'microsoft', T2T_MICROSOFT_TENANTS_FILE: file, T2T_AUTHORITY_HOST: 'http://127.0.0.1:8443' }),
+      (err: Error) => err instanceof ConfigError && /T2T_AUTHORITY_HOST must use https/.test(err.message),
+    );
+    writeFileSync(file, JSON.stringify({ tenants: [{ tenantId: 't', clientId: 'app', certificatePath: 'missing.pem' }] }));
+    assert.throws(
+      () => loadConfig({ T2T_BACKEND: 'microsoft', T2T_MICROSOFT_TENANTS_FILE: file }),
+      (err: Error) => err instanceof ConfigError && err.message === 'configuration: T2T_MICROSOFT_TENANTS_FILE: tenants.0.certificatePath: cannot read missing.pem' && !err.message.includes('s3cret'),
+    );
   });
 
   it('reads every variable', () => {

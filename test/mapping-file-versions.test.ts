@@ -16,7 +16,9 @@ import { createControlPlane } from '../src/controlplane/database';
 import { parseWorld } from '../src/controlplane/world';
 import type { ControlPlane } from '../src/controlplane/control-plane';
 import { MigrationStorage, BlobChangedError, MAPPING_BLOB_NAME, containerNameFor } from '../src/storage/migration-storage';
-import { createMappingActivities, RemapResult } from '../src/activities/mapping-activities';
+import { createActivities } from '../src/activities';
+import { SimulatedMigrationService } from '../src/service/simulated';
+import type { RemapResult } from '../src/service/simulated-migrate';
 import type { ValidationInfo } from '../src/contracts';
 
 /** The expected refusal would otherwise be logged as a warning in the test output. */
@@ -29,7 +31,7 @@ describe('which version of the mapping file is read @integration', function () {
   let controlPlane: ControlPlane;
   let storage: MigrationStorage;
   let w: TestWorld;
-  let activities: ReturnType<typeof createMappingActivities>;
+  let activities: ReturnType<typeof createActivities>;
   let round = 0;
 
   before(async () => {
@@ -40,7 +42,8 @@ describe('which version of the mapping file is read @integration', function () {
     await controlPlane.migrateSchema();
     await controlPlane.loadWorld(parseWorld(w.world));
     storage = new MigrationStorage(azurite.connectionString);
-    activities = createMappingActivities({ controlPlane, storage });
+    const service = new SimulatedMigrationService({ controlPlane, storage, sasValidityMs: 3_600_000, remapBatchSize: 200 });
+    activities = createActivities({ service, legacy: { controlPlane, service, remapBatchSize: 200 } });
   });
   after(async () => {
     await controlPlane?.close();

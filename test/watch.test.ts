@@ -13,6 +13,14 @@ describe('status --watch progress line', () => {
       progressLine(status('Migrating', 'Migrate Environment: Running'), 'remapUsers', { remapped: 4200, line: 4301 }),
       'Migrating · Migrate Environment · 4,200 users re-mapped (mapping line 4301)',
     );
+    assert.equal(
+      progressLine(status('Migrating', 'Migrate Environment: Running'), 'migrateEnvironment', { remapped: 10, line: 12 }),
+      'Migrating · Migrate Environment · 10 users re-mapped (mapping line 12)',
+    );
+    assert.equal(
+      progressLine(status('Migrating', 'Migrate Environment: Running'), 'migrateEnvironment', { lastStatus: 'Running' }),
+      'Migrating · Migrate Environment · the migration service reports: Running',
+    );
     assert.equal(progressLine(status('Approved'), undefined, undefined), 'Approved');
   });
 });

@@ -1,24 +1,30 @@
 // Every activity the worker registers, built from its dependencies so that tests
-// can inject their own control plane or storage.
+// can inject their own back end, control plane or storage.
 import type { ControlPlane } from '../controlplane/control-plane';
-import type { MigrationStorage } from '../storage/migration-storage';
-import { createControlPlaneActivities } from './control-plane-activities';
-import { createStorageActivities } from './storage-activities';
+import type { MigrationService } from '../service/migration-service';
+import type { SimulatedMigrationService } from '../service/simulated';
+import { createServiceActivities } from './service-activities';
 import { createMappingActivities } from './mapping-activities';
+import { createLegacyActivities } from './legacy-activities';
 
 export interface ActivityDependencies {
-  controlPlane: ControlPlane;
-  storage: MigrationStorage;
-  sasValidityMs: number;
-  /** users re-mapped per heartbeat; smaller in tests to exercise resumption */
-  remapBatchSize?: number;
+  service: MigrationService;
+  /** on the simulated back end: serves the per-step activities of migrations started before the port */
+  legacy?: { controlPlane: ControlPlane; service: SimulatedMigrationService; remapBatchSize: number };
 }
 
 export function createActivities(deps: ActivityDependencies) {
+  const legacy = deps.legacy;
   return {
-    ...createControlPlaneActivities(deps.controlPlane),
-    ...createStorageActivities(deps),
-    ...createMappingActivities(deps),
+    ...createServiceActivities(deps.service),
+    ...createMappingActivities(deps.service),
+    ...(legacy
+      ? createLegacyActivities({
+          controlPlane: legacy.controlPlane,
+          container: (containerName) => legacy.service.mappingContainer({ containerName }),
+          remapBatchSize: legacy.remapBatchSize,
+        })
+      : ({} as ReturnType<typeof createLegacyActivities>)),
   };
 }
 

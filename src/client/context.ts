@@ -5,6 +5,8 @@ import { loadConfig, Config } from '../config';
 import { createControlPlane } from '../controlplane/database';
 import type { ControlPlane } from '../controlplane/control-plane';
 import { MigrationClient, UserError } from './migrations';
+import type { MigrationService } from '../service/migration-service';
+import { openMigrationService } from '../service';
 import { temporalConnectionOptions } from '../temporal-connection';
 
 export class CommandContext {
@@ -12,6 +14,7 @@ export class CommandContext {
   private connection?: Connection;
   private controlPlaneValue?: ControlPlane;
   private migrationsValue?: MigrationClient;
+  private serviceValue?: MigrationService;
 
   constructor(
     private readonly globals: { as?: string; json?: boolean },
@@ -34,13 +37,26 @@ export class CommandContext {
     return actor;
   }
 
+  /** The simulated back end's control plane: the commands that act on the simulated world only. */
   async controlPlane(): Promise<ControlPlane> {
+    if (this.config.backend !== 'simulated') {
+      throw new UserError(`this command acts on the simulated back end's world, and T2T_BACKEND is '${this.config.backend}'`);
+    }
     if (!this.controlPlaneValue) {
       const controlPlane = await createControlPlane(this.config.databaseUrl);
       await controlPlane.migrateSchema();
       this.controlPlaneValue = controlPlane;
     }
     return this.controlPlaneValue;
+  }
+
+  /** The migration service the configuration names, as the worker drives it. */
+  async service(): Promise<MigrationService> {
+    if (!this.serviceValue) {
+      const simulated = this.config.backend === 'simulated' ? { controlPlane: await this.controlPlane() } : { controlPlane: undefined as never };
+      this.serviceValue = (await openMigrationService(this.config, simulated)).service;
+    }
+    return this.serviceValue;
   }
 
   async client(): Promise<Client> {
@@ -60,12 +76,13 @@ export class CommandContext {
     this.migrationsValue ??= new MigrationClient({
       client: await this.client(),
       config: this.config,
-      controlPlane: await this.controlPlane(),
+      service: await this.service(),
     });
     return this.migrationsValue;
   }
 
   async close(): Promise<void> {
+    await this.serviceValue?.close();
     await this.controlPlaneValue?.close();
     await this.connection?.close();
   }

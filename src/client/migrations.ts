@@ -3,7 +3,8 @@
 // `t2t` commands and by the tests alike.
 import { randomUUID } from 'node:crypto';
 import { Client, WorkflowHandle, WorkflowExecutionInfo } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { MigrationService } from '../service/migration-service';
 import type { ControlPlane } from '../controlplane/control-plane';
 import type { Config } from '../config';
 import {
@@ -33,6 +34,20 @@ export class UserError extends Error {
   override name = 'UserError';
 }
 
+/**
+ * Runs a look-up of the service for `action`: what the service says does not exist (or refuses
+ * for good) becomes the admin's one line; faults stay errors.
+ */
+async function refusedAs<T>(action: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof ApplicationFailure && err.nonRetryable) throw new UserError(`${action} refused: ${err.message}`);
+    if (err instanceof ApplicationFailure) throw new UserError(`${action}: the migration service did not answer: ${err.message}`);
+    throw err;
+  }
+}
+
 /** How often a wait asks the server whether the migration's run has ended. */
 const ENDED_CHECK_INTERVAL_MS = 2_000;
 
@@ -55,8 +70,9 @@ export interface ActionOutcome {
 
 export interface MigrationClientOptions {
   client: Client;
-  config: Pick<Config, 'taskQueue' | 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs'>;
-  controlPlane: ControlPlane;
+  config: Pick<Config, 'taskQueue' | 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs'> & Partial<Pick<Config, 'servicePollMs'>>;
+  /** the migration service the worker drives: the client's checks at submit go through it too */
+  service: MigrationService;
   /** how long to wait for the workflow to record an action's outcome */
   ackTimeoutMs?: number;
 }
@@ -70,19 +86,22 @@ export class MigrationClient {
 
   /** Checks the request at once, starts the migration and waits until it has been assessed. */
   async submit(input: { environmentId: string; targetTenantId: string; actor: string }): Promise<MigrationStatus> {
-    const { controlPlane } = this.options;
-    const environment = await controlPlane.getEnvironment(input.environmentId);
-    if (!environment) throw new UserError(`submit refused: environment '${input.environmentId}' does not exist`);
-    const sourceTenant = await controlPlane.getTenant(environment.tenantId);
-    const targetTenant = await controlPlane.getTenant(input.targetTenantId);
-    if (!targetTenant) throw new UserError(`submit refused: target tenant '${input.targetTenantId}' does not exist`);
-    if (!sourceTenant) throw new UserError(`submit refused: the environment's tenant '${environment.tenantId}' does not exist`);
-    const authorization = authorizeAction('submit', sourceTenant.id, await controlPlane.getTenantUser(sourceTenant.id, input.actor));
+    const { service } = this.options;
+    const assessment = await refusedAs('submit', () => service.assess(input.environmentId, input.targetTenantId));
+    const authorization = await service.authorize('submit', input.actor, {
+      sourceTenantId: assessment.environmentTenantId,
+      targetTenantId: input.targetTenantId,
+    });
     if (!authorization.allowed) throw new UserError(authorization.reason!);
-    const eligibility = checkEligibility({ environment, sourceTenant, targetTenant });
-    if (eligibility.blocking.length > 0) {
-      throw new UserError(`submit refused: not eligible: ${eligibility.blocking.map((b) => b.message).join('; ')}`);
+    if (assessment.environmentTenantId === input.targetTenantId) {
+      throw new UserError(`submit refused: not eligible: environment '${input.environmentId}' already belongs to tenant '${input.targetTenantId}'`);
     }
+    if (assessment.blocking.length > 0) {
+      throw new UserError(`submit refused: not eligible: ${assessment.blocking.map((b) => b.message).join('; ')}`);
+    }
+    const environment = { id: input.environmentId, name: assessment.environmentName };
+    const sourceTenant = { id: assessment.sourceTenantId, name: assessment.sourceTenantName };
+    const targetTenant = { id: input.targetTenantId, name: assessment.targetTenantName };
 
     const migration: MigrationInput = {
       migrationId: randomUUID(),
@@ -93,6 +112,7 @@ export class MigrationClient {
       approvalTimeoutMs: this.options.config.approvalTimeoutMs,
       lockboxTimeoutMs: this.options.config.lockboxTimeoutMs,
       prepareWindowMs: this.options.config.prepareWindowMs,
+      servicePollMs: this.options.config.servicePollMs,
     };
     let handle: WorkflowHandle;
     try {
@@ -106,7 +126,7 @@ export class MigrationClient {
         memo: { environmentName: environment.name, sourceTenant: sourceTenant.name, targetTenant: targetTenant.name },
         staticSummary: `Move ${environment.name} (${environment.id}) from ${sourceTenant.name} to ${targetTenant.name}`,
         staticDetails:
-          `Tenant-to-tenant migration of environment **${environment.name}** (\`${environment.id}\`, ${environment.type}) ` +
+          `Tenant-to-tenant migration of environment **${environment.name}** (\`${environment.id}\`) ` +
           `from tenant **${sourceTenant.name}** (\`${sourceTenant.id}\`) to **${targetTenant.name}** (\`${targetTenant.id}\`).\n\n` +
           `Source migration id \`${migration.migrationId}\` · target migration id \`${migration.targetMigrationId}\``,
       });

@@ -42,6 +42,9 @@ export function statusDocument(status: MigrationStatus, extra: Record<string, un
     warnings: status.warnings,
     summary: status.summary ?? null,
     people: people ?? null,
+    backend: status.backend ?? 'simulated',
+    serviceMigrationId: status.serviceMigrationId ?? null,
+    unknown: status.unknown ?? [],
     ...extra,
   };
 }
@@ -64,7 +67,8 @@ export function describeStatus(status: MigrationStatus, view: 'source' | 'target
   if (status.validation) {
     lines.push(`  Validation round ${status.validation.round}: ${status.validation.rows} rows, ${status.validation.errors} errors`);
   }
-  if (status.summary) {
+  const unknownCounts = status.unknown?.some((u) => u.startsWith('user and mailbox counts'));
+  if (status.summary && !unknownCounts) {
     const s = status.summary;
     lines.push(`  Users re-mapped: ${s.usersRemapped}; not in the mapping (not migrated): ${s.unmappedUsers}`);
     lines.push(`  Mailboxes configured: ${s.mailboxesConfigured}; to reconfigure: ${s.mailboxesToReconfigure}; onmicrosoft.com addresses rewritten: ${s.onmicrosoftAddressesRewritten}`);
@@ -73,6 +77,9 @@ export function describeStatus(status: MigrationStatus, view: 'source' | 'target
       for (const r of people.onmicrosoftAddressesRewritten) lines.push(`  Address rewritten (reconfigure): ${r.from} → ${r.to}`);
       if (people.unmappedUsers.length > 0) lines.push(`  Not migrated: ${people.unmappedUsers.join(', ')}`);
     }
+  }
+  if (status.summary) {
+    const s = status.summary;
     if (s.checklist.length > 0) {
       lines.push('  Post-migration checklist:');
       for (const item of s.checklist) {
@@ -80,6 +87,10 @@ export function describeStatus(status: MigrationStatus, view: 'source' | 'target
         for (const d of item.details) lines.push(`       ${d}`);
       }
     }
+  }
+  if (status.unknown && status.unknown.length > 0) {
+    lines.push(`  Not known on the ${status.backend ?? 'migration'} service:`);
+    for (const u of status.unknown) lines.push(`   ? ${u}`);
   }
   return lines;
 }

@@ -9,6 +9,8 @@ interface Progress {
   errors?: number;
   remapped?: number;
   line?: number;
+  /** Microsoft's service: the operation's last reported status */
+  lastStatus?: string;
 }
 
 export function progressLine(status: MigrationStatus, activityType: string | undefined, progress: Progress | undefined): string {
@@ -17,8 +19,11 @@ export function progressLine(status: MigrationStatus, activityType: string | und
   if (activityType === 'validateMapping' && progress.rowsValidated !== undefined) {
     return `${head} · ${progress.rowsValidated.toLocaleString('en-US')} rows validated, ${progress.errors ?? 0} errors`;
   }
-  if (activityType === 'remapUsers' && progress.remapped !== undefined) {
+  if ((activityType === 'remapUsers' || activityType === 'migrateEnvironment') && progress.remapped !== undefined) {
     return `${head} · ${progress.remapped.toLocaleString('en-US')} users re-mapped (mapping line ${progress.line})`;
+  }
+  if ((activityType === 'prepareOnService' || activityType === 'migrateEnvironment') && progress.lastStatus) {
+    return `${head} · the migration service reports: ${progress.lastStatus}`;
   }
   return head;
 }

@@ -60,10 +60,22 @@ const retry: RetryPolicy = {
  */
 const ONE_UPSERT_PER_PHASE = 'one-upsert-per-phase';
 
+/**
+ * Since this patch, the workflow acts through the migration-service port: it registers the
+ * request with the service, tells the service of approvals, denials and cancellations, watches
+ * the request for actions taken outside the product, and migrates in one resumable service step.
+ */
+const MIGRATION_SERVICE_PORT = 'migration-service-port';
+
+const DEFAULT_SERVICE_POLL_MS = 5 * 60_000;
+
 const CONTROL_PLANE: ActivityOptions = { startToCloseTimeout: '1m', retry };
 const STORAGE: ActivityOptions = { startToCloseTimeout: '2m', retry };
 // Long steps heartbeat their progress; a retry resumes from the last heartbeat.
 const LONG_RUNNING: ActivityOptions = { startToCloseTimeout: '2h', heartbeatTimeout: '20s', retry };
+// The service's own prepare and migrate are polled long-running operations: hours, heartbeating
+// while they wait, so that a lost worker is noticed within seconds and another resumes the step.
+const SERVICE_OPERATION: ActivityOptions = { startToCloseTimeout: '24h', heartbeatTimeout: '30s', retry };
 
 /** An activity with the one-line summary the Web UI shows for it (no personal data). */
 function step<K extends keyof MigrationActivities>(name: K, summary: string, options: ActivityOptions = CONTROL_PLANE): MigrationActivities[K] {
@@ -87,6 +99,9 @@ interface InboxMessage {
 
 type Handler = (payload: Record<string, unknown>, actor: string) => Promise<'continue' | 'done' | { refused: string }>;
 
+/** Reads the request on the service while people are awaited: 'done' when someone acted outside the product. */
+type Watch = () => Promise<'continue' | 'done'>;
+
 export async function tenantMigration(input: MigrationInput): Promise<MigrationStatus> {
   return new Migration(input).run();
 }
@@ -96,6 +111,11 @@ class Migration {
   private readonly inbox: InboxMessage[] = [];
   private sourceTenantId = '';
   private validationRound = 0;
+  /** false when replaying a migration started before the port */
+  private usesPort = false;
+  private externalActions = false;
+  private servicePrepares = false;
+  private nextWatchAt = 0;
 
   constructor(private readonly input: MigrationInput) {
     this.state = {
@@ -112,6 +132,7 @@ class Migration {
   }
 
   async run(): Promise<MigrationStatus> {
+    this.usesPort = patched(MIGRATION_SERVICE_PORT);
     this.registerHandlers();
     this.setPhase('Submitted');
 
@@ -142,7 +163,7 @@ class Migration {
     if (!onlyChanges || !carriesAlready(sourceTenant)) upsertSearchAttributes([sourceTenant]);
     if (!onlyChanges || !carriesMemoAlready(memo)) upsertMemo(memo);
 
-    const authorization = await step('authorize', 'Check the role of the submitter')(this.authorizationRequest('submit', this.input.submittedBy));
+    const authorization = await this.checkRole('submit', this.input.submittedBy, 'Check the role of the submitter');
     if (!authorization.allowed) {
       this.record('submit', this.input.submittedBy, 'refused', authorization.reason);
       this.state.reason = authorization.reason;
@@ -156,6 +177,25 @@ class Migration {
       this.setPhase('Failed');
       return false;
     }
+    if (this.usesPort) {
+      this.state.backend = assessment.backend;
+      if (assessment.unknown.length > 0) this.state.unknown = assessment.unknown;
+      try {
+        const submission = await step('submitMigration', 'Register the request with the migration service')({
+          migration: this.serviceMigration(),
+          submittedBy: this.input.submittedBy,
+        });
+        this.state.serviceMigrationId = submission.serviceMigrationId;
+        this.externalActions = submission.externalActions;
+        this.servicePrepares = submission.servicePrepares;
+      } catch (err) {
+        const reason = `submit refused by the migration service: ${failureMessage(err)}`;
+        this.record('submit', this.input.submittedBy, 'refused', reason);
+        this.state.reason = reason;
+        this.setPhase('Failed');
+        return false;
+      }
+    }
     this.record('submit', this.input.submittedBy, 'accepted');
     return true;
   }
@@ -166,16 +206,20 @@ class Migration {
     this.setPhase('PendingApproval');
     const outcome = await this.handleActions(
       {
-        approve: async () => 'done',
-        deny: async (payload) => {
-          this.state.reason = String(payload.reason ?? '') || 'denied by the target tenant admin';
+        approve: async (_payload, actor) => this.tellService('approveOnService', 'Approve the request on the migration service', { actor }),
+        deny: async (payload, actor) => {
+          const reason = String(payload.reason ?? '') || 'denied by the target tenant admin';
+          const told = await this.tellService('denyOnService', 'Deny the request on the migration service', { actor, reason });
+          if (told !== 'done') return told;
+          this.state.reason = reason;
           this.setPhase('Denied');
           return 'done';
         },
-        cancel: async (payload) => this.cancel(payload),
+        cancel: async (payload, actor) => this.cancel(payload, actor),
       },
       () => deadline,
       'approval deadline',
+      () => this.watchRequest(true),
     );
     if (outcome === 'timeout') {
       this.state.reason = 'the target tenant admin did not approve the request in time';
@@ -191,11 +235,12 @@ class Migration {
     this.setPhase('PendingLockbox');
     const outcome = await this.handleActions(
       {
-        approveLockbox: async () => 'done',
-        cancel: async (payload) => this.cancel(payload),
+        approveLockbox: async (_payload, actor) => this.tellService('approveLockboxOnService', 'Record the lockbox approval with the migration service', { actor }),
+        cancel: async (payload, actor) => this.cancel(payload, actor),
       },
       () => deadline,
       'lockbox deadline',
+      () => this.watchRequest(false),
     );
     if (outcome === 'timeout') {
       this.state.reason = 'the lockbox request was not approved in time';
@@ -220,10 +265,11 @@ class Migration {
             }
             return 'done';
           },
-          cancel: async (payload) => this.cancel(payload),
+          cancel: async (payload, actor) => this.cancel(payload, actor),
         },
         windowDeadline,
         'seven-day window to migrate',
+        () => this.watchRequest(false),
       );
       if (outcome === 'timeout') {
         this.state.status = undefined;
@@ -241,6 +287,7 @@ class Migration {
         migrationId: this.input.migrationId,
         environmentId: this.input.environmentId,
         actor,
+        ...(this.usesPort ? { migration: this.serviceMigration() } : {}),
       });
       this.refreshDetails();
       return 'continue';
@@ -265,13 +312,7 @@ class Migration {
     this.setPhase('Validating');
     let result;
     try {
-      result = await step('validateMapping', `Validate usermapping.csv (round ${this.validationRound})`, LONG_RUNNING)({
-        migrationId: this.input.migrationId,
-        containerName: this.state.storage.containerName,
-        sourceTenantId: this.sourceTenantId,
-        targetTenantId: this.input.targetTenantId,
-        round: this.validationRound,
-      });
+      result = await step('validateMapping', `Validate usermapping.csv (round ${this.validationRound})`, LONG_RUNNING)(this.validationRequest(this.validationRound));
     } catch (err) {
       this.state.status = undefined;
       this.state.reason = `validation could not run: ${failureMessage(err)}`;
@@ -285,6 +326,24 @@ class Migration {
       this.setPhase('ValidationFailed', [{ key: SA.prepareDeadline, value: null }]);
       return 'continue';
     }
+    if (this.servicePrepares) {
+      let onService;
+      try {
+        onService = await step('prepareOnService', 'Prepare on the migration service', SERVICE_OPERATION)({
+          migration: this.serviceMigration(),
+          storage: this.state.storage,
+        });
+      } catch (err) {
+        onService = { succeeded: false, message: `the service's prepare could not run: ${failureMessage(err)}`, errorReportUrl: undefined };
+      }
+      if (!onService.succeeded) {
+        this.state.status = onService.errorReportUrl ? STATUS.validationFailed(onService.errorReportUrl) : undefined;
+        this.state.reason = onService.message ?? "the migration service's prepare failed";
+        this.state.prepareDeadline = undefined;
+        this.setPhase('ValidationFailed', [{ key: SA.prepareDeadline, value: null }]);
+        return 'continue';
+      }
+    }
     this.state.status = STATUS.validateSucceeded;
     const deadline = new Date(Date.now() + this.input.prepareWindowMs);
     this.state.prepareDeadline = deadline.toISOString();
@@ -292,13 +351,140 @@ class Migration {
     return 'continue';
   }
 
-  private async cancel(payload: Record<string, unknown>): Promise<'done'> {
+  private async cancel(payload: Record<string, unknown>, actor: string): Promise<'done' | { refused: string }> {
+    const told = await this.tellService('cancelOnService', 'Delete the request on the migration service', { actor });
+    if (told !== 'done') return told;
     this.state.reason = payload.reason ? `cancelled: ${String(payload.reason)}` : 'cancelled by the source admin';
     this.setPhase('Cancelled');
     return 'done';
   }
 
+  /** Tells the service of an accepted action; a refusal by the service refuses the action. */
+  private async tellService(
+    activity: 'approveOnService' | 'denyOnService' | 'approveLockboxOnService' | 'cancelOnService',
+    summary: string,
+    details: { actor: string; reason?: string },
+  ): Promise<'done' | { refused: string }> {
+    if (!this.usesPort) return 'done';
+    try {
+      await step(activity, summary)({ migration: this.serviceMigration(), actor: details.actor, reason: details.reason ?? '' });
+      return 'done';
+    } catch (err) {
+      return { refused: `the migration service refused it: ${failureMessage(err)}` };
+    }
+  }
+
+  /**
+   * Reads the request on the service: an approval, denial or deletion made outside the
+   * product (Microsoft's admin center, PowerShell) moves the migration on as if the action
+   * had come through it. `approvalAwaited`: whether an approval or denial is news now.
+   */
+  private async watchRequest(approvalAwaited: boolean): Promise<'continue' | 'done'> {
+    let request;
+    try {
+      request = await step('readMigrationRequest', 'Check the request on the migration service')({ migration: this.serviceMigration() });
+    } catch (err) {
+      // A service that cannot be read now is read again at the next interval.
+      log.warn('the request could not be read on the service', { migrationId: this.input.migrationId, error: failureMessage(err) });
+      return 'continue';
+    }
+    const actor = request.actedBy || 'someone outside the product';
+    const note = 'done on the migration service outside the product';
+    if (request.state === 'deleted') {
+      this.record('cancel', actor, 'accepted', undefined, undefined, note);
+      this.state.reason = 'the request was deleted on the migration service outside the product';
+      this.setPhase('Cancelled');
+      return 'done';
+    }
+    if (!approvalAwaited) return 'continue';
+    if (request.state === 'approved') {
+      this.record('approve', actor, 'accepted', undefined, undefined, note);
+      return 'done';
+    }
+    if (request.state === 'denied') {
+      this.record('deny', actor, 'accepted', undefined, undefined, note);
+      this.state.reason = 'denied on the migration service outside the product';
+      this.setPhase('Denied');
+      return 'done';
+    }
+    return 'continue';
+  }
+
+  /** The migration as the service knows it. */
+  private serviceMigration() {
+    return {
+      migrationId: this.input.migrationId,
+      environmentId: this.input.environmentId,
+      sourceTenantId: this.sourceTenantId,
+      targetTenantId: this.input.targetTenantId,
+      ...(this.state.serviceMigrationId ? { serviceMigrationId: this.state.serviceMigrationId } : {}),
+    };
+  }
+
+  private validationRequest(round: number) {
+    const storage = this.state.storage!;
+    return {
+      migrationId: this.input.migrationId,
+      containerName: storage.containerName,
+      ...(this.usesPort ? { storage } : {}),
+      sourceTenantId: this.sourceTenantId,
+      targetTenantId: this.input.targetTenantId,
+      round,
+    };
+  }
+
   private async migrate(): Promise<void> {
+    if (!this.usesPort) return this.migrateStepByStep();
+    const storage = this.state.storage!;
+    this.state.status = STATUS.migrateRunning;
+    this.state.reason = undefined;
+    this.setPhase('Migrating');
+    try {
+      const check = await this.checkAgainBeforeMigrate();
+      const outcome = await step('migrateEnvironment', 'Migrate: re-link, re-map users, mailboxes, source access, checklist', SERVICE_OPERATION)({
+        migration: this.serviceMigration(),
+        storage,
+        mappingEtag: check.mappingEtag,
+      });
+      this.state.summary = {
+        usersRemapped: outcome.usersRemapped,
+        unmappedUsers: outcome.unmappedTotal,
+        mailboxesConfigured: outcome.mailboxesConfigured,
+        mailboxesToReconfigure: outcome.mailboxesToReconfigure,
+        onmicrosoftAddressesRewritten: outcome.onmicrosoftAddressesRewritten,
+        checklist: outcome.checklist,
+        flowActivationOrder: outcome.flowActivationOrder,
+      };
+      if (outcome.unknown.length > 0) this.state.unknown = [...(this.state.unknown ?? []), ...outcome.unknown];
+      this.state.status = STATUS.migrateSucceeded;
+      this.setPhase('Succeeded');
+    } catch (err) {
+      this.state.status = undefined;
+      this.state.reason = `migration failed: ${failureMessage(err)}`;
+      log.warn('migration failed', { migrationId: this.input.migrationId, error: failureMessage(err) });
+      this.setPhase('Failed');
+    }
+  }
+
+  /** Eligibility and the mapping file once more before any effect: either may have changed since prepare. */
+  private async checkAgainBeforeMigrate() {
+    const assessment = await step('assessMigration', 'Check eligibility again before migrating')({ environmentId: this.input.environmentId, targetTenantId: this.input.targetTenantId });
+    if (assessment.blocking.length > 0) {
+      throw ApplicationFailure.nonRetryable(`not eligible any more: ${assessment.blocking.map((b) => b.message).join('; ')}`, 'NotEligible');
+    }
+    const check = await step('validateMapping', 'Validate usermapping.csv again before migrating', LONG_RUNNING)(this.validationRequest(this.validationRound + 1));
+    if (check.errors > 0) {
+      this.state.validation = check;
+      throw ApplicationFailure.nonRetryable(
+        `the mapping file no longer passes validation (${check.errors} errors, report: ${check.errorReportUrl}); nothing was changed`,
+        'MappingInvalidAtMigrate',
+      );
+    }
+    return check;
+  }
+
+  /** Migrations started before the port run the steps as separate activities, as they were recorded. */
+  private async migrateStepByStep(): Promise<void> {
     const storageInfo = this.state.storage!;
     this.state.status = STATUS.migrateRunning;
     this.state.reason = undefined;
@@ -372,7 +558,10 @@ class Migration {
   private async finish(): Promise<MigrationStatus> {
     if (this.state.storage) {
       // Once the migration has ended nobody needs the container: revoke the SAS.
-      await step('revokeMigrationStorage', 'Revoke the SAS of the migration container', STORAGE)({ containerName: this.state.storage.containerName });
+      await step('revokeMigrationStorage', 'Revoke the SAS of the migration container', STORAGE)({
+        containerName: this.state.storage.containerName,
+        ...(this.usesPort ? { storage: this.state.storage } : {}),
+      });
     }
     this.refreshDetails();
     return this.state;
@@ -389,17 +578,29 @@ class Migration {
     handlers: Partial<Record<Exclude<Action, 'submit'>, Handler>>,
     currentDeadline: () => number | undefined,
     timerSummary: string,
+    watch?: Watch,
   ): Promise<'done' | 'timeout'> {
+    const watching = watch !== undefined && this.externalActions;
     for (;;) {
       // An accepted action can move the deadline (a successful prepare opens the window).
       const deadline = currentDeadline();
       if (this.inbox.length === 0) {
-        if (deadline === undefined) {
+        if (watching && this.nextWatchAt === 0) this.nextWatchAt = Date.now() + this.servicePollMs();
+        const watchAt = watching ? this.nextWatchAt : undefined;
+        const wakeAt = deadline === undefined ? watchAt : watchAt === undefined ? deadline : Math.min(deadline, watchAt);
+        if (wakeAt === undefined) {
           await condition(() => this.inbox.length > 0);
         } else {
-          const remaining = deadline - Date.now();
-          const arrived = remaining > 0 && (await condition(() => this.inbox.length > 0, remaining, { summary: timerSummary }));
-          if (!arrived) return 'timeout';
+          const remaining = wakeAt - Date.now();
+          const summary = wakeAt === deadline ? timerSummary : 'next look at the request on the migration service';
+          const arrived = remaining > 0 && (await condition(() => this.inbox.length > 0, remaining, { summary }));
+          if (!arrived) {
+            if (deadline !== undefined && Date.now() >= deadline) return 'timeout';
+            // A durable timer, not a busy loop: the request is read once per interval.
+            this.nextWatchAt = Date.now() + this.servicePollMs();
+            if ((await watch!()) === 'done') return 'done';
+            continue;
+          }
         }
       }
       // An action delivered together with the timer, or after the deadline, is too late:
@@ -421,7 +622,7 @@ class Migration {
         this.record(message.action, actor, 'refused', phaseRefusal(message.action, this.state.phase, this.state.prepareDeadline), requestId);
         continue;
       }
-      const authorization = await step('authorize', `Check the role for ${message.action}`)(this.authorizationRequest(message.action, actor));
+      const authorization = await this.checkRole(message.action, actor, `Check the role for ${message.action}`);
       if (!authorization.allowed) {
         this.record(message.action, actor, 'refused', authorization.reason, requestId);
         continue;
@@ -450,6 +651,15 @@ class Migration {
     setHandler(statusQuery, () => this.state);
   }
 
+  /** The actor's role for the action; a directory that cannot answer refuses the action, never fails the migration. */
+  private async checkRole(action: Action, actor: string, summary: string): Promise<{ allowed: boolean; reason?: string }> {
+    try {
+      return await step('authorize', summary)(this.authorizationRequest(action, actor));
+    } catch (err) {
+      return { allowed: false, reason: `${action} refused: could not check the role of ${actor}: ${failureMessage(err)}` };
+    }
+  }
+
   private authorizationRequest(action: Action, actor: string) {
     return {
       action,
@@ -460,10 +670,15 @@ class Migration {
     };
   }
 
-  private record(action: Action, actor: string, outcome: AuditEntry['outcome'], reason?: string, requestId?: string): void {
+  private servicePollMs(): number {
+    return this.input.servicePollMs ?? DEFAULT_SERVICE_POLL_MS;
+  }
+
+  private record(action: Action, actor: string, outcome: AuditEntry['outcome'], reason?: string, requestId?: string, note?: string): void {
     const entry: AuditEntry = { at: new Date().toISOString(), action, actor, outcome };
     if (reason) entry.reason = reason;
     if (requestId) entry.requestId = requestId;
+    if (note) entry.note = note;
     this.state.audit.push(entry);
   }
 

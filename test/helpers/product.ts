@@ -15,6 +15,7 @@ import type { ControlPlane } from '../../src/controlplane/control-plane';
 import { MigrationStorage } from '../../src/storage/migration-storage';
 import { createMigrationWorker } from '../../src/worker';
 import { MigrationClient } from '../../src/client/migrations';
+import { SimulatedMigrationService } from '../../src/service/simulated';
 import { RunningAzurite } from './azurite';
 import { workflowBundle } from './temporal';
 
@@ -67,7 +68,12 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
     config,
     controlPlane: realControlPlane,
     storage,
-    client: new MigrationClient({ client: options.env.client, config, controlPlane: realControlPlane, ackTimeoutMs: 120_000 }),
+    client: new MigrationClient({
+      client: options.env.client,
+      config,
+      service: new SimulatedMigrationService({ controlPlane: realControlPlane, storage, sasValidityMs: config.sasValidityMs, remapBatchSize: config.remapBatchSize }),
+      ackTimeoutMs: 120_000,
+    }),
     worker: undefined as unknown as Worker,
     async startWorker() {
       const worker = await createMigrationWorker({

@@ -4,6 +4,7 @@ import type { CommandRuntime } from '../cli';
 import { UserError } from '../migrations';
 import { validateMappingFile } from '../../mapping/validator';
 import { createDirectoryChecker } from '../../mapping/directory';
+import { ApplicationFailure } from '@temporalio/common';
 
 export function registerMappingCommands(program: Command, runtime: CommandRuntime): void {
   program
@@ -18,21 +19,25 @@ export function registerMappingCommands(program: Command, runtime: CommandRuntim
       let directory;
       if (opts.targetTenant) {
         const context = runtime.context();
-        const controlPlane = await context.controlPlane();
-        if (!(await controlPlane.getTenant(opts.targetTenant))) throw new UserError(`target tenant '${opts.targetTenant}' does not exist`);
+        const service = await context.service();
         let sourceTenantId: string | undefined;
         if (opts.environment) {
-          const environment = await controlPlane.getEnvironment(opts.environment);
-          if (!environment) throw new UserError(`environment '${opts.environment}' does not exist`);
-          sourceTenantId = environment.tenantId;
-        } else {
-          const actor = context.actor();
-          for (const tenant of await controlPlane.listTenants()) {
-            if (tenant.id !== opts.targetTenant && (await controlPlane.getTenantUser(tenant.id, actor))) sourceTenantId = tenant.id;
+          try {
+            sourceTenantId = (await service.assess(opts.environment, opts.targetTenant)).environmentTenantId;
+          } catch (err) {
+            if (err instanceof ApplicationFailure && err.nonRetryable) throw new UserError(err.message);
+            throw err;
           }
+        } else {
+          // The simulated world knows every tenant; Microsoft's service is asked only for the configured ones.
+          if (context.config.backend === 'simulated' && !(await (await context.controlPlane()).getTenant(opts.targetTenant))) {
+            throw new UserError(`target tenant '${opts.targetTenant}' does not exist`);
+          }
+          const tenants = (await service.tenantsOf(context.actor())).filter((id) => id !== opts.targetTenant);
+          sourceTenantId = tenants[tenants.length - 1];
           if (!sourceTenantId) throw new UserError('cannot tell the source tenant: pass --environment <id>');
         }
-        directory = createDirectoryChecker(controlPlane, sourceTenantId, opts.targetTenant);
+        directory = createDirectoryChecker(service.directory, sourceTenantId, opts.targetTenant);
       }
       const result = await validateMappingFile(opts.file, { directory });
       const printer = runtime.printer();

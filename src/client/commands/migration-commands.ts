@@ -30,7 +30,8 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
 
   /** After a migration, the names behind the summary's counts, from the control plane. */
   const peopleOf = async (status: MigrationStatus) => {
-    if (!status.summary || !status.sourceTenantId) return undefined;
+    // Only the simulated back end keeps who was re-mapped; Microsoft's service does not report it.
+    if (!status.summary || !status.sourceTenantId || (status.backend ?? 'simulated') !== 'simulated') return undefined;
     return migrationPeople(await runtime.context().controlPlane(), {
       migrationId: status.migrationId,
       environmentId: status.environmentId,
@@ -68,11 +69,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
       .action(async (opts: { all?: boolean }) => {
         const context = runtime.context();
         const actor = context.actor();
-        const controlPlane = await context.controlPlane();
-        const tenants = [];
-        for (const tenant of await controlPlane.listTenants()) {
-          if (await controlPlane.getTenantUser(tenant.id, actor)) tenants.push(tenant.id);
-        }
+        const tenants = await (await context.service()).tenantsOf(actor);
         if (tenants.length === 0) throw new UserError(`${actor} is not a user of any tenant the control plane knows`);
         const migrations = await context.migrations();
         const executions = await migrations.list(view === 'source' ? { sourceTenantIds: tenants } : { targetTenantIds: tenants });

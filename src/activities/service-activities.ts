@@ -1,0 +1,91 @@
+// Activities that act through the migration-service port (SPEC §6): the same
+// names and payloads whichever back end the worker was configured with. Each is
+// idempotent; the two long ones heartbeat and resume from their last heartbeat.
+import { Context } from '@temporalio/activity';
+import type { Action, StorageInfo } from '../contracts';
+import type { AuthorizationResult } from '../migration/authorization';
+import type {
+  Assessment,
+  MigrateOutcome,
+  MigrationService,
+  OperationContext,
+  RequestState,
+  ServiceMigration,
+  ServicePrepareResult,
+  Submission,
+} from '../service/migration-service';
+
+function operationContext(): OperationContext {
+  const context = Context.current();
+  return {
+    resumed: context.info.heartbeatDetails,
+    heartbeat: (progress) => context.heartbeat(progress),
+    signal: context.cancellationSignal,
+  };
+}
+
+export function createServiceActivities(service: MigrationService) {
+  return {
+    async assessMigration(input: { environmentId: string; targetTenantId: string }): Promise<Assessment> {
+      return service.assess(input.environmentId, input.targetTenantId);
+    },
+
+    async authorize(input: {
+      action: Action;
+      actor: string;
+      environmentId: string;
+      sourceTenantId: string;
+      targetTenantId: string;
+    }): Promise<AuthorizationResult> {
+      return service.authorize(input.action, input.actor, input);
+    },
+
+    async submitMigration(input: { migration: ServiceMigration; submittedBy: string }): Promise<Submission> {
+      return service.submit(input.migration, input.submittedBy);
+    },
+
+    /** What the service says of the request: how the workflow notices actions taken outside the product. */
+    async readMigrationRequest(input: { migration: ServiceMigration }): Promise<RequestState> {
+      return service.requestState(input.migration);
+    },
+
+    async approveOnService(input: { migration: ServiceMigration; actor: string }): Promise<void> {
+      await service.approve(input.migration, input.actor);
+    },
+
+    async denyOnService(input: { migration: ServiceMigration; actor: string; reason: string }): Promise<void> {
+      await service.deny(input.migration, input.actor, input.reason);
+    },
+
+    async approveLockboxOnService(input: { migration: ServiceMigration; actor: string }): Promise<void> {
+      await service.approveLockbox(input.migration, input.actor);
+    },
+
+    async cancelOnService(input: { migration: ServiceMigration; actor: string }): Promise<void> {
+      await service.cancel(input.migration, input.actor);
+    },
+
+    /** Migrations started before the port send only the first three fields; the tenants are then not needed. */
+    async createMigrationStorage(input: {
+      migrationId: string;
+      environmentId: string;
+      actor: string;
+      migration?: ServiceMigration;
+    }): Promise<StorageInfo> {
+      const migration = input.migration ?? { migrationId: input.migrationId, environmentId: input.environmentId, sourceTenantId: '', targetTenantId: '' };
+      return service.createStorage(migration, input.actor);
+    },
+
+    async revokeMigrationStorage(input: { containerName: string; storage?: StorageInfo }): Promise<void> {
+      await service.revokeStorage(input.storage ?? { containerName: input.containerName, sasUrl: '', expiresOn: '' });
+    },
+
+    async prepareOnService(input: { migration: ServiceMigration; storage: StorageInfo }): Promise<ServicePrepareResult> {
+      return service.prepare(input.migration, input.storage, operationContext());
+    },
+
+    async migrateEnvironment(input: { migration: ServiceMigration; storage: StorageInfo; mappingEtag?: string }): Promise<MigrateOutcome> {
+      return service.migrate({ ...input.migration, storage: input.storage, mappingEtag: input.mappingEtag }, operationContext());
+    },
+  };
+}

@@ -1,0 +1,390 @@
+// The Microsoft back end (SPEC §6): the migration-service port on Microsoft's
+// Power Platform admin API (the calls its admin PowerShell module makes) and
+// Microsoft Graph for the directory. Microsoft's service runs the migrate steps
+// itself; what only the simulated world can compute (the checklist from a
+// component inventory, user counts) is said to be unknown, not made up.
+import { ApplicationFailure } from '@temporalio/common';
+import { Action, ErrorType, StorageInfo, ChecklistItem } from '../contracts';
+import { authorizeAction, requiredTenant, AuthorizationResult } from '../migration/authorization';
+import { containerNameFromUri, stripQuery } from '../migration/container-uri';
+import { SUPPORTED_ENVIRONMENT_TYPES } from '../migration/eligibility';
+import type {
+  ApprovalListing,
+  Assessment,
+  MappingContainer,
+  MigrateOutcome,
+  MigrationService,
+  OperationContext,
+  RequestListing,
+  RequestState,
+  ServiceMigration,
+  ServicePrepareResult,
+  Submission,
+} from '../service/migration-service';
+import { MicrosoftServiceError } from './errors';
+import { callService, type TokenSource } from './http';
+import type { MicrosoftSettings } from './settings';
+import { createTokenSource, POWER_PLATFORM_SCOPE } from './tokens';
+import { PowerPlatformClient, type T2TRequest } from './power-platform';
+import { GraphClient } from './graph';
+import { createGraphDirectory } from './graph-directory';
+import { sasContainer } from './blob-container';
+
+const API_VERSION = '2021-04-01';
+
+/** What the product cannot know on Microsoft's service, said once at submit. */
+export const UNKNOWN_AT_SUBMIT = [
+  "preparation warnings: Microsoft's service does not expose the environment's component inventory; review the article's preparation section (flows outside solutions, canvas apps, Copilot Studio bots, Power Pages, Marketing, connectors) yourself",
+  "cloud, geography and Finance and Operations link: checked by Microsoft's service when the request is submitted",
+  'Customer Lockbox: when the source tenant has it on, the lockbox request is approved in the Microsoft Purview portal and the service waits for it; the product cannot see it',
+];
+
+export const UNKNOWN_AFTER_MIGRATE = [
+  "user and mailbox counts: Microsoft's service re-maps users and configures mailboxes itself and does not report counts; see its status (t2t status --json, serviceStatus)",
+  'post-migration checklist: not computed from an inventory; every general item of the article is listed',
+];
+
+/** The article's post-migration items, for a back end that cannot see the inventory. */
+const GENERAL_CHECKLIST: ChecklistItem[] = [
+  ['createConnections', 'Create connections for all connection references'],
+  ['turnOnFlows', 'Turn on flows, child flows before the parent flows that call them'],
+  ['httpTriggerUrls', 'Retrieve the new URLs of HTTP-triggered flows and update their callers'],
+  ['turnOffSourceFlows', 'Turn off flows still on in the source tenant'],
+  ['importSolutions', 'Import the exported solutions and canvas app packages'],
+  ['importBots', 'Import the Copilot Studio bot solutions'],
+  ['reprovisionWebsites', 'Re-provision each Power Pages website with the same portal type and language'],
+  ['reprovisionMarketing', 'Re-provision Dynamics 365 Marketing'],
+  ['deleteOrphanedRecord', "Delete the source tenant's orphaned environment record once the move is confirmed"],
+].map(([kind, title]) => ({ kind, title, details: [] }));
+
+const APPROVAL_STATE: Record<string, RequestState['state']> = {
+  approved: 'approved',
+  rejected: 'denied',
+  denied: 'denied',
+  deleted: 'deleted',
+  cancelled: 'deleted',
+  canceled: 'deleted',
+};
+
+interface OperationProgress {
+  operationUrl?: string;
+  lastStatus?: string;
+}
+
+/** Turns the service's answers into Temporal failures: throttling and faults retry (after Retry-After), the rest is final. */
+function asFailure(err: unknown): unknown {
+  if (!(err instanceof MicrosoftServiceError)) return err;
+  if (err.retryable) {
+    return ApplicationFailure.create({
+      message: err.message,
+      type: `Microsoft.${err.kind}`,
+      nonRetryable: false,
+      ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
+    });
+  }
+  return ApplicationFailure.nonRetryable(err.message, err.kind === 'notFound' ? ErrorType.NotFound : ErrorType.ServiceRefused);
+}
+
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw asFailure(err);
+  }
+}
+
+/** The first string in the service's status that links into the migration's container: its error report. */
+function reportLink(raw: unknown, containerName: string | undefined): string | undefined {
+  if (!containerName) return undefined;
+  const seen: unknown[] = [raw];
+  while (seen.length > 0) {
+    const value = seen.pop();
+    if (typeof value === 'string' && value.startsWith('https://') && value.includes(`/${containerName}/`)) return value;
+    if (value && typeof value === 'object') seen.push(...Object.values(value as Record<string, unknown>));
+  }
+  return undefined;
+}
+
+export class MicrosoftMigrationService implements MigrationService {
+  readonly backend = 'microsoft' as const;
+
+  constructor(
+    private readonly settings: MicrosoftSettings,
+    private readonly tokens: TokenSource,
+    private readonly powerPlatform: PowerPlatformClient,
+    readonly directory: ReturnType<typeof createGraphDirectory>,
+  ) {}
+
+  static fromSettings(settings: MicrosoftSettings): MicrosoftMigrationService {
+    const tokens = createTokenSource(settings);
+    const powerPlatform = new PowerPlatformClient({ baseUrl: settings.powerPlatformApiUrl, tokens, pollIntervalMs: settings.operationPollMs });
+    const directory = createGraphDirectory(new GraphClient({ baseUrl: settings.graphApiUrl, tokens }));
+    return new MicrosoftMigrationService(settings, tokens, powerPlatform, directory);
+  }
+
+  private tenantName(tenantId: string): string {
+    return this.settings.tenants.find((t) => t.tenantId.toLowerCase() === tenantId.toLowerCase())?.name ?? tenantId;
+  }
+
+  /** The environment as the admin API describes it, from the first configured tenant that holds it. */
+  private async findEnvironment(environmentId: string, exceptTenantId: string): Promise<{ tenantId: string; body: Record<string, unknown> } | undefined> {
+    for (const tenant of this.settings.tenants) {
+      if (tenant.tenantId.toLowerCase() === exceptTenantId.toLowerCase()) continue;
+      const answer = await callService(this.tokens, {
+        service: 'Power Platform admin API',
+        tenantId: tenant.tenantId,
+        scope: POWER_PLATFORM_SCOPE,
+        method: 'GET',
+        url: `${this.settings.powerPlatformApiUrl}/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments/${encodeURIComponent(environmentId)}?api-version=${API_VERSION}`,
+        accept: [404, 403],
+      });
+      if (answer.status === 200 && answer.body && typeof answer.body === 'object') return { tenantId: tenant.tenantId, body: answer.body as Record<string, unknown> };
+    }
+    return undefined;
+  }
+
+  async tenantsOf(actor: string): Promise<string[]> {
+    return guarded(async () => {
+      const tenants: string[] = [];
+      for (const tenant of this.settings.tenants) {
+        if ((await this.directory.roles(tenant.tenantId, actor)).found) tenants.push(tenant.tenantId);
+      }
+      return tenants;
+    });
+  }
+
+  async assess(environmentId: string, targetTenantId: string): Promise<Assessment> {
+    return guarded(async () => {
+      const found = await this.findEnvironment(environmentId, targetTenantId);
+      if (!found) {
+        throw ApplicationFailure.nonRetryable(
+          `environment '${environmentId}' was not found in any source tenant of T2T_MICROSOFT_TENANTS_FILE`,
+          ErrorType.NotFound,
+        );
+      }
+      const properties = (found.body.properties ?? {}) as Record<string, unknown>;
+      const sku = String(properties.environmentSku ?? properties.environmentType ?? '');
+      const protection = String((properties.governanceConfiguration as Record<string, unknown> | undefined)?.protectionLevel ?? '');
+      const blocking = [];
+      if (sku && !SUPPORTED_ENVIRONMENT_TYPES.includes(sku)) {
+        blocking.push({ code: 'UnsupportedEnvironmentType', message: `${sku} environments cannot move to another tenant: only Production and Sandbox environments are supported` });
+      }
+      if (/^standard$/i.test(protection)) {
+        blocking.push({ code: 'ManagedEnvironment', message: 'Managed Environments are not supported yet' });
+      }
+      if (found.tenantId.toLowerCase() === targetTenantId.toLowerCase()) {
+        blocking.push({ code: 'SameTenant', message: `the target tenant is the environment's own tenant (${targetTenantId}): name a different tenant` });
+      }
+      return {
+        backend: this.backend,
+        environmentName: String(properties.displayName ?? found.body.name ?? environmentId),
+        sourceTenantId: found.tenantId,
+        environmentTenantId: found.tenantId,
+        sourceTenantName: this.tenantName(found.tenantId),
+        targetTenantName: this.tenantName(targetTenantId),
+        lockboxRequired: false,
+        blocking,
+        warnings: [],
+        unknown: [...UNKNOWN_AT_SUBMIT],
+      };
+    });
+  }
+
+  async authorize(action: Action, actor: string, tenants: { sourceTenantId: string; targetTenantId: string }): Promise<AuthorizationResult> {
+    const tenantId = requiredTenant(action) === 'source' ? tenants.sourceTenantId : tenants.targetTenantId;
+    return guarded(async () => {
+      const user = await this.directory.roles(tenantId, actor);
+      return authorizeAction(action, tenantId, user.found ? { enabled: user.enabled, roles: user.roles } : undefined);
+    });
+  }
+
+  async submit(migration: ServiceMigration): Promise<Submission> {
+    return guarded(async () => {
+      // A retry after a lost answer must not open a second request: reuse the open one.
+      const open = (await this.powerPlatform.listRequests(migration.sourceTenantId)).find(
+        (r) => r.environmentId === migration.environmentId && r.targetTenantId === migration.targetTenantId && /pending|approved/i.test(r.approvalStatus ?? 'pending'),
+      );
+      const request: T2TRequest = open ?? (await this.powerPlatform.submit(migration.sourceTenantId, migration.environmentId, migration.targetTenantId));
+      return { serviceMigrationId: request.id, externalActions: true, servicePrepares: true };
+    });
+  }
+
+  async listRequests(sourceTenantId: string): Promise<RequestListing[]> {
+    return guarded(async () =>
+      (await this.powerPlatform.listRequests(sourceTenantId)).map((r) => ({
+        id: r.id,
+        environmentId: r.environmentId,
+        targetTenantId: r.targetTenantId,
+        createdOn: r.createdOnTime,
+        createdBy: r.createdBy,
+        approvalStatus: r.approvalStatus,
+        actedBy: r.approvalActionedBy,
+      })),
+    );
+  }
+
+  async listApprovals(targetTenantId: string): Promise<ApprovalListing[]> {
+    return guarded(async () =>
+      (await this.powerPlatform.listApprovals(targetTenantId)).map((a) => ({
+        id: a.id,
+        sourceMigrationId: a.sourceMigrationId,
+        tenantId: a.tenantId,
+        environmentName: a.environmentName,
+        createdBy: a.createdBy,
+        createdOn: a.resourceCreatedTime,
+        state: a.approvalState,
+      })),
+    );
+  }
+
+  async requestState(migration: ServiceMigration): Promise<RequestState> {
+    return guarded(async () => {
+      const request = (await this.powerPlatform.listRequests(migration.sourceTenantId)).find((r) => r.id === migration.serviceMigrationId);
+      if (!request) return { state: 'deleted' };
+      return { state: APPROVAL_STATE[(request.approvalStatus ?? '').toLowerCase()] ?? 'pending', actedBy: request.approvalActionedBy || undefined };
+    });
+  }
+
+  private async approval(migration: ServiceMigration) {
+    const approvals = await this.powerPlatform.listApprovals(migration.targetTenantId);
+    return approvals.find((a) => a.sourceMigrationId === migration.serviceMigrationId);
+  }
+
+  async approve(migration: ServiceMigration): Promise<void> {
+    await this.decide(migration, 'approved');
+  }
+
+  async deny(migration: ServiceMigration): Promise<void> {
+    await this.decide(migration, 'denied');
+  }
+
+  private async decide(migration: ServiceMigration, decision: 'approved' | 'denied'): Promise<void> {
+    await guarded(async () => {
+      const approval = await this.approval(migration);
+      if (approval && !/approved|rejected|denied/i.test(approval.approvalState ?? '')) {
+        if (decision === 'approved') await this.powerPlatform.approve(migration.targetTenantId, approval.id);
+        else await this.powerPlatform.reject(migration.targetTenantId, approval.id);
+        return;
+      }
+      // Already decided (a retry after a lost answer, or someone in the admin center): fine if it is this decision.
+      const state = (await this.requestState(migration)).state;
+      if (state === decision) return;
+      throw ApplicationFailure.nonRetryable(
+        approval ? `the request is already ${state} on the service` : `the target tenant has no approval for request ${migration.serviceMigrationId}`,
+        ErrorType.ServiceRefused,
+      );
+    });
+  }
+
+  async approveLockbox(): Promise<void> {
+    throw ApplicationFailure.nonRetryable(
+      "Customer Lockbox requests for Microsoft's service are approved in the Microsoft Purview portal, not through this product",
+      ErrorType.ServiceRefused,
+    );
+  }
+
+  async cancel(migration: ServiceMigration): Promise<void> {
+    if (!migration.serviceMigrationId) return;
+    await guarded(() => this.powerPlatform.delete(migration.sourceTenantId, migration.serviceMigrationId!));
+  }
+
+  async createStorage(migration: ServiceMigration): Promise<StorageInfo> {
+    return guarded(async () => {
+      const { sharedAccessSignature } = await this.powerPlatform.generateStorage(migration.sourceTenantId, migration.environmentId);
+      const containerName = containerNameFromUri(sharedAccessSignature);
+      if (!containerName) {
+        throw ApplicationFailure.nonRetryable("the service's storage answer is not a container SAS URL", ErrorType.ServiceRefused);
+      }
+      const expiry = new URL(sharedAccessSignature).searchParams.get('se');
+      return { containerName, sasUrl: sharedAccessSignature, expiresOn: expiry && !Number.isNaN(Date.parse(expiry)) ? new Date(expiry).toISOString() : '' };
+    });
+  }
+
+  async revokeStorage(): Promise<void> {
+    // The container and its SAS are Microsoft's: deleting the request (cancel) is what ends them there.
+  }
+
+  mappingContainer(storage: StorageInfo): MappingContainer {
+    return sasContainer(storage.sasUrl);
+  }
+
+  /** Starts the operation unless an earlier attempt did (its URL is in the heartbeat), then polls it to the end. */
+  private async runOperation(
+    tenantId: string,
+    start: () => ReturnType<PowerPlatformClient['startPrepare']>,
+    operation: OperationContext,
+  ) {
+    const progress: OperationProgress = { ...((operation.resumed as OperationProgress | undefined) ?? {}) };
+    let started;
+    if (progress.operationUrl) {
+      started = { operationUrl: progress.operationUrl };
+    } else {
+      started = await start();
+      if ('operationUrl' in started && started.operationUrl) {
+        progress.operationUrl = started.operationUrl;
+        operation.heartbeat(progress);
+      }
+    }
+    return this.powerPlatform.pollOperation(tenantId, started, {
+      signal: operation.signal,
+      onPoll: (raw: unknown) => {
+        progress.lastStatus = typeof raw === 'object' && raw ? String((raw as Record<string, unknown>).status ?? '') : undefined;
+        operation.heartbeat(progress);
+      },
+    });
+  }
+
+  async prepare(migration: ServiceMigration, storage: StorageInfo, operation: OperationContext): Promise<ServicePrepareResult> {
+    return guarded(async () => {
+      const id = migration.serviceMigrationId!;
+      const result = await this.runOperation(
+        migration.sourceTenantId,
+        () => this.powerPlatform.startPrepare(migration.sourceTenantId, id, {
+          TargetTenantId: migration.targetTenantId,
+          ReadOnlyUserMappingFileContainerUri: stripQuery(storage.sasUrl),
+        }),
+        operation,
+      );
+      if (result.status === 'Succeeded') return { succeeded: true };
+      const status = await this.powerPlatform.getStatus(migration.sourceTenantId, id).catch(() => undefined);
+      return {
+        succeeded: false,
+        message: `the migration service's prepare failed${result.message ? `: ${result.message}` : ''}`,
+        errorReportUrl: reportLink(status ?? result.raw, storage.containerName),
+      };
+    });
+  }
+
+  async status(migration: ServiceMigration): Promise<unknown> {
+    if (!migration.serviceMigrationId) return null;
+    return guarded(() => this.powerPlatform.getStatus(migration.sourceTenantId, migration.serviceMigrationId!));
+  }
+
+  async migrate(migration: ServiceMigration & { storage: StorageInfo }, operation: OperationContext): Promise<MigrateOutcome> {
+    return guarded(async () => {
+      const id = migration.serviceMigrationId!;
+      const result = await this.runOperation(
+        migration.sourceTenantId,
+        () => this.powerPlatform.startMigrate(migration.sourceTenantId, id, { TargetTenantId: migration.targetTenantId }),
+        operation,
+      );
+      if (result.status !== 'Succeeded') {
+        throw ApplicationFailure.nonRetryable(`the migration service's migrate failed${result.message ? `: ${result.message}` : ''}`, ErrorType.ServiceRefused);
+      }
+      return {
+        usersRemapped: 0,
+        unmappedTotal: 0,
+        mailboxesConfigured: 0,
+        mailboxesToReconfigure: 0,
+        onmicrosoftAddressesRewritten: 0,
+        checklist: GENERAL_CHECKLIST,
+        flowActivationOrder: [],
+        unknown: [...UNKNOWN_AFTER_MIGRATE],
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    // Tokens live in memory only; nothing to give back.
+  }
+}

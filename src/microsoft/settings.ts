@@ -1,0 +1,142 @@
+// The Microsoft back end's settings: where the three services are, and which
+// app acts in which tenant with which credential. Read once at start from the
+// environment and a tenants file, validated, and never logged (only the
+// describe() line below, which names no secret).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const POWER_PLATFORM_API_URL = 'https://api.bap.microsoft.com';
+export const GRAPH_API_URL = 'https://graph.microsoft.com';
+export const AUTHORITY_HOST = 'https://login.microsoftonline.com';
+
+export interface MicrosoftTenantCredential {
+  tenantId: string;
+  /** for people: what the tenant is called; the service only knows ids */
+  name?: string;
+  clientId: string;
+  /** exactly one of these two */
+  clientSecret?: string;
+  /** a PEM file holding the certificate and its private key */
+  certificatePath?: string;
+}
+
+export interface MicrosoftSettings {
+  powerPlatformApiUrl: string;
+  graphApiUrl: string;
+  authorityHost: string;
+  /** true when the authority host is not Microsoft's: no instance discovery then */
+  customAuthority: boolean;
+  tenants: MicrosoftTenantCredential[];
+  /** how often a long-running operation is polled when the service sends no Retry-After */
+  operationPollMs: number;
+}
+
+const httpsUrl = (name: string) =>
+  z
+    .string()
+    .url(`${name} must be a URL such as https://host`)
+    .refine((u) => u.startsWith('https://'), `${name} must use https (a fake stands in with its own CA through NODE_EXTRA_CA_CERTS)`)
+    .transform((u) => u.replace(/\/+$/, ''));
+
+const guidOrDomain = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$/, 'must be a tenant id (GUID) or its domain');
+
+const TenantSchema = z
+  .object({
+    tenantId: guidOrDomain,
+    name: z.string().trim().min(1).max(200).optional(),
+    clientId: z.string().trim().min(1, 'clientId is required'),
+    clientSecret: z.string().min(1).optional(),
+    clientSecretFile: z.string().min(1).optional(),
+    certificatePath: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((t) => [t.clientSecret, t.clientSecretFile, t.certificatePath].filter(Boolean).length === 1, {
+    message: 'give exactly one of clientSecret, clientSecretFile or certificatePath',
+  });
+
+const TenantsFileSchema = z.object({ tenants: z.array(TenantSchema).min(1, 'list at least one tenant') }).strict();
+
+export class MicrosoftSettingsError extends Error {
+  override name = 'MicrosoftSettingsError';
+}
+
+/**
+ * Reads T2T_MICROSOFT_TENANTS_FILE and the three service addresses. Relative paths
+ * in the tenants file are relative to the file. Throws MicrosoftSettingsError with one line.
+ */
+export function loadMicrosoftSettings(env: NodeJS.ProcessEnv): MicrosoftSettings {
+  const fail = (message: string): never => {
+    throw new MicrosoftSettingsError(`configuration: ${message}`);
+  };
+  const url = (name: string, fallback: string): string => {
+    const parsed = httpsUrl(name).safeParse(env[name] || fallback);
+    return parsed.success ? parsed.data : fail(parsed.error.issues[0].message);
+  };
+  const powerPlatformApiUrl = url('T2T_POWERPLATFORM_API_URL', POWER_PLATFORM_API_URL);
+  const graphApiUrl = url('T2T_GRAPH_API_URL', GRAPH_API_URL);
+  const authorityHost = url('T2T_AUTHORITY_HOST', AUTHORITY_HOST);
+
+  const file = env.T2T_MICROSOFT_TENANTS_FILE;
+  if (!file) fail('T2T_MICROSOFT_TENANTS_FILE: the Microsoft back end needs a tenants file (see docs/microsoft.md)');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file!, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    fail(`T2T_MICROSOFT_TENANTS_FILE: ${code === 'ENOENT' ? `no file at ${file}` : code ? `cannot read ${file} (${code})` : `${file} is not JSON`}`);
+  }
+  const parsed = TenantsFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    fail(`T2T_MICROSOFT_TENANTS_FILE: ${issue.path.join('.') || 'file'}: ${issue.message}`);
+  }
+  const base = path.dirname(path.resolve(file!));
+  const seen = new Set<string>();
+  const tenants = parsed.data!.tenants.map((t, i): MicrosoftTenantCredential => {
+    const key = t.tenantId.toLowerCase();
+    if (seen.has(key)) fail(`T2T_MICROSOFT_TENANTS_FILE: tenants.${i}: tenant ${t.tenantId} is listed twice`);
+    seen.add(key);
+    let clientSecret = t.clientSecret;
+    if (t.clientSecretFile) {
+      try {
+        clientSecret = readFileSync(path.resolve(base, t.clientSecretFile), 'utf8').trim();
+      } catch {
+        fail(`T2T_MICROSOFT_TENANTS_FILE: tenants.${i}.clientSecretFile: cannot read ${t.clientSecretFile}`);
+      }
+    }
+    let certificatePath: string | undefined;
+    if (t.certificatePath) {
+      certificatePath = path.resolve(base, t.certificatePath);
+      let pem = '';
+      try {
+        pem = readFileSync(certificatePath, 'utf8');
+      } catch {
+        fail(`T2T_MICROSOFT_TENANTS_FILE: tenants.${i}.certificatePath: cannot read ${t.certificatePath}`);
+      }
+      if (!pem.includes('PRIVATE KEY') || !pem.includes('CERTIFICATE')) {
+        fail(`T2T_MICROSOFT_TENANTS_FILE: tenants.${i}.certificatePath: ${t.certificatePath} must be a PEM file with the certificate and its private key`);
+      }
+    }
+    return { tenantId: t.tenantId, name: t.name, clientId: t.clientId, clientSecret, certificatePath };
+  });
+  const poll = Number(env.T2T_OPERATION_POLL_SECONDS ?? 5);
+  if (!Number.isFinite(poll) || poll < 0.01 || poll > 600) fail('T2T_OPERATION_POLL_SECONDS: must be a number of seconds between 0.01 and 600');
+  return {
+    powerPlatformApiUrl,
+    graphApiUrl,
+    authorityHost,
+    customAuthority: authorityHost !== AUTHORITY_HOST,
+    tenants,
+    operationPollMs: Math.round(poll * 1000),
+  };
+}
+
+/** One line for logs: addresses and tenant ids, never a secret. */
+export function describeMicrosoftSettings(settings: MicrosoftSettings): string {
+  const tenants = settings.tenants.map((t) => `${t.tenantId} (${t.certificatePath ? 'certificate' : 'secret'})`).join(', ');
+  return `Microsoft back end: ${settings.powerPlatformApiUrl}, ${settings.graphApiUrl}, sign-in ${settings.authorityHost}; tenants ${tenants}`;
+}

@@ -1,0 +1,106 @@
+// npm run smoke:microsoft [-- --user <upn>] [--device-code --tenant <id> --client-id <id>]
+//
+// For an admin with real tenants, before the first migration: checks the Microsoft
+// back end's settings, signs in to every configured tenant, lists the requests and
+// approvals the Power Platform admin API holds there, and reads one user from
+// Microsoft Graph. It changes nothing. Each check prints one line, and a failed one
+// says what to fix (consent, role, network); the exit code is the number of failures.
+import { loadConfig, ConfigError } from '../config';
+import { describeMicrosoftSettings, type MicrosoftSettings } from './settings';
+import { MicrosoftServiceError } from './errors';
+import { callService, type TokenSource } from './http';
+import { createDeviceCodeTokenSource, createTokenSource, GRAPH_SCOPE, POWER_PLATFORM_SCOPE } from './tokens';
+import { PowerPlatformClient } from './power-platform';
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+interface Check {
+  name: string;
+  run: () => Promise<string>;
+}
+
+function explain(err: unknown): string {
+  if (err instanceof MicrosoftServiceError) {
+    const what = { network: 'network', unauthorized: 'consent or credential', forbidden: 'role or permission', throttled: 'throttled', unavailable: 'service fault', notFound: 'not found', refused: 'refused', configuration: 'settings' }[err.kind];
+    return `${what}: ${err.message}`;
+  }
+  return (err as Error)?.message?.split('\n')[0] ?? String(err);
+}
+
+function checksFor(settings: MicrosoftSettings, tokens: TokenSource, tenantIds: string[], user: string | undefined): Check[] {
+  const powerPlatform = new PowerPlatformClient({ baseUrl: settings.powerPlatformApiUrl, tokens, pollIntervalMs: settings.operationPollMs });
+  const checks: Check[] = [];
+  for (const tenantId of tenantIds) {
+    checks.push(
+      { name: `${tenantId}: sign in to the Power Platform admin API`, run: async () => (await tokens.token(tenantId, POWER_PLATFORM_SCOPE), 'token received') },
+      { name: `${tenantId}: sign in to Microsoft Graph`, run: async () => (await tokens.token(tenantId, GRAPH_SCOPE), 'token received') },
+      { name: `${tenantId}: list tenant-to-tenant requests (as source)`, run: async () => `${(await powerPlatform.listRequests(tenantId)).length} requests` },
+      { name: `${tenantId}: list tenant-to-tenant approvals (as target)`, run: async () => `${(await powerPlatform.listApprovals(tenantId)).length} approvals` },
+      {
+        name: `${tenantId}: read ${user ? `user ${user}` : 'one user'} from Microsoft Graph`,
+        run: async () => {
+          const path = user
+            ? `/v1.0/users/${encodeURIComponent(user)}?$select=id,userPrincipalName,accountEnabled,assignedLicenses`
+            : '/v1.0/users?$top=1&$select=id,userPrincipalName,accountEnabled,assignedLicenses';
+          const answer = await callService(tokens, { service: 'Microsoft Graph', tenantId, scope: GRAPH_SCOPE, method: 'GET', url: `${settings.graphApiUrl}${path}` });
+          const body = answer.body as { value?: { userPrincipalName?: string }[]; userPrincipalName?: string };
+          const upn = user ? body.userPrincipalName : body.value?.[0]?.userPrincipalName;
+          return upn ? `found ${upn}` : 'the directory answered, with no user';
+        },
+      },
+    );
+  }
+  return checks;
+}
+
+async function run(): Promise<number> {
+  let settings: MicrosoftSettings;
+  try {
+    const config = loadConfig({ ...process.env, T2T_BACKEND: 'microsoft' });
+    settings = config.microsoft!;
+  } catch (err) {
+    console.log(`✗ settings: ${err instanceof ConfigError ? err.message : explain(err)}`);
+    return 1;
+  }
+  console.log(`✓ settings: ${describeMicrosoftSettings(settings)}`);
+  const user = option('--user');
+  let tokens: TokenSource;
+  let tenantIds: string[];
+  if (process.argv.includes('--device-code')) {
+    const tenantId = option('--tenant');
+    const clientId = option('--client-id');
+    if (!tenantId || !clientId) {
+      console.log('✗ --device-code needs --tenant <id> and --client-id <public client id>');
+      return 1;
+    }
+    tokens = createDeviceCodeTokenSource({ tenantId, clientId, authorityHost: settings.authorityHost, customAuthority: settings.customAuthority, prompt: (message) => console.log(message) });
+    tenantIds = [tenantId];
+  } else {
+    tokens = createTokenSource(settings);
+    tenantIds = settings.tenants.map((t) => t.tenantId);
+  }
+  let failures = 0;
+  for (const check of checksFor(settings, tokens, tenantIds, user)) {
+    try {
+      console.log(`✓ ${check.name}: ${await check.run()}`);
+    } catch (err) {
+      failures += 1;
+      console.log(`✗ ${check.name}: ${explain(err)}`);
+    }
+  }
+  console.log(failures === 0 ? 'All checks passed; nothing was changed.' : `${failures} checks failed; nothing was changed.`);
+  return failures;
+}
+
+if (require.main === module) {
+  run().then(
+    (failures) => process.exit(Math.min(failures, 100)),
+    (err) => {
+      console.log(`✗ ${explain(err)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,30 @@
+// Opens the migration service the configuration names (T2T_BACKEND): the
+// simulated one on the control plane, or Microsoft's.
+import type { Config } from '../config';
+import type { ControlPlane } from '../controlplane/control-plane';
+import { MigrationStorage } from '../storage/migration-storage';
+import type { MigrationService } from './migration-service';
+import { SimulatedMigrationService } from './simulated';
+
+export interface OpenedService {
+  service: MigrationService;
+  /** set on the simulated back end, whose control plane also serves migrations started before the port */
+  simulated?: SimulatedMigrationService;
+}
+
+export async function openMigrationService(
+  config: Config,
+  simulated: { controlPlane: ControlPlane; storage?: MigrationStorage },
+): Promise<OpenedService> {
+  if (config.backend === 'microsoft') {
+    const { MicrosoftMigrationService } = await import('../microsoft/microsoft-service');
+    return { service: MicrosoftMigrationService.fromSettings(config.microsoft!) };
+  }
+  const service = new SimulatedMigrationService({
+    controlPlane: simulated.controlPlane,
+    storage: simulated.storage ?? new MigrationStorage(config.storageConnectionString),
+    sasValidityMs: config.sasValidityMs,
+    remapBatchSize: config.remapBatchSize,
+  });
+  return { service, simulated: service };
+}

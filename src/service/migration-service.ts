@@ -1,0 +1,151 @@
+// The migration-service port (SPEC §6): what the workflow's activities and the
+// client ask of the platform, at the level of Microsoft's tenant-to-tenant
+// service, not of its internals. Two back ends implement it: the simulated one
+// on the product's own control plane (the embedded default), and Microsoft's
+// Power Platform admin API with Microsoft Graph for the directory.
+import type { Readable } from 'node:stream';
+import type { Action, ChecklistItem, EligibilityFinding, PreparationWarning, StorageInfo } from '../contracts';
+import type { DirectoryLookup } from '../mapping/directory';
+import type { AuthorizationResult } from '../migration/authorization';
+
+export const BACKENDS = ['simulated', 'microsoft'] as const;
+export type BackendKind = (typeof BACKENDS)[number];
+
+/** One migration as the service knows it. */
+export interface ServiceMigration {
+  /** the product's (source) migration id */
+  migrationId: string;
+  environmentId: string;
+  sourceTenantId: string;
+  targetTenantId: string;
+  /** the service's own id of the request, once submitted (Microsoft's; the product's id on the simulated back end) */
+  serviceMigrationId?: string;
+}
+
+export interface Assessment {
+  backend: BackendKind;
+  environmentName: string;
+  sourceTenantId: string;
+  /** the tenant the environment belongs to now (the source tenant until it has moved) */
+  environmentTenantId: string;
+  sourceTenantName: string;
+  targetTenantName: string;
+  lockboxRequired: boolean;
+  blocking: EligibilityFinding[];
+  warnings: PreparationWarning[];
+  /** what this back end could not know, in words an admin reads (empty on the simulated back end) */
+  unknown: string[];
+}
+
+export interface Submission {
+  serviceMigrationId: string;
+  /** true when people can act on the request outside the product (Microsoft's admin center, PowerShell) */
+  externalActions: boolean;
+  /** true when the service runs a prepare of its own after the product's validation passed */
+  servicePrepares: boolean;
+}
+
+/** The request's state on the service, for actions taken outside the product. */
+export interface RequestState {
+  state: 'pending' | 'approved' | 'denied' | 'deleted';
+  /** who acted, as the service reports it */
+  actedBy?: string;
+}
+
+export interface RequestListing {
+  id: string;
+  environmentId: string;
+  targetTenantId: string;
+  createdOn?: string;
+  createdBy?: string;
+  approvalStatus?: string;
+  actedBy?: string;
+}
+
+export interface ApprovalListing {
+  id: string;
+  sourceMigrationId: string;
+  tenantId?: string;
+  environmentName?: string;
+  createdBy?: string;
+  createdOn?: string;
+  state?: string;
+}
+
+/** The migration's blob container, as the mapping activities read and write it. */
+export interface MappingContainer {
+  /** Opens a blob with the ETag of the version read; undefined when absent; BlobChangedError when `etag` no longer matches. */
+  openVersion(blobName: string, etag?: string): Promise<{ body: NodeJS.ReadableStream; etag: string } | undefined>;
+  blobNames(): Promise<string[]>;
+  writeStream(blobName: string, body: Readable, contentType: string): Promise<void>;
+  /** A link the admin can read the blob with. */
+  blobReadUrl(blobName: string): string;
+}
+
+/** What a long operation may do while it runs (an activity's heartbeat and cancellation). */
+export interface OperationContext {
+  /** progress to resume from, recorded by an earlier attempt */
+  resumed?: unknown;
+  heartbeat(progress: unknown): void;
+  signal: AbortSignal;
+}
+
+export interface ServicePrepareResult {
+  succeeded: boolean;
+  /** the service's words when it refused the mapping */
+  message?: string;
+  /** a link to the service's error report, when it gives one */
+  errorReportUrl?: string;
+}
+
+export interface MigrateOutcome {
+  usersRemapped: number;
+  unmappedTotal: number;
+  mailboxesConfigured: number;
+  mailboxesToReconfigure: number;
+  onmicrosoftAddressesRewritten: number;
+  checklist: ChecklistItem[];
+  flowActivationOrder: string[];
+  /** what the back end could not know about the result (the counts above are 0 then) */
+  unknown: string[];
+}
+
+export interface MigrationService {
+  readonly backend: BackendKind;
+
+  /** The tenants in which `actor` is a user (the product's view of who an admin is). */
+  tenantsOf(actor: string): Promise<string[]>;
+  /** Eligibility, names and preparation warnings, at submit and again before migrate. */
+  assess(environmentId: string, targetTenantId: string): Promise<Assessment>;
+  /** Whether `actor` holds the role `action` needs in the tenant it belongs to. */
+  authorize(action: Action, actor: string, tenants: { sourceTenantId: string; targetTenantId: string }): Promise<AuthorizationResult>;
+
+  submit(migration: ServiceMigration, submittedBy: string): Promise<Submission>;
+  listRequests(sourceTenantId: string): Promise<RequestListing[]>;
+  listApprovals(targetTenantId: string): Promise<ApprovalListing[]>;
+  requestState(migration: ServiceMigration): Promise<RequestState>;
+  /** `actor` is the admin the product checked; on Microsoft's service the app acts on their behalf. */
+  approve(migration: ServiceMigration, actor: string): Promise<void>;
+  deny(migration: ServiceMigration, actor: string, reason: string): Promise<void>;
+  approveLockbox(migration: ServiceMigration, actor: string): Promise<void>;
+
+  /** Generates the resource storage; preconditions (administration mode, Basic User) refused with PreconditionFailed. */
+  createStorage(migration: ServiceMigration, actor: string): Promise<StorageInfo>;
+  /** Ends every access to the storage that the product can end; idempotent. */
+  revokeStorage(storage: StorageInfo): Promise<void>;
+  mappingContainer(storage: StorageInfo): MappingContainer;
+
+  /** The service's own prepare, after the product's validation passed. */
+  prepare(migration: ServiceMigration, storage: StorageInfo, operation: OperationContext): Promise<ServicePrepareResult>;
+  /** The request's status as the service reports it, raw (its shape is not documented). */
+  status(migration: ServiceMigration): Promise<unknown>;
+  /** Runs every migrate step; resumable from `operation.resumed`; each step safe to repeat. */
+  migrate(
+    migration: ServiceMigration & { storage: StorageInfo; mappingEtag?: string },
+    operation: OperationContext,
+  ): Promise<MigrateOutcome>;
+  cancel(migration: ServiceMigration, actor: string): Promise<void>;
+
+  directory: DirectoryLookup;
+  close(): Promise<void>;
+}

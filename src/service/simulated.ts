@@ -1,0 +1,221 @@
+// The simulated back end (SPEC §6): the migration service played by the
+// product itself on its control plane and its own blob storage. The embedded
+// default, used by the tests and the demo; it runs the migrate steps itself.
+import { ApplicationFailure } from '@temporalio/common';
+import type { Readable } from 'node:stream';
+import type { ControlPlane } from '../controlplane/control-plane';
+import { ControlPlaneNotFoundError } from '../controlplane/errors';
+import { Action, ErrorType, StorageInfo } from '../contracts';
+import { checkEligibility } from '../migration/eligibility';
+import { authorizeAction, requiredTenant, AuthorizationResult } from '../migration/authorization';
+import { MigrationStorage, containerNameFor } from '../storage/migration-storage';
+import type {
+  ApprovalListing,
+  Assessment,
+  MappingContainer,
+  MigrateOutcome,
+  MigrationService,
+  OperationContext,
+  RequestListing,
+  RequestState,
+  ServiceMigration,
+  ServicePrepareResult,
+  Submission,
+} from './migration-service';
+import { environmentOrFail, runSimulatedMigrate } from './simulated-migrate';
+
+export const BASIC_USER_ROLE = 'Basic User';
+
+export interface SimulatedServiceOptions {
+  controlPlane: ControlPlane;
+  storage: MigrationStorage;
+  sasValidityMs: number;
+  /** users re-mapped per transaction and heartbeat */
+  remapBatchSize: number;
+}
+
+const REQUEST_STATE = { Pending: 'pending', Approved: 'approved', Rejected: 'denied', Deleted: 'deleted' } as const;
+
+export class SimulatedMigrationService implements MigrationService {
+  readonly backend = 'simulated' as const;
+  readonly directory: ControlPlane;
+  private readonly controlPlane: ControlPlane;
+
+  constructor(private readonly options: SimulatedServiceOptions) {
+    this.controlPlane = options.controlPlane;
+    this.directory = options.controlPlane;
+  }
+
+  async tenantsOf(actor: string): Promise<string[]> {
+    const tenants: string[] = [];
+    for (const tenant of await this.controlPlane.listTenants()) {
+      if (await this.controlPlane.getTenantUser(tenant.id, actor)) tenants.push(tenant.id);
+    }
+    return tenants;
+  }
+
+  async assess(environmentId: string, targetTenantId: string): Promise<Assessment> {
+    const environment = await environmentOrFail(this.controlPlane, environmentId);
+    // After a migration the environment belongs to the target: judge it against the tenant it came from.
+    const sourceTenantId = environment.tenantId === targetTenantId && environment.previousTenantId
+      ? environment.previousTenantId
+      : environment.tenantId;
+    const [sourceTenant, targetTenant] = await Promise.all([this.controlPlane.getTenant(sourceTenantId), this.controlPlane.getTenant(targetTenantId)]);
+    if (!sourceTenant) throw ApplicationFailure.nonRetryable(`tenant '${sourceTenantId}' does not exist`, ErrorType.NotFound);
+    if (!targetTenant) throw ApplicationFailure.nonRetryable(`target tenant '${targetTenantId}' does not exist`, ErrorType.NotFound);
+    const result = checkEligibility({ environment, sourceTenant, targetTenant });
+    return {
+      backend: this.backend,
+      environmentName: environment.name,
+      sourceTenantId,
+      environmentTenantId: environment.tenantId,
+      sourceTenantName: sourceTenant.name,
+      targetTenantName: targetTenant.name,
+      lockboxRequired: sourceTenant.lockboxEnabled,
+      blocking: result.blocking,
+      warnings: result.warnings,
+      unknown: [],
+    };
+  }
+
+  async authorize(action: Action, actor: string, tenants: { sourceTenantId: string; targetTenantId: string }): Promise<AuthorizationResult> {
+    const tenantId = requiredTenant(action) === 'source' ? tenants.sourceTenantId : tenants.targetTenantId;
+    return authorizeAction(action, tenantId, await this.controlPlane.getTenantUser(tenantId, actor));
+  }
+
+  async submit(migration: ServiceMigration, submittedBy: string): Promise<Submission> {
+    await this.controlPlane.recordRequest({
+      id: migration.migrationId,
+      environmentId: migration.environmentId,
+      sourceTenantId: migration.sourceTenantId,
+      targetTenantId: migration.targetTenantId,
+      createdOn: new Date().toISOString(),
+      createdBy: submittedBy,
+    });
+    // Nobody can act on a simulated request outside the product: nothing to watch.
+    return { serviceMigrationId: migration.migrationId, externalActions: false, servicePrepares: false };
+  }
+
+  async listRequests(sourceTenantId: string): Promise<RequestListing[]> {
+    return (await this.controlPlane.listRequests({ sourceTenantId })).map((r) => ({
+      id: r.id,
+      environmentId: r.environmentId,
+      targetTenantId: r.targetTenantId,
+      createdOn: r.createdOn,
+      createdBy: r.createdBy,
+      approvalStatus: r.approvalStatus,
+      actedBy: r.actedBy ?? undefined,
+    }));
+  }
+
+  async listApprovals(targetTenantId: string): Promise<ApprovalListing[]> {
+    return (await this.controlPlane.listRequests({ targetTenantId })).map((r) => ({
+      id: r.id,
+      sourceMigrationId: r.id,
+      tenantId: r.targetTenantId,
+      createdBy: r.createdBy,
+      createdOn: r.createdOn,
+      state: r.approvalStatus,
+    }));
+  }
+
+  async requestState(migration: ServiceMigration): Promise<RequestState> {
+    const request = await this.controlPlane.getRequest(this.requestId(migration));
+    if (!request) return { state: 'deleted' };
+    return { state: REQUEST_STATE[request.approvalStatus], actedBy: request.actedBy ?? undefined };
+  }
+
+  async approve(migration: ServiceMigration, actor: string): Promise<void> {
+    await this.setStatus(migration, 'Approved', actor);
+  }
+
+  async deny(migration: ServiceMigration, actor: string): Promise<void> {
+    await this.setStatus(migration, 'Rejected', actor);
+  }
+
+  async approveLockbox(): Promise<void> {
+    // The simulated lockbox is the workflow's own wait: nothing to record elsewhere.
+  }
+
+  async cancel(migration: ServiceMigration, actor: string): Promise<void> {
+    await this.setStatus(migration, 'Deleted', actor);
+  }
+
+  async createStorage(migration: ServiceMigration, actor: string): Promise<StorageInfo> {
+    const environment = await environmentOrFail(this.controlPlane, migration.environmentId);
+    if (!environment.adminMode) {
+      throw ApplicationFailure.nonRetryable(
+        `environment '${environment.id}' is not in administration mode; turn administration mode on first`,
+        ErrorType.PreconditionFailed,
+      );
+    }
+    const member = await this.controlPlane.getEnvironmentUser(environment.id, actor);
+    if (!member || !member.roles.includes(BASIC_USER_ROLE)) {
+      throw ApplicationFailure.nonRetryable(
+        `the caller does not have the ${BASIC_USER_ROLE} role in environment '${environment.id}'; assign it first`,
+        ErrorType.PreconditionFailed,
+      );
+    }
+    return this.options.storage.provision(containerNameFor(migration.migrationId), this.options.sasValidityMs);
+  }
+
+  async revokeStorage(storage: Pick<StorageInfo, 'containerName'>): Promise<void> {
+    await this.options.storage.revoke(storage.containerName);
+  }
+
+  mappingContainer(storage: Pick<StorageInfo, 'containerName'>): MappingContainer {
+    const blobs = this.options.storage;
+    const name = storage.containerName;
+    return {
+      openVersion: (blobName: string, etag?: string) => blobs.openVersion(name, blobName, etag),
+      blobNames: () => blobs.blobNames(name),
+      writeStream: (blobName: string, body: Readable, contentType: string) => blobs.writeStream(name, blobName, body, contentType),
+      blobReadUrl: (blobName: string) => blobs.blobReadUrl(name, blobName),
+    };
+  }
+
+  async prepare(): Promise<ServicePrepareResult> {
+    // The product's own validation is the simulated service's prepare.
+    return { succeeded: true };
+  }
+
+  async status(migration: ServiceMigration): Promise<unknown> {
+    return (await this.controlPlane.getRequest(this.requestId(migration))) ?? null;
+  }
+
+  async migrate(
+    migration: ServiceMigration & { storage: StorageInfo; mappingEtag?: string },
+    operation: OperationContext,
+  ): Promise<MigrateOutcome> {
+    return runSimulatedMigrate(
+      this.controlPlane,
+      {
+        migrationId: migration.migrationId,
+        environmentId: migration.environmentId,
+        sourceTenantId: migration.sourceTenantId,
+        targetTenantId: migration.targetTenantId,
+        container: this.mappingContainer(migration.storage),
+        mappingEtag: migration.mappingEtag,
+        remapBatchSize: this.options.remapBatchSize,
+      },
+      operation,
+    );
+  }
+
+  async close(): Promise<void> {
+    // The control plane belongs to whoever opened it.
+  }
+
+  private requestId(migration: ServiceMigration): string {
+    return migration.serviceMigrationId ?? migration.migrationId;
+  }
+
+  private async setStatus(migration: ServiceMigration, status: 'Approved' | 'Rejected' | 'Deleted', actor: string): Promise<void> {
+    try {
+      await this.controlPlane.setRequestStatus(this.requestId(migration), status, actor || null);
+    } catch (err) {
+      // Migrations submitted before the request register existed have no row: nothing to update.
+      if (!(err instanceof ControlPlaneNotFoundError)) throw err;
+    }
+  }
+}

@@ -1,0 +1,323 @@
+// Whole migrations on the Microsoft back end, exactly as on the simulated one:
+// the real dev server, the worker and `t2t` as separate processes configured by
+// the environment alone, and a local HTTPS fake of Microsoft's services (sign-in,
+// the Power Platform admin API, Microsoft Graph) trusted through
+// NODE_EXTRA_CA_CERTS. The mapping file lives in an Azurite container whose SAS
+// the fake hands out as Microsoft's storage would.
+import assert from 'node:assert/strict';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { devServer } from './helpers/temporal';
+import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { readWithSas, uploadWithSas } from './helpers/product';
+import { startMicrosoftFakes, MicrosoftFakes } from './fakes/microsoft-services';
+import { GraphFakeState, fakeUser } from './fakes/graph-routes';
+import { MigrationStorage } from '../src/storage/migration-storage';
+import { projectRoot } from '../src/temporal-binaries';
+import { STATUS, type MigrationStatus } from '../src/contracts';
+
+const CLI = path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js');
+const WORKER = path.join(projectRoot(), 'dist', 'src', 'worker.js');
+const POWER_PLATFORM_ADMIN = '11648597-926c-4cf3-9c36-bcebb0ba8dcc';
+
+const SOURCE = '5a0c0e11-0000-4000-8000-00000000c0de';
+const TARGET = 'fab0fab0-0000-4000-8000-00000000fab0';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json: () => Record<string, unknown>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('migrations on the Microsoft back end (HTTPS fakes of its services) @integration', function () {
+  this.timeout(240_000);
+  let env: TestWorkflowEnvironment;
+  let azurite: RunningAzurite;
+  let fakes: MicrosoftFakes;
+  let graph: GraphFakeState;
+  let storage: MigrationStorage;
+  let dir: string;
+  let worker: ChildProcess;
+  let workerEnv: Record<string, string>;
+  const taskQueue = `t2t-ms-${randomBytes(4).toString('hex')}`;
+  let environmentCount = 0;
+
+  before(async () => {
+    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
+    storage = new MigrationStorage(azurite.connectionString);
+    graph = new GraphFakeState();
+    graph.setUsers(SOURCE, [
+      fakeUser('admin@contoso.com'),
+      fakeUser('ana@contoso.com'),
+      fakeUser('ben@contoso.com'),
+      fakeUser('cho@contoso.com'),
+    ]);
+    graph.setUsers(TARGET, [
+      fakeUser('admin@fabrikam.com'),
+      fakeUser('ana@fabrikam.com'),
+      fakeUser('ben@fabrikam.com'),
+      fakeUser('cho@fabrikam.com', { licensed: false }),
+    ]);
+    graph.setRoles(SOURCE, 'admin@contoso.com', [POWER_PLATFORM_ADMIN]);
+    graph.setRoles(TARGET, 'admin@fabrikam.com', [POWER_PLATFORM_ADMIN]);
+    fakes = await startMicrosoftFakes({
+      tenants: [{ tenantId: SOURCE }, { tenantId: TARGET }],
+      apps: [
+        { tenantId: SOURCE, clientId: 'contoso-t2t-app', clientSecret: 'contoso-app-secret' },
+        { tenantId: TARGET, clientId: 'fabrikam-t2t-app', clientSecret: 'fabrikam-app-secret' },
+      ],
+      operations: { runningPolls: 2 },
+      // Microsoft's storage stands in as an Azurite container with its own SAS.
+      storageSas: async (_tenantId, environmentId) =>
+        (await storage.provision(`ms-${environmentId.toLowerCase().replace(/[^a-z0-9]/g, '')}`.slice(0, 60), 3_600_000)).sasUrl,
+      graph,
+    });
+    dir = mkdtempSync(path.join(os.tmpdir(), 't2t-microsoft-'));
+    writeFileSync(
+      path.join(dir, 'tenants.json'),
+      JSON.stringify({
+        tenants: [
+          { tenantId: SOURCE, name: 'Contoso', clientId: 'contoso-t2t-app', clientSecret: 'contoso-app-secret' },
+          { tenantId: TARGET, name: 'Fabrikam', clientId: 'fabrikam-t2t-app', clientSecretFile: 'fabrikam-secret.txt' },
+        ],
+      }),
+    );
+    writeFileSync(path.join(dir, 'fabrikam-secret.txt'), 'fabrikam-app-secret\n');
+    workerEnv = {
+      PATH: process.env.PATH ?? '',
+      TEMPORAL_ADDRESS: env.address,
+      T2T_TASK_QUEUE: taskQueue,
+      T2T_DATA_DIR: dir,
+      AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      T2T_BACKEND: 'microsoft',
+      T2T_MICROSOFT_TENANTS_FILE: path.join(dir, 'tenants.json'),
+      T2T_POWERPLATFORM_API_URL: fakes.powerPlatformApiUrl,
+      T2T_GRAPH_API_URL: fakes.graphApiUrl,
+      T2T_AUTHORITY_HOST: fakes.authorityHost,
+      T2T_SERVICE_POLL_INTERVAL: '1s',
+      T2T_OPERATION_POLL_SECONDS: '0.2',
+      NODE_EXTRA_CA_CERTS: fakes.caPath,
+    };
+    worker = spawn(process.execPath, [WORKER], { env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the worker did not start: ${output}`)), 60_000);
+      const read = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('serving task queue')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      worker.stdout!.on('data', read);
+      worker.stderr!.on('data', read);
+      worker.once('exit', (code) => reject(new Error(`the worker exited (${code}): ${output}`)));
+    });
+  });
+
+  after(async () => {
+    if (worker && worker.exitCode === null) {
+      const exited = new Promise((r) => worker.once('exit', r));
+      worker.kill('SIGTERM');
+      await exited;
+    }
+    await fakes?.stop();
+    await azurite?.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function t2t(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [CLI, ...args], { env: { ...workerEnv, ...extraEnv }, cwd: dir }, (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) as Record<string, unknown> });
+      });
+    });
+  }
+
+  /** A fresh environment in the source tenant, so that each story has its own migration. */
+  function newEnvironment(): string {
+    environmentCount += 1;
+    const id = randomUUID();
+    fakes.addEnvironment(SOURCE, { id, name: `Contoso Sales ${environmentCount}` });
+    return id;
+  }
+
+  async function submit(environmentId: string): Promise<{ migrationId: string; targetMigrationId: string }> {
+    const submitted = await t2t(['--as', 'admin@contoso.com', 'submit', '--environment', environmentId, '--target-tenant', TARGET, '--json']);
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const json = submitted.json() as { migrationId: string; targetMigrationId: string; phase: string };
+    assert.equal(json.phase, 'PendingApproval');
+    return json;
+  }
+
+  async function status(migrationId: string): Promise<MigrationStatus> {
+    const run = await t2t(['status', '--migration-id', migrationId, '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    return run.json() as unknown as MigrationStatus;
+  }
+
+  async function waitFor(migrationId: string, done: (s: MigrationStatus) => boolean, timeoutMs = 30_000): Promise<MigrationStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const current = await status(migrationId);
+      if (done(current)) return current;
+      assert.ok(Date.now() < deadline, `still ${current.phase}: ${current.reason ?? ''}`);
+      await sleep(500);
+    }
+  }
+
+  const requestOf = (environmentId: string) => fakes.requests().find((r) => r.environmentId === environmentId);
+
+  it('drives a whole migration through the service: submit, approve, storage, prepare (202 + polling), migrate', async () => {
+    const environmentId = newEnvironment();
+    const { migrationId, targetMigrationId } = await submit(environmentId);
+    const request = requestOf(environmentId);
+    assert.ok(request, 'createt2t was called');
+    assert.equal(request.targetTenantId, TARGET);
+    assert.equal(request.approvalStatus, 'Pending');
+
+    const approvals = await t2t(['--as', 'admin@fabrikam.com', 'approvals', '--json']);
+    assert.equal(approvals.code, 0, `approvals: ${approvals.stderr}`);
+    assert.ok((approvals.json().migrations as { migrationId: string }[]).some((m) => m.migrationId === targetMigrationId));
+
+    const approved = await t2t(['--as', 'admin@fabrikam.com', 'approve', '--migration-id', targetMigrationId, '--json']);
+    assert.equal(approved.code, 0, `approve: ${approved.stderr}`);
+    assert.equal(approved.json().phase, 'Approved');
+    assert.equal(requestOf(environmentId)!.approvalStatus, 'Approved', 'the approval reached the service');
+    assert.ok(
+      fakes.requestLog.some((e) => e.service === 'power-platform' && e.method === 'POST' && /approve$/.test(e.path) && e.tenantId?.toLowerCase() === TARGET),
+      "approved with the target tenant's token",
+    );
+
+    const stored = await t2t(['--as', 'admin@contoso.com', 'storage', '--environment', environmentId, '--json']);
+    assert.equal(stored.code, 0, `storage: ${stored.stderr}`);
+    const sasUrl = stored.json().sasUrl as string;
+    assert.match(sasUrl, /^http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1\/ms-/, "the SAS the service generated, not one of the product's own");
+    await uploadWithSas(sasUrl, 'Source,Destination\nana@contoso.com,ana@fabrikam.com\nben@contoso.com,ben@fabrikam.com\n');
+
+    const prepared = await t2t(['--as', 'admin@contoso.com', 'prepare', '--migration-id', migrationId, '--target-tenant', TARGET, '--mapping-container', sasUrl, '--json']);
+    assert.equal(prepared.code, 0, `prepare: ${prepared.stderr}${prepared.stdout}`);
+    assert.equal(prepared.json().phase, 'Prepared');
+    const prepareBody = requestOf(environmentId)!.prepareBody as Record<string, string>;
+    assert.equal(prepareBody.TargetTenantId, TARGET);
+    assert.equal(prepareBody.ReadOnlyUserMappingFileContainerUri, sasUrl.split('?')[0], 'the container URI without its SAS');
+    assert.ok(fakes.requestLog.filter((e) => /\/operations\//.test(e.path)).length >= 3, 'the operation was polled until it finished');
+    assert.ok(fakes.requestLog.some((e) => e.service === 'graph' && /\$batch/.test(e.path)), 'the directory checks went to Graph');
+
+    const migrated = await t2t(['--as', 'admin@contoso.com', 'migrate', '--migration-id', migrationId, '--target-tenant', TARGET, '--json']);
+    assert.equal(migrated.code, 0, `migrate: ${migrated.stderr}${migrated.stdout}`);
+    const final = migrated.json() as unknown as MigrationStatus;
+    assert.equal(final.phase, 'Succeeded', final.reason);
+    assert.equal(final.status, STATUS.migrateSucceeded);
+    assert.equal(final.backend, 'microsoft');
+    assert.equal(final.serviceMigrationId, request.id);
+    assert.ok(final.unknown?.some((u) => u.startsWith('user and mailbox counts')), 'says what it could not know');
+    assert.ok(final.summary!.checklist.some((i) => i.kind === 'deleteOrphanedRecord'));
+    assert.equal(requestOf(environmentId)!.migrateBody && (requestOf(environmentId)!.migrateBody as Record<string, string>).TargetTenantId, TARGET);
+
+    const shown = await t2t(['status', '--migration-id', migrationId]);
+    assert.match(shown.stdout, /Not known on the microsoft service:/);
+    assert.doesNotMatch(shown.stdout, /Users re-mapped: 0/, 'no made-up counts');
+    // Tokens are cached: a whole migration asks each tenant for a token once per audience and process.
+    assert.ok(fakes.tokenRequests(SOURCE) <= 2 * 20, `token requests: ${fakes.tokenRequests(SOURCE)}`);
+  });
+
+  it("the product's validation finds a destination without a licence in Graph, and the service is not asked to prepare", async () => {
+    const environmentId = newEnvironment();
+    const { migrationId, targetMigrationId } = await submit(environmentId);
+    assert.equal((await t2t(['--as', 'admin@fabrikam.com', 'approve', '--migration-id', targetMigrationId])).code, 0);
+    const stored = await t2t(['--as', 'admin@contoso.com', 'storage', '--environment', environmentId, '--json']);
+    const sasUrl = stored.json().sasUrl as string;
+    await uploadWithSas(sasUrl, 'ana@contoso.com,ana@fabrikam.com\ncho@contoso.com,cho@fabrikam.com\n');
+    const prepared = await t2t(['--as', 'admin@contoso.com', 'prepare', '--migration-id', migrationId, '--target-tenant', TARGET, '--mapping-container', sasUrl, '--json']);
+    const json = prepared.json() as unknown as MigrationStatus & { errorReportUrl: string };
+    assert.equal(json.phase, 'ValidationFailed');
+    assert.match(String(json.status), /^Validation Failed, Errors are updated on the blob here: /);
+    const report = await readWithSas(json.errorReportUrl);
+    assert.match(report, /cho@fabrikam\.com/);
+    assert.equal(requestOf(environmentId)!.prepareBody, undefined, "the service's prepare was not called");
+  });
+
+  it('an approval made in Microsoft\'s admin center is noticed, and who acted is recorded', async () => {
+    const environmentId = newEnvironment();
+    const { migrationId } = await submit(environmentId);
+    fakes.approveExternally(requestOf(environmentId)!.id, 'other.admin@fabrikam.com');
+    await waitFor(migrationId, (s) => s.phase === 'Approved');
+    const approved = await env.client.workflow.getHandle(`t2t-${environmentId}`).query<MigrationStatus>('status');
+    const entry = approved.audit.find((e) => e.action === 'approve');
+    assert.equal(entry?.actor, 'other.admin@fabrikam.com');
+    assert.equal(entry?.outcome, 'accepted');
+    assert.match(String(entry?.note), /outside the product/);
+  });
+
+  it('a denial made outside the product ends the migration Denied', async () => {
+    const environmentId = newEnvironment();
+    const { migrationId } = await submit(environmentId);
+    fakes.rejectExternally(requestOf(environmentId)!.id, 'other.admin@fabrikam.com');
+    const denied = await waitFor(migrationId, (s) => s.phase === 'Denied');
+    assert.match(String(denied.reason), /outside the product/);
+  });
+
+  it('a request deleted with PowerShell while the migration waits for its mapping ends it Cancelled', async () => {
+    const environmentId = newEnvironment();
+    const { migrationId, targetMigrationId } = await submit(environmentId);
+    assert.equal((await t2t(['--as', 'admin@fabrikam.com', 'approve', '--migration-id', targetMigrationId])).code, 0);
+    fakes.deleteExternally(requestOf(environmentId)!.id);
+    const cancelled = await waitFor(migrationId, (s) => s.phase === 'Cancelled');
+    assert.match(String(cancelled.reason), /deleted on the migration service/);
+    // The environment is free again: a new request can be submitted.
+    await submit(environmentId);
+  });
+
+  it('t2t cancel deletes the request on the service', async () => {
+    const environmentId = newEnvironment();
+    const { migrationId } = await submit(environmentId);
+    const cancelled = await t2t(['--as', 'admin@contoso.com', 'cancel', '--migration-id', migrationId, '--json']);
+    assert.equal(cancelled.code, 0, cancelled.stderr);
+    assert.equal(cancelled.json().phase, 'Cancelled');
+    assert.equal(requestOf(environmentId), undefined, 'the request is gone from the service');
+  });
+
+  it('throttling (429 + Retry-After) on submit is waited out and retried; a 403 on approve refuses it with the missing role named', async () => {
+    const environmentId = newEnvironment();
+    fakes.failNext(/POST \/providers\/Microsoft\.BusinessAppPlatform\/environments\/[^/]+\/createt2t/, { status: 429, retryAfterSeconds: 1, times: 1 });
+    const started = Date.now();
+    const { targetMigrationId } = await submit(environmentId);
+    const creates = fakes.requestLog.filter((e) => /createt2t$/.test(e.path) && e.path.includes(environmentId));
+    assert.deepEqual(creates.map((e) => e.status).slice(-2), [429, 200]);
+    assert.ok(Date.now() - started >= 1_000, 'waited for Retry-After');
+    assert.equal(fakes.requests().filter((r) => r.environmentId === environmentId).length, 1, 'one request, not two');
+
+    fakes.failNext(/POST \/providers\/Microsoft\.BusinessAppPlatform\/t2tmigrationapprovals\/[^/]+\/approve/, { status: 403, times: 1 });
+    const refused = await t2t(['--as', 'admin@fabrikam.com', 'approve', '--migration-id', targetMigrationId]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^t2t: .*Power Platform administrator role.*New-PowerAppManagementApp/);
+    assert.equal(refused.stderr.trim().split('\n').length, 1, 'one line');
+    assert.equal(requestOf(environmentId)!.approvalStatus, 'Pending', 'nothing changed');
+  });
+
+  it('a stranger is refused: the role is read from Graph', async () => {
+    const environmentId = newEnvironment();
+    const refused = await t2t(['--as', 'ana@contoso.com', 'submit', '--environment', environmentId, '--target-tenant', TARGET]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^t2t: submit refused: the caller has none of the roles/);
+    assert.equal(requestOf(environmentId), undefined);
+  });
+
+  it('a bad tenants file stops the worker and the client with one line', async () => {
+    writeFileSync(path.join(dir, 'bad-tenants.json'), JSON.stringify({ tenants: [{ tenantId: SOURCE, clientId: 'x' }] }));
+    const run = await t2t(['requests'], { T2T_MICROSOFT_TENANTS_FILE: path.join(dir, 'bad-tenants.json') });
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.trim(), 't2t: configuration: T2T_MICROSOFT_TENANTS_FILE: tenants.0: give exactly one of clientSecret, clientSecretFile or certificatePath');
+    const http = await t2t(['requests'], { T2T_GRAPH_API_URL: 'http://127.0.0.1:1' });
+    assert.match(http.stderr, /^t2t: configuration: T2T_GRAPH_API_URL must use https/);
+  });
+});
