@@ -312,6 +312,35 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
     assert.equal(requestOf(environmentId), undefined);
   });
 
+  it('the smoke check signs in, lists and reads one user, changing nothing; a wrong secret is named as consent or credential', async () => {
+    const smoke = (extraEnv: Record<string, string> = {}) =>
+      new Promise<Run>((resolve) => {
+        execFile(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'microsoft', 'smoke.js'), '--user', 'admin@contoso.com'], { env: { ...workerEnv, ...extraEnv }, cwd: dir }, (error, stdout, stderr) => {
+          resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, json: () => ({}) });
+        });
+      });
+    const before = JSON.stringify(fakes.requests());
+    const writes = () => fakes.requestLog.filter((e) => e.service === 'power-platform' && e.method !== 'GET').length;
+    const writesBefore = writes();
+    const ok = await smoke();
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.match(ok.stdout, new RegExp(`✓ ${SOURCE}: list tenant-to-tenant requests \\(as source\\): \\d+ requests`));
+    assert.match(ok.stdout, /found admin@contoso\.com/);
+    assert.match(ok.stdout, /All checks passed; nothing was changed\./);
+    assert.equal(JSON.stringify(fakes.requests()), before);
+    assert.equal(writes(), writesBefore, 'no write to the admin API');
+
+    writeFileSync(path.join(dir, 'wrong-secret.txt'), 'not-the-secret');
+    writeFileSync(
+      path.join(dir, 'wrong-tenants.json'),
+      JSON.stringify({ tenants: [{ tenantId: TARGET, clientId: 'fabrikam-t2t-app', clientSecretFile: 'wrong-secret.txt' }] }),
+    );
+    const failed = await smoke({ T2T_MICROSOFT_TENANTS_FILE: path.join(dir, 'wrong-tenants.json') });
+    assert.notEqual(failed.code, 0);
+    assert.match(failed.stdout, new RegExp(`✗ ${TARGET}: sign in to the Power Platform admin API: consent or credential: `));
+    assert.doesNotMatch(failed.stdout, /not-the-secret/);
+  });
+
   it('a bad tenants file stops the worker and the client with one line', async () => {
     writeFileSync(path.join(dir, 'bad-tenants.json'), JSON.stringify({ tenants: [{ tenantId: SOURCE, clientId: 'x' }] }));
     const run = await t2t(['requests'], { T2T_MICROSOFT_TENANTS_FILE: path.join(dir, 'bad-tenants.json') });

@@ -45,7 +45,9 @@ function checksFor(settings: MicrosoftSettings, tokens: TokenSource, tenantIds: 
           const path = user
             ? `/v1.0/users/${encodeURIComponent(user)}?$select=id,userPrincipalName,accountEnabled,assignedLicenses`
             : '/v1.0/users?$top=1&$select=id,userPrincipalName,accountEnabled,assignedLicenses';
-          const answer = await callService(tokens, { service: 'Microsoft Graph', tenantId, scope: GRAPH_SCOPE, method: 'GET', url: `${settings.graphApiUrl}${path}` });
+          const answer = await callService(tokens, { service: 'Microsoft Graph', tenantId, scope: GRAPH_SCOPE, method: 'GET', url: `${settings.graphApiUrl}${path}`, accept: [404] });
+          // The user may live in another of the tenants: what is checked here is that Graph answers.
+          if (answer.status === 404) return 'the directory answered: no such user in this tenant';
           const body = answer.body as { value?: { userPrincipalName?: string }[]; userPrincipalName?: string };
           const upn = user ? body.userPrincipalName : body.value?.[0]?.userPrincipalName;
           return upn ? `found ${upn}` : 'the directory answered, with no user';
