@@ -54,6 +54,7 @@ const EnvironmentSchema = z.object({
   T2T_REMAP_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(200),
   T2T_BACKEND: z.enum(BACKENDS, { message: `must be one of ${BACKENDS.join(', ')}` }).default('simulated'),
   T2T_SERVICE_POLL_INTERVAL: duration('T2T_SERVICE_POLL_INTERVAL', '5m'),
+  T2T_RECONCILE_INTERVAL: duration('T2T_RECONCILE_INTERVAL', '1m'),
 });
 
 export interface Config {
@@ -83,6 +84,8 @@ export interface Config {
   microsoft?: MicrosoftSettings;
   /** how often a waiting migration reads its request on the service (actions taken outside the product) */
   servicePollMs: number;
+  /** how often the reconciler's Schedule looks for requests whose workflow closed without finishing them */
+  reconcileIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -129,5 +132,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backend: e.T2T_BACKEND,
     microsoft,
     servicePollMs: e.T2T_SERVICE_POLL_INTERVAL,
+    reconcileIntervalMs: e.T2T_RECONCILE_INTERVAL,
   };
 }

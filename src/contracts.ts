@@ -20,9 +20,11 @@ export const PHASES = [
   'Denied',
   'Expired',
   'Cancelled',
+  /** the workflow was closed without finishing (terminate, timeout); set by the reconciler, never by the workflow */
+  'Terminated',
 ] as const;
 export type Phase = (typeof PHASES)[number];
-export const FINAL_PHASES: readonly Phase[] = ['Succeeded', 'Failed', 'Denied', 'Expired', 'Cancelled'];
+export const FINAL_PHASES: readonly Phase[] = ['Succeeded', 'Failed', 'Denied', 'Expired', 'Cancelled', 'Terminated'];
 export const isFinalPhase = (phase: Phase): boolean => FINAL_PHASES.includes(phase);
 
 /** Status strings shown to admins, word for word from the article (SPEC §2). */
@@ -33,6 +35,7 @@ export const STATUS = {
     `Validation Failed, Errors are updated on the blob here: ${errorReportUrl}`,
   migrateRunning: 'Migrate Environment: Running',
   migrateSucceeded: 'Migrate Environment: Succeeded',
+  migrateFailed: 'Migrate Environment: Failed',
 } as const;
 
 // ---- signals -------------------------------------------------------------

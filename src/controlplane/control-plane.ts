@@ -87,7 +87,13 @@ export interface UserRemap {
   targetUpn: string;
 }
 
-export type RequestApprovalStatus = 'Pending' | 'Approved' | 'Rejected' | 'Deleted';
+/**
+ * Pending and Approved are open; the rest are closed: Rejected (denied), Deleted (cancelled),
+ * Succeeded, Failed and Expired as the workflow ended it, Terminated when the reconciler found
+ * its workflow closed without our code running (terminate, timeout).
+ */
+export type RequestApprovalStatus = 'Pending' | 'Approved' | 'Rejected' | 'Deleted' | 'Succeeded' | 'Failed' | 'Expired' | 'Terminated';
+export const OPEN_REQUEST_STATUSES: readonly RequestApprovalStatus[] = ['Pending', 'Approved'];
 
 /** A migration request as the simulated service registers it. */
 export interface MigrationRequestRecord {

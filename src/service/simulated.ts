@@ -3,7 +3,7 @@
 // default, used by the tests and the demo; it runs the migrate steps itself.
 import { ApplicationFailure } from '@temporalio/common';
 import type { Readable } from 'node:stream';
-import type { ControlPlane } from '../controlplane/control-plane';
+import type { ControlPlane, RequestApprovalStatus } from '../controlplane/control-plane';
 import { ControlPlaneNotFoundError } from '../controlplane/errors';
 import { Action, ErrorType, StorageInfo } from '../contracts';
 import { checkEligibility } from '../migration/eligibility';
@@ -34,7 +34,17 @@ export interface SimulatedServiceOptions {
   remapBatchSize: number;
 }
 
-const REQUEST_STATE = { Pending: 'pending', Approved: 'approved', Rejected: 'denied', Deleted: 'deleted' } as const;
+const REQUEST_STATE: Record<RequestApprovalStatus, RequestState['state']> = {
+  Pending: 'pending',
+  Approved: 'approved',
+  Rejected: 'denied',
+  Deleted: 'deleted',
+  // A request the product closed itself: nothing anyone did outside it.
+  Succeeded: 'approved',
+  Failed: 'approved',
+  Expired: 'pending',
+  Terminated: 'deleted',
+};
 
 export class SimulatedMigrationService implements MigrationService {
   readonly backend = 'simulated' as const;

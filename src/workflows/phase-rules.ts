@@ -1,6 +1,6 @@
 // Which admin action each phase accepts, and the reason given when it does not.
 // Pure and deterministic: used by the workflow and by the CLI for early refusals.
-import type { Action, Phase } from '../contracts';
+import { isFinalPhase, type Action, type Phase } from '../contracts';
 
 const ACCEPTS: Record<Phase, readonly Action[]> = {
   Submitted: [],
@@ -17,6 +17,7 @@ const ACCEPTS: Record<Phase, readonly Action[]> = {
   Denied: [],
   Expired: [],
   Cancelled: [],
+  Terminated: [],
 };
 
 export function phaseAccepts(phase: Phase, action: Action): boolean {
@@ -36,7 +37,7 @@ export function phaseRefusal(action: Action, phase: Phase, prepareDeadline?: str
   }
   if (phase === 'Validating') return `${verb} refused: validation is running; try again when it has finished`;
   if (phase === 'Migrating') return `${verb} refused: the migration is running and can no longer be changed`;
-  if (['Succeeded', 'Failed', 'Denied', 'Expired', 'Cancelled'].includes(phase)) {
+  if (isFinalPhase(phase)) {
     return `${verb} refused: the migration has ended (${phase})`;
   }
   if (phase === 'PendingApproval') return `${verb} refused: the migration is waiting for the target tenant admin's approval`;
