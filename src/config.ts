@@ -55,6 +55,7 @@ const EnvironmentSchema = z.object({
   T2T_BACKEND: z.enum(BACKENDS, { message: `must be one of ${BACKENDS.join(', ')}` }).default('simulated'),
   T2T_SERVICE_POLL_INTERVAL: duration('T2T_SERVICE_POLL_INTERVAL', '5m'),
   T2T_RECONCILE_INTERVAL: duration('T2T_RECONCILE_INTERVAL', '1m'),
+  T2T_CHECK_BUDGET: duration('T2T_CHECK_BUDGET', '3m'),
 });
 
 export interface Config {
@@ -84,6 +85,8 @@ export interface Config {
   microsoft?: MicrosoftSettings;
   /** how often a waiting migration reads its request on the service (actions taken outside the product) */
   servicePollMs: number;
+  /** how long a check an admin waits for (role, storage) may keep retrying before the action is refused */
+  checkBudgetMs: number;
   /** how often the reconciler's Schedule looks for requests whose workflow closed without finishing them */
   reconcileIntervalMs: number;
 }
@@ -133,5 +136,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     microsoft,
     servicePollMs: e.T2T_SERVICE_POLL_INTERVAL,
     reconcileIntervalMs: e.T2T_RECONCILE_INTERVAL,
+    checkBudgetMs: e.T2T_CHECK_BUDGET,
   };
 }

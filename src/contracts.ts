@@ -1,7 +1,7 @@
 // Message contracts shared by workflow, worker, client and tests (SPEC §2, §7).
 // Wire names here never change once shipped: other people's scripts send these
 // signals with `temporal workflow signal` and filter on these search attributes.
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 import { z } from 'zod';
 
@@ -74,6 +74,17 @@ export const requestStorageSignal = defineSignal<[unknown]>('requestStorage');
 export const prepareSignal = defineSignal<[unknown]>('prepare');
 export const migrateSignal = defineSignal<[unknown]>('migrate');
 export const cancelSignal = defineSignal<[unknown]>('cancel');
+
+// Updates of the same names and payloads: the answer is the audit entry of the action
+// (accepted, or refused with the reason). Their validators reject a malformed payload
+// or an action the current phase cannot take without writing history.
+export const approveUpdate = defineUpdate<AuditEntry, [unknown]>('approve');
+export const denyUpdate = defineUpdate<AuditEntry, [unknown]>('deny');
+export const approveLockboxUpdate = defineUpdate<AuditEntry, [unknown]>('approveLockbox');
+export const requestStorageUpdate = defineUpdate<AuditEntry, [unknown]>('requestStorage');
+export const prepareUpdate = defineUpdate<AuditEntry, [unknown]>('prepare');
+export const migrateUpdate = defineUpdate<AuditEntry, [unknown]>('migrate');
+export const cancelUpdate = defineUpdate<AuditEntry, [unknown]>('cancel');
 
 export const ACTIONS = ['submit', 'approve', 'deny', 'approveLockbox', 'requestStorage', 'prepare', 'migrate', 'cancel'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -180,6 +191,8 @@ export interface MigrationInput {
   prepareWindowMs: number;
   /** how often the request's state on the service is read while people are awaited (default 5 min) */
   servicePollMs?: number;
+  /** how long a role or storage check may keep retrying before the action is refused (default 3 min) */
+  checkBudgetMs?: number;
 }
 
 export const MIGRATION_WORKFLOW_TYPE = 'tenantMigration';
@@ -228,7 +241,7 @@ export const BATCH_WORKFLOW_TYPE = 'batchMigration';
 export const batchWorkflowId = (batchId: string): string => `t2t-batch-${batchId}`;
 
 // ---- search attributes ---------------------------------------------------
-export const SA = {
+export const SearchAttributes = {
   phase: defineSearchAttributeKey('T2TPhase', SearchAttributeType.KEYWORD),
   environmentId: defineSearchAttributeKey('T2TEnvironmentId', SearchAttributeType.KEYWORD),
   sourceTenantId: defineSearchAttributeKey('T2TSourceTenantId', SearchAttributeType.KEYWORD),
@@ -238,17 +251,17 @@ export const SA = {
   prepareDeadline: defineSearchAttributeKey('T2TPrepareDeadline', SearchAttributeType.DATETIME),
 } as const;
 
-export const ALL_SEARCH_ATTRIBUTES = Object.values(SA);
+export const ALL_SEARCH_ATTRIBUTES = Object.values(SearchAttributes);
 
 /** The search attributes a migration starts with, whoever starts it (the client or a batch). */
 export function initialSearchAttributes(migration: MigrationInput, sourceTenantId: string): SearchAttributePair[] {
   return [
-    { key: SA.phase, value: 'Submitted' },
-    { key: SA.environmentId, value: migration.environmentId },
-    { key: SA.sourceTenantId, value: sourceTenantId },
-    { key: SA.targetTenantId, value: migration.targetTenantId },
-    { key: SA.sourceMigrationId, value: migration.migrationId },
-    { key: SA.targetMigrationId, value: migration.targetMigrationId },
+    { key: SearchAttributes.phase, value: 'Submitted' },
+    { key: SearchAttributes.environmentId, value: migration.environmentId },
+    { key: SearchAttributes.sourceTenantId, value: sourceTenantId },
+    { key: SearchAttributes.targetTenantId, value: migration.targetTenantId },
+    { key: SearchAttributes.sourceMigrationId, value: migration.migrationId },
+    { key: SearchAttributes.targetMigrationId, value: migration.targetMigrationId },
   ];
 }
 
@@ -258,14 +271,16 @@ export const ErrorType = {
   NotEligible: 'NotEligible',
   NotFound: 'NotFound',
   PreconditionFailed: 'PreconditionFailed',
-  InvalidMappingContainer: 'InvalidMappingContainer',
   MappingInvalidAtMigrate: 'MappingInvalidAtMigrate',
-  FlowCycle: 'FlowCycle',
   /** the mapping file was replaced after it passed validation */
   MappingChanged: 'MappingChanged',
   /** thrown by the control plane (the error's name): an environment or tenant it does not hold */
   ControlPlaneNotFound: 'ControlPlaneNotFoundError',
   /** Microsoft's service refused the call for good (401, 403, 4xx): retrying cannot help */
   ServiceRefused: 'ServiceRefused',
+  /** a migrate step failed for good and the steps before it were undone: prepare and migrate may run again */
+  MigrateCompensated: 'MigrateCompensated',
+  /** a migrate step failed for good and undoing the steps before it failed too */
+  CompensationFailed: 'CompensationFailed',
 } as const;
 export const NON_RETRYABLE_ERRORS = Object.values(ErrorType);

@@ -3,7 +3,7 @@
 // with every refusal an admin can meet on the way.
 import assert from 'node:assert/strict';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SA, STATUS, MigrationStatus, migrationWorkflowId } from '../src/contracts';
+import { SearchAttributes, STATUS, MigrationStatus, migrationWorkflowId } from '../src/contracts';
 import { devServer } from './helpers/temporal';
 import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld, TestWorld } from './helpers/world';
@@ -64,9 +64,9 @@ describe(`migration lifecycle (dev server, ${backend.name} control plane) @integ
       // visible by its search attributes, with no email address in any of them
       const handle = env.client.workflow.getHandle(migrationWorkflowId(w.environmentId));
       const description = await handle.describe();
-      assert.equal(description.typedSearchAttributes.get(SA.phase), 'PendingApproval');
-      assert.equal(description.typedSearchAttributes.get(SA.environmentId), w.environmentId);
-      assert.equal(description.typedSearchAttributes.get(SA.targetMigrationId), submitted.targetMigrationId);
+      assert.equal(description.typedSearchAttributes.get(SearchAttributes.phase), 'PendingApproval');
+      assert.equal(description.typedSearchAttributes.get(SearchAttributes.environmentId), w.environmentId);
+      assert.equal(description.typedSearchAttributes.get(SearchAttributes.targetMigrationId), submitted.targetMigrationId);
       assert.doesNotMatch(JSON.stringify(description.raw.workflowExecutionInfo?.searchAttributes ?? {}), /@/);
 
       const { prepared, sasUrl } = await toPrepared(p, w, submitted);
@@ -163,7 +163,10 @@ describe(`migration lifecycle (dev server, ${backend.name} control plane) @integ
 
       const status = await p.client.status(id);
       assert.equal(status.phase, 'Prepared');
-      assert.equal(status.audit.filter((e) => e.outcome === 'refused').length, 8);
+      // The wrong phase and the bad payload were rejected by the Updates' validators, before any history was written.
+      assert.equal(early.entry.note, 'rejected by the migration before it was queued');
+      assert.equal(badPayload.entry.note, 'rejected by the migration before it was queued');
+      assert.equal(status.audit.filter((e) => e.outcome === 'refused').length, 5);
       assert.equal((await p.controlPlane.getEnvironment(w.environmentId))!.tenantId, w.source, 'nothing moved');
 
       const cancelled = await p.client.act(id, 'cancel', { actor: w.sourceAdmin });

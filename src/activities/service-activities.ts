@@ -2,7 +2,7 @@
 // names and payloads whichever back end the worker was configured with. Each is
 // idempotent; the two long ones heartbeat and resume from their last heartbeat.
 import { Context } from '@temporalio/activity';
-import type { Action, StorageInfo } from '../contracts';
+import type { Action, Phase, StorageInfo } from '../contracts';
 import type { AuthorizationResult } from '../migration/authorization';
 import type {
   Assessment,
@@ -78,6 +78,12 @@ export function createServiceActivities(service: MigrationService) {
 
     async revokeMigrationStorage(input: { containerName: string; storage?: StorageInfo }): Promise<void> {
       await service.revokeStorage(input.storage ?? { containerName: input.containerName, sasUrl: '', expiresOn: '' });
+    },
+
+    /** Every ending: storage access revoked (what the product can revoke), the request closed with the service. */
+    async endMigration(input: { migration: ServiceMigration; phase: Phase; storage?: StorageInfo }): Promise<void> {
+      if (input.storage) await service.revokeStorage(input.storage);
+      await service.closeRequest(input.migration, input.phase);
     },
 
     async prepareOnService(input: { migration: ServiceMigration; storage: StorageInfo }): Promise<ServicePrepareResult> {

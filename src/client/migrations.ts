@@ -2,7 +2,7 @@
 // an action and learn whether it was accepted, read the status. Used by the
 // `t2t` commands and by the tests alike.
 import { randomUUID } from 'node:crypto';
-import { Client, WorkflowHandle, WorkflowExecutionInfo } from '@temporalio/client';
+import { Client, WorkflowHandle, WorkflowExecutionInfo, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { MigrationService } from '../service/migration-service';
 import type { ControlPlane } from '../controlplane/control-plane';
@@ -12,9 +12,16 @@ import {
   MIGRATION_WORKFLOW_TYPE,
   MigrationInput,
   MigrationStatus,
-  SA,
+  SearchAttributes,
   approveLockboxSignal,
+  approveLockboxUpdate,
   approveSignal,
+  approveUpdate,
+  cancelUpdate,
+  denyUpdate,
+  migrateUpdate,
+  prepareUpdate,
+  requestStorageUpdate,
   cancelSignal,
   denySignal,
   migrateSignal,
@@ -51,6 +58,21 @@ async function refusedAs<T>(action: string, work: () => Promise<T>): Promise<T> 
 /** How often a wait asks the server whether the migration's run has ended. */
 const ENDED_CHECK_INTERVAL_MS = 2_000;
 
+/** How an action is named in a refusal, as the workflow names it. */
+function verbOf(action: SignalAction): string {
+  return action === 'approveLockbox' ? 'lockbox approval' : action === 'requestStorage' ? 'storage' : action;
+}
+
+const UPDATES = {
+  approve: approveUpdate,
+  deny: denyUpdate,
+  approveLockbox: approveLockboxUpdate,
+  requestStorage: requestStorageUpdate,
+  prepare: prepareUpdate,
+  migrate: migrateUpdate,
+  cancel: cancelUpdate,
+} as const;
+
 const SIGNALS = {
   approve: approveSignal,
   deny: denySignal,
@@ -70,7 +92,7 @@ export interface ActionOutcome {
 
 export interface MigrationClientOptions {
   client: Client;
-  config: Pick<Config, 'taskQueue' | 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs'> & Partial<Pick<Config, 'servicePollMs'>>;
+  config: Pick<Config, 'taskQueue' | 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs'> & Partial<Pick<Config, 'servicePollMs' | 'checkBudgetMs'>>;
   /** the migration service the worker drives: the client's checks at submit go through it too */
   service: MigrationService;
   /** how long to wait for the workflow to record an action's outcome */
@@ -113,6 +135,7 @@ export class MigrationClient {
       lockboxTimeoutMs: this.options.config.lockboxTimeoutMs,
       prepareWindowMs: this.options.config.prepareWindowMs,
       servicePollMs: this.options.config.servicePollMs,
+      checkBudgetMs: this.options.config.checkBudgetMs,
     };
     let handle: WorkflowHandle;
     try {
@@ -157,7 +180,7 @@ export class MigrationClient {
   /** Finds a migration by its source or its target migration id. */
   async find(migrationId: string): Promise<WorkflowHandle> {
     if (!/^[0-9a-fA-F-]{8,64}$/.test(migrationId)) throw new UserError(`no migration has the id '${migrationId}'`);
-    const query = `(${SA.sourceMigrationId.name} = '${migrationId}' OR ${SA.targetMigrationId.name} = '${migrationId}')`;
+    const query = `(${SearchAttributes.sourceMigrationId.name} = '${migrationId}' OR ${SearchAttributes.targetMigrationId.name} = '${migrationId}')`;
     // Visibility is eventually consistent: a migration submitted a moment ago may take a moment to show.
     for (let attempt = 0; attempt < 20; attempt += 1) {
       for await (const execution of this.client.workflow.list({ query })) {
@@ -175,9 +198,9 @@ export class MigrationClient {
   async list(filter: { sourceTenantIds?: string[]; targetTenantIds?: string[]; environmentId?: string }): Promise<WorkflowExecutionInfo[]> {
     const clauses: string[] = [`WorkflowType = '${MIGRATION_WORKFLOW_TYPE}'`];
     const inList = (ids: string[]) => ids.map((id) => `'${id.replace(/'/g, '')}'`).join(', ');
-    if (filter.sourceTenantIds) clauses.push(`${SA.sourceTenantId.name} IN (${inList(filter.sourceTenantIds)})`);
-    if (filter.targetTenantIds) clauses.push(`${SA.targetTenantId.name} IN (${inList(filter.targetTenantIds)})`);
-    if (filter.environmentId) clauses.push(`${SA.environmentId.name} = '${filter.environmentId.replace(/'/g, '')}'`);
+    if (filter.sourceTenantIds) clauses.push(`${SearchAttributes.sourceTenantId.name} IN (${inList(filter.sourceTenantIds)})`);
+    if (filter.targetTenantIds) clauses.push(`${SearchAttributes.targetTenantId.name} IN (${inList(filter.targetTenantIds)})`);
+    if (filter.environmentId) clauses.push(`${SearchAttributes.environmentId.name} = '${filter.environmentId.replace(/'/g, '')}'`);
     if ((filter.sourceTenantIds?.length ?? 1) === 0 || (filter.targetTenantIds?.length ?? 1) === 0) return [];
     const found: WorkflowExecutionInfo[] = [];
     for await (const execution of this.client.workflow.list({ query: clauses.join(' AND ') })) found.push(execution);
@@ -195,13 +218,40 @@ export class MigrationClient {
 
   async actOn(handle: WorkflowHandle, action: SignalAction, payload: Record<string, unknown> & { actor: string }): Promise<ActionOutcome> {
     const requestId = randomUUID();
+    let entry: AuditEntry;
+    try {
+      entry = await handle.executeUpdate(UPDATES[action], { args: [{ ...payload, requestId }], updateId: requestId });
+    } catch (err) {
+      // The validator's refusal (a malformed payload, or an action this phase cannot take): no history was written.
+      if (err instanceof WorkflowUpdateFailedError) {
+        const reason = err.cause?.message ?? err.message;
+        const refused: AuditEntry = { at: new Date().toISOString(), action, actor: payload.actor, outcome: 'refused', reason, requestId, note: 'rejected by the migration before it was queued' };
+        return { entry: refused, status: await handle.query(statusQuery) };
+      }
+      const description = await handle.describe().catch(() => undefined);
+      if (description && description.status.name !== 'RUNNING') {
+        const ended = await handle.query(statusQuery).then((s) => s.phase as string, () => description.status.name.toLowerCase());
+        throw new UserError(`${verbOf(action)} refused: the migration has ended (${ended})`);
+      }
+      // Migrations started before Updates existed have no handler for them: send the signal instead.
+      if (/update.*(not found|unknown|no handler)|handler.*not.*registered/i.test((err as Error).message ?? '')) {
+        return this.signalAndWait(handle, action, payload, requestId);
+      }
+      throw err;
+    }
+    return { entry, status: await handle.query(statusQuery) };
+  }
+
+  /** The signal path: sends the action and waits until the workflow has recorded its outcome in the audit trail. */
+  private async signalAndWait(handle: WorkflowHandle, action: SignalAction, payload: Record<string, unknown>, requestId: string): Promise<ActionOutcome> {
     await handle.signal(SIGNALS[action], { ...payload, requestId });
     const status = await this.waitForStatus(
       handle,
       (s) => s.audit.some((e) => e.requestId === requestId),
       this.options.ackTimeoutMs ?? 600_000,
     );
-    const entry = status.audit.find((e) => e.requestId === requestId)!;
+    const entry = status.audit.find((e) => e.requestId === requestId);
+    if (!entry) throw new UserError(`${verbOf(action)} refused: the migration has ended (${status.phase})`);
     return { entry, status };
   }
 
@@ -282,8 +332,8 @@ export async function submitBatch(
     workflowId: batchWorkflowId(batchId),
     args: [batch],
     typedSearchAttributes: [
-      { key: SA.sourceTenantId, value: sourceTenant.id },
-      { key: SA.targetTenantId, value: targetTenant.id },
+      { key: SearchAttributes.sourceTenantId, value: sourceTenant.id },
+      { key: SearchAttributes.targetTenantId, value: targetTenant.id },
     ],
     staticSummary: `Batch: ${environments.length} environments from ${sourceTenant.name} to ${targetTenant.name}`,
   });

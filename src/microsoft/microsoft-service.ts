@@ -288,6 +288,10 @@ export class MicrosoftMigrationService implements MigrationService {
     await guarded(() => this.powerPlatform.delete(migration.sourceTenantId, migration.serviceMigrationId!));
   }
 
+  async closeRequest(): Promise<void> {
+    // Microsoft's service closes its requests itself when they end.
+  }
+
   async createStorage(migration: ServiceMigration): Promise<StorageInfo> {
     return guarded(async () => {
       const { sharedAccessSignature } = await this.powerPlatform.generateStorage(migration.sourceTenantId, migration.environmentId);

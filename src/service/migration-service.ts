@@ -4,7 +4,7 @@
 // on the product's own control plane (the embedded default), and Microsoft's
 // Power Platform admin API with Microsoft Graph for the directory.
 import type { Readable } from 'node:stream';
-import type { Action, ChecklistItem, EligibilityFinding, PreparationWarning, StorageInfo } from '../contracts';
+import type { Action, ChecklistItem, EligibilityFinding, Phase, PreparationWarning, StorageInfo } from '../contracts';
 import type { DirectoryLookup } from '../mapping/directory';
 import type { AuthorizationResult } from '../migration/authorization';
 
@@ -145,6 +145,8 @@ export interface MigrationService {
     operation: OperationContext,
   ): Promise<MigrateOutcome>;
   cancel(migration: ServiceMigration, actor: string): Promise<void>;
+  /** Records how the migration ended, where the back end keeps requests; idempotent. */
+  closeRequest(migration: ServiceMigration, phase: Phase): Promise<void>;
 
   directory: DirectoryLookup;
   close(): Promise<void>;

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Readable } from 'node:stream';
 import type { ControlPlane, RequestApprovalStatus } from '../controlplane/control-plane';
 import { ControlPlaneNotFoundError } from '../controlplane/errors';
-import { Action, ErrorType, StorageInfo } from '../contracts';
+import { Action, ErrorType, Phase, StorageInfo } from '../contracts';
 import { checkEligibility } from '../migration/eligibility';
 import { authorizeAction, requiredTenant, AuthorizationResult } from '../migration/authorization';
 import { MigrationStorage, containerNameFor } from '../storage/migration-storage';
@@ -44,6 +44,16 @@ const REQUEST_STATE: Record<RequestApprovalStatus, RequestState['state']> = {
   Failed: 'approved',
   Expired: 'pending',
   Terminated: 'deleted',
+};
+
+/** How each ending closes the request; phases not listed leave it as the actions set it. */
+const CLOSED_AS: Partial<Record<Phase, RequestApprovalStatus>> = {
+  Succeeded: 'Succeeded',
+  Failed: 'Failed',
+  Expired: 'Expired',
+  Denied: 'Rejected',
+  Cancelled: 'Deleted',
+  Terminated: 'Terminated',
 };
 
 export class SimulatedMigrationService implements MigrationService {
@@ -151,6 +161,11 @@ export class SimulatedMigrationService implements MigrationService {
     await this.setStatus(migration, 'Deleted', actor);
   }
 
+  async closeRequest(migration: ServiceMigration, phase: Phase): Promise<void> {
+    const status = CLOSED_AS[phase];
+    if (status) await this.setStatus(migration, status, null);
+  }
+
   async createStorage(migration: ServiceMigration, actor: string): Promise<StorageInfo> {
     const environment = await environmentOrFail(this.controlPlane, migration.environmentId);
     if (!environment.adminMode) {
@@ -220,9 +235,11 @@ export class SimulatedMigrationService implements MigrationService {
     return migration.serviceMigrationId ?? migration.migrationId;
   }
 
-  private async setStatus(migration: ServiceMigration, status: 'Approved' | 'Rejected' | 'Deleted', actor: string): Promise<void> {
+  private async setStatus(migration: ServiceMigration, status: RequestApprovalStatus, actor: string | null): Promise<void> {
     try {
-      await this.controlPlane.setRequestStatus(this.requestId(migration), status, actor || null);
+      // A closing keeps who acted last (the approver, the one who cancelled).
+      const actedBy = actor || (await this.controlPlane.getRequest(this.requestId(migration)))?.actedBy || null;
+      await this.controlPlane.setRequestStatus(this.requestId(migration), status, actedBy);
     } catch (err) {
       // Migrations submitted before the request register existed have no row: nothing to update.
       if (!(err instanceof ControlPlaneNotFoundError)) throw err;

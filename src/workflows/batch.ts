@@ -15,7 +15,7 @@ import {
   BatchStatus,
   MigrationInput,
   MigrationStatus,
-  SA,
+  SearchAttributes,
   batchStatusQuery,
   initialSearchAttributes,
   isFinalPhase,
@@ -35,8 +35,8 @@ export async function batchMigration(input: BatchInput): Promise<BatchStatus> {
   };
   setHandler(batchStatusQuery, () => status);
   upsertSearchAttributes([
-    { key: SA.sourceTenantId, value: input.sourceTenantId },
-    { key: SA.targetTenantId, value: input.targetTenantId },
+    { key: SearchAttributes.sourceTenantId, value: input.sourceTenantId },
+    { key: SearchAttributes.targetTenantId, value: input.targetTenantId },
   ]);
   const refresh = () => {
     const counts: Record<string, number> = {};

@@ -1,51 +1,39 @@
 // One durable workflow per migration, reading like the article's steps:
 // submit → eligibility → approval → lockbox → storage + prepare rounds →
-// seven-day window → migrate → post-migration checklist.
+// seven-day window → migrate (undone if a step fails for good) → checklist.
+// A cancellation through Temporal ends it like `t2t cancel` until migrate starts.
 import {
+  ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
   condition,
-  proxyActivities,
-  setCurrentDetails,
-  setHandler,
-  upsertMemo,
-  upsertSearchAttributes,
-  workflowInfo,
+  isCancellation,
   log,
   patched,
-  ActivityFailure,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { ActivityOptions, RetryPolicy, SearchAttributeUpdatePair } from '@temporalio/common';
-import type { z } from 'zod';
 import {
   Action,
-  ApproveLockboxSchema,
-  ApproveSchema,
   AuditEntry,
-  CancelSchema,
-  DenySchema,
-  MigrateSchema,
+  ErrorType,
   MigrationInput,
   MigrationStatus,
   NON_RETRYABLE_ERRORS,
   Phase,
-  PrepareSchema,
-  RequestStorageSchema,
-  SA,
+  SearchAttributes,
   STATUS,
-  approveLockboxSignal,
-  approveSignal,
-  cancelSignal,
-  denySignal,
   isFinalPhase,
-  migrateSignal,
-  prepareSignal,
-  requestStorageSignal,
   statusQuery,
 } from '../contracts';
 import type { MigrationActivities } from '../activities';
 import { phaseAccepts, phaseRefusal } from './phase-rules';
 import { containerNameFromUri } from '../migration/container-uri';
-import { renderDetails } from './details';
+import { AdminAction, Inbox, InboxMessage, parseAction, requestIdOf } from './inbox';
+import { showAssessment, showDetails, showPhase } from './visibility';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -53,12 +41,6 @@ const retry: RetryPolicy = {
   maximumInterval: '30s',
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
 };
-
-/**
- * Since this patch, a phase and the attributes that change with it are one upsert, and
- * values the start already carried are not upserted again (fewer events, fewer visibility writes).
- */
-const ONE_UPSERT_PER_PHASE = 'one-upsert-per-phase';
 
 /**
  * Since this patch, the workflow acts through the migration-service port: it registers the
@@ -69,35 +51,26 @@ const MIGRATION_SERVICE_PORT = 'migration-service-port';
 
 const DEFAULT_SERVICE_POLL_MS = 5 * 60_000;
 
+const TEMPORAL_CANCEL = 'requested through Temporal (Web UI or temporal workflow cancel)';
+
 const CONTROL_PLANE: ActivityOptions = { startToCloseTimeout: '1m', retry };
 const STORAGE: ActivityOptions = { startToCloseTimeout: '2m', retry };
+// Checks an admin waits for have a budget of minutes, not forever: when it runs out the
+// action is refused with one line, and the migration goes on taking actions.
+const DEFAULT_CHECK_BUDGET_MS = 3 * 60_000;
 // Long steps heartbeat their progress; a retry resumes from the last heartbeat.
 const LONG_RUNNING: ActivityOptions = { startToCloseTimeout: '2h', heartbeatTimeout: '20s', retry };
+const VALIDATION: ActivityOptions = { ...LONG_RUNNING, scheduleToCloseTimeout: '3h' };
 // The service's own prepare and migrate are polled long-running operations: hours, heartbeating
 // while they wait, so that a lost worker is noticed within seconds and another resumes the step.
 const SERVICE_OPERATION: ActivityOptions = { startToCloseTimeout: '24h', heartbeatTimeout: '30s', retry };
 
 /** An activity with the one-line summary the Web UI shows for it (no personal data). */
-function step<K extends keyof MigrationActivities>(name: K, summary: string, options: ActivityOptions = CONTROL_PLANE): MigrationActivities[K] {
+function activity<K extends keyof MigrationActivities>(name: K, summary: string, options: ActivityOptions = CONTROL_PLANE): MigrationActivities[K] {
   return proxyActivities<MigrationActivities>({ ...options, summary })[name];
 }
 
-const SCHEMAS: Record<Exclude<Action, 'submit'>, z.ZodType> = {
-  approve: ApproveSchema,
-  deny: DenySchema,
-  approveLockbox: ApproveLockboxSchema,
-  requestStorage: RequestStorageSchema,
-  prepare: PrepareSchema,
-  migrate: MigrateSchema,
-  cancel: CancelSchema,
-};
-
-interface InboxMessage {
-  action: Exclude<Action, 'submit'>;
-  payload: unknown;
-}
-
-type Handler = (payload: Record<string, unknown>, actor: string) => Promise<'continue' | 'done' | { refused: string }>;
+type ActionHandler = (payload: Record<string, unknown>, actor: string) => Promise<'continue' | 'done' | { refused: string }>;
 
 /** Reads the request on the service while people are awaited: 'done' when someone acted outside the product. */
 type Watch = () => Promise<'continue' | 'done'>;
@@ -108,7 +81,7 @@ export async function tenantMigration(input: MigrationInput): Promise<MigrationS
 
 class Migration {
   private readonly state: MigrationStatus;
-  private readonly inbox: InboxMessage[] = [];
+  private readonly inbox: Inbox;
   private sourceTenantId = '';
   private validationRound = 0;
   /** false when replaying a migration started before the port */
@@ -129,26 +102,53 @@ class Migration {
       warnings: [],
       audit: [],
     };
+    this.inbox = new Inbox({
+      refusalNow: (action) => (phaseAccepts(this.state.phase, action) ? undefined : phaseRefusal(action, this.state.phase, this.state.prepareDeadline)),
+      // Nothing reads the inbox while migrate runs or after the end: answer now rather than never.
+      answerAtOnce: (action) => this.state.phase === 'Migrating' || (isFinalPhase(this.state.phase) && !phaseAccepts(this.state.phase, action)),
+      refuse: (action, actor, reason, requestId) => this.record(action, actor, 'refused', reason, requestId),
+    });
   }
 
   async run(): Promise<MigrationStatus> {
     this.usesPort = patched(MIGRATION_SERVICE_PORT);
-    this.registerHandlers();
+    this.inbox.register();
+    setHandler(statusQuery, () => this.state);
     this.setPhase('Submitted');
+    try {
+      await this.lifecycle();
+    } catch (err) {
+      if (!isCancellation(err) || isFinalPhase(this.state.phase)) throw err;
+      // Cleanup runs whatever else is cancelled; then the run closes as cancelled in Temporal too.
+      await CancellationScope.nonCancellable(() => this.cancelledThroughTemporal());
+      throw err;
+    }
+    return CancellationScope.nonCancellable(() => this.finish());
+  }
 
-    if (!(await this.submit())) return this.finish();
-    if (!(await this.awaitApproval())) return this.finish();
-    if (this.state.lockboxRequired && !(await this.awaitLockbox())) return this.finish();
+  private async lifecycle(): Promise<void> {
+    if (!(await this.submit())) return;
+    if (!(await this.awaitApproval())) return;
+    if (this.state.lockboxRequired && !(await this.awaitLockbox())) return;
     this.setPhase('Approved');
-    if (!(await this.prepareUntilMigrate())) return this.finish();
-    await this.migrate();
-    return this.finish();
+    for (;;) {
+      if (!(await this.prepareUntilMigrate())) return;
+      // Once migrate has started it runs to its end: a cancellation meanwhile is refused.
+      const outcome = await CancellationScope.nonCancellable(() => (this.usesPort ? this.migrate() : this.migrateStepByStep()));
+      if (outcome === 'ended') {
+        if (CancellationScope.current().consideredCancelled) {
+          this.record('cancel', 'Temporal', 'refused', 'cancel refused: migrate had started; it ran to its end', undefined, TEMPORAL_CANCEL);
+        }
+        return;
+      }
+      // Undone after a failed step: back to prepare (a cancellation requested meanwhile now takes effect).
+    }
   }
 
   // ---- steps ---------------------------------------------------------------
 
   private async submit(): Promise<boolean> {
-    const assessment = await step('assessMigration', 'Check eligibility of the environment')({
+    const assessment = await activity('assessMigration', 'Check eligibility of the environment')({
       environmentId: this.input.environmentId,
       targetTenantId: this.input.targetTenantId,
     });
@@ -157,11 +157,11 @@ class Migration {
     this.state.environmentName = assessment.environmentName;
     this.state.lockboxRequired = assessment.lockboxRequired;
     this.state.warnings = assessment.warnings;
-    const sourceTenant = { key: SA.sourceTenantId, value: assessment.sourceTenantId } as const;
-    const memo = { environmentName: assessment.environmentName, sourceTenant: assessment.sourceTenantName, targetTenant: assessment.targetTenantName };
-    const onlyChanges = patched(ONE_UPSERT_PER_PHASE);
-    if (!onlyChanges || !carriesAlready(sourceTenant)) upsertSearchAttributes([sourceTenant]);
-    if (!onlyChanges || !carriesMemoAlready(memo)) upsertMemo(memo);
+    showAssessment(assessment.sourceTenantId, {
+      environmentName: assessment.environmentName,
+      sourceTenant: assessment.sourceTenantName,
+      targetTenant: assessment.targetTenantName,
+    });
 
     const authorization = await this.checkRole('submit', this.input.submittedBy, 'Check the role of the submitter');
     if (!authorization.allowed) {
@@ -181,7 +181,7 @@ class Migration {
       this.state.backend = assessment.backend;
       if (assessment.unknown.length > 0) this.state.unknown = assessment.unknown;
       try {
-        const submission = await step('submitMigration', 'Register the request with the migration service')({
+        const submission = await activity('submitMigration', 'Register the request with the migration service')({
           migration: this.serviceMigration(),
           submittedBy: this.input.submittedBy,
         });
@@ -283,13 +283,13 @@ class Migration {
 
   private async requestStorage(actor: string): Promise<'continue' | { refused: string }> {
     try {
-      this.state.storage = await step('createMigrationStorage', 'Generate resource storage (container and SAS)', STORAGE)({
+      this.state.storage = await activity('createMigrationStorage', 'Generate resource storage (container and SAS)', this.withinBudget(STORAGE))({
         migrationId: this.input.migrationId,
         environmentId: this.input.environmentId,
         actor,
         ...(this.usesPort ? { migration: this.serviceMigration() } : {}),
       });
-      this.refreshDetails();
+      showDetails(this.state);
       return 'continue';
     } catch (err) {
       return { refused: `storage refused: ${failureMessage(err)}` };
@@ -312,7 +312,7 @@ class Migration {
     this.setPhase('Validating');
     let result;
     try {
-      result = await step('validateMapping', `Validate usermapping.csv (round ${this.validationRound})`, LONG_RUNNING)(this.validationRequest(this.validationRound));
+      result = await activity('validateMapping', `Validate usermapping.csv (round ${this.validationRound})`, VALIDATION)(this.validationRequest(this.validationRound));
     } catch (err) {
       this.state.status = undefined;
       this.state.reason = `validation could not run: ${failureMessage(err)}`;
@@ -323,13 +323,13 @@ class Migration {
     if (result.errors > 0 && result.errorReportUrl) {
       this.state.status = STATUS.validationFailed(result.errorReportUrl);
       this.state.prepareDeadline = undefined;
-      this.setPhase('ValidationFailed', [{ key: SA.prepareDeadline, value: null }]);
+      this.setPhase('ValidationFailed', [{ key: SearchAttributes.prepareDeadline, value: null }]);
       return 'continue';
     }
     if (this.servicePrepares) {
       let onService;
       try {
-        onService = await step('prepareOnService', 'Prepare on the migration service', SERVICE_OPERATION)({
+        onService = await activity('prepareOnService', 'Prepare on the migration service', SERVICE_OPERATION)({
           migration: this.serviceMigration(),
           storage: this.state.storage,
         });
@@ -340,14 +340,14 @@ class Migration {
         this.state.status = onService.errorReportUrl ? STATUS.validationFailed(onService.errorReportUrl) : undefined;
         this.state.reason = onService.message ?? "the migration service's prepare failed";
         this.state.prepareDeadline = undefined;
-        this.setPhase('ValidationFailed', [{ key: SA.prepareDeadline, value: null }]);
+        this.setPhase('ValidationFailed', [{ key: SearchAttributes.prepareDeadline, value: null }]);
         return 'continue';
       }
     }
     this.state.status = STATUS.validateSucceeded;
     const deadline = new Date(Date.now() + this.input.prepareWindowMs);
     this.state.prepareDeadline = deadline.toISOString();
-    this.setPhase('Prepared', [{ key: SA.prepareDeadline, value: deadline }]);
+    this.setPhase('Prepared', [{ key: SearchAttributes.prepareDeadline, value: deadline }]);
     return 'continue';
   }
 
@@ -361,13 +361,13 @@ class Migration {
 
   /** Tells the service of an accepted action; a refusal by the service refuses the action. */
   private async tellService(
-    activity: 'approveOnService' | 'denyOnService' | 'approveLockboxOnService' | 'cancelOnService',
+    name: 'approveOnService' | 'denyOnService' | 'approveLockboxOnService' | 'cancelOnService',
     summary: string,
     details: { actor: string; reason?: string },
   ): Promise<'done' | { refused: string }> {
     if (!this.usesPort) return 'done';
     try {
-      await step(activity, summary)({ migration: this.serviceMigration(), actor: details.actor, reason: details.reason ?? '' });
+      await activity(name, summary)({ migration: this.serviceMigration(), actor: details.actor, reason: details.reason ?? '' });
       return 'done';
     } catch (err) {
       return { refused: `the migration service refused it: ${failureMessage(err)}` };
@@ -382,7 +382,7 @@ class Migration {
   private async watchRequest(approvalAwaited: boolean): Promise<'continue' | 'done'> {
     let request;
     try {
-      request = await step('readMigrationRequest', 'Check the request on the migration service')({ migration: this.serviceMigration() });
+      request = await activity('readMigrationRequest', 'Check the request on the migration service')({ migration: this.serviceMigration() });
     } catch (err) {
       // A service that cannot be read now is read again at the next interval.
       log.warn('the request could not be read on the service', { migrationId: this.input.migrationId, error: failureMessage(err) });
@@ -433,15 +433,14 @@ class Migration {
     };
   }
 
-  private async migrate(): Promise<void> {
-    if (!this.usesPort) return this.migrateStepByStep();
+  private async migrate(): Promise<'ended' | 'compensated'> {
     const storage = this.state.storage!;
     this.state.status = STATUS.migrateRunning;
     this.state.reason = undefined;
     this.setPhase('Migrating');
     try {
       const check = await this.checkAgainBeforeMigrate();
-      const outcome = await step('migrateEnvironment', 'Migrate: re-link, re-map users, mailboxes, source access, checklist', SERVICE_OPERATION)({
+      const outcome = await activity('migrateEnvironment', 'Migrate: re-link, re-map users, mailboxes, source access, checklist', SERVICE_OPERATION)({
         migration: this.serviceMigration(),
         storage,
         mappingEtag: check.mappingEtag,
@@ -458,21 +457,29 @@ class Migration {
       if (outcome.unknown.length > 0) this.state.unknown = [...(this.state.unknown ?? []), ...outcome.unknown];
       this.state.status = STATUS.migrateSucceeded;
       this.setPhase('Succeeded');
+      return 'ended';
     } catch (err) {
-      this.state.status = undefined;
+      this.state.status = STATUS.migrateFailed;
       this.state.reason = `migration failed: ${failureMessage(err)}`;
       log.warn('migration failed', { migrationId: this.input.migrationId, error: failureMessage(err) });
+      if (failureType(err) === ErrorType.MigrateCompensated) {
+        // Every effect was undone: the environment is as it was before migrate, ready for a new prepare.
+        this.state.prepareDeadline = undefined;
+        this.setPhase('Approved', [{ key: SearchAttributes.prepareDeadline, value: null }]);
+        return 'compensated';
+      }
       this.setPhase('Failed');
+      return 'ended';
     }
   }
 
   /** Eligibility and the mapping file once more before any effect: either may have changed since prepare. */
   private async checkAgainBeforeMigrate() {
-    const assessment = await step('assessMigration', 'Check eligibility again before migrating')({ environmentId: this.input.environmentId, targetTenantId: this.input.targetTenantId });
+    const assessment = await activity('assessMigration', 'Check eligibility again before migrating')({ environmentId: this.input.environmentId, targetTenantId: this.input.targetTenantId });
     if (assessment.blocking.length > 0) {
       throw ApplicationFailure.nonRetryable(`not eligible any more: ${assessment.blocking.map((b) => b.message).join('; ')}`, 'NotEligible');
     }
-    const check = await step('validateMapping', 'Validate usermapping.csv again before migrating', LONG_RUNNING)(this.validationRequest(this.validationRound + 1));
+    const check = await activity('validateMapping', 'Validate usermapping.csv again before migrating', LONG_RUNNING)(this.validationRequest(this.validationRound + 1));
     if (check.errors > 0) {
       this.state.validation = check;
       throw ApplicationFailure.nonRetryable(
@@ -484,7 +491,7 @@ class Migration {
   }
 
   /** Migrations started before the port run the steps as separate activities, as they were recorded. */
-  private async migrateStepByStep(): Promise<void> {
+  private async migrateStepByStep(): Promise<'ended'> {
     const storageInfo = this.state.storage!;
     this.state.status = STATUS.migrateRunning;
     this.state.reason = undefined;
@@ -492,7 +499,7 @@ class Migration {
     const environmentId = this.input.environmentId;
     let previousAdminMode: boolean | undefined;
     try {
-      const assessment = await step('assessMigration', 'Check eligibility again before migrating')({ environmentId, targetTenantId: this.input.targetTenantId });
+      const assessment = await activity('assessMigration', 'Check eligibility again before migrating')({ environmentId, targetTenantId: this.input.targetTenantId });
       if (assessment.blocking.length > 0) {
         throw ApplicationFailure.nonRetryable(
           `not eligible any more: ${assessment.blocking.map((b) => b.message).join('; ')}`,
@@ -500,7 +507,7 @@ class Migration {
         );
       }
       // The file may have changed since prepare: check it again before any effect.
-      const check = await step('validateMapping', 'Validate usermapping.csv again before migrating', LONG_RUNNING)({
+      const check = await activity('validateMapping', 'Validate usermapping.csv again before migrating', LONG_RUNNING)({
         migrationId: this.input.migrationId,
         containerName: storageInfo.containerName,
         sourceTenantId: this.sourceTenantId,
@@ -515,24 +522,24 @@ class Migration {
         );
       }
 
-      previousAdminMode = (await step('getAdministrationMode', 'Remember the administration mode')({ environmentId })).adminMode;
-      await step('setAdministrationMode', 'Turn administration mode on')({ environmentId, adminMode: true });
-      await step('relinkEnvironment', 'Re-link the environment to the target tenant')({ environmentId, targetTenantId: this.input.targetTenantId, migrationId: this.input.migrationId });
-      const remap = await step('remapUsers', 'Re-map users to their target identities', LONG_RUNNING)({
+      previousAdminMode = (await activity('getAdministrationMode', 'Remember the administration mode')({ environmentId })).adminMode;
+      await activity('setAdministrationMode', 'Turn administration mode on')({ environmentId, adminMode: true });
+      await activity('relinkEnvironment', 'Re-link the environment to the target tenant')({ environmentId, targetTenantId: this.input.targetTenantId, migrationId: this.input.migrationId });
+      const remap = await activity('remapUsers', 'Re-map users to their target identities', LONG_RUNNING)({
         migrationId: this.input.migrationId,
         environmentId,
         containerName: storageInfo.containerName,
         mappingEtag: check.mappingEtag,
       });
-      const mailboxes = await step('configureMailboxes', 'Configure mailboxes')({
+      const mailboxes = await activity('configureMailboxes', 'Configure mailboxes')({
         migrationId: this.input.migrationId,
         environmentId,
         sourceTenantId: this.sourceTenantId,
         targetTenantId: this.input.targetTenantId,
       });
-      await step('setSourceAccess', 'Make the environment inaccessible from the source tenant')({ environmentId, sourceAccess: false });
-      await step('setAdministrationMode', 'Restore the administration mode')({ environmentId, adminMode: previousAdminMode });
-      const checklist = await step('postMigrationChecklist', 'Compute the post-migration checklist')({ environmentId });
+      await activity('setSourceAccess', 'Make the environment inaccessible from the source tenant')({ environmentId, sourceAccess: false });
+      await activity('setAdministrationMode', 'Restore the administration mode')({ environmentId, adminMode: previousAdminMode });
+      const checklist = await activity('postMigrationChecklist', 'Compute the post-migration checklist')({ environmentId });
       this.state.summary = {
         usersRemapped: remap.usersRemapped,
         unmappedUsers: remap.unmappedTotal,
@@ -549,21 +556,48 @@ class Migration {
       this.state.reason = `migration failed: ${failureMessage(err)}`;
       log.warn('migration failed', { migrationId: this.input.migrationId, error: failureMessage(err) });
       if (previousAdminMode !== undefined) {
-        await step('setAdministrationMode', 'Restore the administration mode')({ environmentId, adminMode: previousAdminMode });
+        await activity('setAdministrationMode', 'Restore the administration mode')({ environmentId, adminMode: previousAdminMode });
       }
       this.setPhase('Failed');
     }
+    return 'ended';
+  }
+
+  // ---- ending ------------------------------------------------------------------
+
+  /** After a cancellation requested through Temporal, before migrate: the same ending as `t2t cancel`. */
+  private async cancelledThroughTemporal(): Promise<void> {
+    this.record('cancel', 'Temporal', 'accepted', undefined, undefined, TEMPORAL_CANCEL);
+    if (this.state.serviceMigrationId) {
+      const told = await this.tellService('cancelOnService', 'Delete the request on the migration service', { actor: 'Temporal' });
+      if (told !== 'done') log.warn('the service did not take the cancellation', { migrationId: this.input.migrationId, reason: told.refused });
+    }
+    this.state.status = undefined;
+    this.state.reason = 'cancelled through Temporal (Web UI or temporal workflow cancel)';
+    this.state.prepareDeadline = undefined;
+    this.setPhase('Cancelled', [{ key: SearchAttributes.prepareDeadline, value: null }]);
+    await this.finish();
   }
 
   private async finish(): Promise<MigrationStatus> {
-    if (this.state.storage) {
-      // Once the migration has ended nobody needs the container: revoke the SAS.
-      await step('revokeMigrationStorage', 'Revoke the SAS of the migration container', STORAGE)({
-        containerName: this.state.storage.containerName,
-        ...(this.usesPort ? { storage: this.state.storage } : {}),
-      });
+    // Actions still queued are answered, so that no client waits for an acknowledgement that never comes.
+    for (const message of this.inbox.drain()) {
+      const parsed = parseAction(message.action, message.payload);
+      const reason = phaseRefusal(message.action, this.state.phase, this.state.prepareDeadline);
+      this.answer(message, this.record(message.action, parsed.actor, 'refused', reason, message.replyTo ?? requestIdOf(message.payload)));
     }
-    this.refreshDetails();
+    if (this.usesPort) {
+      // Storage access ends and the request is closed with the service, whatever the ending.
+      await activity('endMigration', 'Revoke the storage access and close the request', STORAGE)({
+        migration: this.serviceMigration(),
+        phase: this.state.phase,
+        ...(this.state.storage ? { storage: this.state.storage } : {}),
+      });
+    } else if (this.state.storage) {
+      await activity('revokeMigrationStorage', 'Revoke the SAS of the migration container', STORAGE)({ containerName: this.state.storage.containerName });
+    }
+    showDetails(this.state);
+    await condition(allHandlersFinished);
     return this.state;
   }
 
@@ -575,7 +609,7 @@ class Migration {
    * recorded; none of them changes the migration.
    */
   private async handleActions(
-    handlers: Partial<Record<Exclude<Action, 'submit'>, Handler>>,
+    handlers: Partial<Record<AdminAction, ActionHandler>>,
     currentDeadline: () => number | undefined,
     timerSummary: string,
     watch?: Watch,
@@ -584,16 +618,16 @@ class Migration {
     for (;;) {
       // An accepted action can move the deadline (a successful prepare opens the window).
       const deadline = currentDeadline();
-      if (this.inbox.length === 0) {
+      if (this.inbox.size === 0) {
         if (watching && this.nextWatchAt === 0) this.nextWatchAt = Date.now() + this.servicePollMs();
         const watchAt = watching ? this.nextWatchAt : undefined;
         const wakeAt = deadline === undefined ? watchAt : watchAt === undefined ? deadline : Math.min(deadline, watchAt);
         if (wakeAt === undefined) {
-          await condition(() => this.inbox.length > 0);
+          await condition(() => this.inbox.size > 0);
         } else {
           const remaining = wakeAt - Date.now();
           const summary = wakeAt === deadline ? timerSummary : 'next look at the request on the migration service';
-          const arrived = remaining > 0 && (await condition(() => this.inbox.length > 0, remaining, { summary }));
+          const arrived = remaining > 0 && (await condition(() => this.inbox.size > 0, remaining, { summary }));
           if (!arrived) {
             if (deadline !== undefined && Date.now() >= deadline) return 'timeout';
             // A durable timer, not a busy loop: the request is read once per interval.
@@ -606,57 +640,41 @@ class Migration {
       // An action delivered together with the timer, or after the deadline, is too late:
       // the deadline is handled first and the action meets the next phase.
       if (deadline !== undefined && Date.now() >= deadline) return 'timeout';
-      const message = this.inbox.shift()!;
-      const parsed = SCHEMAS[message.action].safeParse(message.payload);
-      const rawActor = actorOf(message.payload);
-      const requestId = requestIdOf(message.payload);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        this.record(message.action, rawActor, 'refused', `${message.action} refused: invalid payload: ${issue.path.join('.') || 'payload'}: ${issue.message}`, requestId);
+      const message = this.inbox.take()!;
+      const parsed = parseAction(message.action, message.payload);
+      const requestId = message.replyTo ?? requestIdOf(message.payload);
+      const refuse = (reason: string) => this.answer(message, this.record(message.action, parsed.actor, 'refused', reason, requestId));
+      if (!parsed.ok) {
+        refuse(parsed.reason);
         continue;
       }
-      const payload = parsed.data as Record<string, unknown>;
-      const actor = String(payload.actor);
+      const { payload, actor } = parsed;
       const handler = handlers[message.action];
       if (!handler || !phaseAccepts(this.state.phase, message.action)) {
-        this.record(message.action, actor, 'refused', phaseRefusal(message.action, this.state.phase, this.state.prepareDeadline), requestId);
+        refuse(phaseRefusal(message.action, this.state.phase, this.state.prepareDeadline));
         continue;
       }
       const authorization = await this.checkRole(message.action, actor, `Check the role for ${message.action}`);
       if (!authorization.allowed) {
-        this.record(message.action, actor, 'refused', authorization.reason, requestId);
+        refuse(authorization.reason!);
         continue;
       }
       const outcome = await handler(payload, actor);
       if (typeof outcome === 'object') {
-        this.record(message.action, actor, 'refused', outcome.refused, requestId);
+        refuse(outcome.refused);
         continue;
       }
-      this.record(message.action, actor, 'accepted', undefined, requestId);
+      this.answer(message, this.record(message.action, actor, 'accepted', undefined, requestId));
       if (outcome === 'done') return 'done';
     }
-  }
-
-  private registerHandlers(): void {
-    const enqueue = (action: Exclude<Action, 'submit'>) => (payload: unknown) => {
-      this.inbox.push({ action, payload });
-    };
-    setHandler(approveSignal, enqueue('approve'));
-    setHandler(denySignal, enqueue('deny'));
-    setHandler(approveLockboxSignal, enqueue('approveLockbox'));
-    setHandler(requestStorageSignal, enqueue('requestStorage'));
-    setHandler(prepareSignal, enqueue('prepare'));
-    setHandler(migrateSignal, enqueue('migrate'));
-    setHandler(cancelSignal, enqueue('cancel'));
-    setHandler(statusQuery, () => this.state);
   }
 
   /** The actor's role for the action; a directory that cannot answer refuses the action, never fails the migration. */
   private async checkRole(action: Action, actor: string, summary: string): Promise<{ allowed: boolean; reason?: string }> {
     try {
-      return await step('authorize', summary)(this.authorizationRequest(action, actor));
+      return await activity('authorize', summary, this.withinBudget(CONTROL_PLANE))(this.authorizationRequest(action, actor));
     } catch (err) {
-      return { allowed: false, reason: `${action} refused: could not check the role of ${actor}: ${failureMessage(err)}` };
+      return { allowed: false, reason: `${action} refused: could not check your role; try again (${failureMessage(err)})` };
     }
   }
 
@@ -670,62 +688,42 @@ class Migration {
     };
   }
 
+  /** Options for a check an admin waits for: retried within a budget of minutes, then refused. */
+  private withinBudget(options: ActivityOptions): ActivityOptions {
+    const budget = this.input.checkBudgetMs ?? DEFAULT_CHECK_BUDGET_MS;
+    const startToClose = Math.min(budget, 60_000);
+    return { ...options, startToCloseTimeout: startToClose, scheduleToCloseTimeout: budget };
+  }
+
   private servicePollMs(): number {
     return this.input.servicePollMs ?? DEFAULT_SERVICE_POLL_MS;
   }
 
-  private record(action: Action, actor: string, outcome: AuditEntry['outcome'], reason?: string, requestId?: string, note?: string): void {
+  private record(action: Action, actor: string, outcome: AuditEntry['outcome'], reason?: string, requestId?: string, note?: string): AuditEntry {
     const entry: AuditEntry = { at: new Date().toISOString(), action, actor, outcome };
     if (reason) entry.reason = reason;
     if (requestId) entry.requestId = requestId;
     if (note) entry.note = note;
     this.state.audit.push(entry);
+    return entry;
   }
 
-  /** The one place a phase changes: state, search attribute and the Web UI's details together. */
+  /** Gives the waiting Update (if the action came as one) its answer. */
+  private answer(message: InboxMessage, entry: AuditEntry): void {
+    this.inbox.answer(message, entry);
+  }
+
+  /** The one place a phase changes: state, search attributes and the Web UI's details together. */
   private setPhase(phase: Phase, alongside: SearchAttributeUpdatePair[] = []): void {
     this.state.phase = phase;
-    // One upsert for the phase and what changes with it; none when the start already carried it all.
-    if (patched(ONE_UPSERT_PER_PHASE)) {
-      const updates = [{ key: SA.phase, value: phase }, ...alongside].filter((pair) => !carriesAlready(pair));
-      if (updates.length > 0) upsertSearchAttributes(updates as SearchAttributeUpdatePair[]);
-    } else {
-      // Migrations started before the change replay their upserts as they made them.
-      if (alongside.length > 0) upsertSearchAttributes(alongside);
-      upsertSearchAttributes([{ key: SA.phase, value: phase }]);
-    }
-    this.refreshDetails();
-  }
-
-  private refreshDetails(): void {
-    setCurrentDetails(renderDetails(this.state));
+    showPhase(this.state, alongside);
   }
 }
 
-/**
- * Whether the run's search attributes hold this value already (the client sets
- * the first ones at start): an upsert of the same value is an event for nothing.
- */
-function carriesAlready(pair: SearchAttributeUpdatePair): boolean {
-  if (pair.value === null || pair.value instanceof Date) return false;
-  return workflowInfo()
-    .typedSearchAttributes.getAll()
-    .some((current) => current.key.name === pair.key.name && current.value === pair.value);
-}
-
-function carriesMemoAlready(memo: Record<string, string>): boolean {
-  const current = workflowInfo().memo ?? {};
-  return Object.entries(memo).every(([key, value]) => current[key] === value);
-}
-
-function actorOf(payload: unknown): string {
-  const actor = (payload as { actor?: unknown } | null)?.actor;
-  return typeof actor === 'string' ? actor.slice(0, 320) : '(unknown)';
-}
-
-function requestIdOf(payload: unknown): string | undefined {
-  const id = (payload as { requestId?: unknown } | null)?.requestId;
-  return typeof id === 'string' ? id.slice(0, 100) : undefined;
+function failureType(err: unknown): string | undefined {
+  let current: unknown = err;
+  while (current instanceof ActivityFailure && current.cause) current = current.cause;
+  return current instanceof ApplicationFailure ? current.type ?? undefined : undefined;
 }
 
 function failureMessage(err: unknown): string {

@@ -23,7 +23,7 @@ export interface ProductOptions {
   env: TestWorkflowEnvironment;
   azurite: RunningAzurite;
   world: unknown;
-  durations?: Partial<Pick<Config, 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs'>>;
+  durations?: Partial<Pick<Config, 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs' | 'checkBudgetMs'>>;
   /** wraps the control plane, e.g. to inject faults */
   wrapControlPlane?: (cp: ControlPlane) => ControlPlane;
   remapBatchSize?: number;

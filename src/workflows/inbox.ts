@@ -1,0 +1,161 @@
+// The admin actions a migration receives, by signal (fire and forget: what
+// `temporal workflow signal` and other Temporal clients send) or by Update of
+// the same name (the answer is the action's audit entry). One queue, taken one
+// action at a time by the migration; what cannot wait for it (a malformed
+// payload, a phase that takes no such action) is answered at once.
+import { condition, setHandler, uuid4 } from '@temporalio/workflow';
+import type { z } from 'zod';
+import {
+  Action,
+  ApproveLockboxSchema,
+  ApproveSchema,
+  AuditEntry,
+  CancelSchema,
+  DenySchema,
+  MigrateSchema,
+  PrepareSchema,
+  RequestStorageSchema,
+  approveLockboxSignal,
+  approveLockboxUpdate,
+  approveSignal,
+  approveUpdate,
+  cancelSignal,
+  cancelUpdate,
+  denySignal,
+  denyUpdate,
+  migrateSignal,
+  migrateUpdate,
+  prepareSignal,
+  prepareUpdate,
+  requestStorageSignal,
+  requestStorageUpdate,
+} from '../contracts';
+
+export type AdminAction = Exclude<Action, 'submit'>;
+
+export const SCHEMAS: Record<AdminAction, z.ZodType> = {
+  approve: ApproveSchema,
+  deny: DenySchema,
+  approveLockbox: ApproveLockboxSchema,
+  requestStorage: RequestStorageSchema,
+  prepare: PrepareSchema,
+  migrate: MigrateSchema,
+  cancel: CancelSchema,
+};
+
+const MESSAGES = {
+  approve: [approveSignal, approveUpdate],
+  deny: [denySignal, denyUpdate],
+  approveLockbox: [approveLockboxSignal, approveLockboxUpdate],
+  requestStorage: [requestStorageSignal, requestStorageUpdate],
+  prepare: [prepareSignal, prepareUpdate],
+  migrate: [migrateSignal, migrateUpdate],
+  cancel: [cancelSignal, cancelUpdate],
+} as const;
+
+export interface InboxMessage {
+  action: AdminAction;
+  payload: unknown;
+  /** set for an Update: the audit entry recorded under this id is its answer */
+  replyTo?: string;
+}
+
+/** The parsed payload, or why it is refused. */
+export type Parsed = { ok: true; payload: Record<string, unknown>; actor: string } | { ok: false; reason: string; actor: string };
+
+export function parseAction(action: AdminAction, payload: unknown): Parsed {
+  const parsed = SCHEMAS[action].safeParse(payload);
+  if (parsed.success) {
+    const data = parsed.data as Record<string, unknown>;
+    return { ok: true, payload: data, actor: String(data.actor) };
+  }
+  const issue = parsed.error.issues[0];
+  return { ok: false, reason: `${action} refused: invalid payload: ${issue.path.join('.') || 'payload'}: ${issue.message}`, actor: actorOf(payload) };
+}
+
+export function actorOf(payload: unknown): string {
+  const actor = (payload as { actor?: unknown } | null)?.actor;
+  return typeof actor === 'string' ? actor.slice(0, 320) : '(unknown)';
+}
+
+export function requestIdOf(payload: unknown): string | undefined {
+  const id = (payload as { requestId?: unknown } | null)?.requestId;
+  return typeof id === 'string' ? id.slice(0, 100) : undefined;
+}
+
+export interface InboxRules {
+  /** why the migration cannot take this action now, whatever the payload says; undefined when it may */
+  refusalNow(action: AdminAction): string | undefined;
+  /** actions answered at once instead of queued (e.g. any action while migrate runs) */
+  answerAtOnce(action: AdminAction): boolean;
+  /** records a refusal in the audit trail and returns its entry */
+  refuse(action: AdminAction, actor: string, reason: string, requestId?: string): AuditEntry;
+}
+
+export class Inbox {
+  private readonly queue: InboxMessage[] = [];
+  private readonly answers = new Map<string, AuditEntry>();
+  private readonly waiting = new Set<string>();
+
+  constructor(private readonly rules: InboxRules) {}
+
+  get size(): number {
+    return this.queue.length;
+  }
+
+  take(): InboxMessage | undefined {
+    return this.queue.shift();
+  }
+
+  /** Takes every message left, e.g. to refuse them once the migration has ended. */
+  drain(): InboxMessage[] {
+    return this.queue.splice(0, this.queue.length);
+  }
+
+  /** Hands the entry to the Update waiting for it, if any; returns the request id to record the entry under. */
+  answer(message: InboxMessage, entry: AuditEntry): void {
+    if (message.replyTo && this.waiting.has(message.replyTo)) this.answers.set(message.replyTo, entry);
+  }
+
+  register(): void {
+    for (const action of Object.keys(MESSAGES) as AdminAction[]) {
+      const [signal, update] = MESSAGES[action];
+      // Signal handlers never throw: bad input is refused and recorded, not a workflow failure.
+      setHandler(signal, (payload: unknown) => {
+        if (this.rules.answerAtOnce(action)) {
+          const parsed = parseAction(action, payload);
+          this.rules.refuse(action, parsed.actor, parsed.ok ? this.rules.refusalNow(action)! : parsed.reason, requestIdOf(payload));
+          return;
+        }
+        this.queue.push({ action, payload });
+      });
+      setHandler(
+        update,
+        async (payload: unknown): Promise<AuditEntry> => {
+          if (this.rules.answerAtOnce(action)) {
+            return this.rules.refuse(action, actorOf(payload), this.rules.refusalNow(action)!, requestIdOf(payload));
+          }
+          const replyTo = requestIdOf(payload) ?? uuid4();
+          this.waiting.add(replyTo);
+          this.queue.push({ action, payload, replyTo });
+          try {
+            await condition(() => this.answers.has(replyTo));
+            return this.answers.get(replyTo)!;
+          } finally {
+            this.answers.delete(replyTo);
+            this.waiting.delete(replyTo);
+          }
+        },
+        {
+          // Synchronous and without effects: a rejection here writes no history.
+          validator: (payload: unknown) => {
+            const parsed = parseAction(action, payload);
+            if (!parsed.ok) throw new Error(parsed.reason);
+            const refusal = this.rules.refusalNow(action);
+            if (refusal && !this.rules.answerAtOnce(action)) throw new Error(refusal);
+          },
+        },
+      );
+    }
+  }
+}

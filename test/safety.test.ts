@@ -1,0 +1,171 @@
+// Safe under Temporal's own tools, tried as an operator would: Request
+// Cancellation (the SDK's cancel and `temporal workflow cancel`), actions sent
+// while migrate runs or after the end, and a check an admin waits for that keeps
+// failing. Real dev server, real Azurite, a real control-plane file.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import { devServer } from './helpers/temporal';
+import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { makeTestWorld, TestWorld } from './helpers/world';
+import { startProduct, uploadWithSas, Product, ProductOptions } from './helpers/product';
+import { SearchAttributes, migrationWorkflowId, statusQuery, approveSignal, cancelSignal } from '../src/contracts';
+import { UserError } from '../src/client/migrations';
+import { resolveTemporalBinary } from '../src/temporal-binaries';
+import { recordHistory } from './helpers/histories';
+import type { ControlPlane } from '../src/controlplane/control-plane';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('safe under Temporal\'s own tools @integration', function () {
+  this.timeout(180_000);
+  let env: TestWorkflowEnvironment;
+  let azurite: RunningAzurite;
+
+  before(async () => {
+    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
+  });
+  after(async () => {
+    await azurite?.dispose();
+  });
+
+  async function approvedWithStorage(p: Product, w: TestWorld) {
+    const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+    const handle = env.client.workflow.getHandle(migrationWorkflowId(w.environmentId));
+    await p.client.actOn(handle, 'approve', { actor: w.targetAdmin });
+    const storage = await p.client.actOn(handle, 'requestStorage', { actor: w.sourceAdmin });
+    const sasUrl = storage.status.storage!.sasUrl;
+    await uploadWithSas(sasUrl, w.mappingCsv);
+    return { submitted, handle, sasUrl };
+  }
+
+  async function expectCancelledEverywhere(p: Product, w: TestWorld, migrationId: string, sasUrl: string) {
+    const handle = env.client.workflow.getHandle(migrationWorkflowId(w.environmentId));
+    await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
+    const description = await handle.describe();
+    assert.equal(description.status.name, 'CANCELLED');
+    assert.equal(description.typedSearchAttributes.get(SearchAttributes.phase), 'Cancelled');
+    const status = await handle.query(statusQuery);
+    assert.equal(status.phase, 'Cancelled');
+    assert.equal(status.prepareDeadline, undefined);
+    assert.match(String(status.reason), /cancelled through Temporal/);
+    assert.equal((await p.client.status(migrationId)).phase, 'Cancelled', 't2t status says Cancelled');
+    await assert.rejects(uploadWithSas(sasUrl, w.mappingCsv), (err: { statusCode?: number }) => err.statusCode === 403, 'the SAS answers 403');
+    assert.equal((await p.controlPlane.getRequest(migrationId))?.approvalStatus, 'Deleted', 'the request is closed');
+    // The environment is free: a new migration can be submitted.
+    const again = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+    assert.equal(again.phase, 'PendingApproval');
+  }
+
+  async function withProduct(options: Partial<ProductOptions>, story: (p: Product, w: TestWorld) => Promise<void>, world = makeTestWorld({ users: 4 })) {
+    const p = await startProduct({ env, azurite, world: world.world, ...options });
+    try {
+      await story(p, world);
+    } finally {
+      await p.stop();
+    }
+  }
+
+  it('Request Cancellation (the SDK) on a migration with its storage: storage revoked, request closed, Cancelled everywhere', () =>
+    withProduct({}, async (p, w) => {
+      const { submitted, handle, sasUrl } = await approvedWithStorage(p, w);
+      await handle.cancel();
+      await expectCancelledEverywhere(p, w, submitted.migrationId, sasUrl);
+      await recordHistory(await p.client.find(submitted.migrationId), 'cancelled-through-temporal');
+    }));
+
+  it('temporal workflow cancel, after a successful prepare: the same ending, the window cleared', () =>
+    withProduct({}, async (p, w) => {
+      const { submitted, handle, sasUrl } = await approvedWithStorage(p, w);
+      const prepared = await p.client.actOn(handle, 'prepare', { actor: w.sourceAdmin, targetTenantId: w.target, mappingContainer: sasUrl });
+      assert.equal(prepared.status.phase, 'Prepared');
+      const temporal = resolveTemporalBinary('temporal')!;
+      const cancelled = await new Promise<{ code: number; stderr: string }>((resolve) =>
+        execFile(temporal, ['workflow', 'cancel', '--address', env.address, '--workflow-id', migrationWorkflowId(w.environmentId)], (error, _stdout, stderr) =>
+          resolve({ code: error ? 1 : 0, stderr }),
+        ),
+      );
+      assert.equal(cancelled.code, 0, cancelled.stderr);
+      await expectCancelledEverywhere(p, w, submitted.migrationId, sasUrl);
+      const description = await handle.describe();
+      assert.equal(description.typedSearchAttributes.get(SearchAttributes.prepareDeadline), undefined, 'no deadline left in the Web UI');
+    }));
+
+  it('while migrate runs: a cancellation is refused and recorded, actions are answered at once, migrate runs to its end; afterwards actions say how it ended', () => {
+    // Re-mapping slowed down so that the migration is surely in Migrating while we act.
+    const slow = (cp: ControlPlane): ControlPlane =>
+      new Proxy(cp, {
+        get(target, prop, receiver) {
+          if (prop === 'remapEnvironmentUsers') {
+            return async (...args: Parameters<ControlPlane['remapEnvironmentUsers']>) => {
+              await sleep(1_000);
+              return target.remapEnvironmentUsers(...args);
+            };
+          }
+          return Reflect.get(target, prop, receiver) as unknown;
+        },
+      });
+    return withProduct({ wrapControlPlane: slow, remapBatchSize: 1 }, async (p, w) => {
+      const { submitted, handle, sasUrl } = await approvedWithStorage(p, w);
+      await p.client.actOn(handle, 'prepare', { actor: w.sourceAdmin, targetTenantId: w.target, mappingContainer: sasUrl });
+      await p.client.actOn(handle, 'migrate', { actor: w.sourceAdmin, targetTenantId: w.target });
+      assert.equal((await handle.query(statusQuery)).phase, 'Migrating');
+
+      const started = Date.now();
+      const approve = await p.client.actOn(handle, 'prepare', { actor: w.sourceAdmin, targetTenantId: w.target, mappingContainer: sasUrl });
+      assert.equal(approve.entry.outcome, 'refused');
+      assert.match(String(approve.entry.reason), /the migration is running and can no longer be changed/);
+      const cancelByUpdate = await p.client.actOn(handle, 'cancel', { actor: w.sourceAdmin });
+      assert.equal(cancelByUpdate.entry.outcome, 'refused');
+      assert.ok(Date.now() - started < 3_000, 'answered at once, not after migrate');
+      await handle.signal(cancelSignal, { actor: w.sourceAdmin, requestId: 'signal-while-migrating' });
+      await handle.signal(approveSignal, { actor: w.targetAdmin, requestId: 'late-approve' });
+      await handle.cancel();
+
+      const final = await p.client.waitForStatus(handle, (s) => s.phase === 'Succeeded' || s.phase === 'Failed', 120_000);
+      assert.equal(final.phase, 'Succeeded', final.reason);
+      assert.equal((await handle.describe()).status.name, 'COMPLETED', 'migrate ran to its end');
+      const refusedCancels = final.audit.filter((e) => e.action === 'cancel' && e.outcome === 'refused');
+      assert.ok(refusedCancels.some((e) => e.requestId === 'signal-while-migrating'), 'the signalled cancel has its answer');
+      assert.ok(refusedCancels.some((e) => e.actor === 'Temporal' && /migrate had started/.test(String(e.reason))), "Temporal's cancellation is refused and recorded");
+      assert.ok(final.audit.some((e) => e.requestId === 'late-approve' && e.outcome === 'refused'));
+      assert.equal((await p.controlPlane.getRequest(submitted.migrationId))?.approvalStatus, 'Succeeded');
+      await recordHistory(handle, 'cancel-refused-while-migrating');
+
+      await assert.rejects(
+        p.client.act(submitted.migrationId, 'cancel', { actor: w.sourceAdmin }),
+        (err: Error) => err instanceof UserError && err.message === 'cancel refused: the migration has ended (Succeeded)',
+      );
+    });
+  });
+
+  it('a role check that keeps failing refuses the action with one line within its budget; the migration goes on taking actions', () => {
+    let directoryDown = false;
+    const flaky = (cp: ControlPlane): ControlPlane =>
+      new Proxy(cp, {
+        get(target, prop, receiver) {
+          if (prop === 'getTenantUser') {
+            return async (...args: Parameters<ControlPlane['getTenantUser']>) => {
+              if (directoryDown) throw new Error('connection reset by the directory');
+              return target.getTenantUser(...args);
+            };
+          }
+          return Reflect.get(target, prop, receiver) as unknown;
+        },
+      });
+    return withProduct({ wrapControlPlane: flaky, durations: { checkBudgetMs: 4_000 } }, async (p, w) => {
+      const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      directoryDown = true;
+      const refused = await p.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });
+      assert.equal(refused.entry.outcome, 'refused');
+      assert.match(String(refused.entry.reason), /^approve refused: could not check your role; try again/);
+      assert.equal(refused.status.phase, 'PendingApproval');
+      directoryDown = false;
+      const approved = await p.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });
+      assert.equal(approved.entry.outcome, 'accepted');
+      assert.equal(approved.status.phase, 'Approved');
+    });
+  });
+});
