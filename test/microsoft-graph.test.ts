@@ -11,7 +11,7 @@ import { GraphClient, type GraphClientOptions, type GraphUser } from '../src/mic
 import { DirectorySnapshot } from '../src/microsoft/directory-snapshot';
 import { createGraphDirectory, type GraphDirectoryOptions } from '../src/microsoft/graph-directory';
 import { MicrosoftServiceError } from '../src/microsoft/errors';
-import { GRAPH_SCOPE } from '../src/microsoft/tokens';
+import { GRAPH_SCOPE } from '../src/microsoft/scopes';
 import { createDirectoryChecker, type DirectoryLookup, type DirectoryUser } from '../src/mapping/directory';
 import { validateMappingFile } from '../src/mapping/validator';
 import {

@@ -8,10 +8,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { accessHint, MicrosoftServiceError } from './errors';
 import { callService, retryAfterMs, serviceMessage, type ServiceAnswer, type ServiceCall, type TokenSource } from './http';
+import { GRAPH_SCOPE } from './scopes';
 
-// tokens.ts's GRAPH_SCOPE (a test holds the two equal): importing it would load
-// @azure/identity, 22 MB of RSS, into a process that hands this client its tokens.
-const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 const SERVICE = 'Microsoft Graph' as const;
 
 /** What the product reads of a user, everywhere: one $select so that $batch, filters and delta agree. */
@@ -324,7 +322,7 @@ export class GraphClient {
       if (wait > 0) await this.sleep(wait, call.signal);
       const full: ServiceCall = { ...call, service: SERVICE, tenantId, scope: GRAPH_SCOPE };
       try {
-        return call.headers ? await callWithHeaders(this.options.tokens, full, call.headers) : await callService(this.options.tokens, full);
+        return await callService(this.options.tokens, full);
       } catch (err) {
         if (!(err instanceof MicrosoftServiceError) || err.kind !== 'throttled' || waits >= this.maxWaits) throw err;
         this.pause(tenantId, err.retryAfterMs ?? backoffMs(waits));
@@ -333,39 +331,3 @@ export class GraphClient {
   }
 }
 
-/**
- * callService with request headers of its own (Graph's `Prefer: odata.maxpagesize`), which
- * http.ts's ServiceCall has no place for yet: the same token, answer and error classes.
- */
-async function callWithHeaders(tokens: TokenSource, call: ServiceCall, headers: Record<string, string>): Promise<ServiceAnswer> {
-  const token = await tokens.token(call.tenantId, call.scope);
-  let response: Response;
-  try {
-    response = await fetch(call.url, { method: call.method, headers: { ...headers, authorization: `Bearer ${token}`, accept: 'application/json' }, signal: call.signal });
-  } catch (err) {
-    if (call.signal?.aborted) throw err;
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new MicrosoftServiceError(call.service, 'network', `${call.service} could not be reached at ${new URL(call.url).origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
-  }
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = text || undefined;
-  }
-  if (response.ok || call.accept?.includes(response.status)) return { status: response.status, headers: response.headers, body };
-  const what = `${call.method} ${new URL(call.url).pathname}`;
-  const said = serviceMessage(body);
-  const suffix = said ? ` (${said})` : '';
-  const wait = retryAfterMs(response.headers.get('retry-after'));
-  const status = response.status;
-  if (status === 401 || status === 403) {
-    const kind = status === 401 ? 'unauthorized' : 'forbidden';
-    throw new MicrosoftServiceError(call.service, kind, `${accessHint(call.service, kind, call.tenantId)}${suffix}`, status);
-  }
-  if (status === 429) throw new MicrosoftServiceError(call.service, 'throttled', `${call.service} is throttling ${what}; retry after ${Math.ceil((wait ?? 0) / 1000)}s`, 429, wait);
-  if (status === 404) throw new MicrosoftServiceError(call.service, 'notFound', `${call.service}: ${what} was not found${suffix}`, 404);
-  if (status >= 500) throw new MicrosoftServiceError(call.service, 'unavailable', `${call.service} had a fault on ${what} (${status})${suffix}`, status, wait);
-  throw new MicrosoftServiceError(call.service, 'refused', `${call.service} refused ${what} (${status})${suffix}`, status);
-}

@@ -15,6 +15,8 @@ export interface ServiceCall {
   method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
   url: string;
   body?: unknown;
+  /** request headers of the call's own (e.g. Graph's `Prefer: odata.maxpagesize`) */
+  headers?: Record<string, string>;
   /** statuses that are an answer rather than a failure (e.g. 404 for "already gone") */
   accept?: number[];
   signal?: AbortSignal;
@@ -53,6 +55,7 @@ export async function callService(tokens: TokenSource, call: ServiceCall): Promi
     response = await fetch(call.url, {
       method: call.method,
       headers: {
+        ...call.headers,
         authorization: `Bearer ${token}`,
         accept: 'application/json',
         ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),

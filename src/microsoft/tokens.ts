@@ -13,8 +13,7 @@ import { accessHint, MicrosoftServiceError } from './errors';
 import type { TokenSource } from './http';
 import type { MicrosoftSettings, MicrosoftTenantCredential } from './settings';
 
-export const POWER_PLATFORM_SCOPE = 'https://service.powerapps.com/.default';
-export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+export { POWER_PLATFORM_SCOPE, GRAPH_SCOPE } from './scopes';
 
 const SIGN_IN = 'Microsoft sign-in' as const;
 
