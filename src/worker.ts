@@ -1,14 +1,16 @@
 // The worker: serves the migration workflow and its activities on the task queue.
 import { NativeConnection, Runtime, Worker, WorkerOptions } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
 import { loadConfig, Config } from './config';
 import { createActivities } from './activities';
 import { createControlPlane } from './controlplane/database';
 import type { ControlPlane } from './controlplane/control-plane';
-import type { MigrationStorage } from './storage/migration-storage';
+import { MigrationStorage } from './storage/migration-storage';
 import type { MigrationService } from './service/migration-service';
 import { openMigrationService, type OpenedService } from './service';
 import { describeError } from './errors';
 import { temporalConnectionOptions } from './temporal-connection';
+import { ensureReconcilerSchedule, reconcilerScheduleId } from './reconciler/schedule';
 
 export interface MigrationWorkerOptions {
   config: Config;
@@ -22,6 +24,11 @@ export interface MigrationWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   remapBatchSize?: number;
   identity?: string;
+  /**
+   * Serves the reconciler's activities (they describe migrations' workflows with this client).
+   * Only on the simulated back end, whose requests live in our control plane; ignored otherwise.
+   */
+  reconciler?: { client: Client };
 }
 
 export async function createMigrationWorker(options: MigrationWorkerOptions): Promise<Worker> {
@@ -44,6 +51,10 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     activities: createActivities({
       service: opened.service,
       legacy: opened.simulated ? { controlPlane: options.controlPlane, service: opened.simulated, remapBatchSize } : undefined,
+      reconciler:
+        opened.simulated && options.reconciler
+          ? { controlPlane: options.controlPlane, storage: options.storage ?? new MigrationStorage(config.storageConnectionString), client: options.reconciler.client }
+          : undefined,
     }),
   });
 }
@@ -60,14 +71,34 @@ async function run(): Promise<void> {
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const controlPlane = await createControlPlane(config.databaseUrl);
   await controlPlane.migrateSchema();
-  const worker = await createMigrationWorker({ config, connection, controlPlane });
+  const clientConnection = await Connection.connect(temporalConnectionOptions(config));
+  const client = new Client({ connection: clientConnection, namespace: config.namespace });
+  // Microsoft's back end keeps the requests on Microsoft's side; closing those of workflows
+  // that ended without finishing them (deleting them on the service) is not built yet.
+  const reconciles = config.backend === 'simulated';
+  const worker = await createMigrationWorker({ config, connection, controlPlane, ...(reconciles ? { reconciler: { client } } : {}) });
+  if (reconciles) await startReconciler(client, config);
+  else console.log('worker: no reconciler on the Microsoft back end: requests of terminated migrations are not closed on the service');
   console.log(`worker: serving task queue '${config.taskQueue}' on ${config.temporalAddress} (namespace ${config.namespace})`);
   if (config.metricsAddress) console.log(`worker: Prometheus metrics on http://${config.metricsAddress}/metrics`);
   try {
     await worker.run();
   } finally {
     await controlPlane.close();
+    await clientConnection.close();
     await connection.close();
+  }
+}
+
+/** Makes sure the reconciler's Schedule exists; a failure is reported, not fatal. The embedded stack can call it too. */
+export async function startReconciler(client: Client, config: Config): Promise<void> {
+  const scheduleId = reconcilerScheduleId(config.taskQueue);
+  try {
+    await ensureReconcilerSchedule(client, config);
+    console.log(`worker: reconciler Schedule '${scheduleId}' runs every ${Math.round(config.reconcileIntervalMs / 1000)}s`);
+  } catch (err) {
+    // A safety net, not a reason to stop serving migrations (e.g. an API key without the right to manage Schedules).
+    console.warn(`worker: the reconciler Schedule '${scheduleId}' could not be created or updated: ${describeError(err)}`);
   }
 }
 

@@ -6,11 +6,14 @@ import type { SimulatedMigrationService } from '../service/simulated';
 import { createServiceActivities } from './service-activities';
 import { createMappingActivities } from './mapping-activities';
 import { createLegacyActivities } from './legacy-activities';
+import { createReconcilerActivities, type ReconcilerDependencies } from './reconciler-activities';
 
 export interface ActivityDependencies {
   service: MigrationService;
   /** on the simulated back end: serves the per-step activities of migrations started before the port */
   legacy?: { controlPlane: ControlPlane; service: SimulatedMigrationService; remapBatchSize: number };
+  /** the reconciler's activities (simulated back end only: it closes requests of its own control plane) */
+  reconciler?: ReconcilerDependencies;
 }
 
 export function createActivities(deps: ActivityDependencies) {
@@ -25,6 +28,7 @@ export function createActivities(deps: ActivityDependencies) {
           remapBatchSize: legacy.remapBatchSize,
         })
       : ({} as ReturnType<typeof createLegacyActivities>)),
+    ...(deps.reconciler ? createReconcilerActivities(deps.reconciler) : ({} as ReturnType<typeof createReconcilerActivities>)),
   };
 }
 

@@ -1,3 +1,4 @@
 // The workflow bundle's entry point: every workflow type the worker serves.
 export { tenantMigration } from './migration';
 export { batchMigration } from './batch';
+export { reconcileMigrations } from './reconciler';
