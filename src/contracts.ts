@@ -27,6 +27,16 @@ export type Phase = (typeof PHASES)[number];
 export const FINAL_PHASES: readonly Phase[] = ['Succeeded', 'Failed', 'Denied', 'Expired', 'Cancelled', 'Terminated'];
 export const isFinalPhase = (phase: Phase): boolean => FINAL_PHASES.includes(phase);
 
+/**
+ * The phase of a run that closed with none of our code ending it (its own state and T2TPhase
+ * still show where it stopped): terminated or timed out → Terminated, failed → Failed.
+ */
+export function phaseOfUnfinishedRun(runStatus: string | undefined): 'Terminated' | 'Failed' | undefined {
+  if (runStatus === 'TERMINATED' || runStatus === 'TIMED_OUT') return 'Terminated';
+  if (runStatus === 'FAILED') return 'Failed';
+  return undefined;
+}
+
 /** Status strings shown to admins, word for word from the article (SPEC §2). */
 export const STATUS = {
   validateRunning: 'Validate Tenant To Tenant Migration: Running',

@@ -5,13 +5,13 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig, Config } from './config';
 import { resolveTemporalBinary } from './temporal-binaries';
 import { ensureSearchAttributes, devServerSearchAttributeFlags } from './search-attributes';
 import { createControlPlane } from './controlplane/database';
-import { createMigrationWorker } from './worker';
+import { createMigrationWorker, startReconciler } from './worker';
 import { describeError } from './errors';
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/;
@@ -159,14 +159,16 @@ async function main(): Promise<void> {
 
     const clientConnection = await Connection.connect({ address: config.temporalAddress });
     await ensureSearchAttributes(clientConnection, config.namespace);
-    await clientConnection.close();
+    const client = new Client({ connection: clientConnection, namespace: config.namespace });
 
     const controlPlane = await createControlPlane(config.databaseUrl);
     await controlPlane.migrateSchema();
     const environments = await controlPlane.listEnvironments();
 
     const connection = await NativeConnection.connect({ address: config.temporalAddress });
-    const worker = await createMigrationWorker({ config, connection, controlPlane });
+    const reconciles = config.backend === 'simulated';
+    const worker = await createMigrationWorker({ config, connection, controlPlane, ...(reconciles ? { reconciler: { client } } : {}) });
+    if (reconciles) await startReconciler(client, config);
 
     for (const child of children) {
       child.once('exit', (code) => {
@@ -190,6 +192,7 @@ async function main(): Promise<void> {
     stopping = true;
     await controlPlane.close();
     await connection.close();
+    await clientConnection.close();
   } finally {
     stopping = true;
     await stopAll();

@@ -141,6 +141,19 @@ describe('safe under Temporal\'s own tools @integration', function () {
     });
   });
 
+  it('terminate: t2t status says Terminated (not the phase the run stopped in), and an action says how it ended', () =>
+    withProduct({}, async (p, w) => {
+      const { submitted, handle } = await approvedWithStorage(p, w);
+      await handle.terminate('an operator cleaning up');
+      const status = await p.client.status(submitted.migrationId);
+      assert.equal(status.phase, 'Terminated');
+      assert.match(String(status.reason), /^the migration's workflow was terminated at .* while Approved/);
+      await assert.rejects(
+        p.client.act(submitted.migrationId, 'cancel', { actor: w.sourceAdmin }),
+        (err: Error) => err instanceof UserError && err.message === 'cancel refused: the migration has ended (Terminated)',
+      );
+    }));
+
   it('a role check that keeps failing refuses the action with one line within its budget; the migration goes on taking actions', () => {
     let directoryDown = false;
     const flaky = (cp: ControlPlane): ControlPlane =>

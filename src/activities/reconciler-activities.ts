@@ -5,7 +5,7 @@
 import { log } from '@temporalio/activity';
 import type { Client, WorkflowExecutionStatusName } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { MIGRATION_WORKFLOW_TYPE, SearchAttributes, migrationWorkflowId } from '../contracts';
+import { MIGRATION_WORKFLOW_TYPE, SearchAttributes, migrationWorkflowId, phaseOfUnfinishedRun } from '../contracts';
 import { OPEN_REQUEST_STATUSES, type ControlPlane, type MigrationRequestRecord } from '../controlplane/control-plane';
 import { containerNameFor, type MigrationStorage } from '../storage/migration-storage';
 
@@ -34,16 +34,8 @@ export type ClosedAs = 'Terminated' | 'Failed';
  * Completed and cancelled runs closed their own request; running and paused ones still own it.
  */
 export function closedAsOf(status: WorkflowExecutionStatusName | undefined): ClosedAs | undefined {
-  switch (status) {
-    case undefined:
-    case 'TERMINATED':
-    case 'TIMED_OUT':
-      return 'Terminated';
-    case 'FAILED':
-      return 'Failed';
-    default:
-      return undefined;
-  }
+  // No run at all (after the grace period) counts as terminated.
+  return status === undefined ? 'Terminated' : phaseOfUnfinishedRun(status);
 }
 
 /** Requests are paged in the order the control plane lists them: creation time, then id. */

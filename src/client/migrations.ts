@@ -31,6 +31,7 @@ import {
   statusQuery,
   initialSearchAttributes,
   isFinalPhase,
+  phaseOfUnfinishedRun,
 } from '../contracts';
 import { checkEligibility } from '../migration/eligibility';
 import { authorizeAction } from '../migration/authorization';
@@ -192,7 +193,27 @@ export class MigrationClient {
   }
 
   async status(migrationId: string): Promise<MigrationStatus> {
-    return (await this.find(migrationId)).query(statusQuery);
+    return this.statusOf(await this.find(migrationId));
+  }
+
+  /**
+   * The status query, corrected for a run that closed without our code ending it (terminate,
+   * timeout, a failed task): its own state still shows the phase it stopped in.
+   */
+  async statusOf(handle: WorkflowHandle): Promise<MigrationStatus> {
+    const status = await handle.query(statusQuery);
+    if (isFinalPhase(status.phase)) return status;
+    const description = await handle.describe();
+    const phase = phaseOfUnfinishedRun(description.status.name);
+    if (!phase) return status;
+    const closedAt = description.closeTime?.toISOString() ?? 'an unknown time';
+    const how = description.status.name === 'TIMED_OUT' ? 'timed out' : description.status.name.toLowerCase();
+    return {
+      ...status,
+      phase,
+      status: undefined,
+      reason: `the migration's workflow was ${how} at ${closedAt} while ${status.phase}; its storage access is revoked by the reconciler`,
+    };
   }
 
   async list(filter: { sourceTenantIds?: string[]; targetTenantIds?: string[]; environmentId?: string }): Promise<WorkflowExecutionInfo[]> {
@@ -230,7 +251,7 @@ export class MigrationClient {
       }
       const description = await handle.describe().catch(() => undefined);
       if (description && description.status.name !== 'RUNNING') {
-        const ended = await handle.query(statusQuery).then((s) => s.phase as string, () => description.status.name.toLowerCase());
+        const ended = await this.statusOf(handle).then((s) => s.phase as string, () => description.status.name.toLowerCase());
         throw new UserError(`${verbOf(action)} refused: the migration has ended (${ended})`);
       }
       // Migrations started before Updates existed have no handler for them: send the signal instead.
@@ -274,7 +295,7 @@ export class MigrationClient {
       if (isFinalPhase(status.phase) || Date.now() - describedAt >= ENDED_CHECK_INTERVAL_MS || Date.now() > deadline) {
         describedAt = Date.now();
         const description = await handle.describe();
-        if (description.status.name !== 'RUNNING') return handle.query(statusQuery);
+        if (description.status.name !== 'RUNNING') return this.statusOf(handle);
       }
       if (Date.now() > deadline) throw new UserError(`the migration did not answer within ${Math.round(timeoutMs / 1000)}s; see \`t2t status\``);
       await new Promise((r) => setTimeout(r, delay));

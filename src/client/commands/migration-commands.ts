@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
 import { describeStatus, describeWarnings, statusDocument } from '../output';
 import { UserError, SignalAction, ActionOutcome } from '../migrations';
-import { isFinalPhase, MigrationStatus, Phase } from '../../contracts';
+import { isFinalPhase, MigrationStatus, Phase, phaseOfUnfinishedRun } from '../../contracts';
 import { watchMigration } from '../watch';
 import { migrationPeople } from '../../migration/migration-people';
 
@@ -75,7 +75,8 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
         const executions = await migrations.list(view === 'source' ? { sourceTenantIds: tenants } : { targetTenantIds: tenants });
         const rows: Record<string, unknown>[] = [];
         for (const execution of executions) {
-          const phase = execution.typedSearchAttributes.get({ name: 'T2TPhase', type: 'KEYWORD' } as never) as Phase | undefined;
+          // A run closed without our code ending it keeps the phase it stopped in: say how it closed instead.
+          const phase = phaseOfUnfinishedRun(execution.status.name) ?? (execution.typedSearchAttributes.get({ name: 'T2TPhase', type: 'KEYWORD' } as never) as Phase | undefined);
           if (!opts.all && phase && isFinalPhase(phase)) continue;
           const get = (n: string) => execution.typedSearchAttributes.get({ name: n, type: 'KEYWORD' } as never) as string | undefined;
           rows.push({
