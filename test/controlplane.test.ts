@@ -271,6 +271,41 @@ for (const backend of BACKENDS) {
       assert.equal((await cp.getEnvironment('env-dev'))!.tenantId, 't-contoso');
     });
 
+    it('undoes a migration in batches: users re-mapped back, merged ones split out again, re-linked back; then the same migration re-maps them once', async () => {
+      // an earlier migration's re-mapping, which the undo must leave as it is
+      await cp.remapEnvironmentUser('env-sales', 'm-0', 'cho@contoso.com', 'cho@fabrikam.com');
+      const environmentBefore = (await cp.getEnvironment('env-sales'))!;
+      const usersBefore = await cp.listEnvironmentUsers('env-sales');
+      const pairs = [
+        { sourceUpn: 'Ana.Lopez@contoso.com', targetUpn: 'ana.lopez@fabrikam.com' },
+        { sourceUpn: 'ben@contoso.com', targetUpn: 'cho@fabrikam.com' },
+        { sourceUpn: 'svc@contoso.onmicrosoft.com', targetUpn: 'svc@fabrikam.onmicrosoft.com' },
+        { sourceUpn: 'admin@contoso.com', targetUpn: 'admin@fabrikam.com' },
+      ];
+      await cp.relinkEnvironment('env-sales', 't-fabrikam', 'm-1');
+      assert.deepEqual((await cp.remapEnvironmentUsers('env-sales', 'm-1', pairs)).map((r) => r.applied), [true, true, true, true]);
+      assert.deepEqual((await cp.getEnvironmentUser('env-sales', 'cho@fabrikam.com'))!.roles, ['Basic User', 'Salesperson'], 'ben merged into cho');
+
+      assert.equal(await cp.undoRemaps('env-sales', 'm-other'), 0, "another migration's undo finds nothing");
+      const undone = [await cp.undoRemaps('env-sales', 'm-1', { limit: 3 }), await cp.undoRemaps('env-sales', 'm-1', { limit: 3 }), await cp.undoRemaps('env-sales', 'm-1', { limit: 3 })];
+      assert.deepEqual(undone, [3, 1, 0]);
+      assert.deepEqual(await cp.listEnvironmentUsers('env-sales'), usersBefore, 'every user as before, roles and previous identities included');
+      assert.deepEqual(await cp.listRemaps('m-1'), []);
+      assert.deepEqual((await cp.listRemaps('m-0')).map((r) => r.targetUpn), ['cho@fabrikam.com']);
+
+      assert.equal(await cp.relinkBack('env-sales', 't-fabrikam'), true);
+      assert.equal(await cp.relinkBack('env-sales', 't-fabrikam'), false, 'a retry changes nothing');
+      assert.deepEqual(await cp.getEnvironment('env-sales'), environmentBefore);
+      assert.equal(await cp.relinkBack('env-dev', 't-contoso'), false, 'never re-linked: nothing to put back');
+      assert.equal((await cp.getEnvironment('env-dev'))!.tenantId, 't-contoso');
+      await assert.rejects(cp.relinkBack('env-nope', 't-fabrikam'), ControlPlaneNotFoundError);
+
+      // migrate again with the same migration id: the claims are free, each user re-mapped once
+      assert.deepEqual((await cp.remapEnvironmentUsers('env-sales', 'm-1', pairs)).map((r) => r.applied), [true, true, true, true]);
+      assert.deepEqual((await cp.listRemaps('m-1')).map((r) => r.appliedCount), [1, 1, 1, 1]);
+      assert.equal(await cp.countEnvironmentUsers('env-sales'), 4);
+    });
+
     it("keeps the simulated service's requests: registered once, decided, listed by either tenant", async () => {
       const request = { id: 'r-1', environmentId: 'env-sales', sourceTenantId: 't-contoso', targetTenantId: 't-fabrikam', createdOn: '2026-12-01T10:00:00.000Z', createdBy: 'admin@contoso.com' };
       await cp.recordRequest(request);

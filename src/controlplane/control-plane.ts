@@ -144,6 +144,24 @@ export interface ControlPlane {
   remapEnvironmentUsers(environmentId: string, migrationId: string, pairs: UserRemap[]): Promise<RemapResult[]>;
   /** Re-mapped users of a migration, for audits and tests. */
   listRemaps(migrationId: string): Promise<{ sourceUpn: string; targetUpn: string; appliedCount: number }[]>;
+  /**
+   * Undoes a migration's re-mappings in an environment, the latest first (SPEC §2 step 10): each
+   * user gets back the identity, previous identity and roles it had (a user merged into a target
+   * identity that was already a user is split out again), and the migration's claim on the user is
+   * removed, so that a later migrate with the same migration id re-maps it again. At most `limit`
+   * users (default 500) in one transaction; returns how many claims this call removed: call until 0.
+   * A user changed since by something else keeps that change (its claim is removed all the same).
+   * Idempotent: what is undone has no claim any more.
+   */
+  undoRemaps(environmentId: string, migrationId: string, options?: { limit?: number }): Promise<number>;
+  /**
+   * Puts an environment that was re-linked to `fromTenantId` back in its previous tenant, and its
+   * previous tenant back to `restorePreviousTenantId` (what it was before the re-link; default none).
+   * Returns false and changes nothing when the environment is not in `fromTenantId` or has no
+   * previous tenant: never re-linked, or already back (a retry). Throws ControlPlaneNotFoundError
+   * for an environment it does not hold.
+   */
+  relinkBack(environmentId: string, fromTenantId: string, options?: { restorePreviousTenantId?: string | null }): Promise<boolean>;
 
   /** Registers a request; a repeat with the same id changes nothing (idempotent submit). */
   recordRequest(request: Omit<MigrationRequestRecord, 'approvalStatus' | 'actedBy'>): Promise<void>;

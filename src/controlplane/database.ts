@@ -62,6 +62,8 @@ export interface UserRemapsTable {
   target_upn: string;
   applied_count: number;
   applied_at: string;
+  /** JSON of what the re-mapping replaced (RemapUndoState), so that it can be undone; null on rows written before it was kept */
+  undo_state: string | null;
   seq: Generated<number>;
 }
 

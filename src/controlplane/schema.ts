@@ -1,6 +1,6 @@
 // The control-plane tables, created if missing. Idempotent: every worker and
 // every CLI invocation runs it at start.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database, Dialect } from './database';
 
 export async function createSchema(db: Kysely<Database>, dialect: Dialect): Promise<void> {
@@ -65,9 +65,11 @@ export async function createSchema(db: Kysely<Database>, dialect: Dialect): Prom
     .addColumn('target_upn', 'text', (c) => c.notNull())
     .addColumn('applied_count', 'integer', (c) => c.notNull())
     .addColumn('applied_at', 'text', (c) => c.notNull())
+    .addColumn('undo_state', 'text')
     // The exactly-once guarantee of re-mapping rests on this key.
     .addUniqueConstraint('user_remaps_once', ['migration_id', 'source_key'])
     .execute();
+  await addColumnIfMissing(db, dialect, 'user_remaps', 'undo_state', 'text');
   await db.schema
     .createTable('migration_requests').ifNotExists()
     .addColumn('id', 'text', (c) => c.primaryKey())
@@ -79,4 +81,19 @@ export async function createSchema(db: Kysely<Database>, dialect: Dialect): Prom
     .addColumn('approval_status', 'text', (c) => c.notNull())
     .addColumn('acted_by', 'text')
     .execute();
+}
+
+/**
+ * Databases created before a column existed get it here: CREATE TABLE IF NOT
+ * EXISTS leaves an existing table as it is. Looked up first, because ALTER TABLE
+ * takes PostgreSQL's strongest lock even when the column is there, and every
+ * worker and CLI invocation comes through here.
+ */
+async function addColumnIfMissing(db: Kysely<Database>, dialect: Dialect, table: string, column: string, type: 'text'): Promise<void> {
+  const found = dialect === 'postgres'
+    ? await sql<{ name: string }>`SELECT column_name AS name FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = ${table} AND column_name = ${column}`.execute(db)
+    : await sql<{ name: string }>`SELECT name FROM pragma_table_info(${table}) WHERE name = ${column}`.execute(db);
+  if (found.rows.length > 0) return;
+  await sql`ALTER TABLE ${sql.table(table)} ADD COLUMN ${sql.ref(column)} ${sql.raw(type)}`.execute(db);
 }

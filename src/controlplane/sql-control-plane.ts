@@ -1,6 +1,6 @@
 // The control plane on SQL: SQLite or PostgreSQL through one Kysely code path.
-import { Kysely, sql, Transaction } from 'kysely';
-import type { Database, Dialect } from './database';
+import { Kysely, sql, Transaction, type Selectable } from 'kysely';
+import type { Database, Dialect, UserRemapsTable } from './database';
 import type {
   ControlPlane,
   EnvironmentRecord,
@@ -21,6 +21,8 @@ import { environmentRow, environmentUserRow, tenantRow, tenantUserRow, toEnviron
 const LOOKUP_CHUNK = 500;
 /** rows a multi-row INSERT carries: 7 columns × 200 stays under every limit */
 const INSERT_CHUNK = 200;
+/** users undone in one transaction when the caller does not say */
+const UNDO_CHUNK = 500;
 /** any constant: it names the lock that serialises schema creation across workers */
 const SCHEMA_LOCK = 72_220_746;
 
@@ -195,6 +197,38 @@ export class SqlControlPlane implements ControlPlane {
     return rows.map((r) => ({ sourceUpn: r.source_upn, targetUpn: r.target_upn, appliedCount: Number(r.applied_count) }));
   }
 
+  async undoRemaps(environmentId: string, migrationId: string, options: { limit?: number } = {}): Promise<number> {
+    const limit = Math.max(1, options.limit ?? UNDO_CHUNK);
+    return this.writeTransaction(async (trx) => {
+      let query = trx.selectFrom('user_remaps').selectAll()
+        .where('migration_id', '=', migrationId).where('environment_id', '=', environmentId)
+        .orderBy('seq', 'desc')
+        .limit(limit);
+      // Two undos at once (a retried attempt beside the one it replaced) take turns on the
+      // claims, so that the second finds them gone instead of putting users back twice.
+      // SQLite's BEGIN IMMEDIATE already serialises them.
+      if (this.dialect === 'postgres') query = query.forUpdate();
+      const claims = await query.execute();
+      if (claims.length === 0) return 0;
+      for (const claim of claims) await undoOne(trx, environmentId, claim);
+      await trx.deleteFrom('user_remaps').where('seq', 'in', claims.map((c) => c.seq)).execute();
+      return claims.length;
+    });
+  }
+
+  async relinkBack(environmentId: string, fromTenantId: string, options: { restorePreviousTenantId?: string | null } = {}): Promise<boolean> {
+    return this.writeTransaction(async (trx) => {
+      const environment = await trx.selectFrom('environments').select(['tenant_id', 'previous_tenant_id']).where('id', '=', environmentId).executeTakeFirst();
+      if (!environment) throw new ControlPlaneNotFoundError('environment', environmentId);
+      if (environment.tenant_id !== fromTenantId || environment.previous_tenant_id === null) return false;
+      await trx.updateTable('environments')
+        .set({ tenant_id: environment.previous_tenant_id, previous_tenant_id: options.restorePreviousTenantId ?? null })
+        .where('id', '=', environmentId)
+        .execute();
+      return true;
+    });
+  }
+
   async recordRequest(request: Omit<MigrationRequestRecord, 'approvalStatus' | 'actedBy'>): Promise<void> {
     await this.db.insertInto('migration_requests')
       .values({
@@ -234,6 +268,14 @@ export class SqlControlPlane implements ControlPlane {
   }
 }
 
+/** What a re-mapping replaced, kept on its claim (user_remaps.undo_state) so that undoRemaps can put it back. */
+interface RemapUndoState {
+  /** the user's previous identity before this re-mapping (set when an earlier migration had re-mapped it) */
+  previousUpn: string | null;
+  /** set when the user merged into a target identity that was already a user of the environment */
+  merged?: { sourceRoles: string[]; targetRoles: string[]; targetPreviousUpn: string | null };
+}
+
 /**
  * One re-mapping, inside the caller's transaction. The user_remaps row is the
  * claim: inserted first (ON CONFLICT DO NOTHING), so a repeat — a retried
@@ -256,6 +298,7 @@ async function remapOne(trx: Db, environmentId: string, migrationId: string, pai
       target_upn: targetUpn,
       applied_count: 1,
       applied_at: new Date().toISOString(),
+      undo_state: user ? JSON.stringify({ previousUpn: user.previous_upn } satisfies RemapUndoState) : null,
     })
     .onConflict((oc) => oc.columns(['migration_id', 'source_key']).doNothing())
     .executeTakeFirst();
@@ -274,7 +317,14 @@ async function remapOne(trx: Db, environmentId: string, migrationId: string, pai
       .executeTakeFirst();
   if (existingTarget) {
     // The target identity is already a user here: the source user merges into it, keeping both users' roles.
-    const roles = [...new Set([...(JSON.parse(existingTarget.roles) as string[]), ...(JSON.parse(user.roles) as string[])])];
+    const targetRoles = JSON.parse(existingTarget.roles) as string[];
+    const sourceRoles = JSON.parse(user.roles) as string[];
+    const roles = [...new Set([...targetRoles, ...sourceRoles])];
+    // Only a merge loses something (the source user's row, the target's roles): keep it for undoRemaps.
+    const undo: RemapUndoState = { previousUpn: user.previous_upn, merged: { sourceRoles, targetRoles, targetPreviousUpn: existingTarget.previous_upn } };
+    await trx.updateTable('user_remaps').set({ undo_state: JSON.stringify(undo) })
+      .where('migration_id', '=', migrationId).where('source_key', '=', sourceKey)
+      .execute();
     await trx.deleteFrom('environment_users').where('environment_id', '=', environmentId).where('upn_key', '=', sourceKey).execute();
     await trx.updateTable('environment_users')
       .set({ roles: JSON.stringify(roles), previous_upn: user.upn })
@@ -289,6 +339,42 @@ async function remapOne(trx: Db, environmentId: string, migrationId: string, pai
   // Gone between our read and our write (another migration's re-mapping): nothing of ours to keep.
   if (Number(updated.numUpdatedRows) === 0) return unclaim();
   return { applied: true };
+}
+
+/**
+ * Puts back one user re-mapped under `claim`, inside the caller's transaction, when the
+ * environment still shows that re-mapping: the user at the target identity came from the
+ * source identity, and nobody took the source identity since.
+ */
+async function undoOne(trx: Db, environmentId: string, claim: Selectable<UserRemapsTable>): Promise<void> {
+  const sourceKey = claim.source_key;
+  const targetKey = upnKey(claim.target_upn);
+  // Rows claimed before undo_state was kept: a plain re-mapping of a user never re-mapped before, the only kind there was to guess.
+  const undo: RemapUndoState = claim.undo_state ? (JSON.parse(claim.undo_state) as RemapUndoState) : { previousUpn: null };
+  const current = await trx.selectFrom('environment_users').select(['previous_upn'])
+    .where('environment_id', '=', environmentId).where('upn_key', '=', targetKey)
+    .executeTakeFirst();
+  if (!current || current.previous_upn !== claim.source_upn) return;
+  if (sourceKey !== targetKey) {
+    const taken = await trx.selectFrom('environment_users').select(['upn'])
+      .where('environment_id', '=', environmentId).where('upn_key', '=', sourceKey)
+      .executeTakeFirst();
+    if (taken) return;
+  }
+  if (undo.merged) {
+    await trx.insertInto('environment_users')
+      .values({ environment_id: environmentId, upn: claim.source_upn, upn_key: sourceKey, roles: JSON.stringify(undo.merged.sourceRoles), previous_upn: undo.previousUpn })
+      .execute();
+    await trx.updateTable('environment_users')
+      .set({ roles: JSON.stringify(undo.merged.targetRoles), previous_upn: undo.merged.targetPreviousUpn })
+      .where('environment_id', '=', environmentId).where('upn_key', '=', targetKey)
+      .execute();
+    return;
+  }
+  await trx.updateTable('environment_users')
+    .set({ upn: claim.source_upn, upn_key: sourceKey, previous_upn: undo.previousUpn })
+    .where('environment_id', '=', environmentId).where('upn_key', '=', targetKey)
+    .execute();
 }
 
 function* chunks<T>(items: T[], size: number): Generator<T[]> {
