@@ -56,6 +56,7 @@ const EnvironmentSchema = z.object({
   T2T_SERVICE_POLL_INTERVAL: duration('T2T_SERVICE_POLL_INTERVAL', '5m'),
   T2T_RECONCILE_INTERVAL: duration('T2T_RECONCILE_INTERVAL', '1m'),
   T2T_CHECK_BUDGET: duration('T2T_CHECK_BUDGET', '3m'),
+  T2T_CONTINUE_AFTER_EVENTS: z.coerce.number().int().min(50).max(40_000).default(10_000),
 });
 
 export interface Config {
@@ -87,6 +88,8 @@ export interface Config {
   servicePollMs: number;
   /** how long a check an admin waits for (role, storage) may keep retrying before the action is refused */
   checkBudgetMs: number;
+  /** a waiting migration continues as new past this many history events (or when Temporal suggests it) */
+  continueAfterEvents: number;
   /** how often the reconciler's Schedule looks for requests whose workflow closed without finishing them */
   reconcileIntervalMs: number;
 }
@@ -137,5 +140,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     servicePollMs: e.T2T_SERVICE_POLL_INTERVAL,
     reconcileIntervalMs: e.T2T_RECONCILE_INTERVAL,
     checkBudgetMs: e.T2T_CHECK_BUDGET,
+    continueAfterEvents: e.T2T_CONTINUE_AFTER_EVENTS,
   };
 }

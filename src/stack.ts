@@ -12,6 +12,7 @@ import { resolveTemporalBinary } from './temporal-binaries';
 import { ensureSearchAttributes, devServerSearchAttributeFlags } from './search-attributes';
 import { createControlPlane } from './controlplane/database';
 import { createMigrationWorker, startReconciler } from './worker';
+import { openAuditLog } from './controlplane/audit-log';
 import { describeError } from './errors';
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/;
@@ -164,10 +165,11 @@ async function main(): Promise<void> {
     const controlPlane = await createControlPlane(config.databaseUrl);
     await controlPlane.migrateSchema();
     const environments = await controlPlane.listEnvironments();
+    const auditLog = await openAuditLog(config.databaseUrl);
 
     const connection = await NativeConnection.connect({ address: config.temporalAddress });
     const reconciles = config.backend === 'simulated';
-    const worker = await createMigrationWorker({ config, connection, controlPlane, ...(reconciles ? { reconciler: { client } } : {}) });
+    const worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, ...(reconciles ? { reconciler: { client } } : {}) });
     if (reconciles) await startReconciler(client, config);
 
     for (const child of children) {
@@ -190,6 +192,7 @@ async function main(): Promise<void> {
     // Worker.run() stops on SIGINT/SIGTERM by itself, letting running activities finish.
     await worker.run();
     stopping = true;
+    await auditLog.close();
     await controlPlane.close();
     await connection.close();
     await clientConnection.close();

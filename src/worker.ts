@@ -9,6 +9,7 @@ import { MigrationStorage } from './storage/migration-storage';
 import type { MigrationService } from './service/migration-service';
 import { openMigrationService, type OpenedService } from './service';
 import { describeError } from './errors';
+import { openAuditLog, type AuditLog } from './controlplane/audit-log';
 import { temporalConnectionOptions } from './temporal-connection';
 import { ensureReconcilerSchedule, reconcilerScheduleId } from './reconciler/schedule';
 
@@ -17,6 +18,8 @@ export interface MigrationWorkerOptions {
   connection: NativeConnection;
   /** the simulated back end's control plane (also read by the CLI); unused on Microsoft's */
   controlPlane: ControlPlane;
+  /** the migrations' audit trail, in the control-plane database whichever the back end */
+  auditLog: AuditLog;
   /** a back end of the caller's (tests); otherwise the one the configuration names */
   service?: MigrationService;
   storage?: MigrationStorage;
@@ -50,6 +53,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({
       service: opened.service,
+      auditLog: options.auditLog,
       legacy: opened.simulated ? { controlPlane: options.controlPlane, service: opened.simulated, remapBatchSize } : undefined,
       reconciler:
         opened.simulated && options.reconciler
@@ -71,12 +75,13 @@ async function run(): Promise<void> {
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const controlPlane = await createControlPlane(config.databaseUrl);
   await controlPlane.migrateSchema();
+  const auditLog = await openAuditLog(config.databaseUrl);
   const clientConnection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection: clientConnection, namespace: config.namespace });
   // Microsoft's back end keeps the requests on Microsoft's side; closing those of workflows
   // that ended without finishing them (deleting them on the service) is not built yet.
   const reconciles = config.backend === 'simulated';
-  const worker = await createMigrationWorker({ config, connection, controlPlane, ...(reconciles ? { reconciler: { client } } : {}) });
+  const worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, ...(reconciles ? { reconciler: { client } } : {}) });
   if (reconciles) await startReconciler(client, config);
   else console.log('worker: no reconciler on the Microsoft back end: requests of terminated migrations are not closed on the service');
   console.log(`worker: serving task queue '${config.taskQueue}' on ${config.temporalAddress} (namespace ${config.namespace})`);
@@ -84,6 +89,7 @@ async function run(): Promise<void> {
   try {
     await worker.run();
   } finally {
+    await auditLog.close();
     await controlPlane.close();
     await clientConnection.close();
     await connection.close();

@@ -43,7 +43,8 @@ describe('which version of the mapping file is read @integration', function () {
     await controlPlane.loadWorld(parseWorld(w.world));
     storage = new MigrationStorage(azurite.connectionString);
     const service = new SimulatedMigrationService({ controlPlane, storage, sasValidityMs: 3_600_000, remapBatchSize: 200 });
-    activities = createActivities({ service, legacy: { controlPlane, service, remapBatchSize: 200 } });
+    const auditLog = { append: async () => undefined, list: async () => [], close: async () => undefined };
+    activities = createActivities({ service, auditLog, legacy: { controlPlane, service, remapBatchSize: 200 } });
   });
   after(async () => {
     await controlPlane?.close();

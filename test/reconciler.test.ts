@@ -88,6 +88,7 @@ describe('reconciler: requests of migrations closed without finishing them @inte
       config: p.config,
       connection: env.nativeConnection,
       controlPlane: p.controlPlane,
+      auditLog: p.auditLog,
       storage: p.storage,
       workflowBundle: await workflowBundle(),
       reconciler: { client },

@@ -6,10 +6,14 @@ import type { SimulatedMigrationService } from '../service/simulated';
 import { createServiceActivities } from './service-activities';
 import { createMappingActivities } from './mapping-activities';
 import { createLegacyActivities } from './legacy-activities';
+import { createAuditActivities } from './audit-activities';
+import type { AuditLog } from '../controlplane/audit-log';
 import { createReconcilerActivities, type ReconcilerDependencies } from './reconciler-activities';
 
 export interface ActivityDependencies {
   service: MigrationService;
+  /** where the workflows' audit trail is written (the control-plane database) */
+  auditLog: AuditLog;
   /** on the simulated back end: serves the per-step activities of migrations started before the port */
   legacy?: { controlPlane: ControlPlane; service: SimulatedMigrationService; remapBatchSize: number };
   /** the reconciler's activities (simulated back end only: it closes requests of its own control plane) */
@@ -21,6 +25,7 @@ export function createActivities(deps: ActivityDependencies) {
   return {
     ...createServiceActivities(deps.service),
     ...createMappingActivities(deps.service),
+    ...createAuditActivities(deps.auditLog),
     ...(legacy
       ? createLegacyActivities({
           controlPlane: legacy.controlPlane,

@@ -14,6 +14,7 @@ import { parseWorld } from '../../src/controlplane/world';
 import type { ControlPlane } from '../../src/controlplane/control-plane';
 import { MigrationStorage } from '../../src/storage/migration-storage';
 import { createMigrationWorker } from '../../src/worker';
+import { openAuditLog, type AuditLog } from '../../src/controlplane/audit-log';
 import { MigrationClient } from '../../src/client/migrations';
 import { SimulatedMigrationService } from '../../src/service/simulated';
 import { RunningAzurite } from './azurite';
@@ -23,7 +24,7 @@ export interface ProductOptions {
   env: TestWorkflowEnvironment;
   azurite: RunningAzurite;
   world: unknown;
-  durations?: Partial<Pick<Config, 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs' | 'checkBudgetMs'>>;
+  durations?: Partial<Pick<Config, 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs' | 'checkBudgetMs' | 'continueAfterEvents'>>;
   /** wraps the control plane, e.g. to inject faults */
   wrapControlPlane?: (cp: ControlPlane) => ControlPlane;
   remapBatchSize?: number;
@@ -35,6 +36,7 @@ export interface ProductOptions {
 
 export interface Product {
   config: Config;
+  auditLog: AuditLog;
   controlPlane: ControlPlane;
   storage: MigrationStorage;
   client: MigrationClient;
@@ -61,11 +63,13 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
   if (!options.keepWorld) await realControlPlane.loadWorld(parseWorld(options.world));
   const controlPlane = options.wrapControlPlane ? options.wrapControlPlane(realControlPlane) : realControlPlane;
   const storage = new MigrationStorage(config.storageConnectionString);
+  const auditLog = await openAuditLog(config.databaseUrl);
   const bundle = await workflowBundle();
 
   let running: { worker: Worker; done: Promise<void> } | undefined;
   const product: Product = {
     config,
+    auditLog,
     controlPlane: realControlPlane,
     storage,
     client: new MigrationClient({
@@ -80,6 +84,7 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
         config,
         connection: options.env.nativeConnection,
         controlPlane,
+        auditLog,
         storage,
         workflowBundle: bundle,
         remapBatchSize: options.remapBatchSize,
@@ -98,6 +103,7 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
     },
     async stop() {
       await product.stopWorker();
+      await auditLog.close();
       await realControlPlane.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -1,0 +1,138 @@
+// The migrations' audit trail: every accepted and refused admin action, in an
+// append-only table of the control-plane database rather than in workflow
+// state, so that no number of refused actions can exhaust a workflow's history
+// or memory. Repeated identical refusals arrive as one entry with a count.
+import { Generated, Kysely, sql } from 'kysely';
+import { openDatabase, type Dialect } from './database';
+
+export interface AuditRecord {
+  /** unique per migration: written again (a retried activity) it changes nothing */
+  entryId: string;
+  migrationId: string;
+  at: string;
+  action: string;
+  actor: string;
+  outcome: 'accepted' | 'refused';
+  reason?: string;
+  requestId?: string;
+  note?: string;
+  /** how many identical refusals this entry stands for */
+  count: number;
+}
+
+interface AuditTable {
+  seq: Generated<number>;
+  migration_id: string;
+  entry_id: string;
+  at: string;
+  action: string;
+  actor: string;
+  outcome: string;
+  reason: string | null;
+  request_id: string | null;
+  note: string | null;
+  count: number;
+}
+
+interface AuditDatabase {
+  audit_entries: AuditTable;
+}
+
+/** rows a multi-row INSERT carries: 11 columns × 100 stays under every limit */
+const INSERT_CHUNK = 100;
+
+export interface AuditLog {
+  append(entries: AuditRecord[]): Promise<void>;
+  /** A migration's entries, oldest first. */
+  list(migrationId: string, options?: { limit?: number }): Promise<AuditRecord[]>;
+  close(): Promise<void>;
+}
+
+export class SqlAuditLog implements AuditLog {
+  constructor(
+    private readonly db: Kysely<AuditDatabase>,
+    private readonly dialect: Dialect,
+    private readonly release: () => Promise<void>,
+  ) {}
+
+  async createTable(): Promise<void> {
+    await this.db.schema
+      .createTable('audit_entries').ifNotExists()
+      .addColumn('seq', this.dialect === 'postgres' ? 'serial' : 'integer', (c) => (this.dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+      .addColumn('migration_id', 'text', (c) => c.notNull())
+      .addColumn('entry_id', 'text', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('outcome', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text')
+      .addColumn('request_id', 'text')
+      .addColumn('note', 'text')
+      .addColumn('count', 'integer', (c) => c.notNull())
+      .addUniqueConstraint('audit_entries_once', ['migration_id', 'entry_id'])
+      .execute();
+  }
+
+  async append(entries: AuditRecord[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
+      const rows = entries.slice(i, i + INSERT_CHUNK).map((e) => ({
+        migration_id: e.migrationId,
+        entry_id: e.entryId,
+        at: e.at,
+        action: e.action,
+        actor: e.actor,
+        outcome: e.outcome,
+        reason: e.reason ?? null,
+        request_id: e.requestId ?? null,
+        note: e.note ?? null,
+        count: e.count,
+      }));
+      // Append-only. The same entry written again comes from a retried flush, whose workflow task may
+      // have counted more identical refusals into it since: keep the larger count, change nothing else.
+      const larger = this.dialect === 'postgres' ? sql<number>`GREATEST(audit_entries.count, excluded.count)` : sql<number>`max(audit_entries.count, excluded.count)`;
+      await this.db
+        .insertInto('audit_entries')
+        .values(rows)
+        .onConflict((c) => c.columns(['migration_id', 'entry_id']).doUpdateSet({ count: larger }))
+        .execute();
+    }
+  }
+
+  async list(migrationId: string, options: { limit?: number } = {}): Promise<AuditRecord[]> {
+    let query = this.db.selectFrom('audit_entries').selectAll().where('migration_id', '=', migrationId).orderBy('seq');
+    if (options.limit !== undefined) query = query.limit(options.limit);
+    const rows = await query.execute();
+    return rows.map((r) => ({
+      entryId: r.entry_id,
+      migrationId: r.migration_id,
+      at: r.at,
+      action: r.action,
+      actor: r.actor,
+      outcome: r.outcome as AuditRecord['outcome'],
+      ...(r.reason !== null ? { reason: r.reason } : {}),
+      ...(r.request_id !== null ? { requestId: r.request_id } : {}),
+      ...(r.note !== null ? { note: r.note } : {}),
+      count: Number(r.count),
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.release();
+  }
+}
+
+/** Opens the audit log in the control-plane database (same URL), creating its table if needed. */
+export async function openAuditLog(databaseUrl: string): Promise<SqlAuditLog> {
+  const { db, dialect, release } = await openDatabase(databaseUrl);
+  const log = new SqlAuditLog(db as unknown as Kysely<AuditDatabase>, dialect, release);
+  if (dialect === 'postgres') {
+    // Two workers starting at once would race on CREATE TABLE IF NOT EXISTS in PostgreSQL's catalog.
+    await (db as unknown as Kysely<AuditDatabase>).transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(72220747)`.execute(trx);
+      await new SqlAuditLog(trx, dialect, async () => undefined).createTable();
+    });
+  } else {
+    await log.createTable();
+  }
+  return log;
+}
