@@ -1,26 +1,16 @@
 // The migration's container on Microsoft's side, reached with nothing but the
 // SAS URL the service generated: the product reads the mapping file and writes
 // its own validation report there, as the admin's tools do.
-import { ContainerClient, RestError } from '@azure/storage-blob';
+import { ContainerClient } from '@azure/storage-blob';
 import type { Readable } from 'node:stream';
-import { BlobChangedError } from '../storage/migration-storage';
+import { openBlobVersion } from '../storage/migration-storage';
 import type { MappingContainer } from '../service/migration-service';
 
 export function sasContainer(sasUrl: string): MappingContainer {
   const container = new ContainerClient(sasUrl);
   const [base, query = ''] = sasUrl.split('?');
   return {
-    async openVersion(blobName: string, etag?: string) {
-      try {
-        const response = await container.getBlobClient(blobName).download(0, undefined, etag ? { conditions: { ifMatch: etag } } : {});
-        if (!response.readableStreamBody) throw new Error(`storage: ${blobName} has no body`);
-        return { body: response.readableStreamBody, etag: response.etag ?? '' };
-      } catch (err) {
-        if (err instanceof RestError && err.statusCode === 404) return undefined;
-        if (err instanceof RestError && err.statusCode === 412) throw new BlobChangedError(blobName);
-        throw err;
-      }
-    },
+    openVersion: (blobName: string, etag?: string) => openBlobVersion(container, blobName, etag),
     async blobNames() {
       const names: string[] = [];
       for await (const blob of container.listBlobsFlat()) names.push(blob.name);

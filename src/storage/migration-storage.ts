@@ -30,6 +30,27 @@ export class BlobChangedError extends Error {
   }
 }
 
+/**
+ * Opens a blob for reading with the ETag of the version being read; undefined
+ * when there is no such blob. With `etag`, only that version is read: a blob
+ * replaced since then fails with BlobChangedError instead of mixing two files.
+ */
+export async function openBlobVersion(
+  container: ContainerClient,
+  blobName: string,
+  etag?: string,
+): Promise<{ body: NodeJS.ReadableStream; etag: string } | undefined> {
+  try {
+    const response = await container.getBlobClient(blobName).download(0, undefined, etag ? { conditions: { ifMatch: etag } } : {});
+    if (!response.readableStreamBody) throw new Error(`storage: ${blobName} has no body`);
+    return { body: response.readableStreamBody, etag: response.etag ?? '' };
+  } catch (err) {
+    if (err instanceof RestError && err.statusCode === 404) return undefined;
+    if (err instanceof RestError && err.statusCode === 412) throw new BlobChangedError(blobName);
+    throw err;
+  }
+}
+
 export interface ContainerAccess {
   containerName: string;
   sasUrl: string;
@@ -102,23 +123,9 @@ export class MigrationStorage {
     return this.container(containerName).getBlobClient(blobName).exists();
   }
 
-  /**
-   * Opens a blob for reading with the ETag of the version being read; undefined
-   * when there is no such blob. With `etag`, only that version is read: a blob
-   * replaced since then fails with BlobChangedError instead of mixing two files.
-   */
+  /** openBlobVersion in one of our containers. */
   async openVersion(containerName: string, blobName: string, etag?: string): Promise<{ body: NodeJS.ReadableStream; etag: string } | undefined> {
-    try {
-      const response = await this.container(containerName)
-        .getBlobClient(blobName)
-        .download(0, undefined, etag ? { conditions: { ifMatch: etag } } : {});
-      if (!response.readableStreamBody) throw new Error(`storage: ${blobName} has no body`);
-      return { body: response.readableStreamBody, etag: response.etag ?? '' };
-    } catch (err) {
-      if (err instanceof RestError && err.statusCode === 404) return undefined;
-      if (err instanceof RestError && err.statusCode === 412) throw new BlobChangedError(blobName);
-      throw err;
-    }
+    return openBlobVersion(this.container(containerName), blobName, etag);
   }
 
   /**
