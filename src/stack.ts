@@ -185,7 +185,9 @@ async function main(): Promise<void> {
     console.log(`  Web UI:    http://localhost:${config.uiPort}/namespaces/${config.namespace}/workflows`);
     console.log(`  Storage:   ${blobEndpoint ? `Azurite on ${blobEndpoint.host}:${blobEndpoint.port}` : 'the configured storage account'}`);
     console.log(`  Database:  ${config.databaseUrl.startsWith('postgres') ? 'PostgreSQL' : config.databaseUrl}`);
-    console.log(`  Worker:    task queue '${config.taskQueue}'`);
+    // The servers' own output goes to log files there (startChild): where to look when one stops.
+    console.log(`  Data:      ${path.resolve(config.dataDir)} (server logs: temporal.log${blobEndpoint ? ', azurite.log' : ''})`);
+    console.log(`  Worker:    ready, task queue '${config.taskQueue}'`);
     if (environments.length === 0) console.log('\n  The control plane is empty: load the demo world with `npx t2t world load examples/demo-world.json`.');
     console.log('\nPress Ctrl-C to stop.');
 

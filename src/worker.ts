@@ -1,5 +1,5 @@
 // The worker: serves the migration workflow and its activities on the task queue.
-import { NativeConnection, Runtime, Worker, WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, WorkerOptions, bundleWorkflowCode, type Logger } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, Config } from './config';
 import { createActivities } from './activities';
@@ -23,7 +23,7 @@ export interface MigrationWorkerOptions {
   /** a back end of the caller's (tests); otherwise the one the configuration names */
   service?: MigrationService;
   storage?: MigrationStorage;
-  /** a pre-built bundle (tests build it once); otherwise the workflows are bundled at start */
+  /** a pre-built bundle (tests build it once); otherwise the workflows are bundled at start, quietly */
   workflowBundle?: WorkerOptions['workflowBundle'];
   remapBatchSize?: number;
   identity?: string;
@@ -40,6 +40,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
   const opened: OpenedService = options.service
     ? { service: options.service }
     : await openMigrationService({ ...config, remapBatchSize }, { controlPlane: options.controlPlane, storage: options.storage });
+  const workflowBundle = options.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: bundlerLogger() }));
   return Worker.create({
     connection: options.connection,
     namespace: config.namespace,
@@ -50,7 +51,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     // On SIGTERM, running activities get this long to finish before they are
     // cancelled; a cancelled re-mapping resumes from its last heartbeat.
     shutdownGraceTime: config.shutdownGraceMs,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    workflowBundle,
     activities: createActivities({
       service: opened.service,
       auditLog: options.auditLog,
@@ -61,6 +62,24 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
           : undefined,
     }),
   });
+}
+
+/**
+ * The bundler logs webpack's whole build report at info, a screenful of module
+ * sizes that tells a person starting the worker nothing; its warnings and
+ * errors still go to the runtime's logger.
+ */
+function bundlerLogger(): Logger {
+  const logger = Runtime.instance().logger;
+  const drop = () => undefined;
+  return {
+    log: (level, message, meta) => (level === 'WARN' || level === 'ERROR' ? logger.log(level, message, meta) : undefined),
+    trace: drop,
+    debug: drop,
+    info: drop,
+    warn: (message, meta) => logger.warn(message, meta),
+    error: (message, meta) => logger.error(message, meta),
+  };
 }
 
 /** Process-wide telemetry: Prometheus metrics from the SDK's runtime when an address is configured. */

@@ -20,6 +20,9 @@ import { createActivities } from '../src/activities';
 import { SimulatedMigrationService } from '../src/service/simulated';
 import type { RemapResult } from '../src/service/simulated-migrate';
 import type { ValidationInfo } from '../src/contracts';
+import { ContainerClient } from '@azure/storage-blob';
+import { parseErrorReport } from '../src/mapping/report';
+import { INVALID_FILE } from '../src/mapping/messages';
 
 /** The expected refusal would otherwise be logged as a warning in the test output. */
 const activityEnvironment = () => new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
@@ -88,6 +91,19 @@ describe('which version of the mapping file is read @integration', function () {
     assert.equal(result.errors, 1);
     const report = await (await fetch(result.errorReportUrl!)).text();
     assert.match(report, /UserMapping\.csv/);
+  });
+
+  it('an image uploaded as usermapping.csv: one report row, on line 0, naming the first byte that is not text', async () => {
+    const migrationId = '00000000-0000-4000-8000-00000000b1a7';
+    const containerName = containerNameFor(migrationId);
+    const access = await storage.provision(containerName, 3_600_000);
+    const png = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), Buffer.alloc(200_000, 0x5a)]);
+    await new ContainerClient(access.sasUrl).getBlockBlobClient(MAPPING_BLOB_NAME).uploadData(png);
+    const result = await validate(migrationId, containerName);
+    assert.equal(result.errors, 1);
+    assert.equal(result.rows, 0);
+    const report = parseErrorReport(await (await fetch(result.errorReportUrl!)).text());
+    assert.deepEqual(report, [{ line: 0, source: '', destination: '', error: `${INVALID_FILE} (not a CSV file: binary content at byte 0)` }]);
   });
 
   it('a version read by its ETag is not mixed with a newer upload', async () => {

@@ -147,6 +147,44 @@ describe('user mapping validation: the file as a whole', () => {
     const xls = Buffer.concat([Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]), Buffer.alloc(2000, 7)]);
     assert.deepEqual((await check(xls)).found, expected);
   });
+
+  it('a file that is not text (an image, random bytes) is one error naming the first byte that shows it', async () => {
+    const binary = (byte: number) => invalid(`not a CSV file: binary content at byte ${byte}`);
+    // A PNG renamed .csv: its first byte is not UTF-8, its eighth a control character.
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(5000, 0x41)]);
+    const r = await check(png, { chunk: 7 });
+    assert.deepEqual(r.found, [[0, binary(0)]]);
+    assert.equal(r.fileInvalid, true);
+    assert.equal(r.binaryAt, 0);
+    assert.equal(r.rows, 0);
+    // Text then a NUL: the NUL is the first sign.
+    const withNul = 'Source,Destination\nana@contoso.com,ana\u0000@fabrikam.com\n';
+    assert.deepEqual((await check(withNul)).found, [[0, binary(withNul.indexOf('\u0000'))]]);
+    // Bytes that are not UTF-8 before the control character come first.
+    assert.deepEqual((await check(Buffer.from('ana@contoso.com,ren\xe9e\x01\n', 'latin1'))).found, [[0, binary(19)]]);
+    // A NUL as the second byte of random bytes is not UTF-16: read as UTF-16 they are not text.
+    const looksUtf16 = Buffer.from([0x41, 0x00, 0x07, 0x00, 0x41, 0x42, 0x03, 0x99]);
+    assert.deepEqual((await check(looksUtf16)).found, [[0, binary(1)]]);
+  });
+
+  it('decides from the first 64 KiB: a control character later is a bad line, not a binary file', async () => {
+    const good = Array.from({ length: 3000 }, (_, i) => `u${i}@contoso.com,u${i}@fabrikam.com\n`).join('');
+    assert.ok(good.length > 64 * 1024);
+    const r = await check(`${good}bo@contoso.com,bo\u0001@fabrikam.com\n`, { chunk: 4096 });
+    assert.equal(r.fileInvalid, false);
+    assert.equal(r.binaryAt, undefined);
+    assert.deepEqual(r.found, [[3001, "Invalid Email Format 'bo\u0001@fabrikam.com'"]]);
+  });
+
+  it('a megabyte of random bytes is one error, read no further than its start', async () => {
+    const bytes = Buffer.alloc(1024 * 1024);
+    let seed = 7;
+    for (let i = 0; i < bytes.length; i += 1) bytes[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+    const r = await check(bytes, { chunk: 64 * 1024 });
+    assert.equal(r.errors.length, 1);
+    assert.match(r.errors[0].error, /\(not a CSV file: binary content at byte \d+\)$/);
+    assert.equal(r.errors[0].line, 0);
+  });
 });
 
 describe('user mapping validation: rows', () => {

@@ -3,7 +3,7 @@
 // first start's migration and blob.
 import assert from 'node:assert/strict';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/temporal-binaries';
@@ -71,6 +71,11 @@ describe('embedded stack (npm start) @integration', function () {
 
     const first = await startStack();
     assert.match(first.output(), new RegExp(`Web UI: +http://localhost:${env.T2T_UI_PORT}/`));
+    // What a person needs, not the workflow bundle's build report nor the servers' own output (in log files).
+    assert.match(first.output(), /Worker: +ready, task queue '/);
+    assert.ok(first.output().includes(`Data:      ${path.join(dir, 'data')} (server logs: temporal.log, azurite.log)`), first.output());
+    assert.doesNotMatch(first.output(), /webpack|modules by path|Workflow bundle created|workflow-bundle-/i);
+    assert.ok(existsSync(path.join(dir, 'data', 'temporal.log')) && existsSync(path.join(dir, 'data', 'azurite.log')));
     const ui = await fetch(`http://127.0.0.1:${env.T2T_UI_PORT}/`);
     assert.equal(ui.status, 200, 'the Web UI answers');
 

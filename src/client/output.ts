@@ -7,16 +7,35 @@ export interface Printer {
   json: boolean;
   line(text?: string): void;
   document(value: unknown): void;
+  /** Lines of a list that may be long: at most a screenful, then `more(hidden)` says how many were left out and where they are. */
+  list(lines: readonly string[], more: (hidden: number) => string): void;
 }
 
-export function createPrinter(json: boolean, write: (s: string) => void = (s) => process.stdout.write(s)): Printer {
+/** Lines of a list printed when stdout is not a terminal (a pipe, a log, a test). */
+export const LIST_LINES = 20;
+
+/** How many lines of a list fit: a terminal's height less room for the lines around the list and the prompt, else LIST_LINES. */
+export function listLimit(out: { isTTY?: boolean; rows?: number } = process.stdout): number {
+  if (!out.isTTY || !out.rows) return LIST_LINES;
+  return Math.max(out.rows - 4, 5);
+}
+
+export function createPrinter(json: boolean, write?: (s: string) => void, limit = write ? LIST_LINES : listLimit()): Printer {
+  const out = write ?? ((s: string) => process.stdout.write(s));
+  const line = (text = '') => {
+    if (!json) out(`${text}\n`);
+  };
   return {
     json,
-    line(text = '') {
-      if (!json) write(`${text}\n`);
-    },
+    line,
     document(value) {
-      if (json) write(`${JSON.stringify(value, null, 2)}\n`);
+      if (json) out(`${JSON.stringify(value, null, 2)}\n`);
+    },
+    list(lines, more) {
+      // One hidden line takes as much room as the line saying so: show it instead.
+      const shown = lines.length <= limit + 1 ? lines.length : limit;
+      for (const text of lines.slice(0, shown)) line(text);
+      if (shown < lines.length) line(more(lines.length - shown));
     },
   };
 }

@@ -41,7 +41,8 @@ export async function findDuplicates(
   const last = Math.max(lastLine(candidates.sources), lastLine(candidates.destinations));
   let done = false;
   let reached = 0;
-  for await (const records of readRecordBatches(input, options)) {
+  // The first pass found the file to be text: holding its first 64 KiB back again would read past the last candidate.
+  for await (const records of readRecordBatches(input, { ...options, knownText: true })) {
     for (const { line, fields, problem } of records) {
       reached = line;
       if (line > last) {

@@ -31,6 +31,7 @@ export const invalidFileHints = {
   headerSpaces: 'the header must be exactly Source,Destination, without spaces around the names',
   utf16: 'the file is saved as UTF-16; save it as CSV UTF-8',
   spreadsheet: 'the file is an Excel workbook, not CSV; save it as CSV UTF-8',
+  binary: (byte: number) => `not a CSV file: binary content at byte ${byte}`,
   notUtf8: (line: number) => `line ${line} is not valid UTF-8; save the file as CSV UTF-8`,
   tooLong: (line: number, limit: number) => `line ${line} is longer than ${limit.toLocaleString('en-US')} characters`,
   unclosedQuote: (line: number) => `the quoted value that starts on line ${line} is never closed`,

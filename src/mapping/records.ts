@@ -17,13 +17,17 @@ export type RecordProblem =
   /** the file is UTF-16 (a byte-order mark, or a NUL in its first two bytes): nothing else is read */
   | 'utf16'
   /** the file is an Excel workbook (a ZIP or OLE2 container), not text: nothing else is read */
-  | 'spreadsheet';
+  | 'spreadsheet'
+  /** the file is not text at all (an image, an archive, random bytes): nothing else is read; see `binaryOffset` */
+  | 'binary';
 
 export interface CsvRecord {
   /** physical line (1-based) the record starts on */
   line: number;
   fields: string[];
   problem: RecordProblem | undefined;
+  /** `binary`: the offset of the first byte that shows it */
+  byte?: number;
 }
 
 export const DEFAULT_MAX_RECORD_LENGTH = 65_536;
@@ -218,32 +222,115 @@ export interface ReadRecordsOptions {
   /** bytes read so far, as they come */
   onBytes?: (bytes: number) => void;
   maxRecordLength?: number;
+  /** the file is known to be text (a second pass over what a first pass read): records start at once, without holding its start back to tell */
+  knownText?: boolean;
 }
 
-/** What the first bytes of a file say it is, when that is not UTF-8 text. */
-export function sniff(head: Buffer): 'utf16' | 'spreadsheet' | undefined {
-  if (head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff) || head[0] === 0 || head[1] === 0)) return 'utf16';
+/** What the start of a file says about it; undefined for UTF-8 text (or ANSI text, reported line by line). */
+export type Sniffed = { kind: 'utf16' | 'spreadsheet'; byte?: undefined } | { kind: 'binary'; byte: number };
+
+/** How much of a file's start decides whether it is text: one read of a local file, and enough that random bytes never pass. */
+export const SNIFF_BYTES = 64 * 1024;
+
+/**
+ * C0 controls other than tab, LF and CR. No text file an admin could produce
+ * holds one, whatever its encoding (UTF-8, or an ANSI code page), while a NUL or
+ * another of them turns up within a few dozen bytes of any binary file.
+ */
+function isControl(code: number): boolean {
+  return code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d;
+}
+
+/** The offset of the first UTF-8 sequence before `end` that is not valid (one cut short by `end` included), or -1. */
+function firstInvalidUtf8(bytes: Buffer, end: number): number {
+  let i = 0;
+  while (i < end) {
+    const b = bytes[i];
+    if (b < 0x80) {
+      i += 1;
+      continue;
+    }
+    let length: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) length = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+      length = 3;
+      // No overlong forms, no UTF-16 surrogates.
+      if (b === 0xe0) low = 0xa0;
+      if (b === 0xed) high = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      length = 4;
+      // No overlong forms, nothing above U+10FFFF.
+      if (b === 0xf0) low = 0x90;
+      if (b === 0xf4) high = 0x8f;
+    } else return i;
+    if (i + length > end) return i;
+    const second = bytes[i + 1];
+    if (second < low || second > high) return i;
+    for (let k = 2; k < length; k += 1) {
+      const next = bytes[i + k];
+      if (next < 0x80 || next > 0xbf) return i;
+    }
+    i += length;
+  }
+  return -1;
+}
+
+/**
+ * Where the start of a file shows that it is binary: undefined when it holds no
+ * control character (bytes that are merely not UTF-8 are an ANSI file, text
+ * that deserves its per-line errors), else the first byte from which it is not
+ * UTF-8 text: that control character, or an earlier byte that is not UTF-8.
+ */
+export function binaryOffset(head: Buffer): number | undefined {
+  const control = head.findIndex(isControl);
+  if (control === -1) return undefined;
+  const invalid = firstInvalidUtf8(head, control);
+  return invalid === -1 ? control : invalid;
+}
+
+/** Whether two bytes that look like the start of UTF-16 are followed by UTF-16 text, not by binary that happens to start so. */
+function isUtf16Text(head: Buffer, bigEndian: boolean): boolean {
+  const units = Buffer.from(head.subarray(0, head.length - (head.length % 2)));
+  const text = (bigEndian ? units.swap16() : units).toString('utf16le');
+  for (let i = 0; i < text.length; i += 1) if (isControl(text.charCodeAt(i))) return false;
+  return true;
+}
+
+/** What the start of a file (its first SNIFF_BYTES, or all of it) says it is, when that is not UTF-8 text. */
+export function sniff(start: Buffer): Sniffed | undefined {
+  const head = start.subarray(0, SNIFF_BYTES);
+  if (head.length >= 2) {
+    const [b0, b1] = [head[0], head[1]];
+    if ((b0 === 0xff && b1 === 0xfe) || (b0 === 0xfe && b1 === 0xff) || b0 === 0 || b1 === 0) {
+      // A byte-order mark says which; without one, the NUL is the high byte of an ASCII character.
+      const bigEndian = b0 === 0xfe && b1 === 0xff ? true : b0 === 0xff && b1 === 0xfe ? false : b0 === 0;
+      if (isUtf16Text(head, bigEndian)) return { kind: 'utf16' };
+      return { kind: 'binary', byte: binaryOffset(head) ?? 0 };
+    }
+  }
   const magic = head.length >= 4 ? head.readUInt32BE(0) : 0;
-  // .xlsx is a ZIP archive (PK\x03\x04), .xls an OLE2 compound file.
-  if (magic === 0x504b0304 || magic === 0xd0cf11e0) return 'spreadsheet';
-  return undefined;
+  // .xlsx is a ZIP archive (PK\x03\x04), .xls an OLE2 compound file: named for what they are, before the binary rule.
+  if (magic === 0x504b0304 || magic === 0xd0cf11e0) return { kind: 'spreadsheet' };
+  const byte = binaryOffset(head);
+  return byte === undefined ? undefined : { kind: 'binary', byte };
 }
-
-const SNIFF_BYTES = 4;
 
 /**
  * Records in batches, one batch per slice of input (a generator step per record
  * would cost more than the splitting). A batch may be empty (a slice inside a
  * long record): the consumer still gets its turn, to report progress. A leading
- * UTF-8 byte-order mark is dropped; a file that is UTF-16 or a workbook yields a
- * single `utf16` or `spreadsheet` record on line 1 and stops.
+ * UTF-8 byte-order mark is dropped; a file that is UTF-16, a workbook or binary
+ * yields a single `utf16`, `spreadsheet` or `binary` record on line 1 and stops.
  */
 export async function* readRecordBatches(input: NodeJS.ReadableStream, options: ReadRecordsOptions = {}): AsyncGenerator<CsvRecord[]> {
   const decoder = new StringDecoder('utf8');
   const splitter = new CsvRecordSplitter(options.maxRecordLength);
   const maybeYield = createYielder();
-  /** the first bytes, held until there are enough to tell what the file is */
-  let head: Buffer | undefined = Buffer.alloc(0);
+  /** the first bytes, held until there are enough to tell what the file is (pieces, not one growing buffer: chunks may be one byte each) */
+  let head: Buffer[] | undefined = options.knownText ? undefined : [];
+  let headLength = 0;
   let started = false;
 
   const take = (bytes: Buffer, final: boolean): CsvRecord[] => {
@@ -262,15 +349,16 @@ export async function* readRecordBatches(input: NodeJS.ReadableStream, options: 
     let bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     options.onBytes?.(bytes.length);
     if (head) {
-      head = Buffer.concat([head, bytes]);
-      if (head.length < SNIFF_BYTES) continue;
-      const kind = sniff(head);
-      if (kind) {
-        yield [{ line: 1, fields: [], problem: kind }];
+      head.push(bytes);
+      headLength += bytes.length;
+      if (headLength < SNIFF_BYTES) continue;
+      bytes = Buffer.concat(head);
+      head = undefined;
+      const sniffed = sniff(bytes);
+      if (sniffed) {
+        yield [{ line: 1, fields: [], problem: sniffed.kind, byte: sniffed.byte }];
         return;
       }
-      bytes = head;
-      head = undefined;
     }
     for (let offset = 0; offset < bytes.length; offset += SLICE_BYTES) {
       options.signal?.throwIfAborted();
@@ -279,11 +367,12 @@ export async function* readRecordBatches(input: NodeJS.ReadableStream, options: 
     }
   }
   options.signal?.throwIfAborted();
-  const kind = head && sniff(head);
-  if (kind) {
-    yield [{ line: 1, fields: [], problem: kind }];
+  const rest = head ? Buffer.concat(head) : Buffer.alloc(0);
+  const sniffed = head ? sniff(rest) : undefined;
+  if (sniffed) {
+    yield [{ line: 1, fields: [], problem: sniffed.kind, byte: sniffed.byte }];
     return;
   }
-  const batch = take(head ?? Buffer.alloc(0), true);
+  const batch = take(rest, true);
   if (batch.length > 0) yield batch;
 }

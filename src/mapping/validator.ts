@@ -70,8 +70,10 @@ export interface MappingValidationResult {
   /** data rows read (blank lines and the header not counted) */
   rows: number;
   errors: number;
-  /** the file as a whole was refused (name, missing, empty, no rows, separator, header, UTF-16, a workbook): only that error was reported */
+  /** the file as a whole was refused (name, missing, empty, no rows, separator, header, UTF-16, a workbook, binary): only that error was reported */
   fileInvalid: boolean;
+  /** the file is not text: the offset of the first byte that shows it (records.ts `sniff`); then `fileInvalid` too */
+  binaryAt?: number;
 }
 
 const DEFAULT_BATCH = 1000;
@@ -94,6 +96,7 @@ class Validation {
   private bytesRead = 0;
   private sawFirstRecord = false;
   private fileInvalid = false;
+  private binaryAt: number | undefined;
   private readonly sources = new DuplicateIndex(createYielder());
   private readonly destinations = new DuplicateIndex(createYielder());
   private readonly batchSize: number;
@@ -145,6 +148,11 @@ class Validation {
     const { line, fields, problem } = record;
     if (problem === 'utf16' || problem === 'spreadsheet') {
       this.invalid(0, invalidFileHints[problem]);
+      return;
+    }
+    if (problem === 'binary') {
+      this.binaryAt = record.byte ?? 0;
+      this.invalid(0, invalidFileHints.binary(this.binaryAt));
       return;
     }
     if (problem === 'tooLong' || problem === 'unclosedQuote') {
@@ -253,7 +261,9 @@ class Validation {
   }
 
   private result(): MappingValidationResult {
-    return { rows: this.rows, errors: this.errors, fileInvalid: this.fileInvalid };
+    const result: MappingValidationResult = { rows: this.rows, errors: this.errors, fileInvalid: this.fileInvalid };
+    if (this.binaryAt !== undefined) result.binaryAt = this.binaryAt;
+    return result;
   }
 }
 
@@ -266,6 +276,8 @@ export interface MappingFileCheck {
   /** sorted by line */
   errors: MappingError[];
   fileInvalid: boolean;
+  /** see MappingValidationResult */
+  binaryAt?: number;
 }
 
 /** `t2t mapping check` and tests: the whole validation of a local file, its errors collected and sorted by line. */
@@ -289,5 +301,7 @@ export async function validateMappingFile(
       errors.push(error);
     },
   });
-  return { rows: result.rows, errors: errors.sort((a, b) => a.line - b.line), fileInvalid: result.fileInvalid };
+  const check: MappingFileCheck = { rows: result.rows, errors: errors.sort((a, b) => a.line - b.line), fileInvalid: result.fileInvalid };
+  if (result.binaryAt !== undefined) check.binaryAt = result.binaryAt;
+  return check;
 }

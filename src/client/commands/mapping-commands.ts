@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
 import { UserError } from '../migrations';
 import { validateMappingFile } from '../../mapping/validator';
+import { invalidFileHints } from '../../mapping/messages';
 import { createDirectoryChecker } from '../../mapping/directory';
 import { ApplicationFailure } from '@temporalio/common';
 
@@ -43,11 +44,21 @@ export function registerMappingCommands(program: Command, runtime: CommandRuntim
       const printer = runtime.printer();
       printer.document({ rows: result.rows, errors: result.errors });
       if (result.errors.length === 0) {
-        printer.line(`${opts.file}: ${result.rows} rows, no errors${opts.targetTenant ? ' (directory checks included)' : ''}.`);
+        printer.line(`${opts.file}: ${count(result.rows, 'row')}, no errors${opts.targetTenant ? ' (directory checks included)' : ''}.`);
         return;
       }
-      printer.line(`${opts.file}: ${result.rows} rows, ${result.errors.length} errors:`);
-      for (const e of result.errors) printer.line(`  line ${e.line}: ${e.error}`);
       runtime.setExitCode(1);
+      if (result.binaryAt !== undefined) {
+        // An image or an archive is not a mapping file gone wrong: what it is says more than Microsoft's invalid-file text.
+        printer.line(invalidFileHints.binary(result.binaryAt));
+        return;
+      }
+      printer.line(`${opts.file}: ${count(result.rows, 'row')}, ${count(result.errors.length, 'error')}:`);
+      printer.list(
+        result.errors.map((e) => `  line ${e.line}: ${e.error}`),
+        (hidden) => `  and ${hidden} more: use --json for all of them`,
+      );
     });
 }
+
+const count = (n: number, noun: string) => `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
