@@ -67,13 +67,6 @@ export const PrepareSchema = z.object({
 export const MigrateSchema = z.object({ actor, requestId, targetTenantId: z.string().min(1) });
 export const CancelSchema = z.object({ actor, requestId, reason: z.string().max(2000).optional() });
 
-export type ApproveSignal = z.input<typeof ApproveSchema>;
-export type DenySignal = z.input<typeof DenySchema>;
-export type ApproveLockboxSignal = z.input<typeof ApproveLockboxSchema>;
-export type RequestStorageSignal = z.input<typeof RequestStorageSchema>;
-export type PrepareSignal = z.input<typeof PrepareSchema>;
-export type MigrateSignal = z.input<typeof MigrateSchema>;
-export type CancelSignal = z.input<typeof CancelSchema>;
 
 // Signal payloads are typed `unknown` on purpose: anyone can send anything with
 // the Temporal CLI, and the workflow validates and records bad input instead of failing.
@@ -184,6 +177,8 @@ export interface MigrationStatus {
   serviceMigrationId?: string;
   /** what the back end could not know (e.g. the component inventory on Microsoft's service) */
   unknown?: string[];
+  /** a batch's migration whose migrate was accepted: waiting for one of the batch's migrate slots, or holding one */
+  migrateSlot?: 'requested' | 'granted';
 }
 
 export const statusQuery = defineQuery<MigrationStatus>('status');
@@ -203,6 +198,22 @@ export interface MigrationInput {
   servicePollMs?: number;
   /** how long a role or storage check may keep retrying before the action is refused (default 3 min) */
   checkBudgetMs?: number;
+  /** a waiting migration continues as new past this many history events, or when Temporal suggests it (default 10,000) */
+  continueAfterEvents?: number;
+  /** set by continue-as-new: where the migration stood, so that the new run goes on from there */
+  resume?: CarriedMigration;
+  /** set when a batch started the migration: it asks the batch for a migrate slot and reports its end to it */
+  batch?: { workflowId: string };
+}
+
+/** What a migration carries into its next run (continue-as-new): its state, with absolute deadlines. */
+export interface CarriedMigration {
+  state: MigrationStatus;
+  sourceTenantId: string;
+  validationRound: number;
+  externalActions: boolean;
+  servicePrepares: boolean;
+  nextWatchAt: number;
 }
 
 export const MIGRATION_WORKFLOW_TYPE = 'tenantMigration';
@@ -223,14 +234,40 @@ export interface BatchInput {
   targetTenantId: string;
   submittedBy: string;
   environments: BatchEnvironment[];
+  /** how many migrations may hold a migrate slot (be migrating) at once; those waiting for people hold none */
   concurrency: number;
   approvalTimeoutMs: number;
   lockboxTimeoutMs: number;
   prepareWindowMs: number;
+  /** the batch continues as new before its history passes this many events, or when Temporal suggests it (default 10,000) */
+  continueAfterEvents?: number;
+  /** set by continue-as-new: the batch's progress so far */
+  resume?: CarriedBatch;
+}
+
+/**
+ * What a batch carries into its next run. Compact, because the input already holds every
+ * environment: a batch of thousands must stay well under Temporal's payload limit (2 MB).
+ */
+export interface CarriedBatch {
+  /** how many environments, in input order, have been started (or failed to start) */
+  started: number;
+  /** the environments that ended: [index in `environments`, phase, index in `reasons` or -1] */
+  endings: [number, Phase, number][];
+  /** each distinct reason once: thousands of environments often end for the same one */
+  reasons: string[];
+  /** environment ids holding a migrate slot, and those waiting for one, first come first served */
+  slotHolders: string[];
+  slotQueue: string[];
+  /** runs before this one */
+  runs: number;
 }
 
 export interface BatchOutcome extends BatchEnvironment {
+  /** waiting: not started yet; running: started and not ended; ended: it reported its end */
   state: 'waiting' | 'running' | 'ended';
+  /** queued: its migrate was accepted and it waits for a slot; held: it is migrating in one */
+  migrateSlot?: 'queued' | 'held';
   phase?: Phase;
   reason?: string;
 }
@@ -243,8 +280,32 @@ export interface BatchStatus {
   outcomes: BatchOutcome[];
   /** final phase → how many environments ended in it */
   summary: Record<string, number>;
+  /** how many migrations hold a migrate slot now (at most `concurrency`), and how many wait for one */
+  migrating: number;
+  waitingForSlot: number;
+  /** the batch's run (1 for the first; each continue-as-new adds one) */
+  run: number;
   done: boolean;
 }
+
+/** What a batch returns when every migration has ended; each environment's outcome is in its `batchStatus` query. */
+export type BatchResult = Omit<BatchStatus, 'outcomes'>;
+
+// Between a batch and its migrations, workflow to workflow, by workflow id (never a run id:
+// either side may have continued as new). Each names the environment, so that a signal
+// repeated by the sender's retries changes nothing.
+export const MigrateSlotSchema = z.object({ environmentId: z.string().min(1) });
+export const MigrationEndedSchema = z.object({ environmentId: z.string().min(1), phase: z.enum(PHASES), reason: z.string().optional() });
+export type MigrateSlotSignal = z.infer<typeof MigrateSlotSchema>;
+export type MigrationEndedSignal = z.infer<typeof MigrationEndedSchema>;
+/** migration → batch: its migrate was accepted; it migrates once granted a slot */
+export const requestMigrateSlotSignal = defineSignal<[unknown]>('requestMigrateSlot');
+/** batch → migration: a slot is the migration's until it ends or gives it back */
+export const grantMigrateSlotSignal = defineSignal<[unknown]>('grantMigrateSlot');
+/** migration → batch: it no longer wants its slot, or its request (window lapsed, prepare again, migrate undone) */
+export const returnMigrateSlotSignal = defineSignal<[unknown]>('returnMigrateSlot');
+/** migration → batch: it ended (any ending), which frees its slot and request */
+export const migrationEndedSignal = defineSignal<[unknown]>('migrationEnded');
 
 export const batchStatusQuery = defineQuery<BatchStatus>('batchStatus');
 export const BATCH_WORKFLOW_TYPE = 'batchMigration';

@@ -154,6 +154,35 @@ describe('safe under Temporal\'s own tools @integration', function () {
       );
     }));
 
+  it('6,000 refused approvals in a burst: the migration keeps running on a bounded history, and the right approval goes through', () =>
+    withProduct({}, async (p, w) => {
+      const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      const handle = env.client.workflow.getHandle(migrationWorkflowId(w.environmentId));
+      const firstRun = (await handle.describe()).runId;
+      const burst = 6_000;
+      let sent = 0;
+      // A script retrying a refused action with the wrong account, 40 signals in flight at a time.
+      await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          while (sent < burst) {
+            sent += 1;
+            await handle.signal(approveSignal, { actor: w.otherAdmin });
+          }
+        }),
+      );
+      const approved = await p.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });
+      assert.equal(approved.entry.outcome, 'accepted');
+      assert.equal(approved.status.phase, 'Approved');
+      const description = await handle.describe();
+      assert.equal(description.status.name, 'RUNNING');
+      assert.ok(description.historyLength < 20_000, `current-run history: ${description.historyLength} events`);
+      assert.notEqual(description.runId, firstRun, 'it continued as new on the way');
+      assert.ok(approved.status.audit.length <= 100, 'the state keeps a bounded recent trail');
+      const refused = (await p.auditLog.list(submitted.migrationId)).filter((e) => e.action === 'approve' && e.outcome === 'refused');
+      assert.equal(refused.reduce((n, e) => n + e.count, 0), burst, 'every refusal is in the control plane');
+      assert.ok(refused.length < burst / 10, `identical refusals counted together (${refused.length} rows)`);
+    }));
+
   it('a role check that keeps failing refuses the action with one line within its budget; the migration goes on taking actions', () => {
     let directoryDown = false;
     const flaky = (cp: ControlPlane): ControlPlane =>

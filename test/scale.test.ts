@@ -50,14 +50,14 @@ describe('scale out: a batch on two workers and a shared database @integration',
       assert.equal(submitted.environments.length, 5);
       const batch = env.client.workflow.getHandle(batchWorkflowId(submitted.batchId));
 
-      // Admins act on each migration as the batch opens it (at most three at once).
+      // Admins act on each migration as the batch starts it; at most three migrate at once.
       const handled = new Set<string>();
       const denied = submitted.environments[1].environmentId;
       const deadline = Date.now() + 240_000;
       let status: BatchStatus;
       while (!(status = await batch.query(batchStatusQuery)).done) {
         assert.ok(Date.now() < deadline, 'the batch finished in time');
-        assert.ok(status.outcomes.filter((o) => o.state === 'running').length <= 3, 'at most three open at once');
+        assert.ok(status.outcomes.filter((o) => o.migrateSlot === 'held').length <= 3, 'at most three migrating at once');
         for (const outcome of status.outcomes.filter((o) => o.state === 'running' && !handled.has(o.environmentId))) {
           const child = env.client.workflow.getHandle(`t2t-${outcome.environmentId}`);
           const started = await child.describe().then(() => true, () => false);

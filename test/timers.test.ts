@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowHandle } from '@temporalio/client';
-import { MigrationStatus, migrationWorkflowId } from '../src/contracts';
+import { MigrationStatus, migrationWorkflowId, statusQuery } from '../src/contracts';
 import { timeSkippingServer } from './helpers/temporal';
 import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld, TestWorld } from './helpers/world';
@@ -99,6 +99,58 @@ describe('durable timers (time-skipping server) @integration', function () {
       assert.equal(migrate.entry.outcome, 'accepted');
       const final = (await handle.result()) as MigrationStatus;
       assert.equal(final.phase, 'Succeeded', final.reason);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('continue-as-new in the middle of the window: the window still closes seven days after prepare', async () => {
+    const w = makeTestWorld();
+    // A short history limit makes the migration continue as new while it waits in the window.
+    const p = await startProduct({ env, azurite, world: w.world, durations: { continueAfterEvents: 50 } });
+    try {
+      const { handle } = await submitted(p, w);
+      await p.client.actOn(handle, 'approve', { actor: w.targetAdmin });
+      const prepared = await prepare(p, w, handle);
+      const firstRun = (await handle.describe()).runId;
+      // Refused actions in the window lengthen the history until the migration continues as new.
+      for (let i = 0; i < 12 && (await handle.describe()).runId === firstRun; i += 1) {
+        await p.client.actOn(handle, 'migrate', { actor: w.targetAdmin, targetTenantId: w.target });
+      }
+      assert.notEqual((await handle.describe()).runId, firstRun, 'the migration continued as new');
+      const carried = await handle.query(statusQuery);
+      assert.equal(carried.phase, 'Prepared');
+      assert.equal(carried.prepareDeadline, prepared.prepareDeadline, 'the same absolute deadline');
+      await env.sleep(8 * DAY);
+      const refused = await p.client.actOn(handle, 'migrate', { actor: w.sourceAdmin, targetTenantId: w.target });
+      assert.equal(refused.entry.reason, `migrate refused: the preparation expired at ${prepared.prepareDeadline}; run prepare again`);
+      await prepare(p, w, handle);
+      await p.client.actOn(handle, 'migrate', { actor: w.sourceAdmin, targetTenantId: w.target });
+      const final = (await handle.result()) as MigrationStatus;
+      assert.equal(final.phase, 'Succeeded', final.reason);
+      await recordHistory(handle, 'continued-as-new');
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('continue-as-new while waiting for approval: the request still expires at its deadline', async () => {
+    const w = makeTestWorld();
+    const p = await startProduct({ env, azurite, world: w.world, durations: { continueAfterEvents: 50 } });
+    try {
+      const { handle, status } = await submitted(p, w);
+      const firstRun = (await handle.describe()).runId;
+      for (let i = 0; i < 20 && (await handle.describe()).runId === firstRun; i += 1) {
+        await p.client.actOn(handle, 'approve', { actor: w.otherAdmin });
+      }
+      assert.notEqual((await handle.describe()).runId, firstRun, 'the migration continued as new');
+      await env.sleep(6 * DAY);
+      assert.equal((await handle.query(statusQuery)).phase, 'PendingApproval');
+      const final = (await handle.result()) as MigrationStatus;
+      assert.equal(final.phase, 'Expired');
+      assert.equal(final.approvalDeadline, status.approvalDeadline);
+      const refusals = (await p.auditLog.list(status.migrationId)).filter((e) => e.action === 'approve' && e.outcome === 'refused');
+      assert.ok(refusals.reduce((n, e) => n + e.count, 0) >= 1, 'the refusals are in the control plane');
     } finally {
       await p.stop();
     }

@@ -56,6 +56,9 @@ async function refusedAs<T>(action: string, work: () => Promise<T>): Promise<T> 
   }
 }
 
+/** Only the close event of a run's history: enough to learn which run it continued as. */
+const HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT = 2;
+
 /** How often a wait asks the server whether the migration's run has ended. */
 const ENDED_CHECK_INTERVAL_MS = 2_000;
 
@@ -93,7 +96,7 @@ export interface ActionOutcome {
 
 export interface MigrationClientOptions {
   client: Client;
-  config: Pick<Config, 'taskQueue' | 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs'> & Partial<Pick<Config, 'servicePollMs' | 'checkBudgetMs'>>;
+  config: Pick<Config, 'taskQueue' | 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs'> & Partial<Pick<Config, 'servicePollMs' | 'checkBudgetMs' | 'continueAfterEvents'>>;
   /** the migration service the worker drives: the client's checks at submit go through it too */
   service: MigrationService;
   /** how long to wait for the workflow to record an action's outcome */
@@ -137,6 +140,7 @@ export class MigrationClient {
       prepareWindowMs: this.options.config.prepareWindowMs,
       servicePollMs: this.options.config.servicePollMs,
       checkBudgetMs: this.options.config.checkBudgetMs,
+      continueAfterEvents: this.options.config.continueAfterEvents,
     };
     let handle: WorkflowHandle;
     try {
@@ -184,13 +188,41 @@ export class MigrationClient {
     const query = `(${SearchAttributes.sourceMigrationId.name} = '${migrationId}' OR ${SearchAttributes.targetMigrationId.name} = '${migrationId}')`;
     // Visibility is eventually consistent: a migration submitted a moment ago may take a moment to show.
     for (let attempt = 0; attempt < 20; attempt += 1) {
+      // A migration that continued as new has several runs: the running one, else the latest.
+      let found: WorkflowExecutionInfo | undefined;
       for await (const execution of this.client.workflow.list({ query })) {
-        return this.client.workflow.getHandle(execution.workflowId, execution.runId);
+        if (execution.status.name === 'RUNNING') {
+          found = execution;
+          break;
+        }
+        if (!found || execution.startTime > found.startTime) found = execution;
+      }
+      if (found) {
+        // The last run of a chain may not be listed yet: follow the chain from the one found.
+        if (found.status.name === 'CONTINUED_AS_NEW') return this.latestRunOf(found.workflowId, found.runId);
+        return this.client.workflow.getHandle(found.workflowId, found.runId);
       }
       await new Promise((r) => setTimeout(r, 250));
     }
     throw new UserError(`no migration has the id '${migrationId}'`);
   }
+
+  /** The run a continued-as-new run led to, following the chain until a run that did not continue. */
+  private async latestRunOf(workflowId: string, runId: string): Promise<WorkflowHandle> {
+    let current = runId;
+    for (let hops = 0; hops < 100; hops += 1) {
+      const history = await this.client.workflowService.getWorkflowExecutionHistory({
+        namespace: this.client.options.namespace,
+        execution: { workflowId, runId: current },
+        historyEventFilterType: HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+      });
+      const next = history.history?.events?.[0]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+      if (!next) break;
+      current = next;
+    }
+    return this.client.workflow.getHandle(workflowId, current);
+  }
+
 
   async status(migrationId: string): Promise<MigrationStatus> {
     return this.statusOf(await this.find(migrationId));
@@ -250,6 +282,10 @@ export class MigrationClient {
         return { entry: refused, status: await handle.query(statusQuery) };
       }
       const description = await handle.describe().catch(() => undefined);
+      // The run continued as new meanwhile: act on the run it led to.
+      if (description?.status.name === 'CONTINUED_AS_NEW') {
+        return this.actOn(await this.latestRunOf(handle.workflowId, description.runId), action, payload);
+      }
       if (description && description.status.name !== 'RUNNING') {
         const ended = await this.statusOf(handle).then((s) => s.phase as string, () => description.status.name.toLowerCase());
         throw new UserError(`${verbOf(action)} refused: the migration has ended (${ended})`);
@@ -295,6 +331,10 @@ export class MigrationClient {
       if (isFinalPhase(status.phase) || Date.now() - describedAt >= ENDED_CHECK_INTERVAL_MS || Date.now() > deadline) {
         describedAt = Date.now();
         const description = await handle.describe();
+        if (description.status.name === 'CONTINUED_AS_NEW') {
+          handle = await this.latestRunOf(handle.workflowId, description.runId);
+          continue;
+        }
         if (description.status.name !== 'RUNNING') return this.statusOf(handle);
       }
       if (Date.now() > deadline) throw new UserError(`the migration did not answer within ${Math.round(timeoutMs / 1000)}s; see \`t2t status\``);
@@ -347,6 +387,7 @@ export async function submitBatch(
     approvalTimeoutMs: migrations.config.approvalTimeoutMs,
     lockboxTimeoutMs: migrations.config.lockboxTimeoutMs,
     prepareWindowMs: migrations.config.prepareWindowMs,
+    continueAfterEvents: migrations.config.continueAfterEvents,
   };
   await migrations.client.workflow.start(BATCH_WORKFLOW_TYPE, {
     taskQueue: migrations.config.taskQueue,

@@ -15,6 +15,7 @@ export function renderDetails(s: MigrationStatus): string {
   if (s.prepareDeadline && (s.phase === 'Prepared' || s.phase === 'PreparationExpired')) {
     lines.push(`**Migrate before:** ${s.prepareDeadline}`);
   }
+  if (s.migrateSlot === 'requested' && s.phase === 'Prepared') lines.push('**Migrate:** accepted; waiting for a migrate slot of its batch');
   if (s.validation) lines.push(`**Validation round ${s.validation.round}:** ${s.validation.rows} rows, ${s.validation.errors} errors`);
   if (s.summary) {
     lines.push(

@@ -6,8 +6,12 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  TemporalFailure,
   allHandlersFinished,
   condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  proxyLocalActivities,
   isCancellation,
   log,
   patched,
@@ -26,10 +30,16 @@ import {
   Phase,
   SearchAttributes,
   STATUS,
+  MigrateSlotSchema,
+  grantMigrateSlotSignal,
   isFinalPhase,
+  migrationEndedSignal,
+  requestMigrateSlotSignal,
+  returnMigrateSlotSignal,
   statusQuery,
 } from '../contracts';
 import type { MigrationActivities } from '../activities';
+import type { AuditRecord } from '../controlplane/audit-log';
 import { phaseAccepts, phaseRefusal } from './phase-rules';
 import { containerNameFromUri } from '../migration/container-uri';
 import { AdminAction, Inbox, InboxMessage, parseAction, requestIdOf } from './inbox';
@@ -60,7 +70,9 @@ const STORAGE: ActivityOptions = { startToCloseTimeout: '2m', retry };
 const DEFAULT_CHECK_BUDGET_MS = 3 * 60_000;
 // Long steps heartbeat their progress; a retry resumes from the last heartbeat.
 const LONG_RUNNING: ActivityOptions = { startToCloseTimeout: '2h', heartbeatTimeout: '20s', retry };
-const VALIDATION: ActivityOptions = { ...LONG_RUNNING, scheduleToCloseTimeout: '3h' };
+// Validation may take long on a big file, so its budget is in attempts (about a minute and a half of
+// back-off in all), not in time; when it runs out the admin is told and may prepare again.
+const VALIDATION: ActivityOptions = { ...LONG_RUNNING, retry: { ...retry, maximumAttempts: 8 } };
 // The service's own prepare and migrate are polled long-running operations: hours, heartbeating
 // while they wait, so that a lost worker is noticed within seconds and another resumes the step.
 const SERVICE_OPERATION: ActivityOptions = { startToCloseTimeout: '24h', heartbeatTimeout: '30s', retry };
@@ -69,6 +81,14 @@ const SERVICE_OPERATION: ActivityOptions = { startToCloseTimeout: '24h', heartbe
 function activity<K extends keyof MigrationActivities>(name: K, summary: string, options: ActivityOptions = CONTROL_PLANE): MigrationActivities[K] {
   return proxyActivities<MigrationActivities>({ ...options, summary })[name];
 }
+
+/** Audit entries a migration keeps in its own state (the query's recent trail); the whole trail is in the control plane. */
+const AUDIT_IN_STATE = 100;
+/** How long a refusal of an actor for an action is remembered instead of asking the directory again. */
+const REFUSAL_MEMORY_MS = 60_000;
+const DEFAULT_CONTINUE_AFTER_EVENTS = 10_000;
+
+const { recordAudit } = proxyLocalActivities<MigrationActivities>({ startToCloseTimeout: '30s', retry, summary: 'Write the audit trail' });
 
 type ActionHandler = (payload: Record<string, unknown>, actor: string) => Promise<'continue' | 'done' | { refused: string }>;
 
@@ -80,7 +100,7 @@ export async function tenantMigration(input: MigrationInput): Promise<MigrationS
 }
 
 class Migration {
-  private readonly state: MigrationStatus;
+  private state: MigrationStatus;
   private readonly inbox: Inbox;
   private sourceTenantId = '';
   private validationRound = 0;
@@ -89,6 +109,13 @@ class Migration {
   private externalActions = false;
   private servicePrepares = false;
   private nextWatchAt = 0;
+  /** audit entries not yet written to the control plane; identical refusals in a row are counted in one */
+  private readonly auditToWrite: AuditRecord[] = [];
+  private auditEntries = 0;
+  /** actor refusals remembered for a while, so that a script retrying a refused action costs no look-ups */
+  private readonly refusals = new Map<string, { reason: string; until: number }>();
+  /** a batch's migration: whether its batch has learned of its ending */
+  private endReported = false;
 
   constructor(private readonly input: MigrationInput) {
     this.state = {
@@ -108,17 +135,34 @@ class Migration {
       answerAtOnce: (action) => this.state.phase === 'Migrating' || (isFinalPhase(this.state.phase) && !phaseAccepts(this.state.phase, action)),
       refuse: (action, actor, reason, requestId) => this.record(action, actor, 'refused', reason, requestId),
     });
+    const resume = input.resume;
+    if (resume) {
+      this.state = resume.state;
+      this.sourceTenantId = resume.sourceTenantId;
+      this.validationRound = resume.validationRound;
+      this.externalActions = resume.externalActions;
+      this.servicePrepares = resume.servicePrepares;
+      this.nextWatchAt = resume.nextWatchAt;
+    }
   }
 
   async run(): Promise<MigrationStatus> {
     this.usesPort = patched(MIGRATION_SERVICE_PORT);
     this.inbox.register();
     setHandler(statusQuery, () => this.state);
-    this.setPhase('Submitted');
+    if (this.input.batch) setHandler(grantMigrateSlotSignal, (payload) => this.slotGranted(payload));
+    if (!this.input.resume) this.setPhase('Submitted');
     try {
       await this.lifecycle();
     } catch (err) {
-      if (!isCancellation(err) || isFinalPhase(this.state.phase)) throw err;
+      if (!isCancellation(err) || isFinalPhase(this.state.phase)) {
+        // A failure that closes the run (not one that only retries the workflow task) is an ending too.
+        if (err instanceof TemporalFailure) {
+          const [phase, reason] = isFinalPhase(this.state.phase) ? [this.state.phase, this.state.reason] : ['Failed' as const, `the migration's workflow failed: ${failureMessage(err)}`];
+          await CancellationScope.nonCancellable(() => this.reportEnd(phase, reason));
+        }
+        throw err;
+      }
       // Cleanup runs whatever else is cancelled; then the run closes as cancelled in Temporal too.
       await CancellationScope.nonCancellable(() => this.cancelledThroughTemporal());
       throw err;
@@ -127,10 +171,13 @@ class Migration {
   }
 
   private async lifecycle(): Promise<void> {
-    if (!(await this.submit())) return;
-    if (!(await this.awaitApproval())) return;
-    if (this.state.lockboxRequired && !(await this.awaitLockbox())) return;
-    this.setPhase('Approved');
+    // A run continued from an earlier one goes on from the stage where that one stopped.
+    const stage = ['Submitted', 'PendingApproval', 'PendingLockbox'].indexOf(this.input.resume?.state.phase ?? 'Submitted');
+    const from = stage === -1 ? 3 : stage;
+    if (from <= 0 && !(await this.submit())) return;
+    if (from <= 1 && !(await this.awaitApproval())) return;
+    if (from <= 2 && this.state.lockboxRequired && !(await this.awaitLockbox())) return;
+    if (from <= 2) this.setPhase('Approved');
     for (;;) {
       if (!(await this.prepareUntilMigrate())) return;
       // Once migrate has started it runs to its end: a cancellation meanwhile is refused.
@@ -141,7 +188,9 @@ class Migration {
         }
         return;
       }
-      // Undone after a failed step: back to prepare (a cancellation requested meanwhile now takes effect).
+      // Undone after a failed step: back to prepare (a cancellation requested meanwhile now takes effect),
+      // and to people: the slot is for migrating.
+      await this.giveBackSlot();
     }
   }
 
@@ -230,7 +279,8 @@ class Migration {
   }
 
   private async awaitLockbox(): Promise<boolean> {
-    const deadline = Date.now() + this.input.lockboxTimeoutMs;
+    // Absolute, so that a run continued from this one keeps the same deadline.
+    const deadline = this.state.lockboxDeadline ? Date.parse(this.state.lockboxDeadline) : Date.now() + this.input.lockboxTimeoutMs;
     this.state.lockboxDeadline = new Date(deadline).toISOString();
     this.setPhase('PendingLockbox');
     const outcome = await this.handleActions(
@@ -263,18 +313,23 @@ class Migration {
             if (payload.targetTenantId !== this.input.targetTenantId) {
               return { refused: `migrate refused: target tenant '${String(payload.targetTenantId)}' is not this migration's target tenant` };
             }
-            return 'done';
+            if (!this.input.batch) return 'done';
+            // Accepted; it migrates once its batch grants it a slot, and takes actions meanwhile.
+            await this.requestSlot();
+            return 'continue';
           },
           cancel: async (payload, actor) => this.cancel(payload, actor),
         },
         windowDeadline,
         'seven-day window to migrate',
         () => this.watchRequest(false),
+        this.input.batch ? () => this.state.migrateSlot === 'granted' : undefined,
       );
       if (outcome === 'timeout') {
         this.state.status = undefined;
         this.state.reason = `the preparation expired at ${this.state.prepareDeadline}; run prepare again`;
         this.setPhase('PreparationExpired');
+        await this.giveBackSlot();
         continue;
       }
       return !isFinalPhase(this.state.phase);
@@ -305,6 +360,8 @@ class Migration {
     if (container !== this.state.storage.containerName) {
       return { refused: "prepare refused: the mapping container is not this migration's container" };
     }
+    // A new round asks for a new decision to migrate: a migrate accepted before it is withdrawn.
+    await this.giveBackSlot();
     const previous = this.state.phase;
     this.validationRound += 1;
     this.state.status = STATUS.validateRunning;
@@ -563,6 +620,70 @@ class Migration {
     return 'ended';
   }
 
+  // ---- the batch's migrate slots -------------------------------------------------
+  // Only for a migration a batch started (`input.batch`): the others send no signal,
+  // so that their histories replay as they were recorded.
+
+  /** Asks the batch for a slot, once however many times migrate is accepted. */
+  private async requestSlot(): Promise<void> {
+    if (this.state.migrateSlot) return;
+    // Set before asking: the grant may arrive before the request's own acknowledgement.
+    this.state.migrateSlot = 'requested';
+    showDetails(this.state);
+    if (!(await this.tellBatch(requestMigrateSlotSignal, { environmentId: this.input.environmentId }))) {
+      // No batch left to share slots with: nothing to wait for.
+      this.state.migrateSlot = 'granted';
+    }
+  }
+
+  private async slotGranted(payload: unknown): Promise<void> {
+    const parsed = MigrateSlotSchema.safeParse(payload);
+    if (!parsed.success || parsed.data.environmentId !== this.input.environmentId) {
+      log.warn('a grantMigrateSlot signal was ignored: it names another environment', { migrationId: this.input.migrationId });
+      return;
+    }
+    if (this.state.migrateSlot === 'requested') {
+      this.state.migrateSlot = 'granted';
+      showDetails(this.state);
+      return;
+    }
+    // A repeated grant changes nothing; after the end, the ending reported frees the slot.
+    if (this.state.migrateSlot === 'granted' || isFinalPhase(this.state.phase)) return;
+    // Not wanted any more (the window lapsed, prepare again, migrate undone): given back at once.
+    await this.tellBatch(returnMigrateSlotSignal, { environmentId: this.input.environmentId });
+  }
+
+  /** Gives back the slot or withdraws the request, if there is one. */
+  private async giveBackSlot(): Promise<void> {
+    if (!this.state.migrateSlot) return;
+    this.state.migrateSlot = undefined;
+    showDetails(this.state);
+    await this.tellBatch(returnMigrateSlotSignal, { environmentId: this.input.environmentId });
+  }
+
+  /** Tells the batch how the migration ended, once; that frees its slot or its place in the queue. */
+  private async reportEnd(phase: Phase, reason: string | undefined): Promise<void> {
+    if (!this.input.batch || this.endReported) return;
+    this.endReported = true;
+    this.state.migrateSlot = undefined;
+    await this.tellBatch(migrationEndedSignal, { environmentId: this.input.environmentId, phase, ...(reason ? { reason } : {}) });
+  }
+
+  /**
+   * Signals the batch by workflow id alone, so that it reaches the batch's current run after a
+   * continue-as-new. False when no run of the batch is open (it was terminated or has ended).
+   */
+  private async tellBatch(signal: typeof migrationEndedSignal, payload: Record<string, unknown>): Promise<boolean> {
+    try {
+      await getExternalWorkflowHandle(this.input.batch!.workflowId).signal(signal, payload);
+      return true;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('the batch could not be told', { migrationId: this.input.migrationId, signal: signal.name, error: failureMessage(err) });
+      return false;
+    }
+  }
+
   // ---- ending ------------------------------------------------------------------
 
   /** After a cancellation requested through Temporal, before migrate: the same ending as `t2t cancel`. */
@@ -586,7 +707,10 @@ class Migration {
       const reason = phaseRefusal(message.action, this.state.phase, this.state.prepareDeadline);
       this.answer(message, this.record(message.action, parsed.actor, 'refused', reason, message.replyTo ?? requestIdOf(message.payload)));
     }
+    // Before the cleanup: the batch can give the slot to the next migration meanwhile.
+    await this.reportEnd(this.state.phase, this.state.reason);
     if (this.usesPort) {
+      await this.writeAudit();
       // Storage access ends and the request is closed with the service, whatever the ending.
       await activity('endMigration', 'Revoke the storage access and close the request', STORAGE)({
         migration: this.serviceMigration(),
@@ -604,30 +728,36 @@ class Migration {
   // ---- actions ---------------------------------------------------------------
 
   /**
-   * Handles queued admin actions one at a time until a handler says 'done' or the
-   * deadline passes. Bad payloads, wrong phases and wrong people are refused and
-   * recorded; none of them changes the migration.
+   * Handles queued admin actions one at a time until a handler says 'done', the
+   * deadline passes, or (with no action left to handle) `ready` holds. Bad payloads,
+   * wrong phases and wrong people are refused and recorded; none of them changes the migration.
    */
   private async handleActions(
     handlers: Partial<Record<AdminAction, ActionHandler>>,
     currentDeadline: () => number | undefined,
     timerSummary: string,
     watch?: Watch,
-  ): Promise<'done' | 'timeout'> {
+    ready?: () => boolean,
+  ): Promise<'done' | 'timeout' | 'ready'> {
     const watching = watch !== undefined && this.externalActions;
+    const isReady = () => ready?.() ?? false;
     for (;;) {
       // An accepted action can move the deadline (a successful prepare opens the window).
       const deadline = currentDeadline();
-      if (this.inbox.size === 0) {
+      if (this.inbox.size === 0 && !isReady()) {
+        if (this.usesPort) {
+          await this.writeAudit();
+          if (this.historyIsLong() && this.inbox.size === 0 && allHandlersFinished()) await this.continueAsNewRun();
+        }
         if (watching && this.nextWatchAt === 0) this.nextWatchAt = Date.now() + this.servicePollMs();
         const watchAt = watching ? this.nextWatchAt : undefined;
         const wakeAt = deadline === undefined ? watchAt : watchAt === undefined ? deadline : Math.min(deadline, watchAt);
         if (wakeAt === undefined) {
-          await condition(() => this.inbox.size > 0);
+          await condition(() => this.inbox.size > 0 || isReady());
         } else {
           const remaining = wakeAt - Date.now();
           const summary = wakeAt === deadline ? timerSummary : 'next look at the request on the migration service';
-          const arrived = remaining > 0 && (await condition(() => this.inbox.size > 0, remaining, { summary }));
+          const arrived = remaining > 0 && (await condition(() => this.inbox.size > 0 || isReady(), remaining, { summary }));
           if (!arrived) {
             if (deadline !== undefined && Date.now() >= deadline) return 'timeout';
             // A durable timer, not a busy loop: the request is read once per interval.
@@ -640,7 +770,9 @@ class Migration {
       // An action delivered together with the timer, or after the deadline, is too late:
       // the deadline is handled first and the action meets the next phase.
       if (deadline !== undefined && Date.now() >= deadline) return 'timeout';
-      const message = this.inbox.take()!;
+      // Actions queued when it became ready go first: a cancel sent while waiting for a slot wins over the migrate.
+      const message = this.inbox.take();
+      if (!message) return 'ready';
       const parsed = parseAction(message.action, message.payload);
       const requestId = message.replyTo ?? requestIdOf(message.payload);
       const refuse = (reason: string) => this.answer(message, this.record(message.action, parsed.actor, 'refused', reason, requestId));
@@ -671,10 +803,59 @@ class Migration {
 
   /** The actor's role for the action; a directory that cannot answer refuses the action, never fails the migration. */
   private async checkRole(action: Action, actor: string, summary: string): Promise<{ allowed: boolean; reason?: string }> {
+    const key = `${action}\u0000${actor.toLowerCase()}`;
+    const remembered = this.usesPort ? this.refusals.get(key) : undefined;
+    if (remembered && remembered.until > Date.now()) return { allowed: false, reason: remembered.reason };
+    let result: { allowed: boolean; reason?: string };
     try {
-      return await activity('authorize', summary, this.withinBudget(CONTROL_PLANE))(this.authorizationRequest(action, actor));
+      result = await activity('authorize', summary, this.withinBudget(CONTROL_PLANE))(this.authorizationRequest(action, actor));
     } catch (err) {
+      // Not remembered: the directory may answer next time.
       return { allowed: false, reason: `${action} refused: could not check your role; try again (${failureMessage(err)})` };
+    }
+    if (this.usesPort) {
+      if (result.allowed) this.refusals.delete(key);
+      else this.refusals.set(key, { reason: result.reason!, until: Date.now() + REFUSAL_MEMORY_MS });
+    }
+    return result;
+  }
+
+  /** Past the configured length, or when Temporal suggests it, a waiting migration continues as new. */
+  private historyIsLong(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > (this.input.continueAfterEvents ?? DEFAULT_CONTINUE_AFTER_EVENTS);
+  }
+
+  /**
+   * A fresh run with the same phase, ids and absolute deadlines; the audit trail is already in the
+   * control plane. Not while anything is left to handle: what arrived meanwhile is handled first.
+   */
+  private async continueAsNewRun(): Promise<void> {
+    await this.writeAudit();
+    if (this.inbox.size > 0 || this.auditToWrite.length > 0 || !allHandlersFinished()) return;
+    await continueAsNew<typeof tenantMigration>({
+      ...this.input,
+      resume: {
+        state: this.state,
+        sourceTenantId: this.sourceTenantId,
+        validationRound: this.validationRound,
+        externalActions: this.externalActions,
+        servicePrepares: this.servicePrepares,
+        nextWatchAt: this.nextWatchAt,
+      },
+    });
+  }
+
+  /** Writes the entries recorded since the last write to the control plane's audit trail (one local activity). */
+  private async writeAudit(): Promise<void> {
+    if (this.auditToWrite.length === 0) return;
+    const entries = this.auditToWrite.splice(0, this.auditToWrite.length);
+    try {
+      await recordAudit(entries);
+    } catch (err) {
+      // Kept for the next write rather than lost; the migration does not stop for its audit trail.
+      this.auditToWrite.unshift(...entries);
+      log.warn('the audit trail could not be written; it is written at the next wait', { migrationId: this.input.migrationId, error: failureMessage(err) });
     }
   }
 
@@ -705,7 +886,25 @@ class Migration {
     if (requestId) entry.requestId = requestId;
     if (note) entry.note = note;
     this.state.audit.push(entry);
+    if (this.state.audit.length > AUDIT_IN_STATE) this.state.audit.splice(0, this.state.audit.length - AUDIT_IN_STATE);
+    if (this.usesPort) this.toWrite(entry);
     return entry;
+  }
+
+  private toWrite(entry: AuditEntry): void {
+    const last = this.auditToWrite[this.auditToWrite.length - 1];
+    const same = last && entry.outcome === 'refused' && last.outcome === 'refused' && last.action === entry.action && last.actor === entry.actor && last.reason === entry.reason && last.note === entry.note;
+    if (same) {
+      last.count += 1;
+      return;
+    }
+    this.auditEntries += 1;
+    this.auditToWrite.push({
+      ...entry,
+      entryId: `${workflowInfo().runId}-${this.auditEntries}`,
+      migrationId: this.input.migrationId,
+      count: 1,
+    });
   }
 
   /** Gives the waiting Update (if the action came as one) its answer. */

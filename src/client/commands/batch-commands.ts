@@ -9,11 +9,11 @@ export function registerBatchCommands(program: Command, runtime: CommandRuntime)
 
   batch
     .command('submit')
-    .description('submit every eligible environment of the source tenant (or those named), at most N open at once (source admin)')
+    .description('submit every eligible environment of the source tenant (or those named); at most N migrate at once (source admin)')
     .requiredOption('--source-tenant <id>', 'the tenant the environments belong to')
     .requiredOption('--target-tenant <id>', 'the tenant to move them to')
     .option('--environment <id...>', 'only these environments')
-    .option('--concurrency <n>', 'migrations open at once', '5')
+    .option('--concurrency <n>', 'migrations migrating at once (those waiting for people count for none)', '5')
     .action(async (opts: { sourceTenant: string; targetTenant: string; environment?: string[]; concurrency: string }) => {
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100) throw new UserError('--concurrency must be a whole number from 1 to 100');
@@ -24,7 +24,7 @@ export function registerBatchCommands(program: Command, runtime: CommandRuntime)
       );
       const printer = runtime.printer();
       printer.document(submitted);
-      printer.line(`Batch ${submitted.batchId}: ${submitted.environments.length} environments, at most ${concurrency} at once.`);
+      printer.line(`Batch ${submitted.batchId}: ${submitted.environments.length} environments, at most ${concurrency} migrating at once.`);
       for (const e of submitted.environments) printer.line(`  ${e.environmentId}  source id ${e.migrationId}  target id ${e.targetMigrationId}`);
       for (const s of submitted.skipped) printer.line(`  skipped ${s.environmentId}: ${s.reason}`);
     });
@@ -44,8 +44,10 @@ export function registerBatchCommands(program: Command, runtime: CommandRuntime)
       const printer = runtime.printer();
       printer.document(status);
       printer.line(`Batch ${status.batchId}: ${status.sourceTenantId} → ${status.targetTenantId}${status.done ? ' (done)' : ''}`);
+      if (!status.done) printer.line(`  ${status.migrating} migrating (at most ${status.concurrency}), ${status.waitingForSlot} waiting for a migrate slot`);
       for (const o of status.outcomes) {
-        printer.line(`  ${o.environmentId.padEnd(24)} ${o.state === 'ended' ? o.phase : o.state}${o.reason ? ` — ${o.reason}` : ''}`);
+        const state = o.state === 'ended' ? o.phase : o.migrateSlot === 'held' ? 'migrating' : o.migrateSlot === 'queued' ? 'waiting for a migrate slot' : o.state;
+        printer.line(`  ${o.environmentId.padEnd(24)} ${state}${o.reason ? ` — ${o.reason}` : ''}`);
       }
       const summary = Object.entries(status.summary).map(([phase, n]) => `${phase} ${n}`).join(', ');
       if (summary) printer.line(`  Summary: ${summary}`);
