@@ -12,6 +12,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TokenSource } from '../../src/microsoft/http';
+import type { GraphUser } from '../../src/microsoft/graph';
 
 export interface GraphRequest {
   method: string;
@@ -31,14 +32,8 @@ export interface GraphReply {
   body?: unknown;
 }
 
-export interface FakeGraphUser {
-  id: string;
-  userPrincipalName: string;
-  accountEnabled: boolean;
-  assignedLicenses: { skuId: string }[];
-  mail: string | null;
-  proxyAddresses: string[];
-}
+/** A user as Graph answers it: the same shape the product's client reads. */
+export type FakeGraphUser = GraphUser;
 
 /** Users made on demand: user i is userAt(i), for i below count. */
 export interface GeneratedUsers {
