@@ -167,7 +167,7 @@ class Migration {
       await CancellationScope.nonCancellable(() => this.cancelledThroughTemporal());
       throw err;
     }
-    return CancellationScope.nonCancellable(() => this.finish());
+    return CancellationScope.nonCancellable(() => this.closeMigration());
   }
 
   private async lifecycle(): Promise<void> {
@@ -697,10 +697,11 @@ class Migration {
     this.state.reason = 'cancelled through Temporal (Web UI or temporal workflow cancel)';
     this.state.prepareDeadline = undefined;
     this.setPhase('Cancelled', [{ key: SearchAttributes.prepareDeadline, value: null }]);
-    await this.finish();
+    await this.closeMigration();
   }
 
-  private async finish(): Promise<MigrationStatus> {
+  /** Every ending: queued actions answered, the batch and the audit trail told, storage access ended, the request closed. */
+  private async closeMigration(): Promise<MigrationStatus> {
     // Actions still queued are answered, so that no client waits for an acknowledgement that never comes.
     for (const message of this.inbox.drain()) {
       const parsed = parseAction(message.action, message.payload);
