@@ -112,7 +112,7 @@ export class Inbox {
     return this.queue.splice(0, this.queue.length);
   }
 
-  /** Hands the entry to the Update waiting for it, if any; returns the request id to record the entry under. */
+  /** Hands the entry to the Update waiting for it, if the action came as one. */
   answer(message: InboxMessage, entry: AuditEntry): void {
     if (message.replyTo && this.waiting.has(message.replyTo)) this.answers.set(message.replyTo, entry);
   }

@@ -42,7 +42,7 @@ import type { MigrationActivities } from '../activities';
 import type { AuditRecord } from '../controlplane/audit-log';
 import { phaseAccepts, phaseRefusal } from './phase-rules';
 import { containerNameFromUri } from '../migration/container-uri';
-import { AdminAction, Inbox, InboxMessage, parseAction, requestIdOf } from './inbox';
+import { AdminAction, Inbox, parseAction, requestIdOf } from './inbox';
 import { showAssessment, showDetails, showPhase } from './visibility';
 
 const retry: RetryPolicy = {
@@ -706,7 +706,7 @@ class Migration {
     for (const message of this.inbox.drain()) {
       const parsed = parseAction(message.action, message.payload);
       const reason = phaseRefusal(message.action, this.state.phase, this.state.prepareDeadline);
-      this.answer(message, this.record(message.action, parsed.actor, 'refused', reason, message.replyTo ?? requestIdOf(message.payload)));
+      this.inbox.answer(message, this.record(message.action, parsed.actor, 'refused', reason, message.replyTo ?? requestIdOf(message.payload)));
     }
     // Before the cleanup: the batch can give the slot to the next migration meanwhile.
     await this.reportEnd(this.state.phase, this.state.reason);
@@ -776,7 +776,7 @@ class Migration {
       if (!message) return 'ready';
       const parsed = parseAction(message.action, message.payload);
       const requestId = message.replyTo ?? requestIdOf(message.payload);
-      const refuse = (reason: string) => this.answer(message, this.record(message.action, parsed.actor, 'refused', reason, requestId));
+      const refuse = (reason: string) => this.inbox.answer(message, this.record(message.action, parsed.actor, 'refused', reason, requestId));
       if (!parsed.ok) {
         refuse(parsed.reason);
         continue;
@@ -797,7 +797,7 @@ class Migration {
         refuse(outcome.refused);
         continue;
       }
-      this.answer(message, this.record(message.action, actor, 'accepted', undefined, requestId));
+      this.inbox.answer(message, this.record(message.action, actor, 'accepted', undefined, requestId));
       if (outcome === 'done') return 'done';
     }
   }
@@ -906,11 +906,6 @@ class Migration {
       migrationId: this.input.migrationId,
       count: 1,
     });
-  }
-
-  /** Gives the waiting Update (if the action came as one) its answer. */
-  private answer(message: InboxMessage, entry: AuditEntry): void {
-    this.inbox.answer(message, entry);
   }
 
   /** The one place a phase changes: state, search attributes and the Web UI's details together. */
