@@ -126,6 +126,8 @@ describe('safe under Temporal\'s own tools @integration', function () {
 
       const final = await p.client.waitForStatus(handle, (s) => s.phase === 'Succeeded' || s.phase === 'Failed', 120_000);
       assert.equal(final.phase, 'Succeeded', final.reason);
+      // The phase is Succeeded before the closing steps (storage revoked, request closed) finish.
+      await handle.result();
       assert.equal((await handle.describe()).status.name, 'COMPLETED', 'migrate ran to its end');
       const refusedCancels = final.audit.filter((e) => e.action === 'cancel' && e.outcome === 'refused');
       assert.ok(refusedCancels.some((e) => e.requestId === 'signal-while-migrating'), 'the signalled cancel has its answer');
