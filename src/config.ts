@@ -48,6 +48,11 @@ const EnvironmentSchema = z.object({
   T2T_SAS_VALIDITY: duration('T2T_SAS_VALIDITY', '30d'),
   T2T_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   T2T_METRICS_ADDRESS: z.string().regex(/^[^:]*:\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464').optional(),
+  T2T_HEALTH_ADDRESS: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]*:\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:8080 (:8080 for every interface)')
+    .refine((s) => Number(s.split(':')[1]) >= 1 && Number(s.split(':')[1]) <= 65535, 'the port must be 1 to 65535')
+    .optional(),
   T2T_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(100),
   T2T_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(10_000).default(40),
   T2T_SHUTDOWN_GRACE: duration('T2T_SHUTDOWN_GRACE', '30s'),
@@ -74,6 +79,8 @@ export interface Config {
   uiPort: number;
   /** where the worker serves Prometheus metrics; off when unset */
   metricsAddress?: string;
+  /** where the worker answers Kubernetes' probes (/readyz, /livez); off when unset */
+  healthAddress?: string;
   maxConcurrentActivities: number;
   maxConcurrentWorkflowTasks: number;
   /** how long a stopping worker lets running activities finish */
@@ -131,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sasValidityMs: e.T2T_SAS_VALIDITY,
     uiPort: e.T2T_UI_PORT,
     metricsAddress: e.T2T_METRICS_ADDRESS,
+    healthAddress: e.T2T_HEALTH_ADDRESS,
     maxConcurrentActivities: e.T2T_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTasks: e.T2T_MAX_CONCURRENT_WORKFLOW_TASKS,
     shutdownGraceMs: e.T2T_SHUTDOWN_GRACE,
