@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration';
 import { BACKENDS, type BackendKind } from './service/migration-service';
 import { loadMicrosoftSettings, MicrosoftSettingsError, type MicrosoftSettings } from './microsoft/settings';
+import { checkEscalateAfter, checkSmtpUrl, parseEscalationContacts, parseReminderLeads, type EscalationContacts } from './notifications/settings';
 
 /** Azurite's well-known development account: public, documented, local only. */
 export const AZURITE_DEVELOPMENT_CONNECTION_STRING =
@@ -25,6 +26,17 @@ const duration = (name: string, fallback: string) =>
         return z.NEVER;
       }
     });
+
+/** A value parsed by a function that throws a message naming what is wrong. */
+const parsedWith = <T>(name: string, parse: (text: string) => T) =>
+  z.string().transform((value, ctx) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `${name}: ${(err as Error).message}` });
+      return z.NEVER;
+    }
+  });
 
 const hostPort = z
   .string()
@@ -62,6 +74,16 @@ const EnvironmentSchema = z.object({
   T2T_RECONCILE_INTERVAL: duration('T2T_RECONCILE_INTERVAL', '1m'),
   T2T_CHECK_BUDGET: duration('T2T_CHECK_BUDGET', '3m'),
   T2T_CONTINUE_AFTER_EVENTS: z.coerce.number().int().min(50).max(40_000).default(10_000),
+  // Notifications (docs/operations.md): reminders, escalation, delivery.
+  T2T_REMINDERS: parsedWith('T2T_REMINDERS', parseReminderLeads).default(parseReminderLeads('24h,1h')),
+  T2T_ESCALATE_AFTER: duration('T2T_ESCALATE_AFTER', '30m'),
+  T2T_ESCALATION_CONTACT: parsedWith('T2T_ESCALATION_CONTACT', parseEscalationContacts).optional(),
+  T2T_SMTP_URL: z.string().superRefine((value, ctx) => {
+    const problem = checkSmtpUrl(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }).optional(),
+  T2T_NOTIFY_FROM: z.string().regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be an email address such as t2t@contoso.com').default('t2t@localhost'),
+  T2T_NOTIFY_BUDGET: duration('T2T_NOTIFY_BUDGET', '10m'),
 });
 
 export interface Config {
@@ -99,6 +121,18 @@ export interface Config {
   continueAfterEvents: number;
   /** how often the reconciler's Schedule looks for requests whose workflow closed without finishing them */
   reconcileIntervalMs: number;
+  /** how long before a deadline the people who must act are reminded, longest first (T2T_REMINDERS) */
+  reminderLeadsMs: number[];
+  /** how long after the last reminder, without action, the escalation contact is told */
+  escalateAfterMs: number;
+  /** escalation contacts from the configuration (a tenant's own, from the world file, comes before the fallback) */
+  escalationContacts: EscalationContacts;
+  /** the mail server for email notifications; none: email notifications fail as not configured */
+  smtpUrl?: string;
+  /** the From address of email notifications */
+  notifyFrom: string;
+  /** how long one notification is retried before it counts as failed */
+  notifyBudgetMs: number;
 }
 
 export class ConfigError extends Error {
@@ -124,6 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw err;
     }
   }
+  const escalationProblem = checkEscalateAfter(e.T2T_ESCALATE_AFTER, e.T2T_REMINDERS);
+  if (escalationProblem) throw new ConfigError(`configuration: T2T_ESCALATE_AFTER: ${escalationProblem}`);
   const dataDir = path.resolve(e.T2T_DATA_DIR);
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
@@ -149,5 +185,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcileIntervalMs: e.T2T_RECONCILE_INTERVAL,
     checkBudgetMs: e.T2T_CHECK_BUDGET,
     continueAfterEvents: e.T2T_CONTINUE_AFTER_EVENTS,
+    reminderLeadsMs: e.T2T_REMINDERS,
+    escalateAfterMs: e.T2T_ESCALATE_AFTER,
+    escalationContacts: e.T2T_ESCALATION_CONTACT ?? { byTenant: {} },
+    smtpUrl: e.T2T_SMTP_URL,
+    notifyFrom: e.T2T_NOTIFY_FROM,
+    notifyBudgetMs: e.T2T_NOTIFY_BUDGET,
   };
 }
