@@ -129,6 +129,15 @@ export interface ValidationInfo {
   finishedAt?: string;
   /** the version of the mapping file this round read; re-mapping reads that version only */
   mappingEtag?: string;
+  /** SHA-256 (hex) of that version's bytes, hashed as the validation read them; absent when there was no file */
+  mappingSha256?: string;
+}
+
+/** One phase change, with the article's status string shown from then on (if any). */
+export interface StatusChange {
+  at: string;
+  phase: Phase;
+  status?: string;
 }
 
 export interface ChecklistItem {
@@ -179,6 +188,11 @@ export interface MigrationStatus {
   unknown?: string[];
   /** a batch's migration whose migrate was accepted: waiting for one of the batch's migrate slots, or holding one */
   migrateSlot?: 'requested' | 'granted';
+  /**
+   * Every phase change and the status string it showed, oldest first (the most recent 200; a migration
+   * started before this field existed has those since). The evidence pack's status strings in order.
+   */
+  statusLog?: StatusChange[];
 }
 
 export const statusQuery = defineQuery<MigrationStatus>('status');
