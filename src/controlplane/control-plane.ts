@@ -14,6 +14,8 @@ export interface TenantRecord {
   defaultDomain: string;
   domains: string[];
   lockboxEnabled: boolean;
+  /** who is told when a deadline of this tenant passes its last reminder without action (world file, optional) */
+  escalationContact?: string;
 }
 
 export interface TenantUserRecord {

@@ -17,6 +17,8 @@ export interface TenantsTable {
   default_domain: string;
   domains: string;
   lockbox_enabled: number;
+  /** who is told when a deadline of the tenant's passes its last reminder without action; null: the configuration's */
+  escalation_contact: string | null;
 }
 
 export interface TenantUsersTable {
@@ -80,6 +82,45 @@ export interface MigrationRequestsTable {
   acted_by: string | null;
 }
 
+/** A tenant's notification subscription: one event kind to one webhook or mailbox. */
+export interface NotificationSubscriptionsTable {
+  id: string;
+  tenant_id: string;
+  /** phase-changed, reminder, escalation, action-refused, stalled */
+  kind: string;
+  /** webhook or email */
+  channel: string;
+  /** the webhook URL or the email address */
+  target: string;
+  /** the webhook's HMAC-SHA256 key; never printed */
+  secret: string | null;
+  created_at: string;
+}
+
+/** The outbox: each event once, by its stable id, with the CloudEvent every delivery sends. */
+export interface NotificationEventsTable {
+  event_id: string;
+  kind: string;
+  migration_id: string;
+  created_at: string;
+  /** the CloudEvent (structured mode JSON), byte for byte what webhooks receive */
+  body: string;
+}
+
+/** What was delivered: one row per event and subscription (or escalation contact). */
+export interface NotificationDeliveriesTable {
+  event_id: string;
+  /** a subscription id, or contact:<tenant id> for a tenant's escalation contact */
+  subscription_id: string;
+  channel: string;
+  target: string;
+  /** pending, delivered, failed (its retry budget ran out or the receiver refused it) or cancelled (the subscription was removed) */
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  updated_at: string;
+}
+
 export interface Database {
   migration_requests: MigrationRequestsTable;
   tenants: TenantsTable;
@@ -87,6 +128,9 @@ export interface Database {
   environments: EnvironmentsTable;
   environment_users: EnvironmentUsersTable;
   user_remaps: UserRemapsTable;
+  notification_subscriptions: NotificationSubscriptionsTable;
+  notification_events: NotificationEventsTable;
+  notification_deliveries: NotificationDeliveriesTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -25,6 +25,7 @@ export function tenantRow(tenant: WorldTenant): TenantsTable {
     default_domain: tenant.defaultDomain,
     domains: JSON.stringify(tenant.domains),
     lockbox_enabled: flag(tenant.lockboxEnabled),
+    escalation_contact: tenant.escalationContact ?? null,
   };
 }
 
@@ -77,6 +78,7 @@ export function toTenant(row: TenantsTable): TenantRecord {
     defaultDomain: row.default_domain,
     domains: list(row.domains),
     lockboxEnabled: isSet(row.lockbox_enabled),
+    ...(row.escalation_contact ? { escalationContact: row.escalation_contact } : {}),
   };
 }
 

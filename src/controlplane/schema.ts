@@ -81,6 +81,48 @@ export async function createSchema(db: Kysely<Database>, dialect: Dialect): Prom
     .addColumn('approval_status', 'text', (c) => c.notNull())
     .addColumn('acted_by', 'text')
     .execute();
+  await addColumnIfMissing(db, dialect, 'tenants', 'escalation_contact', 'text');
+  // Notifications (docs/operations.md): subscriptions, the outbox of events, and what was delivered.
+  await db.schema
+    .createTable('notification_subscriptions').ifNotExists()
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('channel', 'text', (c) => c.notNull())
+    .addColumn('target', 'text', (c) => c.notNull())
+    .addColumn('secret', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addUniqueConstraint('notification_subscriptions_once', ['tenant_id', 'kind', 'channel', 'target'])
+    .execute();
+  await db.schema
+    .createTable('notification_events').ifNotExists()
+    .addColumn('event_id', 'text', (c) => c.primaryKey())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('migration_id', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex('notification_events_by_migration').ifNotExists()
+    .on('notification_events').column('migration_id')
+    .execute();
+  await db.schema
+    .createTable('notification_deliveries').ifNotExists()
+    .addColumn('event_id', 'text', (c) => c.notNull())
+    .addColumn('subscription_id', 'text', (c) => c.notNull())
+    .addColumn('channel', 'text', (c) => c.notNull())
+    .addColumn('target', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('attempts', 'integer', (c) => c.notNull())
+    .addColumn('last_error', 'text')
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    // Delivered once per subscription: the idempotency of delivery rests on this key.
+    .addPrimaryKeyConstraint('notification_deliveries_pk', ['event_id', 'subscription_id'])
+    .execute();
+  await db.schema
+    .createIndex('notification_deliveries_by_subscription').ifNotExists()
+    .on('notification_deliveries').column('subscription_id')
+    .execute();
 }
 
 /**

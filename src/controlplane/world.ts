@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Cloud, EnvironmentType } from './control-plane';
+import { EMAIL_ADDRESS } from '../notifications/settings';
 
 export class WorldFileError extends Error {
   override name = 'WorldFileError';
@@ -41,6 +42,8 @@ const TenantSchema = z.object({
   defaultDomain: z.string().trim().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*\.onmicrosoft\.com$/i, "must be the tenant's *.onmicrosoft.com domain"),
   domains: z.array(domain).default([]),
   lockboxEnabled: z.boolean().default(false),
+  /** told when a deadline passes its last reminder without action (docs/operations.md); optional */
+  escalationContact: z.string().trim().regex(EMAIL_ADDRESS, 'must be an email address such as ops@contoso.com').optional(),
   users: z.array(TenantUserSchema).default([]),
 });
 
