@@ -84,6 +84,8 @@ function activity<K extends keyof MigrationActivities>(name: K, summary: string,
 
 /** Audit entries a migration keeps in its own state (the query's recent trail); the whole trail is in the control plane. */
 const AUDIT_IN_STATE = 100;
+/** Phase changes a migration keeps in its state (each prepare round makes two). */
+const STATUS_LOG_IN_STATE = 200;
 /** How long a refusal of an actor for an action is remembered instead of asking the directory again. */
 const REFUSAL_MEMORY_MS = 60_000;
 const DEFAULT_CONTINUE_AFTER_EVENTS = 10_000;
@@ -908,9 +910,13 @@ class Migration {
     });
   }
 
-  /** The one place a phase changes: state, search attributes and the Web UI's details together. */
+  /** The one place a phase changes: state, its log, search attributes and the Web UI's details together. */
   private setPhase(phase: Phase, alongside: SearchAttributeUpdatePair[] = []): void {
     this.state.phase = phase;
+    // State only, no command: histories recorded before the log existed replay unchanged.
+    const log = (this.state.statusLog ??= []);
+    log.push({ at: new Date().toISOString(), phase, ...(this.state.status ? { status: this.state.status } : {}) });
+    if (log.length > STATUS_LOG_IN_STATE) log.splice(0, log.length - STATUS_LOG_IN_STATE);
     showPhase(this.state, alongside);
   }
 }
