@@ -1,14 +1,14 @@
 // The audit trail in the control-plane database, on both databases: append-only,
 // idempotent by entry id, and a retried write with a larger count keeps it.
 import assert from 'node:assert/strict';
-import { CONTROL_PLANE_BACKENDS, skipUnlessAvailable } from './helpers/backends';
+import { CONTROL_PLANE_BACKENDS, startBackend } from './helpers/backends';
 import { openAuditLog, type AuditRecord, type SqlAuditLog } from '../src/controlplane/audit-log';
 
 for (const backend of CONTROL_PLANE_BACKENDS) {
   describe(`audit trail on ${backend.name}`, function () {
     let log: SqlAuditLog;
     before(async function () {
-      await skipUnlessAvailable(backend, this);
+      await startBackend(backend);
       log = await openAuditLog(await backend.url());
     });
     after(async () => {

@@ -2,7 +2,7 @@
 // activities and the CLI's client acting through the real database.
 import assert from 'node:assert/strict';
 import { makeTestWorld } from './helpers/world';
-import { CONTROL_PLANE_BACKENDS, skipUnlessAvailable } from './helpers/backends';
+import { CONTROL_PLANE_BACKENDS, startBackend } from './helpers/backends';
 import { devServer } from './helpers/temporal';
 import { startTestAzurite } from './helpers/azurite';
 import { startProduct, uploadWithSas } from './helpers/product';
@@ -12,7 +12,7 @@ for (const backend of CONTROL_PLANE_BACKENDS) {
     this.timeout(180_000);
 
     it('runs from submit to Succeeded: users re-mapped once, environment re-linked', async function () {
-      await skipUnlessAvailable(backend, this);
+      await startBackend(backend);
       const databaseUrl = await backend.url();
       const env = await devServer();
       const azurite = await startTestAzurite();

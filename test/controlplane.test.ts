@@ -12,7 +12,7 @@ import type { ControlPlane } from '../src/controlplane/control-plane';
 import { ControlPlaneNotFoundError } from '../src/controlplane/errors';
 import { describeEnvironment } from '../src/controlplane/describe';
 import { parseWorld, WorldFileError, type World } from '../src/controlplane/world';
-import { testPostgres, PostgresUnavailable } from './helpers/postgres';
+import { testPostgres } from './helpers/postgres';
 
 /** A small world: Contoso (source) with env-sales, Fabrikam (target), Northwind (EU). */
 export function sampleWorld(options: { extraTargetUsers?: number } = {}): World {
@@ -82,13 +82,7 @@ for (const backend of BACKENDS) {
     let cp: ControlPlane;
 
     before(async function () {
-      try {
-        url = await backend.url();
-      } catch (err) {
-        if (!(err instanceof PostgresUnavailable)) throw err;
-        console.log(`      (skipped: PostgreSQL is not available: ${err.message})`);
-        this.skip();
-      }
+      url = await backend.url();
       cp = await createControlPlane(url);
       await cp.migrateSchema();
     });

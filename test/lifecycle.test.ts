@@ -10,7 +10,7 @@ import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas, readWithSas } from './helpers/product';
 import { UserError } from '../src/client/migrations';
 import { recordHistory } from './helpers/histories';
-import { CONTROL_PLANE_BACKENDS, skipUnlessAvailable } from './helpers/backends';
+import { CONTROL_PLANE_BACKENDS, startBackend } from './helpers/backends';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { migrationPeople } from '../src/migration/migration-people';
 
@@ -22,7 +22,7 @@ describe(`migration lifecycle (dev server, ${backend.name} control plane) @integ
   let azurite: RunningAzurite;
 
   before(async function () {
-    await skipUnlessAvailable(backend, this);
+    await startBackend(backend);
     [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
   });
   after(async () => {

