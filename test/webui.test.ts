@@ -1,8 +1,8 @@
-// The Temporal Web UI as an admin sees it, in headless Chromium (Debian's
-// package; no browser download): the workflow list filtered by T2TPhase shows
+// The Temporal Web UI as an admin sees it, in headless Chromium (the npm build,
+// test/helpers/chromium.ts; no browser download): the workflow list filtered by T2TPhase shows
 // the migration with its summary, and its page shows the current details.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, Browser, Page } from 'playwright-core';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -12,8 +12,8 @@ import { makeTestWorld } from './helpers/world';
 import { startProduct, Product } from './helpers/product';
 import { projectRoot } from '../src/temporal-binaries';
 import { migrationWorkflowId } from '../src/contracts';
+import { chromiumBuild } from './helpers/chromium';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(projectRoot(), 'test-artifacts');
 
 /** The page's text with that of its frames: the Web UI renders user markdown in sandboxed frames. */
@@ -41,10 +41,11 @@ describe('Temporal Web UI (headless Chromium) @integration', function () {
   let browser: Browser;
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium is needed at ${CHROMIUM}: install Debian's chromium package (.ci/run does), or set CHROMIUM_PATH`);
+    const build = await chromiumBuild();
     [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: build.executablePath,
+      env: { ...process.env, ...build.env },
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     mkdirSync(ARTIFACTS, { recursive: true });
