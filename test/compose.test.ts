@@ -1,17 +1,20 @@
 // docker-compose.yml and the Dockerfile are for hosts with a Docker engine; here
-// Debian's `docker-compose` (1.29) checks that the compose file is valid and
-// prints it resolved, and the test holds it to its promises: every service of a
+// the Compose Specification's JSON schema checks that the compose file is valid
+// (test/helpers/compose.ts resolves it as `docker compose config` would, and a
+// compose tool, where one is installed, must accept it too), and the test holds
+// it to its promises: every service of a
 // deployment, a worker that scales, loopback-only ports, pinned images, every
 // search attribute registered, files that exist where they are mounted, and an
 // image that runs the same entry point as `npm run worker`.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/temporal-binaries';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/contracts';
 import { SearchAttributeType } from '@temporalio/common';
+import { ComposeError, resolveCompose, Yaml, YamlMap } from './helpers/compose';
 
 const ROOT = projectRoot();
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
@@ -27,91 +30,6 @@ const EXPECTED_SERVICES = [
   'worker',
 ];
 
-// ---- a reader for the block YAML that `docker-compose config` prints ----------
-// (mappings, sequences, plain and quoted scalars, `{}` / `[]`; no anchors or flow
-// collections: the tool expands and normalises those before printing)
-
-type Yaml = string | Yaml[] | { [key: string]: Yaml };
-type YamlMap = { [key: string]: Yaml };
-
-interface Line {
-  indent: number;
-  text: string;
-}
-
-function scalar(raw: string): Yaml {
-  const text = raw.trim();
-  if (text === '{}') return {};
-  if (text === '[]') return [];
-  if (text.startsWith("'") && text.endsWith("'")) return text.slice(1, -1).replace(/''/g, "'");
-  if (text.startsWith('"') && text.endsWith('"')) return JSON.parse(text) as string;
-  return text;
-}
-
-/** `key: value` or `key:`; null when the line is not a mapping entry. */
-function entry(text: string): { key: string; rest: string } | null {
-  const match = /^('(?:[^']|'')*'|"[^"]*"|[^\s'"#][^:]*?):(?:\s+(.*))?$/.exec(text);
-  if (!match) return null;
-  return { key: String(scalar(match[1])), rest: match[2] ?? '' };
-}
-
-function parseYaml(source: string): Yaml {
-  const lines: Line[] = source
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !l.trim().startsWith('#'))
-    .map((l) => ({ indent: l.length - l.trimStart().length, text: l.trim() }));
-  let i = 0;
-
-  // a plain scalar may go on over more-indented lines
-  const continued = (first: string, indent: number): Yaml => {
-    let text = first;
-    while (i < lines.length && lines[i].indent > indent && !lines[i].text.startsWith('- ') && !entry(lines[i].text)) {
-      text += ` ${lines[i++].text}`;
-    }
-    return scalar(text);
-  };
-
-  const block = (indent: number): Yaml => {
-    if (lines[i].text.startsWith('- ') || lines[i].text === '-') {
-      const list: Yaml[] = [];
-      while (i < lines.length && lines[i].indent === indent && (lines[i].text.startsWith('- ') || lines[i].text === '-')) {
-        const item = lines[i].text.slice(1).trim();
-        if (item === '') {
-          i++;
-          list.push(block(lines[i].indent));
-        } else if (entry(item)) {
-          // a mapping item: re-read its first line as an entry indented past the dash
-          lines[i] = { indent: indent + 2, text: item };
-          list.push(block(indent + 2));
-        } else {
-          i++;
-          list.push(continued(item, indent));
-        }
-      }
-      return list;
-    }
-    const map: YamlMap = {};
-    while (i < lines.length && lines[i].indent === indent) {
-      const e = entry(lines[i].text);
-      if (!e) throw new Error(`cannot read YAML line ${i + 1}: ${lines[i].text}`);
-      i++;
-      if (e.rest !== '') {
-        map[e.key] = continued(e.rest, indent);
-      } else if (i < lines.length && (lines[i].indent > indent || (lines[i].indent === indent && lines[i].text.startsWith('- ')))) {
-        map[e.key] = block(lines[i].indent);
-      } else {
-        map[e.key] = '';
-      }
-    }
-    return map;
-  };
-
-  if (lines.length === 0) return {};
-  const result = block(lines[0].indent);
-  if (i !== lines.length) throw new Error(`cannot read YAML from line ${i + 1}: ${lines[i].text}`);
-  return result;
-}
-
 function asMap(value: Yaml | undefined, what: string): YamlMap {
   assert.ok(value !== undefined && typeof value === 'object' && !Array.isArray(value), `${what} is not a mapping`);
   return value;
@@ -123,36 +41,18 @@ function asList(value: Yaml | undefined): string[] {
   return value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
 }
 
-// ---- running docker-compose -------------------------------------------------
+// ---- resolving the compose file ------------------------------------------------
 
-const NOT_INSTALLED =
-  "Debian's docker-compose is not installed, and this test needs it to check docker-compose.yml: " +
-  'install it with `apt-get install docker-compose` (.ci/run does), or set T2T_SKIP_COMPOSE_TEST=1 to skip this test';
+/** `docker compose config`, with only the variables given: neither the caller's environment nor a `.env` file changes the defaults. */
+const compose = (vars: Record<string, string> = {}) => resolveCompose(COMPOSE_FILE, vars);
 
-let emptyEnvFile: string | undefined;
-
-/**
- * `docker-compose -f docker-compose.yml <args>`, with only the variables given:
- * neither the caller's environment nor a local `.env` file changes the defaults.
- */
-function compose(args: string[], vars: Record<string, string> = {}): string {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...vars };
-  if (!emptyEnvFile) {
-    emptyEnvFile = path.join(mkdtempSync(path.join(os.tmpdir(), 't2t-compose-')), 'empty.env');
-    writeFileSync(emptyEnvFile, '');
+/** Whether a compose tool is installed here; when it is, it must accept the file too. */
+function composeTool(): string[] | undefined {
+  for (const command of [['docker-compose'], ['docker', 'compose']]) {
+    const probe = spawnSync(command[0], [...command.slice(1), 'version'], { stdio: 'ignore' });
+    if (!probe.error && probe.status === 0) return command;
   }
-  try {
-    return execFileSync('docker-compose', ['--env-file', emptyEnvFile, '-f', COMPOSE_FILE, ...args], {
-      cwd: ROOT,
-      env,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string; status?: number };
-    if (e.code === 'ENOENT') throw new Error(NOT_INSTALLED);
-    throw new Error(`docker-compose ${args.join(' ')} exited with ${e.status}: ${e.stderr ?? e.message}`);
-  }
+  return undefined;
 }
 
 /** host path of a bind mount `source:target[:mode]` whose target holds `inside` */
@@ -170,33 +70,52 @@ describe('docker-compose.yml', function () {
   let services: YamlMap;
   let config: YamlMap;
 
-  before(function () {
-    if (process.env.T2T_SKIP_COMPOSE_TEST === '1') this.skip();
-    try {
-      execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(NOT_INSTALLED);
-      throw err;
-    }
-    this.timeout(60_000);
-    config = asMap(parseYaml(compose(['config'])), 'the resolved configuration');
+  let resolved: ReturnType<typeof compose>;
+
+  before(() => {
+    resolved = compose();
+    config = resolved.config;
     services = asMap(config.services, 'services');
   });
 
   const service = (name: string): YamlMap => asMap(services[name], `service ${name}`);
   const environment = (name: string): YamlMap => asMap(service(name).environment ?? {}, `${name}'s environment`);
 
-  it('has no top-level version key (compose v2 warns about it) and is accepted by docker-compose config', () => {
+  it('has no top-level version key (compose v2 warns about it), follows the Compose Specification, and a compose tool here accepts it', function () {
+    this.timeout(60_000);
     const source = readFileSync(COMPOSE_FILE, 'utf8');
     assert.doesNotMatch(source, /^version\s*:/m);
     assert.ok(Object.keys(services).length > 0);
+    const tool = composeTool();
+    if (tool) {
+      const emptyEnvFile = path.join(mkdtempSync(path.join(os.tmpdir(), 't2t-compose-')), 'empty.env');
+      writeFileSync(emptyEnvFile, '');
+      const run = spawnSync(tool[0], [...tool.slice(1), '--env-file', emptyEnvFile, '-f', COMPOSE_FILE, 'config', '--services'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8' },
+        encoding: 'utf8',
+      });
+      assert.equal(run.status, 0, `${tool.join(' ')} config refused the file: ${run.stderr}`);
+      assert.deepEqual(run.stdout.trim().split('\n').sort(), resolved.services.slice().sort());
+    }
+  });
+
+  it('is refused by the schema check where compose would refuse it', () => {
+    const broken = path.join(mkdtempSync(path.join(os.tmpdir(), 't2t-compose-')), 'docker-compose.yml');
+    const source = readFileSync(COMPOSE_FILE, 'utf8');
+    writeFileSync(broken, source.replace('condition: service_completed_successfully', 'condition: when_it_feels_like_it'));
+    assert.throws(() => resolveCompose(broken), (err: Error) => err instanceof ComposeError && /depends_on/.test(err.message));
+    writeFileSync(broken, source.replace('stop_grace_period:', 'stop_grace_periodd:'));
+    assert.throws(() => resolveCompose(broken), ComposeError);
+    writeFileSync(broken, source.replace('services:', 'services:\n  bad:\n    image: x:1\n    ports: [{target: "not a port"}]'));
+    assert.throws(() => resolveCompose(broken), ComposeError);
   });
 
   it('has the services of a deployment', () => {
     assert.deepEqual(Object.keys(services).sort(), EXPECTED_SERVICES);
-    assert.deepEqual(compose(['config', '--services']).trim().split('\n').sort(), EXPECTED_SERVICES);
+    assert.deepEqual(resolved.services.slice().sort(), EXPECTED_SERVICES);
     assert.deepEqual(asList(service('prometheus').profiles), ['metrics'], 'Prometheus is optional');
-    const volumes = compose(['config', '--volumes']).trim().split('\n').sort();
+    const volumes = resolved.volumes.slice().sort();
     assert.deepEqual(volumes, ['azurite-data', 'postgresql-data', 'prometheus-data']);
   });
 
@@ -308,18 +227,13 @@ describe('docker-compose.yml', function () {
 
   it('takes its settings from the environment', () => {
     const overridden = asMap(
-      asMap(
-        parseYaml(
-          compose(['config'], {
-            TEMPORAL_VERSION: '1.99.0',
-            TEMPORAL_NAMESPACE: 'migrations',
-            TEMPORAL_UI_PORT: '8233',
-            T2T_DB_PASSWORD: 'secret',
-            AZURE_STORAGE_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net',
-          }),
-        ),
-        'configuration',
-      ).services,
+      compose({
+        TEMPORAL_VERSION: '1.99.0',
+        TEMPORAL_NAMESPACE: 'migrations',
+        TEMPORAL_UI_PORT: '8233',
+        T2T_DB_PASSWORD: 'secret',
+        AZURE_STORAGE_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net',
+      }).config.services,
       'services',
     );
     const env = (name: string) => asMap(asMap(overridden[name], name).environment, name);
