@@ -74,6 +74,11 @@ const EnvironmentSchema = z.object({
   T2T_RECONCILE_INTERVAL: duration('T2T_RECONCILE_INTERVAL', '1m'),
   T2T_CHECK_BUDGET: duration('T2T_CHECK_BUDGET', '3m'),
   T2T_CONTINUE_AFTER_EVENTS: z.coerce.number().int().min(50).max(40_000).default(10_000),
+  // Evidence packs (t2t evidence): signed with an HMAC key or an Ed25519 key pair (src/evidence/signing.ts).
+  T2T_EVIDENCE_HMAC_KEY: z.string().min(32, 'must be at least 32 characters (a random secret, e.g. openssl rand -hex 32)').optional(),
+  T2T_EVIDENCE_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  T2T_EVIDENCE_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  T2T_EVIDENCE_KEY_ID: z.string().regex(/^[\x21-\x7e]{1,100}$/, 'must be 1 to 100 printable characters without spaces').optional(),
   // Notifications (docs/operations.md): reminders, escalation, delivery.
   T2T_REMINDERS: parsedWith('T2T_REMINDERS', parseReminderLeads).default(parseReminderLeads('24h,1h')),
   T2T_ESCALATE_AFTER: duration('T2T_ESCALATE_AFTER', '30m'),
@@ -85,6 +90,17 @@ const EnvironmentSchema = z.object({
   T2T_NOTIFY_FROM: z.string().regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be an email address such as t2t@contoso.com').default('t2t@localhost'),
   T2T_NOTIFY_BUDGET: duration('T2T_NOTIFY_BUDGET', '10m'),
 });
+
+/** How evidence packs are signed and verified; key files are read and checked when an evidence command starts. */
+export interface EvidenceSettings {
+  hmacKey?: string;
+  /** Ed25519 private key (PEM), for signing; its public half verifies */
+  signingKeyFile?: string;
+  /** Ed25519 public key (PEM), for verifying without the private key */
+  publicKeyFile?: string;
+  /** the name the manifest gives the key; default: a fingerprint of the key */
+  keyId?: string;
+}
 
 export interface Config {
   temporalAddress: string;
@@ -121,6 +137,8 @@ export interface Config {
   continueAfterEvents: number;
   /** how often the reconciler's Schedule looks for requests whose workflow closed without finishing them */
   reconcileIntervalMs: number;
+  /** how evidence packs are signed (t2t evidence) */
+  evidence?: EvidenceSettings;
   /** how long before a deadline the people who must act are reminded, longest first (T2T_REMINDERS) */
   reminderLeadsMs: number[];
   /** how long after the last reminder, without action, the escalation contact is told */
@@ -160,6 +178,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const escalationProblem = checkEscalateAfter(e.T2T_ESCALATE_AFTER, e.T2T_REMINDERS);
   if (escalationProblem) throw new ConfigError(`configuration: T2T_ESCALATE_AFTER: ${escalationProblem}`);
+  if (e.T2T_EVIDENCE_HMAC_KEY && (e.T2T_EVIDENCE_SIGNING_KEY_FILE || e.T2T_EVIDENCE_PUBLIC_KEY_FILE)) {
+    throw new ConfigError('configuration: T2T_EVIDENCE_HMAC_KEY: set either it or the Ed25519 key files (T2T_EVIDENCE_SIGNING_KEY_FILE, T2T_EVIDENCE_PUBLIC_KEY_FILE), not both');
+  }
   const dataDir = path.resolve(e.T2T_DATA_DIR);
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
@@ -185,6 +206,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcileIntervalMs: e.T2T_RECONCILE_INTERVAL,
     checkBudgetMs: e.T2T_CHECK_BUDGET,
     continueAfterEvents: e.T2T_CONTINUE_AFTER_EVENTS,
+    evidence: {
+      ...(e.T2T_EVIDENCE_HMAC_KEY ? { hmacKey: e.T2T_EVIDENCE_HMAC_KEY } : {}),
+      ...(e.T2T_EVIDENCE_SIGNING_KEY_FILE ? { signingKeyFile: path.resolve(e.T2T_EVIDENCE_SIGNING_KEY_FILE) } : {}),
+      ...(e.T2T_EVIDENCE_PUBLIC_KEY_FILE ? { publicKeyFile: path.resolve(e.T2T_EVIDENCE_PUBLIC_KEY_FILE) } : {}),
+      ...(e.T2T_EVIDENCE_KEY_ID ? { keyId: e.T2T_EVIDENCE_KEY_ID } : {}),
+    },
     reminderLeadsMs: e.T2T_REMINDERS,
     escalateAfterMs: e.T2T_ESCALATE_AFTER,
     escalationContacts: e.T2T_ESCALATION_CONTACT ?? { byTenant: {} },
