@@ -73,6 +73,9 @@ const EnvironmentSchema = z.object({
   T2T_SERVICE_POLL_INTERVAL: duration('T2T_SERVICE_POLL_INTERVAL', '5m'),
   T2T_RECONCILE_INTERVAL: duration('T2T_RECONCILE_INTERVAL', '1m'),
   T2T_CHECK_BUDGET: duration('T2T_CHECK_BUDGET', '3m'),
+  T2T_STALL_AFTER: duration('T2T_STALL_AFTER', '24h'),
+  T2T_STALL_MIN_SAMPLES: z.coerce.number().int().min(1).max(100_000).default(20),
+  T2T_STALL_CHECK_INTERVAL: duration('T2T_STALL_CHECK_INTERVAL', '5m'),
   T2T_CONTINUE_AFTER_EVENTS: z.coerce.number().int().min(50).max(40_000).default(10_000),
   // Evidence packs (t2t evidence): signed with an HMAC key or an Ed25519 key pair (src/evidence/signing.ts).
   T2T_EVIDENCE_HMAC_KEY: z.string().min(32, 'must be at least 32 characters (a random secret, e.g. openssl rand -hex 32)').optional(),
@@ -151,6 +154,8 @@ export interface Config {
   notifyFrom: string;
   /** how long one notification is retried before it counts as failed */
   notifyBudgetMs: number;
+  /** stall detection (docs/operations.md): a phase's p90 once it has minSamples completed periods, limitMs before */
+  stall: { limitMs: number; minSamples: number; checkIntervalMs: number };
 }
 
 export class ConfigError extends Error {
@@ -218,5 +223,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: e.T2T_SMTP_URL,
     notifyFrom: e.T2T_NOTIFY_FROM,
     notifyBudgetMs: e.T2T_NOTIFY_BUDGET,
+    stall: { limitMs: e.T2T_STALL_AFTER, minSamples: e.T2T_STALL_MIN_SAMPLES, checkIntervalMs: e.T2T_STALL_CHECK_INTERVAL },
   };
 }

@@ -7,6 +7,9 @@ import { UserError, SignalAction, ActionOutcome } from '../migrations';
 import { isFinalPhase, MigrationStatus, Phase, phaseOfUnfinishedRun } from '../../contracts';
 import { watchMigration } from '../watch';
 import { migrationPeople } from '../../migration/migration-people';
+import { stalledById } from '../../operations/stalls';
+import type { StalledMigration } from '../../operations/phase-times';
+import { formatDuration } from '../../duration';
 
 /** Phases in which the migration waits for a person: `--watch` stops there. */
 const WAITING_FOR_PEOPLE: Phase[] = ['PendingApproval', 'PendingLockbox', 'Approved', 'ValidationFailed', 'Prepared', 'PreparationExpired'];
@@ -73,6 +76,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
         if (tenants.length === 0) throw new UserError(`${actor} is not a user of any tenant the control plane knows`);
         const migrations = await context.migrations();
         const executions = await migrations.list(view === 'source' ? { sourceTenantIds: tenants } : { targetTenantIds: tenants });
+        const stalled = await stalledById(context.config);
         const rows: Record<string, unknown>[] = [];
         for (const execution of executions) {
           // A run closed without our code ending it keeps the phase it stopped in: say how it closed instead.
@@ -87,13 +91,16 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
             targetTenantId: get('T2TTargetTenantId'),
             phase: phase ?? null,
             startedAt: execution.startTime.toISOString(),
+            stalled: stalled.get(get('T2TSourceMigrationId') ?? '') ?? null,
           });
         }
         const printer = runtime.printer();
         printer.document({ migrations: rows });
         if (rows.length === 0) printer.line(opts.all ? 'No migrations.' : 'No open migrations (use --all to include ended ones).');
         for (const r of rows) {
-          printer.line(`${r.migrationId}  ${String(r.phase).padEnd(18)} ${r.environmentId} (${r.environmentName ?? ''})  ${r.sourceTenantId} → ${r.targetTenantId}`);
+          const stall = r.stalled as StalledMigration | null;
+          const mark = stall ? `  STALLED: ${formatDuration(stall.elapsedMs)} in ${stall.phase} (usually under ${formatDuration(stall.thresholdMs)})` : '';
+          printer.line(`${r.migrationId}  ${String(r.phase).padEnd(18)} ${r.environmentId} (${r.environmentName ?? ''})  ${r.sourceTenantId} → ${r.targetTenantId}${mark}`);
         }
       });
   }
