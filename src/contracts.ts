@@ -334,7 +334,18 @@ export const SearchAttributes = {
   sourceMigrationId: defineSearchAttributeKey('T2TSourceMigrationId', SearchAttributeType.KEYWORD),
   targetMigrationId: defineSearchAttributeKey('T2TTargetMigrationId', SearchAttributeType.KEYWORD),
   prepareDeadline: defineSearchAttributeKey('T2TPrepareDeadline', SearchAttributeType.DATETIME),
+  /** the booked cutover (t2t migrate --at), cleared when it runs or is unbooked */
+  scheduledMigrateAt: defineSearchAttributeKey('T2TScheduledMigrateAt', SearchAttributeType.DATETIME),
+  /** true while the migration's current phase has run past that phase's usual time (docs/operations.md) */
+  stalled: defineSearchAttributeKey('T2TStalled', SearchAttributeType.BOOL),
 } as const;
+
+/** How the temporal CLI and the operator API spell each search attribute type we use. */
+export const SEARCH_ATTRIBUTE_TYPE_NAMES: Record<string, 'Keyword' | 'Datetime' | 'Bool'> = {
+  [SearchAttributeType.KEYWORD]: 'Keyword',
+  [SearchAttributeType.DATETIME]: 'Datetime',
+  [SearchAttributeType.BOOL]: 'Bool',
+};
 
 export const ALL_SEARCH_ATTRIBUTES = Object.values(SearchAttributes);
 

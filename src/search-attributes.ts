@@ -1,13 +1,14 @@
 // Registers the custom search attributes (SPEC §7) on a Temporal namespace.
 // Safe to repeat: attributes that already exist are left as they are.
 import type { Connection } from '@temporalio/client';
-import { ALL_SEARCH_ATTRIBUTES } from './contracts';
+import { ALL_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTE_TYPE_NAMES } from './contracts';
 import { SearchAttributeType } from '@temporalio/common';
 
 // temporal.api.enums.v1.IndexedValueType, as numbers: the proto package is not a dependency of ours.
 const INDEXED_VALUE_TYPE: Record<string, number> = {
   [SearchAttributeType.KEYWORD]: 2,
   [SearchAttributeType.DATETIME]: 6,
+  [SearchAttributeType.BOOL]: 5,
 };
 
 export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
@@ -29,5 +30,5 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
 
 /** `--search-attribute Name=Type` flags for `temporal server start-dev`. */
 export function devServerSearchAttributeFlags(): string[] {
-  return ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${key.type === SearchAttributeType.DATETIME ? 'Datetime' : 'Keyword'}`]);
+  return ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${SEARCH_ATTRIBUTE_TYPE_NAMES[key.type]}`]);
 }

@@ -12,8 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/temporal-binaries';
-import { ALL_SEARCH_ATTRIBUTES } from '../src/contracts';
-import { SearchAttributeType } from '@temporalio/common';
+import { ALL_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTE_TYPE_NAMES } from '../src/contracts';
 import { ComposeError, resolveCompose, Yaml, YamlMap } from './helpers/compose';
 
 const ROOT = projectRoot();
@@ -173,7 +172,7 @@ describe('docker-compose.yml', function () {
     assert.ok(file && existsSync(file), `${script} is mounted from a file of this repository`);
     const text = readFileSync(file, 'utf8');
     for (const key of ALL_SEARCH_ATTRIBUTES) {
-      const type = key.type === SearchAttributeType.DATETIME ? 'Datetime' : 'Keyword';
+      const type = SEARCH_ATTRIBUTE_TYPE_NAMES[key.type];
       assert.match(text, new RegExp(`\\b${key.name}=${type}\\b`), `${key.name} is registered as ${type}`);
       assert.match(text, new RegExp(`query=.*\\b${key.name}\\b`), `the job waits until ${key.name} can be queried`);
     }

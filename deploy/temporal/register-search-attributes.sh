@@ -1,6 +1,6 @@
 #!/bin/sh
 # One-shot job (compose service `temporal-setup`, image temporalio/admin-tools):
-# the namespace and the custom search attributes of SPEC §7. Safe to run again:
+# the namespace and the custom search attributes of SPEC §7 and docs/operations.md. Safe to run again:
 # what exists with the right type is left as it is; an attribute that exists with
 # another type stops the job (a workflow upserting it would fail forever).
 # The temporal CLI reads TEMPORAL_ADDRESS (and TLS / API key variables, if set).
@@ -9,7 +9,7 @@ ns="${TEMPORAL_NAMESPACE:-default}"
 retention="${T2T_NAMESPACE_RETENTION:-30d}"
 attempts="${T2T_SETUP_ATTEMPTS:-60}"
 # name=type, as `temporal operator search-attribute create --type` spells types
-ATTRIBUTES="T2TPhase=Keyword T2TEnvironmentId=Keyword T2TSourceTenantId=Keyword T2TTargetTenantId=Keyword T2TSourceMigrationId=Keyword T2TTargetMigrationId=Keyword T2TPrepareDeadline=Datetime"
+ATTRIBUTES="T2TPhase=Keyword T2TEnvironmentId=Keyword T2TSourceTenantId=Keyword T2TTargetTenantId=Keyword T2TSourceMigrationId=Keyword T2TTargetMigrationId=Keyword T2TPrepareDeadline=Datetime T2TScheduledMigrateAt=Datetime T2TStalled=Bool"
 
 # retry <description> <command...>: until it succeeds, at most $attempts times
 retry() {
@@ -60,6 +60,6 @@ done
 
 # A new attribute is listed before every frontend can use it: wait until a query
 # naming all of them is accepted, so no workflow upserts one too early.
-query="T2TPhase = 'probe' AND T2TEnvironmentId = 'probe' AND T2TSourceTenantId = 'probe' AND T2TTargetTenantId = 'probe' AND T2TSourceMigrationId = 'probe' AND T2TTargetMigrationId = 'probe' AND T2TPrepareDeadline > '2000-01-01T00:00:00Z'"
+query="T2TPhase = 'probe' AND T2TEnvironmentId = 'probe' AND T2TSourceTenantId = 'probe' AND T2TTargetTenantId = 'probe' AND T2TSourceMigrationId = 'probe' AND T2TTargetMigrationId = 'probe' AND T2TPrepareDeadline > '2000-01-01T00:00:00Z' AND T2TScheduledMigrateAt > '2000-01-01T00:00:00Z' AND T2TStalled = true"
 retry "search attributes usable in queries" temporal workflow list --namespace "$ns" --limit 1 --query "$query"
 echo "namespace $ns and its search attributes are ready"

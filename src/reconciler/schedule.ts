@@ -81,7 +81,11 @@ function isCurrent(description: ScheduleDescription, wanted: ScheduleOptions): b
  * Workers configured with different intervals each write theirs at start: the last one wins.
  */
 export async function ensureReconcilerSchedule(client: Client, config: Pick<Config, 'taskQueue' | 'reconcileIntervalMs'>): Promise<void> {
-  const wanted = reconcilerScheduleOptions(config);
+  await ensureSchedule(client, reconcilerScheduleOptions(config));
+}
+
+/** Creates a Schedule of the worker's, or brings its spec, action and policies up to date (the stall check's too). */
+export async function ensureSchedule(client: Client, wanted: ScheduleOptions): Promise<void> {
   try {
     await client.schedule.create(wanted);
     return;
