@@ -1,8 +1,9 @@
 // The worker: serves the migration workflow and its activities on the task queue.
-import { NativeConnection, Runtime, Worker, WorkerOptions, bundleWorkflowCode, type Logger } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, WorkerOptions, bundleWorkflowCode, type LogLevel, type Logger, type LogMetadata } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, Config } from './config';
 import { createActivities } from './activities';
+import { workerNotifications } from './activities/notification-activities';
 import { createControlPlane } from './controlplane/database';
 import type { ControlPlane } from './controlplane/control-plane';
 import { MigrationStorage } from './storage/migration-storage';
@@ -12,6 +13,7 @@ import { describeError } from './errors';
 import { openAuditLog, type AuditLog } from './controlplane/audit-log';
 import { temporalConnectionOptions } from './temporal-connection';
 import { ensureReconcilerSchedule, reconcilerScheduleId } from './reconciler/schedule';
+import { startHealthServer, READINESS_PATH, LIVENESS_PATH, type HealthServer } from './worker-health';
 
 export interface MigrationWorkerOptions {
   config: Config;
@@ -60,6 +62,8 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
         opened.simulated && options.reconciler
           ? { controlPlane: options.controlPlane, storage: options.storage ?? new MigrationStorage(config.storageConnectionString), client: options.reconciler.client }
           : undefined,
+      // Reminders, escalations and notifications; their counters go to the runtime's Prometheus endpoint.
+      notifications: workerNotifications(config, options.controlPlane),
     }),
   });
 }
@@ -82,36 +86,81 @@ function bundlerLogger(): Logger {
   };
 }
 
-/** Process-wide telemetry: Prometheus metrics from the SDK's runtime when an address is configured. */
+const SEVERITY: Record<LogLevel, number> = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4 };
+
+/**
+ * The runtime's logger in a process that runs the worker: what our workflows
+ * and activities log at INFO and above, and the SDK's own warnings and errors,
+ * on stderr. The SDK's INFO lines ("Worker state changed", ...) tell a person
+ * nothing that the worker's own lines do not say already.
+ */
+export function workerLogger(terminal: Logger = new DefaultLogger('INFO')): Logger {
+  const log = (level: LogLevel, message: string, meta?: LogMetadata) => {
+    const ours = meta?.sdkComponent === 'workflow' || meta?.sdkComponent === 'activity';
+    if (SEVERITY[level] >= (ours ? SEVERITY.INFO : SEVERITY.WARN)) terminal.log(level, message, meta);
+  };
+  return {
+    log,
+    trace: (message, meta) => log('TRACE', message, meta),
+    debug: (message, meta) => log('DEBUG', message, meta),
+    info: (message, meta) => log('INFO', message, meta),
+    warn: (message, meta) => log('WARN', message, meta),
+    error: (message, meta) => log('ERROR', message, meta),
+  };
+}
+
+// A process that runs the worker without installing a runtime of its own (the
+// embedded stack of `npm start`) gets the same quiet logger when its first
+// connection creates the runtime. One that installed its own (the tests, the
+// benchmarks) keeps it.
+if (Runtime._instance === undefined) Runtime.defaultOptions = { ...Runtime.defaultOptions, logger: workerLogger() };
+
+/** Process-wide runtime of the worker process: the quiet logger, and Prometheus metrics when an address is configured. */
 export function installRuntime(config: Config): void {
-  if (!config.metricsAddress) return;
-  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsAddress } } } });
+  Runtime.install({
+    logger: workerLogger(),
+    ...(config.metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsAddress } } } } : {}),
+  });
 }
 
 async function run(): Promise<void> {
   const config = loadConfig();
   installRuntime(config);
-  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
-  const controlPlane = await createControlPlane(config.databaseUrl);
-  await controlPlane.migrateSchema();
-  const auditLog = await openAuditLog(config.databaseUrl);
-  const clientConnection = await Connection.connect(temporalConnectionOptions(config));
-  const client = new Client({ connection: clientConnection, namespace: config.namespace });
-  // Microsoft's back end keeps the requests on Microsoft's side; closing those of workflows
-  // that ended without finishing them (deleting them on the service) is not built yet.
-  const reconciles = config.backend === 'simulated';
-  const worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, ...(reconciles ? { reconciler: { client } } : {}) });
-  if (reconciles) await startReconciler(client, config);
-  else console.log('worker: no reconciler on the Microsoft back end: requests of terminated migrations are not closed on the service');
-  console.log(`worker: serving task queue '${config.taskQueue}' on ${config.temporalAddress} (namespace ${config.namespace})`);
-  if (config.metricsAddress) console.log(`worker: Prometheus metrics on http://${config.metricsAddress}/metrics`);
+  // Answers from the start: not ready (503) until the worker polls, alive unless it failed.
+  let worker: Worker | undefined;
+  const health: HealthServer | undefined = config.healthAddress ? await startHealthServer(config.healthAddress, () => worker?.getState() ?? 'STARTING') : undefined;
   try {
-    await worker.run();
+    const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+    const controlPlane = await createControlPlane(config.databaseUrl);
+    await controlPlane.migrateSchema();
+    const auditLog = await openAuditLog(config.databaseUrl);
+    const clientConnection = await Connection.connect(temporalConnectionOptions(config));
+    const client = new Client({ connection: clientConnection, namespace: config.namespace });
+    // Microsoft's back end keeps the requests on Microsoft's side; closing those of workflows
+    // that ended without finishing them (deleting them on the service) is not built yet.
+    const reconciles = config.backend === 'simulated';
+    worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, ...(reconciles ? { reconciler: { client } } : {}) });
+    if (reconciles) await startReconciler(client, config);
+    else console.log('worker: no reconciler on the Microsoft back end: requests of terminated migrations are not closed on the service');
+    console.log(`worker: serving task queue '${config.taskQueue}' on ${config.temporalAddress} (namespace ${config.namespace})`);
+    if (config.metricsAddress) console.log(`worker: Prometheus metrics on http://${config.metricsAddress}/metrics`);
+    if (health) console.log(`worker: health on http://${health.address}${READINESS_PATH} and ${LIVENESS_PATH}`);
+    // Worker.run() stops on SIGINT/SIGTERM by itself: polling ends at once (not ready from
+    // then on), running activities get T2T_SHUTDOWN_GRACE to finish.
+    const stopping = (signal: NodeJS.Signals) =>
+      console.log(`worker: ${signal}: stopping; running activities have up to ${Math.round(config.shutdownGraceMs / 1000)}s to finish`);
+    process.once('SIGINT', stopping).once('SIGTERM', stopping);
+    try {
+      await worker.run();
+      console.log('worker: stopped');
+    } finally {
+      await auditLog.close();
+      await controlPlane.close();
+      await clientConnection.close();
+      await connection.close();
+    }
   } finally {
-    await auditLog.close();
-    await controlPlane.close();
-    await clientConnection.close();
-    await connection.close();
+    await health?.close();
   }
 }
 
