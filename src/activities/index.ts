@@ -9,6 +9,8 @@ import { createLegacyActivities } from './legacy-activities';
 import { createAuditActivities } from './audit-activities';
 import type { AuditLog } from '../controlplane/audit-log';
 import { createReconcilerActivities, type ReconcilerDependencies } from './reconciler-activities';
+import { createRehearsalActivities } from './rehearsal-activities';
+import { createNotificationActivities, type NotificationDependencies } from './notification-activities';
 
 export interface ActivityDependencies {
   service: MigrationService;
@@ -18,6 +20,8 @@ export interface ActivityDependencies {
   legacy?: { controlPlane: ControlPlane; service: SimulatedMigrationService; remapBatchSize: number };
   /** the reconciler's activities (simulated back end only: it closes requests of its own control plane) */
   reconciler?: ReconcilerDependencies;
+  /** notifications (the worker always gives them); without them the audit writer writes the audit trail only */
+  notifications?: NotificationDependencies;
 }
 
 export function createActivities(deps: ActivityDependencies) {
@@ -26,6 +30,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createServiceActivities(deps.service),
     ...createMappingActivities(deps.service),
     ...createAuditActivities(deps.auditLog),
+    ...createRehearsalActivities(deps.service),
     ...(legacy
       ? createLegacyActivities({
           controlPlane: legacy.controlPlane,
@@ -34,6 +39,7 @@ export function createActivities(deps: ActivityDependencies) {
         })
       : ({} as ReturnType<typeof createLegacyActivities>)),
     ...(deps.reconciler ? createReconcilerActivities(deps.reconciler) : ({} as ReturnType<typeof createReconcilerActivities>)),
+    ...createNotificationActivities(deps.auditLog, deps.notifications),
   };
 }
 

@@ -7,7 +7,7 @@ import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { SearchAttributes } from '../contracts';
-import { stalledById } from '../operations/stalls';
+import { phaseSnapshot } from '../operations/stalls';
 import { stalledSignal, type StalledNotice } from '../operations/stall-signal';
 
 export interface StallDependencies {
@@ -27,7 +27,12 @@ const quoted = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g,
 export function createStallActivities(deps: StallDependencies) {
   return {
     async checkStalledMigrations(): Promise<StallCheckResult> {
-      const candidates = await stalledById(deps.config);
+      const snapshot = await phaseSnapshot(deps.config);
+      const meter = Context.current().metricMeter;
+      // Where the migrations are, for the dashboard (deploy/grafana): every phase seen, zero included.
+      const inPhase = meter.createGauge('t2t_migrations_in_phase', 'int', 'migrations', 'Migrations in each phase, by the phase changes the control plane keeps');
+      for (const [phase, count] of snapshot.inPhase) inPhase.set(count, { phase });
+      const candidates = snapshot.stalled;
       let stalled = 0;
       let told = 0;
       for (const candidate of candidates.values()) {
@@ -57,8 +62,8 @@ export function createStallActivities(deps: StallDependencies) {
           log.info('a stalled migration could not be told', { migrationId: candidate.migrationId, error: err instanceof Error ? err.message : String(err) });
         }
       }
-      Context.current()
-        .metricMeter.createGauge('t2t_migrations_stalled', 'int', 'migrations', 'Running migrations whose current phase has run past its usual time')
+      meter
+        .createGauge('t2t_migrations_stalled', 'int', 'migrations', 'Running migrations whose current phase has run past its usual time')
         .set(stalled);
       return { stalled, told };
     },

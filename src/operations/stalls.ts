@@ -2,10 +2,23 @@
 // and the stall check tells the workflows.
 import type { Config } from '../config';
 import { readPhaseChanges } from './phase-history';
-import { phasePeriods, stalledMigrations, type StalledMigration } from './phase-times';
+import { phasePeriods, phaseStatistics, stalledMigrations, type StalledMigration } from './phase-times';
+import type { Phase } from '../contracts';
 
 export async function stalledById(config: Pick<Config, 'databaseUrl' | 'stall'>, now = Date.now()): Promise<Map<string, StalledMigration>> {
+  return (await phaseSnapshot(config, now)).stalled;
+}
+
+export interface PhaseSnapshot {
+  /** migrations in each phase now, by the phase changes recorded */
+  inPhase: Map<Phase, number>;
+  stalled: Map<string, StalledMigration>;
+}
+
+/** Where the migrations are now, and which of them are stalled, from one read of the phase changes. */
+export async function phaseSnapshot(config: Pick<Config, 'databaseUrl' | 'stall'>, now = Date.now()): Promise<PhaseSnapshot> {
   const periods = phasePeriods(await readPhaseChanges(config.databaseUrl));
   const stalled = stalledMigrations(periods, now, { limitMs: config.stall.limitMs, minSamples: config.stall.minSamples });
-  return new Map(stalled.map((s) => [s.migrationId, s]));
+  const inPhase = new Map(phaseStatistics(periods).map((s) => [s.phase, s.current]));
+  return { inPhase, stalled: new Map(stalled.map((s) => [s.migrationId, s])) };
 }

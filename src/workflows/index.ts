@@ -2,3 +2,5 @@
 export { tenantMigration } from './migration';
 export { batchMigration } from './batch';
 export { reconcileMigrations } from './reconciler';
+export { notificationDelivery } from './notification-delivery';
+export { rehearseMigration } from './rehearsal';

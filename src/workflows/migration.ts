@@ -44,6 +44,8 @@ import { phaseAccepts, phaseRefusal } from './phase-rules';
 import { containerNameFromUri } from '../migration/container-uri';
 import { AdminAction, Inbox, parseAction, requestIdOf } from './inbox';
 import { showAssessment, showDetails, showPhase } from './visibility';
+import type { CarriedMigration } from '../contracts';
+import { MigrationNotifications, type CarriedNotifications } from './notifications';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -92,6 +94,15 @@ const DEFAULT_CONTINUE_AFTER_EVENTS = 10_000;
 
 const { recordAudit } = proxyLocalActivities<MigrationActivities>({ startToCloseTimeout: '30s', retry, summary: 'Write the audit trail' });
 
+/**
+ * Since this patch, the migration notifies (docs/operations.md): each write of its audit trail also
+ * writes its events (phase changes, refusals, reminders, escalations) to the control plane's outbox,
+ * and it reminds the people who must act before each deadline, then tells the escalation contact.
+ */
+const NOTIFICATIONS = 'notifications';
+// A write that cannot be made in two minutes is kept for the next one: the migration never waits on it for long.
+const { recordTrail } = proxyLocalActivities<MigrationActivities>({ startToCloseTimeout: '30s', scheduleToCloseTimeout: '2m', retry, summary: 'Write the audit trail and the notifications' });
+
 type ActionHandler = (payload: Record<string, unknown>, actor: string) => Promise<'continue' | 'done' | { refused: string }>;
 
 /** Reads the request on the service while people are awaited: 'done' when someone acted outside the product. */
@@ -118,6 +129,8 @@ class Migration {
   private readonly refusals = new Map<string, { reason: string; until: number }>();
   /** a batch's migration: whether its batch has learned of its ending */
   private endReported = false;
+  /** reminders and notifications; undefined when replaying a migration started before them */
+  private notify?: MigrationNotifications;
 
   constructor(private readonly input: MigrationInput) {
     this.state = {
@@ -150,6 +163,9 @@ class Migration {
 
   async run(): Promise<MigrationStatus> {
     this.usesPort = patched(MIGRATION_SERVICE_PORT);
+    if (this.usesPort && patched(NOTIFICATIONS)) {
+      this.notify = new MigrationNotifications(this.input.migrationId, (this.input.resume as (CarriedMigration & CarriedNotifications) | undefined)?.notices);
+    }
     this.inbox.register();
     setHandler(statusQuery, () => this.state);
     if (this.input.batch) setHandler(grantMigrateSlotSignal, (payload) => this.slotGranted(payload));
@@ -497,6 +513,8 @@ class Migration {
     this.state.status = STATUS.migrateRunning;
     this.state.reason = undefined;
     this.setPhase('Migrating');
+    // Migrate may take hours: the accepted migrate and the new phase are told now, not at the end.
+    if (this.notify) await this.writeAudit();
     try {
       const check = await this.checkAgainBeforeMigrate();
       const outcome = await activity('migrateEnvironment', 'Migrate: re-link, re-map users, mailboxes, source access, checklist', SERVICE_OPERATION)({
@@ -754,15 +772,23 @@ class Migration {
         }
         if (watching && this.nextWatchAt === 0) this.nextWatchAt = Date.now() + this.servicePollMs();
         const watchAt = watching ? this.nextWatchAt : undefined;
-        const wakeAt = deadline === undefined ? watchAt : watchAt === undefined ? deadline : Math.min(deadline, watchAt);
+        // The next reminder or escalation of the deadline waited on shares the one durable timer.
+        const notice = this.notify?.next(this.state);
+        const wakeAt = earliest(deadline, watchAt, notice?.at);
         if (wakeAt === undefined) {
           await condition(() => this.inbox.size > 0 || isReady());
         } else {
           const remaining = wakeAt - Date.now();
-          const summary = wakeAt === deadline ? timerSummary : 'next look at the request on the migration service';
+          const summary =
+            wakeAt === deadline ? timerSummary : notice && wakeAt === notice.at ? MigrationNotifications.summary(notice) : 'next look at the request on the migration service';
           const arrived = remaining > 0 && (await condition(() => this.inbox.size > 0 || isReady(), remaining, { summary }));
           if (!arrived) {
             if (deadline !== undefined && Date.now() >= deadline) return 'timeout';
+            if (notice && Date.now() >= notice.at) {
+              // Sent once: marked done now, written at the top of the loop, carried across continue-as-new.
+              this.notify!.send(notice, this.state);
+              continue;
+            }
             // A durable timer, not a busy loop: the request is read once per interval.
             this.nextWatchAt = Date.now() + this.servicePollMs();
             if ((await watch!()) === 'done') return 'done';
@@ -835,22 +861,23 @@ class Migration {
    */
   private async continueAsNewRun(): Promise<void> {
     await this.writeAudit();
-    if (this.inbox.size > 0 || this.auditToWrite.length > 0 || !allHandlersFinished()) return;
-    await continueAsNew<typeof tenantMigration>({
-      ...this.input,
-      resume: {
-        state: this.state,
-        sourceTenantId: this.sourceTenantId,
-        validationRound: this.validationRound,
-        externalActions: this.externalActions,
-        servicePrepares: this.servicePrepares,
-        nextWatchAt: this.nextWatchAt,
-      },
-    });
+    if (this.inbox.size > 0 || this.auditToWrite.length > 0 || this.notify?.hasPending || !allHandlersFinished()) return;
+    // The reminders sent so far go along, so that the next run sends none of them again.
+    const resume: CarriedMigration & CarriedNotifications = {
+      state: this.state,
+      sourceTenantId: this.sourceTenantId,
+      validationRound: this.validationRound,
+      externalActions: this.externalActions,
+      servicePrepares: this.servicePrepares,
+      nextWatchAt: this.nextWatchAt,
+      ...(this.notify ? this.notify.carried() : {}),
+    };
+    await continueAsNew<typeof tenantMigration>({ ...this.input, resume });
   }
 
   /** Writes the entries recorded since the last write to the control plane's audit trail (one local activity). */
   private async writeAudit(): Promise<void> {
+    if (this.notify) return this.writeTrail(this.notify);
     if (this.auditToWrite.length === 0) return;
     const entries = this.auditToWrite.splice(0, this.auditToWrite.length);
     try {
@@ -859,6 +886,21 @@ class Migration {
       // Kept for the next write rather than lost; the migration does not stop for its audit trail.
       this.auditToWrite.unshift(...entries);
       log.warn('the audit trail could not be written; it is written at the next wait', { migrationId: this.input.migrationId, error: failureMessage(err) });
+    }
+  }
+
+  /** The audit entries and notification events since the last write, in one local activity (one marker in history). */
+  private async writeTrail(notify: MigrationNotifications): Promise<void> {
+    if (this.auditToWrite.length === 0 && !notify.hasPending) return;
+    const entries = this.auditToWrite.splice(0, this.auditToWrite.length);
+    const { events, collected } = notify.take(entries, this.state);
+    try {
+      notify.settle(await recordTrail({ entries, events }));
+    } catch (err) {
+      // Kept for the next write rather than lost; the migration does not stop for its audit trail or its notifications.
+      this.auditToWrite.unshift(...entries);
+      notify.restore(collected);
+      log.warn('the audit trail and notifications could not be written; they are written at the next wait', { migrationId: this.input.migrationId, error: failureMessage(err) });
     }
   }
 
@@ -912,13 +954,22 @@ class Migration {
 
   /** The one place a phase changes: state, its log, search attributes and the Web UI's details together. */
   private setPhase(phase: Phase, alongside: SearchAttributeUpdatePair[] = []): void {
+    const previous = this.state.phase;
     this.state.phase = phase;
+    // An event for the outbox, written with the next audit write: no command of its own.
+    this.notify?.phaseChanged(this.state, previous);
     // State only, no command: histories recorded before the log existed replay unchanged.
     const log = (this.state.statusLog ??= []);
     log.push({ at: new Date().toISOString(), phase, ...(this.state.status ? { status: this.state.status } : {}) });
     if (log.length > STATUS_LOG_IN_STATE) log.splice(0, log.length - STATUS_LOG_IN_STATE);
     showPhase(this.state, alongside);
   }
+}
+
+/** The earliest of the times given, if any. */
+function earliest(...times: (number | undefined)[]): number | undefined {
+  const given = times.filter((t): t is number => t !== undefined);
+  return given.length === 0 ? undefined : Math.min(...given);
 }
 
 function failureType(err: unknown): string | undefined {
