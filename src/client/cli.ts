@@ -11,6 +11,7 @@ import { registerWorldCommands } from './commands/world-commands';
 import { registerMappingCommands } from './commands/mapping-commands';
 import { registerDemoCommand } from './commands/demo-command';
 import { registerBatchCommands } from './commands/batch-commands';
+import { registerNotifyCommands } from './commands/notify-commands';
 import { registerStatsCommands } from './commands/stats-commands';
 
 export interface CommandRuntime {
@@ -43,6 +44,7 @@ export function buildProgram(runtime: { out?: (s: string) => void; env?: NodeJS.
   registerMappingCommands(program, shared);
   registerDemoCommand(program, shared);
   registerBatchCommands(program, shared);
+  registerNotifyCommands(program, shared);
   registerStatsCommands(program, shared);
   return { program, finish: async () => context?.close(), exitCode: () => exitCode };
 }
