@@ -959,9 +959,13 @@ class Migration {
     // An event for the outbox, written with the next audit write: no command of its own.
     this.notify?.phaseChanged(this.state, previous);
     // State only, no command: histories recorded before the log existed replay unchanged.
+    // A run continued as new sets the phase it resumes in again: not a change.
     const log = (this.state.statusLog ??= []);
-    log.push({ at: new Date().toISOString(), phase, ...(this.state.status ? { status: this.state.status } : {}) });
-    if (log.length > STATUS_LOG_IN_STATE) log.splice(0, log.length - STATUS_LOG_IN_STATE);
+    const last = log[log.length - 1];
+    if (last?.phase !== phase || last.status !== this.state.status) {
+      log.push({ at: new Date().toISOString(), phase, ...(this.state.status ? { status: this.state.status } : {}) });
+      if (log.length > STATUS_LOG_IN_STATE) log.splice(0, log.length - STATUS_LOG_IN_STATE);
+    }
     showPhase(this.state, alongside);
   }
 }
