@@ -12,6 +12,7 @@ import { registerMappingCommands } from './commands/mapping-commands';
 import { registerDemoCommand } from './commands/demo-command';
 import { registerBatchCommands } from './commands/batch-commands';
 import { registerNotifyCommands } from './commands/notify-commands';
+import { registerEvidenceCommands } from './commands/evidence-commands';
 import { registerStatsCommands } from './commands/stats-commands';
 
 export interface CommandRuntime {
@@ -45,6 +46,7 @@ export function buildProgram(runtime: { out?: (s: string) => void; env?: NodeJS.
   registerDemoCommand(program, shared);
   registerBatchCommands(program, shared);
   registerNotifyCommands(program, shared);
+  registerEvidenceCommands(program, shared);
   registerStatsCommands(program, shared);
   return { program, finish: async () => context?.close(), exitCode: () => exitCode };
 }

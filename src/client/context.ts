@@ -8,6 +8,7 @@ import { MigrationClient, UserError } from './migrations';
 import type { MigrationService } from '../service/migration-service';
 import { openMigrationService } from '../service';
 import { temporalConnectionOptions } from '../temporal-connection';
+import { openAuditLog, type AuditLog } from '../controlplane/audit-log';
 
 export class CommandContext {
   readonly config: Config;
@@ -15,6 +16,7 @@ export class CommandContext {
   private controlPlaneValue?: ControlPlane;
   private migrationsValue?: MigrationClient;
   private serviceValue?: MigrationService;
+  private auditLogValue?: AuditLog;
 
   constructor(
     private readonly globals: { as?: string; json?: boolean },
@@ -81,7 +83,14 @@ export class CommandContext {
     return this.migrationsValue;
   }
 
+  /** The migrations' audit trail in the control-plane database (the worker writes it; evidence packs read it). */
+  async auditLog(): Promise<AuditLog> {
+    this.auditLogValue ??= await openAuditLog(this.config.databaseUrl);
+    return this.auditLogValue;
+  }
+
   async close(): Promise<void> {
+    await this.auditLogValue?.close();
     await this.serviceValue?.close();
     await this.controlPlaneValue?.close();
     await this.connection?.close();
