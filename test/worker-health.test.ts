@@ -4,6 +4,7 @@
 // lines stay off the terminal.
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +21,6 @@ import { makeTestWorld } from './helpers/world';
 import { startProduct, uploadWithSas } from './helpers/product';
 import { freePort } from './helpers/ports';
 import { testPostgres } from './helpers/postgres';
-import { randomBytes } from 'node:crypto';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
