@@ -111,9 +111,10 @@ export function workerLogger(terminal: Logger = new DefaultLogger('INFO')): Logg
 
 // A process that runs the worker without installing a runtime of its own (the
 // embedded stack of `npm start`) gets the same quiet logger when its first
-// connection creates the runtime. One that installed its own (the tests, the
-// benchmarks) keeps it.
-if (Runtime._instance === undefined) Runtime.defaultOptions = { ...Runtime.defaultOptions, logger: workerLogger() };
+// connection creates the runtime. One that has a runtime already (the tests
+// install theirs before loading this module) keeps its own, also when the SDK
+// re-creates it later from its remembered options.
+if (Runtime.instantiator === undefined) Runtime.defaultOptions = { ...Runtime.defaultOptions, logger: workerLogger() };
 
 /** Process-wide runtime of the worker process: the quiet logger, and Prometheus metrics when an address is configured. */
 export function installRuntime(config: Config): void {
