@@ -20,7 +20,8 @@ export interface EvidenceSources {
   client: Client;
   migrations: MigrationClient;
   service: MigrationService;
-  auditLog: AuditLog;
+  /** the audit trail; without it (its database cannot be opened here) the workflow's own recent entries are used */
+  auditLog: AuditLog | { unavailable: string };
   /** the simulated back end's control plane, which keeps who was re-mapped */
   controlPlane?: ControlPlane;
   /** the acting admin (--as): decides whether lists of people are included */
@@ -88,7 +89,7 @@ export async function collectEvidence(migrationId: string, sources: EvidenceSour
   const endedAt = lastRun.closedAt ?? generatedAt;
   const state = running ? `running at ${generatedAt}, phase ${status.phase}` : `ended at ${endedAt}, phase ${status.phase}`;
 
-  const trail = await auditTrail(sources.auditLog, status);
+  const { trail, source: trailSource } = await auditTrail(sources.auditLog, status);
   const records = readHistories(runs);
   const people = await mayListPeople(sources, status);
   const parts: EvidencePart[] = [];
@@ -181,10 +182,11 @@ export async function collectEvidence(migrationId: string, sources: EvidenceSour
       container: status.storage ? stripQuery(status.storage.sasUrl) : null,
       warnings: status.warnings,
       unknown: status.unknown ?? [],
+      auditTrailFrom: trailSource,
       actors,
     }),
   );
-  const readme = readmeText({ facts, status, actors, refused, prepares: prepares.rows, statusRows, users: users.summary, runs: runRows, redacted, parts });
+  const readme = readmeText({ facts, status, trailSource, actors, refused, prepares: prepares.rows, statusRows, users: users.summary, runs: runRows, redacted, parts });
   parts.unshift({ name: 'README.txt', about: 'this file', data: Buffer.from(redactText(readme), 'utf8') });
   return { facts, parts };
 }
@@ -215,8 +217,18 @@ async function readStatus(migrations: MigrationClient, handle: WorkflowHandle, r
  * The audit trail from the control plane; accepted actions the workflow recorded but has not
  * written there yet (it writes when it next waits, e.g. after migrate) come from its state.
  */
-async function auditTrail(auditLog: AuditLog, status: MigrationStatus): Promise<TrailEntry[]> {
-  const stored: AuditRecord[] = await auditLog.list(status.migrationId);
+async function auditTrail(auditLog: EvidenceSources['auditLog'], status: MigrationStatus): Promise<{ trail: TrailEntry[]; source: string }> {
+  let stored: AuditRecord[] = [];
+  let source = 'the audit trail in the control-plane database';
+  try {
+    if ('unavailable' in auditLog) throw new Error(auditLog.unavailable);
+    stored = await auditLog.list(status.migrationId);
+  } catch (err) {
+    source = `the workflow's state only (its most recent 100 entries): the audit trail could not be read (${(err as Error).message.split('\n')[0]})`;
+  }
+  if (stored.length === 0 && !source.startsWith('the workflow')) {
+    source = "the workflow's state only (its most recent 100 entries): the audit trail holds nothing for this migration (it started before the trail was stored)";
+  }
   const trail: TrailEntry[] = stored.map((r) => ({
     at: r.at,
     action: r.action as Action,
@@ -233,7 +245,7 @@ async function auditTrail(auditLog: AuditLog, status: MigrationStatus): Promise<
   // With no stored trail (a migration from before the trail was stored), the workflow's recent entries are all there is.
   const fromState = status.audit.filter((e) => !known.has(key(e)) && (trail.length === 0 || e.outcome === 'accepted'));
   for (const e of fromState) trail.push({ ...e, count: 1, recordedIn: 'workflow state' });
-  return trail.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  return { trail: trail.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)), source };
 }
 
 interface PeopleRule {
@@ -396,6 +408,7 @@ async function remappedUsers(sources: EvidenceSources, status: MigrationStatus, 
 function readmeText(input: {
   facts: EvidenceFacts;
   status: MigrationStatus;
+  trailSource: string;
   actors: Record<string, { actor: string; at: string; note?: string }[]>;
   refused: TrailEntry[];
   prepares: PrepareRow[];
@@ -424,7 +437,7 @@ function readmeText(input: {
   lines.push(`Phase:         ${status.phase}${status.status ? ` (${status.status})` : ''}`);
   if (status.reason) lines.push(`Reason:        ${status.reason}`);
   lines.push('');
-  lines.push('WHO DID WHAT (accepted actions, from the audit trail)');
+  lines.push(`WHO DID WHAT (accepted actions, from ${input.trailSource})`);
   const order: Action[] = ['submit', 'approve', 'deny', 'approveLockbox', 'requestStorage', 'prepare', 'migrate', 'cancel'];
   let any = false;
   for (const action of order) {

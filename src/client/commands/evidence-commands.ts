@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
 import { UserError } from '../migrations';
+import { describeError } from '../../errors';
 import { collectEvidence } from '../../evidence/collect';
 import { checkOutput, verifyPack, writePack } from '../../evidence/pack';
 import { loadSigner, loadVerifier } from '../../evidence/signing';
@@ -30,7 +31,7 @@ export function registerEvidenceCommands(program: Command, runtime: CommandRunti
         client: await context.client(),
         migrations: await context.migrations(),
         service: await context.service(),
-        auditLog: await context.auditLog(),
+        auditLog: await context.auditLog().catch((err: Error) => ({ unavailable: describeError(err) })),
         ...(context.config.backend === 'simulated' ? { controlPlane: await context.controlPlane() } : {}),
         ...(actor ? { actor } : {}),
       });
