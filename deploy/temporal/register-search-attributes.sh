@@ -1,5 +1,7 @@
 #!/bin/sh
-# One-shot job (compose service `temporal-setup`, image temporalio/admin-tools):
+# One-shot job (compose service `temporal-setup`, image temporalio/admin-tools),
+# and the same on any machine with the `temporal` CLI on PATH (`npm run
+# test:cluster` runs it with the project's own; needs only a POSIX sh and awk):
 # the namespace and the custom search attributes of SPEC §7 and docs/operations.md. Safe to run again:
 # what exists with the right type is left as it is; an attribute that exists with
 # another type stops the job (a workflow upserting it would fail forever).
