@@ -325,6 +325,79 @@ export const batchStatusQuery = defineQuery<BatchStatus>('batchStatus');
 export const BATCH_WORKFLOW_TYPE = 'batchMigration';
 export const batchWorkflowId = (batchId: string): string => `t2t-batch-${batchId}`;
 
+// ---- rehearsals ---------------------------------------------------------------
+// `t2t rehearse`: the whole migrate on a copy of the environment, without approvals,
+// to learn what the real run will do and how long its cutover takes.
+
+export interface RehearsalInput {
+  /** the rehearsal's own id (a UUID): it names its container and its re-mapping records, as a migration id does */
+  rehearsalId: string;
+  environmentId: string;
+  targetTenantId: string;
+  /** the admin who asked for it: the same role as submit (an admin of the source tenant) */
+  requestedBy: string;
+  /** the container usermapping.csv was put in for the rehearsal */
+  storage: StorageInfo;
+  /** the id the copy gets (rehearsalCopyId): from it, a copy left behind leads back to its rehearsal */
+  copyEnvironmentId: string;
+}
+
+/** Running until it ends; Refused: nothing was copied (role, eligibility); the others ran on the copy. */
+export const REHEARSAL_OUTCOMES = ['Running', 'Succeeded', 'Refused', 'ValidationFailed', 'Failed', 'Cancelled'] as const;
+export type RehearsalOutcome = (typeof REHEARSAL_OUTCOMES)[number];
+
+/** One step of the rehearsal and how long it took; `cutover`: the real migrate runs it too, inside the maintenance window. */
+export interface RehearsalStep {
+  step: string;
+  title: string;
+  ms: number;
+  cutover: boolean;
+}
+
+/**
+ * What a rehearsal found, counts only: who would be re-mapped, left behind or need a mailbox is
+ * personal data, written next to the mapping in the rehearsal's container (`peopleBlob`), not here.
+ */
+export interface RehearsalReport {
+  rehearsalId: string;
+  environmentId: string;
+  environmentName?: string;
+  /** the copy the migrate ran on, removed when the rehearsal ended */
+  copyEnvironmentId?: string;
+  sourceTenantId?: string;
+  targetTenantId: string;
+  outcome: RehearsalOutcome;
+  reason?: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** the preparation warnings the real migration will show */
+  warnings: PreparationWarning[];
+  /** what the real run would stop at, besides the warnings (e.g. storage refused: administration mode off) */
+  findings: string[];
+  validation?: ValidationInfo;
+  /** what the migrate did on the copy: what the real one will do */
+  summary?: MigrationSummary;
+  steps: RehearsalStep[];
+  /** the steps the real cutover runs (validation again, then every migrate step), summed: the maintenance window to book */
+  cutoverMs?: number;
+  /** the blob, in the rehearsal's container, naming the users behind the summary's counts */
+  peopleBlob?: string;
+  copyRemoved: boolean;
+}
+
+export const rehearsalStatusQuery = defineQuery<RehearsalReport>('rehearsalStatus');
+export const REHEARSAL_WORKFLOW_TYPE = 'rehearseMigration';
+/** Deterministic, readable in the Web UI's list: the environment and the moment it was asked for (UTC, to the millisecond). */
+export const rehearsalWorkflowId = (environmentId: string, at: Date): string => `t2t-rehearsal-${environmentId}-${rehearsalStamp(at)}`;
+/** The copy a rehearsal makes: marked as one in its id too, and named after the same moment as its workflow. */
+export const rehearsalCopyId = (environmentId: string, at: Date): string => `${environmentId}~rehearsal-${rehearsalStamp(at)}`;
+/** The rehearsal workflow that made a copy (for copies left by a rehearsal that was terminated). */
+export function rehearsalWorkflowIdOfCopy(copy: { id: string; copyOf?: string }): string | undefined {
+  const at = copy.id.lastIndexOf('~rehearsal-');
+  return copy.copyOf && at > 0 ? `t2t-rehearsal-${copy.copyOf}-${copy.id.slice(at + '~rehearsal-'.length)}` : undefined;
+}
+const rehearsalStamp = (at: Date): string => at.toISOString().replace(/[-:.]/g, '');
+
 // ---- search attributes ---------------------------------------------------
 export const SearchAttributes = {
   phase: defineSearchAttributeKey('T2TPhase', SearchAttributeType.KEYWORD),

@@ -11,6 +11,7 @@ import { registerWorldCommands } from './commands/world-commands';
 import { registerMappingCommands } from './commands/mapping-commands';
 import { registerDemoCommand } from './commands/demo-command';
 import { registerBatchCommands } from './commands/batch-commands';
+import { registerRehearsalCommands } from './commands/rehearsal-commands';
 import { registerNotifyCommands } from './commands/notify-commands';
 import { registerEvidenceCommands } from './commands/evidence-commands';
 import { registerStatsCommands } from './commands/stats-commands';
@@ -45,6 +46,7 @@ export function buildProgram(runtime: { out?: (s: string) => void; env?: NodeJS.
   registerMappingCommands(program, shared);
   registerDemoCommand(program, shared);
   registerBatchCommands(program, shared);
+  registerRehearsalCommands(program, shared);
   registerNotifyCommands(program, shared);
   registerEvidenceCommands(program, shared);
   registerStatsCommands(program, shared);

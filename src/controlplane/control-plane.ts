@@ -66,6 +66,8 @@ export interface EnvironmentRecord {
   /** the tenant the environment was migrated from, if any */
   previousTenantId: string | null;
   components: EnvironmentComponents;
+  /** set on a copy made for a rehearsal (`t2t rehearse`): the environment it copies */
+  copyOf?: string;
 }
 
 export interface EnvironmentUserRecord {
@@ -122,6 +124,7 @@ export interface ControlPlane {
   findTenantUsers(tenantId: string, upns: string[]): Promise<Map<string, TenantUserRecord>>;
 
   getEnvironment(environmentId: string): Promise<EnvironmentRecord | undefined>;
+  /** The environments of the inventory (of one tenant); rehearsal copies are not among them. */
   listEnvironments(tenantId?: string): Promise<EnvironmentRecord[]>;
   /** Page through an environment's users ordered by upn (case-insensitive), after the given upn. */
   listEnvironmentUsers(environmentId: string, options?: { afterUpn?: string; limit?: number }): Promise<EnvironmentUserRecord[]>;
@@ -164,6 +167,22 @@ export interface ControlPlane {
    * for an environment it does not hold.
    */
   relinkBack(environmentId: string, fromTenantId: string, options?: { restorePreviousTenantId?: string | null }): Promise<boolean>;
+
+  /**
+   * Copies an environment and its users, as they are now, under a new id and name, marked as a copy
+   * (`copyOf`), in the same tenant: a rehearsal migrates the copy. One transaction. Idempotent: a copy
+   * of the same environment with that id is returned as it is. Throws ControlPlaneNotFoundError for
+   * an environment it does not hold, and refuses an id taken by anything else.
+   */
+  copyEnvironment(environmentId: string, copy: { id: string; name: string }): Promise<EnvironmentRecord>;
+  /**
+   * Removes a copy made by copyEnvironment: the copy, its users and the re-mappings recorded in it, in
+   * one transaction. Returns false when there is no such environment (already removed); refuses an
+   * environment that is not a copy.
+   */
+  removeEnvironmentCopy(copyId: string): Promise<boolean>;
+  /** The copies of an environment that exist now (a rehearsal running, or one that was terminated). */
+  listEnvironmentCopies(environmentId: string): Promise<EnvironmentRecord[]>;
 
   /** Registers a request; a repeat with the same id changes nothing (idempotent submit). */
   recordRequest(request: Omit<MigrationRequestRecord, 'approvalStatus' | 'actedBy'>): Promise<void>;

@@ -46,6 +46,8 @@ export interface EnvironmentsTable {
   source_access: number;
   previous_tenant_id: string | null;
   components: string;
+  /** set on a rehearsal's copy: the environment it copies */
+  copy_of: string | null;
 }
 
 export interface EnvironmentUsersTable {

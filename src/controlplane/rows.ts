@@ -56,6 +56,7 @@ export function environmentRow(environment: WorldEnvironment): EnvironmentsTable
     source_access: 1,
     previous_tenant_id: null,
     components: JSON.stringify(environment.components),
+    copy_of: null,
   };
 }
 
@@ -109,6 +110,7 @@ export function toEnvironment(row: EnvironmentsTable): EnvironmentRecord {
     previousTenantId: row.previous_tenant_id,
     // Rows written before a component kind existed read as having none of it.
     components: { ...NO_COMPONENTS, ...(JSON.parse(row.components) as Partial<EnvironmentComponents>) },
+    ...(row.copy_of ? { copyOf: row.copy_of } : {}),
   };
 }
 

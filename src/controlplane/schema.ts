@@ -82,6 +82,8 @@ export async function createSchema(db: Kysely<Database>, dialect: Dialect): Prom
     .addColumn('acted_by', 'text')
     .execute();
   await addColumnIfMissing(db, dialect, 'tenants', 'escalation_contact', 'text');
+  // Rehearsals (docs/runbook.md): a copy of an environment names the environment it copies.
+  await addColumnIfMissing(db, dialect, 'environments', 'copy_of', 'text');
   // Notifications (docs/operations.md): subscriptions, the outbox of events, and what was delivered.
   await db.schema
     .createTable('notification_subscriptions').ifNotExists()

@@ -121,7 +121,7 @@ export class SqlControlPlane implements ControlPlane {
   }
 
   async listEnvironments(tenantId?: string): Promise<EnvironmentRecord[]> {
-    let query = this.db.selectFrom('environments').selectAll().orderBy('id');
+    let query = this.db.selectFrom('environments').selectAll().where('copy_of', 'is', null).orderBy('id');
     if (tenantId !== undefined) query = query.where('tenant_id', '=', tenantId);
     return (await query.execute()).map(toEnvironment);
   }
@@ -227,6 +227,42 @@ export class SqlControlPlane implements ControlPlane {
         .execute();
       return true;
     });
+  }
+
+  async copyEnvironment(environmentId: string, copy: { id: string; name: string }): Promise<EnvironmentRecord> {
+    return this.writeTransaction(async (trx) => {
+      const existing = await trx.selectFrom('environments').selectAll().where('id', '=', copy.id).executeTakeFirst();
+      if (existing) {
+        // A retry after a commit whose acknowledgement was lost finds its own copy.
+        if (existing.copy_of === environmentId) return toEnvironment(existing);
+        throw new Error(`environment id '${copy.id}' is taken by another environment: the copy was not made`);
+      }
+      const original = await trx.selectFrom('environments').selectAll().where('id', '=', environmentId).executeTakeFirst();
+      if (!original) throw new ControlPlaneNotFoundError('environment', environmentId);
+      const row = { ...original, id: copy.id, name: copy.name, copy_of: environmentId };
+      await trx.insertInto('environments').values(row).execute();
+      // One statement, however many users: the copy is whole or absent.
+      await sql`INSERT INTO environment_users (environment_id, upn, upn_key, roles, previous_upn)
+        SELECT CAST(${copy.id} AS TEXT), upn, upn_key, roles, previous_upn FROM environment_users WHERE environment_id = ${environmentId}`.execute(trx);
+      return toEnvironment(row);
+    });
+  }
+
+  async removeEnvironmentCopy(copyId: string): Promise<boolean> {
+    return this.writeTransaction(async (trx) => {
+      const environment = await trx.selectFrom('environments').select(['copy_of']).where('id', '=', copyId).executeTakeFirst();
+      if (!environment) return false;
+      if (!environment.copy_of) throw new Error(`environment '${copyId}' is not a rehearsal copy: it was not removed`);
+      await trx.deleteFrom('user_remaps').where('environment_id', '=', copyId).execute();
+      await trx.deleteFrom('environment_users').where('environment_id', '=', copyId).execute();
+      await trx.deleteFrom('environments').where('id', '=', copyId).where('copy_of', 'is not', null).execute();
+      return true;
+    });
+  }
+
+  async listEnvironmentCopies(environmentId: string): Promise<EnvironmentRecord[]> {
+    const rows = await this.db.selectFrom('environments').selectAll().where('copy_of', '=', environmentId).orderBy('id').execute();
+    return rows.map(toEnvironment);
   }
 
   async recordRequest(request: Omit<MigrationRequestRecord, 'approvalStatus' | 'actedBy'>): Promise<void> {

@@ -20,7 +20,10 @@ import type {
   ServiceMigration,
   ServicePrepareResult,
   Submission,
+  EnvironmentCopy,
+  MigrationNames,
 } from '../service/migration-service';
+import { NOT_SUPPORTED } from '../service/migration-service';
 import { MicrosoftServiceError } from './errors';
 import { callService, type TokenSource } from './http';
 import type { MicrosoftSettings } from './settings';
@@ -43,6 +46,10 @@ export const UNKNOWN_AFTER_MIGRATE = [
   "user and mailbox counts: Microsoft's service re-maps users and configures mailboxes itself and does not report counts; see its status (t2t status --json, serviceStatus)",
   'post-migration checklist: not computed from an inventory; every general item of the article is listed',
 ];
+
+/** Why `t2t rehearse` stops at once on this back end. */
+export const CANNOT_COPY_ENVIRONMENTS =
+  'the Microsoft back end cannot copy environments, so it cannot rehearse a migration: rehearsals run on the simulated back end only (T2T_BACKEND=simulated)';
 
 /** The article's post-migration items, for a back end that cannot see the inventory. */
 const GENERAL_CHECKLIST: ChecklistItem[] = [
@@ -386,6 +393,28 @@ export class MicrosoftMigrationService implements MigrationService {
         unknown: [...UNKNOWN_AFTER_MIGRATE],
       };
     });
+  }
+
+  readonly canCopyEnvironments = false;
+
+  async copyEnvironment(): Promise<EnvironmentCopy> {
+    throw ApplicationFailure.nonRetryable(CANNOT_COPY_ENVIRONMENTS, NOT_SUPPORTED);
+  }
+
+  async removeEnvironmentCopy(): Promise<boolean> {
+    throw ApplicationFailure.nonRetryable(CANNOT_COPY_ENVIRONMENTS, NOT_SUPPORTED);
+  }
+
+  async migrationPeople(): Promise<MigrationNames | undefined> {
+    // Microsoft's service re-maps users itself and does not report whom (UNKNOWN_AFTER_MIGRATE).
+    return undefined;
+  }
+
+  async stagingStorage(): Promise<StorageInfo> {
+    throw ApplicationFailure.nonRetryable(
+      "Microsoft's service creates a migration's storage only when it is asked for, after approval: there is nowhere to put a file before",
+      NOT_SUPPORTED,
+    );
   }
 
   async close(): Promise<void> {

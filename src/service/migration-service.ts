@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import type { Action, ChecklistItem, EligibilityFinding, Phase, PreparationWarning, StorageInfo } from '../contracts';
 import type { DirectoryLookup } from '../mapping/directory';
 import type { AuthorizationResult } from '../migration/authorization';
+import type { MigrationPeople } from '../migration/migration-people';
 
 export const BACKENDS = ['simulated', 'microsoft'] as const;
 export type BackendKind = (typeof BACKENDS)[number];
@@ -108,6 +109,25 @@ export interface MigrateOutcome {
   flowActivationOrder: string[];
   /** what the back end could not know about the result (the counts above are 0 then) */
   unknown: string[];
+  /** how long each migrate step took, in ms, where the back end runs the steps itself (a rehearsal reports them) */
+  stepDurationsMs?: Record<string, number>;
+}
+
+/** The failure type of what a back end cannot do at all (copy an environment on Microsoft's service): retrying cannot help. */
+export const NOT_SUPPORTED = 'NotSupported';
+
+/** A copy of an environment, made for a rehearsal. */
+export interface EnvironmentCopy {
+  environmentId: string;
+  copyOf: string;
+  name: string;
+  tenantId: string;
+  users: number;
+}
+
+/** The people behind a migration's counts, and who was re-mapped to whom: personal data, never in workflow history. */
+export interface MigrationNames extends MigrationPeople {
+  remapped: { sourceUpn: string; targetUpn: string }[];
 }
 
 export interface MigrationService {
@@ -147,6 +167,22 @@ export interface MigrationService {
   cancel(migration: ServiceMigration, actor: string): Promise<void>;
   /** Records how the migration ended, where the back end keeps requests; idempotent. */
   closeRequest(migration: ServiceMigration, phase: Phase): Promise<void>;
+
+  // ---- rehearsals and move-backs (docs/runbook.md); additive: a back end that cannot says so ----
+
+  /** Whether this back end can copy an environment, which a rehearsal (`t2t rehearse`) needs. */
+  readonly canCopyEnvironments: boolean;
+  /** A marked copy of the environment and its users, in the same tenant; idempotent for one copy id. */
+  copyEnvironment(environmentId: string, copyId: string): Promise<EnvironmentCopy>;
+  /** Removes a copy made by copyEnvironment, with its users and re-mappings; false when already gone. Refuses anything else. */
+  removeEnvironmentCopy(copyId: string): Promise<boolean>;
+  /** Who a migration re-mapped, left out or left with a mailbox to reconfigure; undefined where the back end does not record it. */
+  migrationPeople(migration: ServiceMigration): Promise<MigrationNames | undefined>;
+  /**
+   * Storage for a mapping file the product writes itself before anyone asks for storage (a rehearsal's,
+   * a move-back's inverse mapping): the container `createStorage` gives the migration with this id later.
+   */
+  stagingStorage(migrationId: string): Promise<StorageInfo>;
 
   directory: DirectoryLookup;
   close(): Promise<void>;

@@ -92,6 +92,8 @@ export interface MigrateProgress extends Partial<RemapProgress> {
   compensations?: Compensation[];
   /** set once a step failed for good: a retry of the activity goes on undoing, never forward */
   compensating?: CompensationProgress;
+  /** ms each finished step took (a step resumed after a crash counts from its resumption) */
+  stepMs?: Record<string, number>;
 }
 
 export async function environmentOrFail(controlPlane: ControlPlane, environmentId: string): Promise<EnvironmentRecord> {
@@ -389,8 +391,10 @@ export async function runSimulatedMigrate(controlPlane: ControlPlane, input: Mig
         current = step;
         // Pushed before it starts: a re-mapping that fails half-way has batches to undo.
         if (step === 'remap' && !compensations.some((c) => c.undo === 'remaps')) compensations.push({ undo: 'remaps' });
+        const started = Date.now();
         await runStep(controlPlane, step, input, progress, operation);
         progress.done.push(step);
+        (progress.stepMs ??= {})[step] = Date.now() - started;
         const compensation = compensationAfter(step, progress, input.targetTenantId, input.sourceTenantId);
         if (compensation) compensations.push(compensation);
         operation.heartbeat(progress);
@@ -403,7 +407,9 @@ export async function runSimulatedMigrate(controlPlane: ControlPlane, input: Mig
   }
   if (progress.compensating) await compensate(controlPlane, input, progress, operation);
 
+  const checklistStarted = Date.now();
   const checklist = checklistOf(await environmentOrFail(controlPlane, input.environmentId));
+  const stepDurationsMs = { ...progress.stepMs, checklist: Date.now() - checklistStarted };
   return {
     usersRemapped: progress.remap?.usersRemapped ?? 0,
     unmappedTotal: progress.remap?.unmappedTotal ?? 0,
@@ -413,5 +419,6 @@ export async function runSimulatedMigrate(controlPlane: ControlPlane, input: Mig
     checklist: checklist.items,
     flowActivationOrder: checklist.flowActivationOrder,
     unknown: [],
+    stepDurationsMs,
   };
 }

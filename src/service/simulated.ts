@@ -9,10 +9,13 @@ import { Action, ErrorType, Phase, StorageInfo } from '../contracts';
 import { checkEligibility } from '../migration/eligibility';
 import { authorizeAction, requiredTenant, AuthorizationResult } from '../migration/authorization';
 import { MigrationStorage, containerNameFor } from '../storage/migration-storage';
+import { migrationPeople } from '../migration/migration-people';
 import type {
   ApprovalListing,
   Assessment,
+  EnvironmentCopy,
   MappingContainer,
+  MigrationNames,
   MigrateOutcome,
   MigrationService,
   OperationContext,
@@ -84,6 +87,10 @@ export class SimulatedMigrationService implements MigrationService {
     if (!sourceTenant) throw ApplicationFailure.nonRetryable(`tenant '${sourceTenantId}' does not exist`, ErrorType.NotFound);
     if (!targetTenant) throw ApplicationFailure.nonRetryable(`target tenant '${targetTenantId}' does not exist`, ErrorType.NotFound);
     const result = checkEligibility({ environment, sourceTenant, targetTenant });
+    // A rehearsal's copy exists only while its rehearsal runs: only the environment it copies can move.
+    const copy = environment.copyOf
+      ? [{ code: 'RehearsalCopy', message: `environment '${environment.id}' is a rehearsal copy of '${environment.copyOf}'; migrate the original` }]
+      : [];
     return {
       backend: this.backend,
       environmentName: environment.name,
@@ -92,7 +99,7 @@ export class SimulatedMigrationService implements MigrationService {
       sourceTenantName: sourceTenant.name,
       targetTenantName: targetTenant.name,
       lockboxRequired: sourceTenant.lockboxEnabled,
-      blocking: result.blocking,
+      blocking: [...result.blocking, ...copy],
       warnings: result.warnings,
       unknown: [],
     };
@@ -225,6 +232,38 @@ export class SimulatedMigrationService implements MigrationService {
       },
       operation,
     );
+  }
+
+  readonly canCopyEnvironments = true;
+
+  async copyEnvironment(environmentId: string, copyId: string): Promise<EnvironmentCopy> {
+    const original = await environmentOrFail(this.controlPlane, environmentId);
+    if (original.copyOf) throw ApplicationFailure.nonRetryable(`environment '${environmentId}' is itself a rehearsal copy`, ErrorType.NotEligible);
+    let copy;
+    try {
+      copy = await this.controlPlane.copyEnvironment(environmentId, { id: copyId, name: `${original.name} (rehearsal copy)` });
+    } catch (err) {
+      if (err instanceof ControlPlaneNotFoundError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.NotFound);
+      throw err;
+    }
+    const users = await this.controlPlane.countEnvironmentUsers(copy.id);
+    return { environmentId: copy.id, copyOf: environmentId, name: copy.name, tenantId: copy.tenantId, users };
+  }
+
+  async removeEnvironmentCopy(copyId: string): Promise<boolean> {
+    return this.controlPlane.removeEnvironmentCopy(copyId);
+  }
+
+  async migrationPeople(migration: ServiceMigration): Promise<MigrationNames> {
+    const [people, remaps] = await Promise.all([
+      migrationPeople(this.controlPlane, migration),
+      this.controlPlane.listRemaps(migration.migrationId),
+    ]);
+    return { ...people, remapped: remaps.map((r) => ({ sourceUpn: r.sourceUpn, targetUpn: r.targetUpn })) };
+  }
+
+  async stagingStorage(migrationId: string): Promise<StorageInfo> {
+    return this.options.storage.provision(containerNameFor(migrationId), this.options.sasValidityMs);
   }
 
   async close(): Promise<void> {
