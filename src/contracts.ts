@@ -193,6 +193,13 @@ export interface MigrationStatus {
    * started before this field existed has those since). The evidence pack's status strings in order.
    */
   statusLog?: StatusChange[];
+  /** a move-back (`t2t moveback`): the source migration id of the migration this one reverses */
+  reversesMigrationId?: string;
+  /**
+   * The move-back that reverses this migration, when one was opened: filled in by the client from the
+   * reverse migration's memo and search attributes (never by the workflow, whose run has ended by then).
+   */
+  reversedBy?: { migrationId: string; phase?: Phase };
 }
 
 export const statusQuery = defineQuery<MigrationStatus>('status');
@@ -218,6 +225,8 @@ export interface MigrationInput {
   resume?: CarriedMigration;
   /** set when a batch started the migration: it asks the batch for a migrate slot and reports its end to it */
   batch?: { workflowId: string };
+  /** a move-back: the source migration id of the migration it reverses (shown in status and the Web UI) */
+  reversesMigrationId?: string;
 }
 
 /** What a migration carries into its next run (continue-as-new): its state, with absolute deadlines. */

@@ -12,6 +12,7 @@ import { registerMappingCommands } from './commands/mapping-commands';
 import { registerDemoCommand } from './commands/demo-command';
 import { registerBatchCommands } from './commands/batch-commands';
 import { registerRehearsalCommands } from './commands/rehearsal-commands';
+import { registerMoveBackCommands } from './commands/moveback-commands';
 import { registerNotifyCommands } from './commands/notify-commands';
 import { registerEvidenceCommands } from './commands/evidence-commands';
 import { registerStatsCommands } from './commands/stats-commands';
@@ -47,6 +48,7 @@ export function buildProgram(runtime: { out?: (s: string) => void; env?: NodeJS.
   registerDemoCommand(program, shared);
   registerBatchCommands(program, shared);
   registerRehearsalCommands(program, shared);
+  registerMoveBackCommands(program, shared);
   registerNotifyCommands(program, shared);
   registerEvidenceCommands(program, shared);
   registerStatsCommands(program, shared);

@@ -12,6 +12,7 @@ import {
   MIGRATION_WORKFLOW_TYPE,
   MigrationInput,
   MigrationStatus,
+  Phase,
   SearchAttributes,
   approveLockboxSignal,
   approveLockboxUpdate,
@@ -111,7 +112,7 @@ export class MigrationClient {
   }
 
   /** Checks the request at once, starts the migration and waits until it has been assessed. */
-  async submit(input: { environmentId: string; targetTenantId: string; actor: string }): Promise<MigrationStatus> {
+  async submit(input: { environmentId: string; targetTenantId: string; actor: string; reversesMigrationId?: string }): Promise<MigrationStatus> {
     const { service } = this.options;
     const assessment = await refusedAs('submit', () => service.assess(input.environmentId, input.targetTenantId));
     const authorization = await service.authorize('submit', input.actor, {
@@ -141,7 +142,11 @@ export class MigrationClient {
       servicePollMs: this.options.config.servicePollMs,
       checkBudgetMs: this.options.config.checkBudgetMs,
       continueAfterEvents: this.options.config.continueAfterEvents,
+      ...(input.reversesMigrationId ? { reversesMigrationId: input.reversesMigrationId } : {}),
     };
+    // A move-back says so in the Web UI's list and names the migration it reverses in its memo, where
+    // the reversed migration's status finds it (reversalOf).
+    const moveBack = input.reversesMigrationId ? 'Move back ' : 'Move ';
     let handle: WorkflowHandle;
     try {
       handle = await this.client.workflow.start(MIGRATION_WORKFLOW_TYPE, {
@@ -151,12 +156,18 @@ export class MigrationClient {
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         args: [migration],
         typedSearchAttributes: initialSearchAttributes(migration, sourceTenant.id),
-        memo: { environmentName: environment.name, sourceTenant: sourceTenant.name, targetTenant: targetTenant.name },
-        staticSummary: `Move ${environment.name} (${environment.id}) from ${sourceTenant.name} to ${targetTenant.name}`,
+        memo: {
+          environmentName: environment.name,
+          sourceTenant: sourceTenant.name,
+          targetTenant: targetTenant.name,
+          ...(input.reversesMigrationId ? { reversesMigrationId: input.reversesMigrationId } : {}),
+        },
+        staticSummary: `${moveBack}${environment.name} (${environment.id}) from ${sourceTenant.name} to ${targetTenant.name}`,
         staticDetails:
           `Tenant-to-tenant migration of environment **${environment.name}** (\`${environment.id}\`) ` +
           `from tenant **${sourceTenant.name}** (\`${sourceTenant.id}\`) to **${targetTenant.name}** (\`${targetTenant.id}\`).\n\n` +
-          `Source migration id \`${migration.migrationId}\` · target migration id \`${migration.targetMigrationId}\``,
+          `Source migration id \`${migration.migrationId}\` · target migration id \`${migration.targetMigrationId}\`` +
+          (input.reversesMigrationId ? `\n\nMove-back of migration \`${input.reversesMigrationId}\`` : ''),
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -225,7 +236,38 @@ export class MigrationClient {
 
 
   async status(migrationId: string): Promise<MigrationStatus> {
-    return this.statusOf(await this.find(migrationId));
+    return this.withReversal(await this.statusOf(await this.find(migrationId)));
+  }
+
+  /** A succeeded migration's status with the move-back that reverses it, if one was opened (reversalOf). */
+  async withReversal(status: MigrationStatus): Promise<MigrationStatus> {
+    const reversedBy = await this.reversalOf(status);
+    return reversedBy ? { ...status, reversedBy } : status;
+  }
+
+  /**
+   * The latest move-back of a succeeded migration: a migration of the same environment, the other
+   * way, whose memo names this one (set when `t2t moveback` started it). Read from visibility, so no
+   * workflow is asked; a move-back started a moment ago may take a moment to show.
+   */
+  async reversalOf(status: MigrationStatus): Promise<MigrationStatus['reversedBy']> {
+    if (status.phase !== 'Succeeded' || !status.sourceTenantId) return undefined;
+    const quote = (value: string) => `'${value.replace(/'/g, '')}'`;
+    const query = [
+      `WorkflowType = '${MIGRATION_WORKFLOW_TYPE}'`,
+      `${SearchAttributes.environmentId.name} = ${quote(status.environmentId)}`,
+      `${SearchAttributes.sourceTenantId.name} = ${quote(status.targetTenantId)}`,
+      `${SearchAttributes.targetTenantId.name} = ${quote(status.sourceTenantId)}`,
+    ].join(' AND ');
+    let found: WorkflowExecutionInfo | undefined;
+    for await (const execution of this.client.workflow.list({ query })) {
+      if (execution.memo?.reversesMigrationId !== status.migrationId) continue;
+      if (!found || execution.startTime > found.startTime) found = execution;
+    }
+    const migrationId = found?.typedSearchAttributes.get(SearchAttributes.sourceMigrationId);
+    if (!found || !migrationId) return undefined;
+    const phase = phaseOfUnfinishedRun(found.status.name) ?? (found.typedSearchAttributes.get(SearchAttributes.phase) as Phase | undefined);
+    return { migrationId, ...(phase ? { phase } : {}) };
   }
 
   /**

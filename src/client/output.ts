@@ -64,6 +64,9 @@ export function statusDocument(status: MigrationStatus, extra: Record<string, un
     backend: status.backend ?? 'simulated',
     serviceMigrationId: status.serviceMigrationId ?? null,
     unknown: status.unknown ?? [],
+    // Move-backs (docs/runbook.md): present only on the migrations they concern.
+    ...(status.reversesMigrationId ? { reversesMigrationId: status.reversesMigrationId } : {}),
+    ...(status.reversedBy ? { reversedBy: status.reversedBy } : {}),
     ...extra,
   };
 }
@@ -75,6 +78,8 @@ export function describeStatus(status: MigrationStatus, view: 'source' | 'target
   lines.push(`Migration ${id} · ${status.environmentName ?? status.environmentId} (${status.environmentId})`);
   lines.push(`  Tenants:   ${status.sourceTenantId ?? '?'} → ${status.targetTenantId}`);
   lines.push(`  Phase:     ${status.phase}`);
+  if (status.reversesMigrationId) lines.push(`  Move-back of migration ${status.reversesMigrationId}`);
+  if (status.reversedBy) lines.push(`  Reversed by move-back ${status.reversedBy.migrationId}${status.reversedBy.phase ? ` (${status.reversedBy.phase})` : ''}`);
   if (status.status) lines.push(`  Status:    ${status.status}`);
   if (status.reason) lines.push(`  Reason:    ${status.reason}`);
   if (status.phase === 'PendingApproval' && status.approvalDeadline) lines.push(`  Approve before: ${status.approvalDeadline}`);

@@ -9,6 +9,7 @@ export function renderDetails(s: MigrationStatus): string {
     `**Tenants:** ${s.sourceTenantId ?? '?'} → ${s.targetTenantId}`,
     `**Source migration id:** \`${s.migrationId}\` · **Target migration id:** \`${s.targetMigrationId}\``,
   ];
+  if (s.reversesMigrationId) lines.push(`**Move-back of migration:** \`${s.reversesMigrationId}\``);
   if (s.status) lines.push(`**Status:** ${redactUrl(s.status)}`);
   if (s.phase === 'PendingApproval' && s.approvalDeadline) lines.push(`**Approval deadline:** ${s.approvalDeadline}`);
   if (s.phase === 'PendingLockbox' && s.lockboxDeadline) lines.push(`**Lockbox deadline:** ${s.lockboxDeadline}`);

@@ -143,6 +143,8 @@ class Migration {
       lockboxRequired: false,
       warnings: [],
       audit: [],
+      // State only, no command: histories recorded before move-backs existed replay unchanged.
+      ...(input.reversesMigrationId ? { reversesMigrationId: input.reversesMigrationId } : {}),
     };
     this.inbox = new Inbox({
       refusalNow: (action) => (phaseAccepts(this.state.phase, action) ? undefined : phaseRefusal(action, this.state.phase, this.state.prepareDeadline)),

@@ -163,7 +163,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
       } else if (opts.watch) {
         status = await migrations.waitForStatus(handle, (s) => isFinalPhase(s.phase) || WAITING_FOR_PEOPLE.includes(s.phase), 24 * 3_600_000);
       }
-      await report(status, view);
+      await report(await migrations.withReversal(status), view);
     });
 
   program
