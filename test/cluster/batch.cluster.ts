@@ -1,0 +1,398 @@
+// A real Temporal cluster, not the dev server: what docker-compose.yml deploys,
+// run from the same deploy/ files without containers. The official schema tool
+// sets up Temporal's two databases on PostgreSQL (deploy/temporal/setup-schema.sh),
+// `temporal-server` runs with deploy/temporal/server.yaml (PostgreSQL persistence,
+// SQL visibility), the search-attribute job registers the product's attributes
+// (deploy/temporal/register-search-attributes.sh), and two worker processes share
+// the control plane on PostgreSQL. On it a batch of migrations runs to the end
+// while one worker is killed with SIGKILL in the middle of a re-mapping it runs,
+// and the server process is stopped and started again on the same databases;
+// nothing is lost and nothing is done twice.
+//
+// Run by `npm run test:cluster` (which first builds the server), not by `npm test`.
+import assert from 'node:assert/strict';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client as PgClient } from 'pg';
+import YAML from 'yaml';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SearchAttributeType } from '@temporalio/common';
+import { projectRoot } from '../../src/temporal-binaries';
+import { submitBatch } from '../../src/client/migrations';
+import {
+  ALL_SEARCH_ATTRIBUTES,
+  BATCH_WORKFLOW_TYPE,
+  BatchStatus,
+  MIGRATION_WORKFLOW_TYPE,
+  SEARCH_ATTRIBUTE_TYPE_NAMES,
+  batchStatusQuery,
+  batchWorkflowId,
+  migrationWorkflowId,
+} from '../../src/contracts';
+import { testPostgres, RunningPostgres } from '../helpers/postgres';
+import { startTestAzurite, RunningAzurite } from '../helpers/azurite';
+import { makeTestWorld, TestWorld } from '../helpers/world';
+import { startProduct, Product, uploadWithSas } from '../helpers/product';
+import {
+  DEPLOY,
+  ClusterTools,
+  PostgresAccount,
+  TemporalServerProcess,
+  clusterTools,
+  postgresAccount,
+  runDeployScript,
+  schemaJobEnv,
+  toolsPath,
+} from './cluster';
+
+const ENVIRONMENTS = 6;
+const CONCURRENCY = 2;
+/** mapped users per environment: enough that a re-mapping (in batches of REMAP_BATCH) takes a few seconds */
+const USERS = 600;
+const REMAP_BATCH = 5;
+/** the activity that runs the migrate steps (re-link, re-map users, ...) on the simulated service, heartbeating its progress */
+const MIGRATE_ACTIVITY = 'migrateEnvironment';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Until `read` gives a value `done` accepts; errors count as not yet (the server may be starting). */
+async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await read();
+      if (done(value)) return value;
+      last = value;
+    } catch (err) {
+      last = err instanceof Error ? err.message : err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}; last: ${JSON.stringify(last)?.slice(0, 1000)}`);
+    await sleep(250);
+  }
+}
+
+/** The newest version among a schema's `versioned/vX.Y` folders. */
+function newestSchemaVersion(dir: string): string {
+  const versions = readdirSync(dir).map((name) => name.replace(/^v/, '').split('.').map(Number));
+  versions.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return versions[versions.length - 1].join('.');
+}
+
+interface WorkerProcess {
+  child: ChildProcess;
+  identity: string;
+  output: string;
+}
+
+describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibility, deployed by deploy/, two workers @cluster', function () {
+  this.timeout(900_000);
+  const suffix = randomBytes(4).toString('hex');
+  const databases = { temporal: `temporal_${suffix}`, visibility: `temporal_visibility_${suffix}` };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-cluster-'));
+  let tools: ClusterTools;
+  let postgres: RunningPostgres;
+  let pg: PostgresAccount;
+  let server: TemporalServerProcess | undefined;
+  let azurite: RunningAzurite | undefined;
+  let env: TestWorkflowEnvironment | undefined;
+  let product: Product | undefined;
+  const workers: WorkerProcess[] = [];
+
+  before(async () => {
+    tools = clusterTools();
+    postgres = await testPostgres();
+    pg = postgresAccount(postgres.url);
+  });
+
+  after(async () => {
+    for (const worker of workers) if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
+    await product?.stop();
+    await env?.teardown();
+    await server?.stop(10_000);
+    await azurite?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** What went wrong, from the processes' own output. */
+  const diagnostics = () =>
+    [`temporal-server (${server?.logFile}):\n${server?.tail() ?? ''}`, ...workers.map((w) => `worker ${w.identity}:\n${w.output.slice(-3000)}`)].join('\n\n');
+
+  it('docker-compose.yml deploys what this test runs: the same server version, server.yaml and dynamic config, and the same two jobs', () => {
+    const compose = YAML.parse(readFileSync(path.join(projectRoot(), 'docker-compose.yml'), 'utf8')) as {
+      services: Record<string, { image?: string; environment?: Record<string, string>; volumes?: string[]; entrypoint?: string[] }>;
+    };
+    /** `${NAME:-default}` as compose resolves it with nothing set */
+    const resolved = (value: string) => value.replace(/\$\{\w+:-([^}]*)\}/g, '$1');
+    /** the repository file a container path comes from, through the service's bind mounts */
+    const hostFile = (service: string, inside: string) => {
+      for (const volume of compose.services[service].volumes ?? []) {
+        const [source, target] = volume.split(':');
+        if (source.startsWith('.') && inside.startsWith(`${target}/`)) return path.join(projectRoot(), source, inside.slice(target.length + 1));
+      }
+      return undefined;
+    };
+    const built = execFileSync(path.join(tools.binDir, 'temporal-server'), ['--version'], { encoding: 'utf8' }).trim().split(' ').pop();
+    for (const service of ['temporal', 'temporal-schema', 'temporal-setup']) {
+      assert.equal(resolved(compose.services[service].image ?? '').split(':').pop(), built, `${service} runs the Temporal version built here`);
+    }
+    const environment = compose.services.temporal.environment ?? {};
+    assert.equal(hostFile('temporal', environment.TEMPORAL_SERVER_CONFIG_FILE_PATH), path.join(DEPLOY, 'server.yaml'));
+    assert.equal(hostFile('temporal', environment.DYNAMIC_CONFIG_FILE_PATH), path.join(DEPLOY, 'dynamicconfig', 'docker.yaml'));
+    // Every other variable it sets is one that server.yaml reads: nothing set in vain.
+    const template = readFileSync(path.join(DEPLOY, 'server.yaml'), 'utf8');
+    for (const name of Object.keys(environment).filter((n) => !['TEMPORAL_SERVER_CONFIG_FILE_PATH', 'TEMPORAL_ALLOW_NO_AUTH'].includes(n))) {
+      assert.ok(template.includes(`env "${name}"`), `compose sets ${name}, which deploy/temporal/server.yaml does not read`);
+    }
+    for (const [service, script] of [
+      ['temporal-schema', 'setup-schema.sh'],
+      ['temporal-setup', 'register-search-attributes.sh'],
+    ]) {
+      const entrypoint = compose.services[service].entrypoint ?? [];
+      assert.equal(hostFile(service, entrypoint[entrypoint.length - 1]), path.join(DEPLOY, script), `${service} runs deploy/temporal/${script}`);
+    }
+  });
+
+  it('setup-schema.sh creates both databases with temporal-sql-tool and brings them to the newest schema; a second run changes nothing', async () => {
+    const jobEnv = schemaJobEnv(tools, pg, databases);
+    const first = await runDeployScript('setup-schema.sh', jobEnv);
+    assert.match(first, new RegExp(`database ${databases.temporal} ready`));
+    assert.match(first, new RegExp(`database ${databases.visibility} ready`));
+    assert.match(first, /Temporal schemas ready/);
+    const second = await runDeployScript('setup-schema.sh', jobEnv);
+    assert.match(second, /Temporal schemas ready/);
+    assert.equal(second.match(/found zero updates from current version/g)?.length, 2, `the second run found nothing to update:\n${second}`);
+
+    for (const [database, schema] of [
+      [databases.temporal, 'temporal'],
+      [databases.visibility, 'visibility'],
+    ]) {
+      const client = new PgClient({ connectionString: postgres.url.replace(/\/[^/]*$/, `/${database}`) });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ curr_version: string }>('SELECT curr_version FROM schema_version');
+        const expected = newestSchemaVersion(path.join(tools.schemaDir, 'postgresql', 'v12', schema, 'versioned'));
+        assert.deepEqual(
+          rows.map((r) => r.curr_version),
+          [expected],
+          `${database} is at the newest ${schema} schema`,
+        );
+      } finally {
+        await client.end();
+      }
+    }
+  });
+
+  it('temporal-server starts on them with deploy/temporal/server.yaml; register-search-attributes.sh creates the namespace and every search attribute, and finds them on a second run', async () => {
+    server = await TemporalServerProcess.create(tools, pg, databases, path.join(dir, 'temporal-server.log'));
+    server.start();
+    const jobEnv = { PATH: toolsPath(tools), TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default', T2T_NAMESPACE_RETENTION: '1d' };
+    const first = await runDeployScript('register-search-attributes.sh', jobEnv).catch((err: Error) => {
+      throw new Error(`${err.message}\n${diagnostics()}`);
+    });
+    assert.match(first, /namespace default created/);
+    for (const key of ALL_SEARCH_ATTRIBUTES) assert.match(first, new RegExp(`search attribute ${key.name} \\(${SEARCH_ATTRIBUTE_TYPE_NAMES[key.type]}\\) ready`));
+    assert.match(first, /namespace default and its search attributes are ready/);
+    const second = await runDeployScript('register-search-attributes.sh', jobEnv);
+    assert.match(second, /namespace default exists/);
+
+    env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address, namespace: 'default' });
+    const listed = await env.connection.operatorService.listSearchAttributes({ namespace: 'default' });
+    // temporal.api.enums.v1.IndexedValueType, by number
+    const indexedValueType: Record<string, number> = { [SearchAttributeType.KEYWORD]: 2, [SearchAttributeType.BOOL]: 5, [SearchAttributeType.DATETIME]: 6 };
+    for (const key of ALL_SEARCH_ATTRIBUTES) assert.equal(listed.customAttributes?.[key.name], indexedValueType[key.type], `${key.name} is a ${key.type}`);
+    const cluster = await env.connection.workflowService.getSystemInfo({});
+    assert.match(cluster.serverVersion ?? '', /^1\.32\./, 'the pinned server answers, not a dev server');
+  });
+
+  it('a batch runs to the end while a worker is SIGKILLed mid-re-mapping and the server restarts: every environment migrated once, every workflow completed', async () => {
+    assert.ok(server && env, 'the server runs (previous test)');
+    const temporal = env;
+    azurite = await startTestAzurite();
+    const databaseUrl = await postgres.createDatabase(`t2t_${suffix}`);
+    const w: TestWorld = makeTestWorld({ users: USERS, unmappedUsers: 2, environments: ENVIRONMENTS });
+    // This process only drives, as the admins' clients do; the two worker processes do the work.
+    const p = (product = await startProduct({ env: temporal, azurite, world: w.world, databaseUrl }));
+    await p.stopWorker();
+
+    const startWorker = async (): Promise<WorkerProcess> => {
+      const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'worker.js')], {
+        env: {
+          PATH: process.env.PATH,
+          TEMPORAL_ADDRESS: server!.address,
+          T2T_TASK_QUEUE: p.config.taskQueue,
+          T2T_DATABASE_URL: databaseUrl,
+          AZURE_STORAGE_CONNECTION_STRING: azurite!.connectionString,
+          T2T_REMAP_BATCH_SIZE: String(REMAP_BATCH),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      // The SDK's default worker identity, as the server records it on the activities a worker runs.
+      const worker: WorkerProcess = { child, identity: `${child.pid}@${os.hostname()}`, output: '' };
+      child.stdout!.on('data', (chunk: Buffer) => (worker.output += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (worker.output += chunk.toString()));
+      workers.push(worker);
+      await until(`worker ${worker.identity} serves the task queue`, async () => worker.output, (out) => out.includes('worker: serving task queue') || child.exitCode !== null, 120_000);
+      assert.equal(child.exitCode, null, `the worker started:\n${worker.output}`);
+      return worker;
+    };
+    await Promise.all([startWorker(), startWorker()]);
+
+    const submitted = await submitBatch(
+      { client: temporal.client, controlPlane: p.controlPlane, config: p.config },
+      { sourceTenantId: w.source, targetTenantId: w.target, actor: w.sourceAdmin, concurrency: CONCURRENCY },
+    );
+    assert.equal(submitted.environments.length, ENVIRONMENTS);
+    const batch = temporal.client.workflow.getHandle(batchWorkflowId(submitted.batchId));
+
+    // The admins' actions and the server restart take turns: a restart never cuts an action in two.
+    let turn: Promise<unknown> = Promise.resolve();
+    const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+      const run = turn.then(fn, fn);
+      turn = run.catch(() => undefined);
+      return run;
+    };
+    let status: BatchStatus = await batch.query(batchStatusQuery);
+
+    /** The re-mappings part-way through (with a margin: not about to end), and the worker that last started each. */
+    const remapsInFlight = async (): Promise<{ environmentId: string; migrationId: string; done: number; identity?: string }[]> => {
+      const found = [];
+      for (const { environmentId, migrationId } of submitted.environments) {
+        const done = (await p.controlPlane.listRemaps(migrationId)).length;
+        if (done === 0 || done > USERS - 20 * REMAP_BATCH) continue;
+        const description = await temporal.client.workflow.getHandle(migrationWorkflowId(environmentId)).describe();
+        const remap = description.raw.pendingActivities?.find((a) => a.activityType?.name === MIGRATE_ACTIVITY);
+        found.push({ environmentId, migrationId, done, identity: remap?.lastWorkerIdentity ?? undefined });
+      }
+      return found;
+    };
+    const alive = () => workers.filter((x) => x.child.exitCode === null && x.child.signalCode === null);
+
+    // The faults, while the admins go on: first kill a worker in the middle of a re-mapping it
+    // runs; then, while the other worker runs one, stop the server and start it again.
+    let killed: { environmentId: string; migrationId: string; done: number; identity: string } | undefined;
+    let restarted: { whileRemapping?: string; downMs: number; stop: 'exited' | 'killed'; endedBefore: number } | undefined;
+    let finished = false;
+    let faultsFailed: unknown;
+    const faults = (async () => {
+      while (!killed && !finished) {
+        for (const inFlight of await remapsInFlight()) {
+          const victim = alive().find((x) => x.identity === inFlight.identity);
+          if (!victim) continue;
+          const exited = new Promise((resolve) => victim.child.once('exit', resolve));
+          victim.child.kill('SIGKILL');
+          await exited;
+          killed = { ...inFlight, done: (await p.controlPlane.listRemaps(inFlight.migrationId)).length, identity: victim.identity };
+          break;
+        }
+        await sleep(25);
+      }
+      while (!restarted && !finished) {
+        const running = (await remapsInFlight()).find((r) => alive().some((x) => x.identity === r.identity));
+        const ended = status.outcomes.filter((o) => o.state === 'ended').length;
+        if (running || ended >= ENVIRONMENTS - 2) {
+          await exclusive(async () => {
+            const stoppedAt = Date.now();
+            const stop = await server!.stop();
+            server!.start();
+            await until('the restarted server answers the batch query', () => batch.query(batchStatusQuery), () => true, 180_000);
+            restarted = { whileRemapping: running?.environmentId, downMs: Date.now() - stoppedAt, stop, endedBefore: ended };
+          });
+        }
+        await sleep(25);
+      }
+    })().catch((err: unknown) => {
+      faultsFailed = err;
+    });
+
+    try {
+      // The admins act on each migration as the batch starts it (a few at once: the batch waits for people).
+      const handled = new Set<string>();
+      const deadline = Date.now() + 600_000;
+      while (!(status = await exclusive(() => batch.query(batchStatusQuery))).done) {
+        assert.ok(Date.now() < deadline, `the batch finished in time: ${JSON.stringify(status.summary)}`);
+        assert.ok(status.outcomes.filter((o) => o.migrateSlot === 'held').length <= CONCURRENCY, `at most ${CONCURRENCY} migrating at once`);
+        const next = status.outcomes.find((o) => o.state === 'running' && !handled.has(o.environmentId));
+        if (next) {
+          await exclusive(async () => {
+            const child = temporal.client.workflow.getHandle(migrationWorkflowId(next.environmentId));
+            const started = await child.describe().then(
+              () => true,
+              () => false,
+            );
+            if (!started) return; // the batch is starting it: next round
+            handled.add(next.environmentId);
+            await p.client.waitForStatus(child, (s) => s.phase === 'PendingApproval', 120_000);
+            // by migration id, as `t2t` does: found through SQL visibility's custom search attributes
+            assert.equal((await p.client.act(next.targetMigrationId, 'approve', { actor: w.targetAdmin })).entry.outcome, 'accepted');
+            const storage = await p.client.act(next.migrationId, 'requestStorage', { actor: w.sourceAdmin });
+            await uploadWithSas(storage.status.storage!.sasUrl, w.mappingCsv);
+            const prepared = await p.client.act(next.migrationId, 'prepare', { actor: w.sourceAdmin, targetTenantId: w.target, mappingContainer: storage.status.storage!.sasUrl });
+            assert.equal(prepared.status.phase, 'Prepared', prepared.status.reason);
+            assert.equal((await p.client.act(next.migrationId, 'migrate', { actor: w.sourceAdmin, targetTenantId: w.target })).entry.outcome, 'accepted');
+          });
+        }
+        await sleep(200);
+      }
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n\n${diagnostics()}`);
+    } finally {
+      finished = true;
+      await faults;
+    }
+    if (faultsFailed) throw faultsFailed;
+
+    // Both faults happened while the batch was still running.
+    assert.ok(killed, 'a worker was killed while it ran a re-mapping');
+    assert.ok(killed.done > 0 && killed.done < USERS, `the kill landed mid-re-mapping (${killed.done} of ${USERS} users)`);
+    assert.ok(restarted, 'the server was restarted while the batch ran');
+    assert.ok(restarted.endedBefore < ENVIRONMENTS, 'the restart came before the last migration ended');
+    assert.equal(restarted.stop, 'exited', `temporal-server stopped on SIGTERM:\n${server.tail()}`);
+    const survivor = workers.find((x) => x.identity !== killed!.identity)!;
+    assert.equal(survivor.child.exitCode, null, `the other worker rode through the restart:\n${survivor.output.slice(-3000)}`);
+
+    // The batch: every environment succeeded, and the batch workflow completed.
+    assert.deepEqual(status.summary, { Succeeded: ENVIRONMENTS });
+    assert.equal((await batch.describe()).status.name, 'COMPLETED');
+
+    // The control plane: each environment moved once, each mapped user re-mapped exactly once.
+    for (const outcome of status.outcomes) {
+      assert.equal(outcome.phase, 'Succeeded', `${outcome.environmentId}: ${outcome.reason ?? ''}`);
+      const environment = (await p.controlPlane.getEnvironment(outcome.environmentId))!;
+      assert.equal(environment.tenantId, w.target, `${outcome.environmentId} is in the target tenant`);
+      assert.equal(environment.previousTenantId, w.source);
+      assert.equal(environment.sourceAccess, false);
+      const remaps = await p.controlPlane.listRemaps(outcome.migrationId);
+      assert.equal(remaps.length, USERS, `${outcome.environmentId}: every mapped user re-mapped`);
+      assert.ok(remaps.every((r) => r.appliedCount === 1), `${outcome.environmentId}: each user re-mapped once`);
+      assert.equal(new Set(remaps.map((r) => r.sourceUpn.toLowerCase())).size, USERS, 'no user twice');
+      assert.equal(await p.controlPlane.countEnvironmentUsers(outcome.environmentId), USERS + 2 + 1, 'nobody lost or added');
+      const workflow = await temporal.client.workflow.getHandle(migrationWorkflowId(outcome.environmentId)).describe();
+      assert.equal(workflow.status.name, 'COMPLETED', `${outcome.environmentId}'s workflow completed`);
+    }
+
+    // The migrate activity the killed worker was running was finished by the other one, on a later
+    // attempt (resuming the re-mapping from its last heartbeat: each user once, as checked above).
+    const history = await temporal.client.workflow.getHandle(migrationWorkflowId(killed.environmentId)).fetchHistory();
+    const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === MIGRATE_ACTIVITY);
+    const started = history.events!.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled?.eventId));
+    assert.ok(started, `the killed worker's ${MIGRATE_ACTIVITY} ran to its end`);
+    assert.equal(started.activityTaskStartedEventAttributes!.identity, survivor.identity, 'on the other worker');
+    assert.ok((started.activityTaskStartedEventAttributes!.attempt ?? 1) > 1, 'as a retry of the attempt that was killed');
+
+    // SQL visibility agrees: every migration and the batch completed, nothing of theirs still runs.
+    const count = (query: string) => temporal.client.workflow.count(`T2TSourceTenantId = '${w.source}' AND ${query}`).then((c) => c.count);
+    await until('visibility shows every migration completed', () => count(`WorkflowType = '${MIGRATION_WORKFLOW_TYPE}' AND ExecutionStatus = 'Completed'`), (n) => n === ENVIRONMENTS, 60_000);
+    await until('visibility shows the batch completed', () => count(`WorkflowType = '${BATCH_WORKFLOW_TYPE}' AND ExecutionStatus = 'Completed'`), (n) => n === 1, 60_000);
+    assert.equal(await count(`T2TPhase = 'Succeeded'`), ENVIRONMENTS);
+    assert.equal(await count(`ExecutionStatus = 'Running'`), 0);
+
+    console.log(
+      `      worker killed at ${killed.done}/${USERS} users re-mapped; server restarted` +
+        `${restarted.whileRemapping ? ' during a re-mapping' : ''} after ${restarted.endedBefore} of ${ENVIRONMENTS} migrations ended, down ${Math.round(restarted.downMs / 1000)} s`,
+    );
+  });
+});
