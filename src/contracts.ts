@@ -64,7 +64,15 @@ export const PrepareSchema = z.object({
   targetTenantId: z.string().min(1),
   mappingContainer: z.string().min(1),
 });
-export const MigrateSchema = z.object({ actor, requestId, targetTenantId: z.string().min(1) });
+export const MigrateSchema = z.object({
+  actor,
+  requestId,
+  targetTenantId: z.string().min(1),
+  /** book the cutover for this time (ISO 8601) instead of migrating now */
+  at: z.string().max(64).optional(),
+  /** clear the booked cutover */
+  unschedule: z.boolean().optional(),
+});
 export const CancelSchema = z.object({ actor, requestId, reason: z.string().max(2000).optional() });
 
 
@@ -175,6 +183,12 @@ export interface MigrationStatus {
   approvalDeadline?: string;
   lockboxDeadline?: string;
   prepareDeadline?: string;
+  /** the cutover booked with `t2t migrate --at`: migrate starts then by itself (docs/operations.md) */
+  scheduledMigrateAt?: string;
+  /** who booked it: only they move, clear or start it early */
+  scheduledBy?: string;
+  /** set by the stall check while the current phase has run past its usual time; cleared by the next phase */
+  stalled?: { phase: Phase; since: string; thresholdMs: number; basis: 'p90' | 'limit'; markedAt: string };
   lockboxRequired: boolean;
   warnings: PreparationWarning[];
   storage?: StorageInfo;

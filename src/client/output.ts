@@ -2,6 +2,7 @@
 import type { MigrationStatus } from '../contracts';
 import type { MigrationPeople } from '../migration/migration-people';
 import { stripQuery } from '../migration/container-uri';
+import { formatDuration } from '../duration';
 
 export interface Printer {
   json: boolean;
@@ -55,6 +56,8 @@ export function statusDocument(status: MigrationStatus, extra: Record<string, un
     approvalDeadline: status.approvalDeadline ?? null,
     lockboxDeadline: status.lockboxDeadline ?? null,
     prepareDeadline: status.prepareDeadline ?? null,
+    scheduledMigrateAt: status.scheduledMigrateAt ?? null,
+    stalled: status.stalled ?? null,
     sasUrl: status.storage?.sasUrl ?? null,
     errorReportUrl: status.validation?.errorReportUrl ?? null,
     validation: status.validation ?? null,
@@ -86,6 +89,12 @@ export function describeStatus(status: MigrationStatus, view: 'source' | 'target
   if (status.phase === 'PendingLockbox' && status.lockboxDeadline) lines.push(`  Lockbox approval before: ${status.lockboxDeadline}`);
   if (status.prepareDeadline && (status.phase === 'Prepared' || status.phase === 'PreparationExpired')) {
     lines.push(`  ${status.phase === 'Prepared' ? 'Migrate before' : 'Preparation expired at'}: ${status.prepareDeadline}`);
+  }
+  if (status.scheduledMigrateAt && status.phase === 'Prepared') {
+    lines.push(`  Cutover booked for: ${status.scheduledMigrateAt}${status.scheduledBy ? ` (by ${status.scheduledBy})` : ''}; migrate starts then by itself`);
+  }
+  if (status.stalled) {
+    lines.push(`  Stalled:   in ${status.stalled.phase} since ${status.stalled.since}, longer than the usual ${formatDuration(status.stalled.thresholdMs)} (${status.stalled.basis})`);
   }
   if (status.storage && view === 'source') lines.push(`  Container: ${stripQuery(status.storage.sasUrl)}`);
   if (status.validation) {

@@ -16,7 +16,9 @@ export function renderDetails(s: MigrationStatus): string {
   if (s.prepareDeadline && (s.phase === 'Prepared' || s.phase === 'PreparationExpired')) {
     lines.push(`**Migrate before:** ${s.prepareDeadline}`);
   }
+  if (s.scheduledMigrateAt && s.phase === 'Prepared') lines.push(`**Cutover booked for:** ${s.scheduledMigrateAt} (migrate starts then by itself)`);
   if (s.migrateSlot === 'requested' && s.phase === 'Prepared') lines.push('**Migrate:** accepted; waiting for a migrate slot of its batch');
+  if (s.stalled) lines.push(`**Stalled:** in ${s.stalled.phase} since ${s.stalled.since}, longer than the usual ${formatMs(s.stalled.thresholdMs)} (${s.stalled.basis})`);
   if (s.validation) lines.push(`**Validation round ${s.validation.round}:** ${s.validation.rows} rows, ${s.validation.errors} errors`);
   if (s.summary) {
     lines.push(

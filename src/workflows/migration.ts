@@ -17,6 +17,7 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ActivityOptions, RetryPolicy, SearchAttributeUpdatePair } from '@temporalio/common';
@@ -46,6 +47,7 @@ import { AdminAction, Inbox, parseAction, requestIdOf } from './inbox';
 import { showAssessment, showDetails, showPhase } from './visibility';
 import type { CarriedMigration } from '../contracts';
 import { MigrationNotifications, type CarriedNotifications } from './notifications';
+import { stalledSignal, type StalledNotice } from '../operations/stall-signal';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -170,6 +172,7 @@ class Migration {
     }
     this.inbox.register();
     setHandler(statusQuery, () => this.state);
+    setHandler(stalledSignal, (notice) => this.markStalled(notice));
     if (this.input.batch) setHandler(grantMigrateSlotSignal, (payload) => this.slotGranted(payload));
     if (!this.input.resume) this.setPhase('Submitted');
     try {
@@ -329,31 +332,99 @@ class Migration {
         {
           requestStorage: async (_payload, actor) => this.requestStorage(actor),
           prepare: async (payload) => this.prepare(payload),
-          migrate: async (payload) => {
-            if (payload.targetTenantId !== this.input.targetTenantId) {
-              return { refused: `migrate refused: target tenant '${String(payload.targetTenantId)}' is not this migration's target tenant` };
-            }
-            if (!this.input.batch) return 'done';
-            // Accepted; it migrates once its batch grants it a slot, and takes actions meanwhile.
-            await this.requestSlot();
-            return 'continue';
-          },
+          migrate: async (payload, actor) => this.migrateRequested(payload, actor),
           cancel: async (payload, actor) => this.cancel(payload, actor),
         },
         windowDeadline,
         'seven-day window to migrate',
         () => this.watchRequest(false),
-        this.input.batch ? () => this.state.migrateSlot === 'granted' : undefined,
+        () => (this.input.batch !== undefined && this.state.migrateSlot === 'granted') || (this.cutoverDue() && !this.state.migrateSlot),
+        { at: () => (this.state.migrateSlot ? undefined : this.cutoverAt()), summary: 'the booked cutover' },
       );
       if (outcome === 'timeout') {
+        const booked = this.state.scheduledMigrateAt;
         this.state.status = undefined;
-        this.state.reason = `the preparation expired at ${this.state.prepareDeadline}; run prepare again`;
+        this.state.reason = booked
+          ? `the preparation expired at ${this.state.prepareDeadline} before the cutover booked for ${booked} could run${this.state.migrateSlot ? " (it waited for its batch's migrate slot)" : ''}; run prepare again, then book the cutover again`
+          : `the preparation expired at ${this.state.prepareDeadline}; run prepare again`;
+        this.bookCutover(undefined);
         this.setPhase('PreparationExpired');
         await this.giveBackSlot();
         continue;
       }
+      if (outcome === 'ready' && this.cutoverDue() && !this.state.migrateSlot) {
+        const by = this.state.scheduledBy ?? 'unknown';
+        this.record('migrate', by, 'accepted', undefined, undefined, `the cutover booked for ${this.state.scheduledMigrateAt} started`);
+        if (this.input.batch) {
+          // The booking stays shown until the batch grants a slot: a window that closes first says so.
+          await this.requestSlot();
+          continue;
+        }
+      }
+      // Migrating now, or the phase left the window the booking was made in (a failed prepare): it is done with.
+      if (this.state.scheduledMigrateAt) this.bookCutover(undefined);
       return !isFinalPhase(this.state.phase);
     }
+  }
+
+  /** `t2t migrate`: now (done), or the cutover booked, moved or cleared (continue), or refused. */
+  private async migrateRequested(payload: Record<string, unknown>, actor: string): Promise<'continue' | 'done' | { refused: string }> {
+    if (payload.targetTenantId !== this.input.targetTenantId) {
+      return { refused: `migrate refused: target tenant '${String(payload.targetTenantId)}' is not this migration's target tenant` };
+    }
+    const booked = this.state.scheduledMigrateAt;
+    const bookedBy = this.state.scheduledBy;
+    if (booked && bookedBy && bookedBy.toLowerCase() !== actor.toLowerCase()) {
+      return { refused: `migrate refused: the cutover at ${booked} was booked by ${bookedBy}; only they can move, clear or start it` };
+    }
+    if (this.input.batch && this.state.migrateSlot) {
+      return { refused: "migrate refused: its migrate was accepted already and waits for the batch's migrate slot" };
+    }
+    if (payload.unschedule === true) {
+      if (!booked) return { refused: 'migrate refused: no cutover is booked' };
+      this.bookCutover(undefined);
+      return 'continue';
+    }
+    if (typeof payload.at === 'string') {
+      const at = Date.parse(payload.at);
+      if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(payload.at) || Number.isNaN(at)) {
+        return { refused: `migrate refused: '${payload.at}' is not an ISO 8601 time (e.g. 2026-12-05T22:00:00Z)` };
+      }
+      const iso = new Date(at).toISOString();
+      if (at <= Date.now()) return { refused: `migrate refused: ${iso} is in the past` };
+      const windowEnd = this.state.prepareDeadline ? Date.parse(this.state.prepareDeadline) : undefined;
+      if (windowEnd !== undefined && at >= windowEnd) {
+        return { refused: `migrate refused: ${iso} is after the seven-day window closes at ${this.state.prepareDeadline}` };
+      }
+      this.bookCutover(iso, actor);
+      return 'continue';
+    }
+    // Now: a booking the same admin made is replaced by migrating at once.
+    if (booked) this.bookCutover(undefined);
+    if (!this.input.batch) return 'done';
+    // Accepted; it migrates once its batch grants it a slot, and takes actions meanwhile.
+    await this.requestSlot();
+    return 'continue';
+  }
+
+  /** When the booked cutover is due, while the window it was booked in is open. */
+  private cutoverAt(): number | undefined {
+    return this.state.phase === 'Prepared' && this.state.scheduledMigrateAt ? Date.parse(this.state.scheduledMigrateAt) : undefined;
+  }
+
+  private cutoverDue(): boolean {
+    const at = this.cutoverAt();
+    return at !== undefined && Date.now() >= at;
+  }
+
+  /** Books (at) or clears (undefined) the cutover: the state, its search attribute and the Web UI's details. */
+  private bookCutover(at: string | undefined, by?: string): void {
+    if (at === this.state.scheduledMigrateAt) return;
+    const had = this.state.scheduledMigrateAt !== undefined;
+    this.state.scheduledMigrateAt = at;
+    this.state.scheduledBy = at ? by : undefined;
+    if (at || had) upsertSearchAttributes([{ key: SearchAttributes.scheduledMigrateAt, value: at ? new Date(at) : null }]);
+    showDetails(this.state);
   }
 
   private async requestStorage(actor: string): Promise<'continue' | { refused: string }> {
@@ -761,6 +832,8 @@ class Migration {
     timerSummary: string,
     watch?: Watch,
     ready?: () => boolean,
+    /** when `ready` becomes true by itself (a booked cutover): a timer wakes the migration then */
+    readyAt?: { at: () => number | undefined; summary: string },
   ): Promise<'done' | 'timeout' | 'ready'> {
     const watching = watch !== undefined && this.externalActions;
     const isReady = () => ready?.() ?? false;
@@ -776,16 +849,24 @@ class Migration {
         const watchAt = watching ? this.nextWatchAt : undefined;
         // The next reminder or escalation of the deadline waited on shares the one durable timer.
         const notice = this.notify?.next(this.state);
-        const wakeAt = earliest(deadline, watchAt, notice?.at);
+        const dueAt = readyAt?.at();
+        const wakeAt = earliest(deadline, watchAt, notice?.at, dueAt);
         if (wakeAt === undefined) {
           await condition(() => this.inbox.size > 0 || isReady());
         } else {
           const remaining = wakeAt - Date.now();
           const summary =
-            wakeAt === deadline ? timerSummary : notice && wakeAt === notice.at ? MigrationNotifications.summary(notice) : 'next look at the request on the migration service';
+            wakeAt === deadline
+              ? timerSummary
+              : notice && wakeAt === notice.at
+                ? MigrationNotifications.summary(notice)
+                : readyAt && wakeAt === dueAt
+                  ? readyAt.summary
+                  : 'next look at the request on the migration service';
           const arrived = remaining > 0 && (await condition(() => this.inbox.size > 0 || isReady(), remaining, { summary }));
           if (!arrived) {
             if (deadline !== undefined && Date.now() >= deadline) return 'timeout';
+            if (isReady()) continue;
             if (notice && Date.now() >= notice.at) {
               // Sent once: marked done now, written at the top of the loop, carried across continue-as-new.
               this.notify!.send(notice, this.state);
@@ -954,10 +1035,29 @@ class Migration {
     });
   }
 
+  /**
+   * The stall check says the current phase has run past its usual time: T2TStalled lists it in the
+   * Web UI until the phase changes, and a `stalled` notification goes out. Anyone can send this
+   * signal with the temporal CLI: a notice that is malformed, late (another phase) or repeated changes nothing.
+   */
+  private markStalled(notice: StalledNotice): void {
+    if (!notice || typeof notice !== 'object' || notice.phase !== this.state.phase || this.state.stalled || isFinalPhase(this.state.phase)) return;
+    if (typeof notice.since !== 'string' || typeof notice.thresholdMs !== 'number' || (notice.basis !== 'p90' && notice.basis !== 'limit')) return;
+    this.state.stalled = { phase: notice.phase, since: notice.since, thresholdMs: notice.thresholdMs, basis: notice.basis, markedAt: new Date().toISOString() };
+    upsertSearchAttributes([{ key: SearchAttributes.stalled, value: true }]);
+    this.notify?.stalled(this.state);
+    showDetails(this.state);
+  }
+
   /** The one place a phase changes: state, its log, search attributes and the Web UI's details together. */
   private setPhase(phase: Phase, alongside: SearchAttributeUpdatePair[] = []): void {
     const previous = this.state.phase;
     this.state.phase = phase;
+    if (this.state.stalled && previous !== phase) {
+      // A stall is the phase's: the next phase starts unmarked.
+      this.state.stalled = undefined;
+      alongside = [...alongside, { key: SearchAttributes.stalled, value: null }];
+    }
     // An event for the outbox, written with the next audit write: no command of its own.
     this.notify?.phaseChanged(this.state, previous);
     // State only, no command: histories recorded before the log existed replay unchanged.

@@ -106,6 +106,18 @@ export class MigrationNotifications {
     }
   }
 
+  /** The stall check marked the migration stalled in its current phase (src/operations/phase-times.ts). */
+  stalled(state: MigrationStatus): void {
+    const stall = state.stalled;
+    if (!stall) return;
+    this.pending.push({
+      id: `${this.migrationId}:stalled:${stall.phase}:${stall.since}`,
+      kind: 'stalled',
+      time: new Date().toISOString(),
+      data: { phase: stall.phase, since: stall.since, stalledAfter: formatDuration(stall.thresholdMs), basis: stall.basis },
+    });
+  }
+
   /** A timer summary for the Web UI. */
   static summary(notice: Notice): string {
     const what = notice.deadlineKind === 'prepareWindow' ? 'the end of the seven-day window' : `the ${notice.deadlineKind} deadline`;

@@ -168,11 +168,29 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
 
   program
     .command('migrate')
-    .description('migrate the environment within the seven-day window (source admin)')
+    .description('migrate the environment within the seven-day window, now or at a booked time (source admin)')
     .requiredOption('--migration-id <id>', 'the source migration id')
     .requiredOption('--target-tenant <id>', 'the target tenant id')
+    .option('--at <time>', 'book the cutover for this time (ISO 8601, e.g. 2026-12-05T22:00:00Z) inside the window; again to move it')
+    .option('--now', 'migrate now (also replaces a cutover you booked)')
+    .option('--unschedule', 'clear the cutover you booked')
     .option('--no-wait', 'return once the migrate request is accepted')
-    .action(async (opts: { migrationId: string; targetTenant: string; wait: boolean }) => {
+    .action(async (opts: { migrationId: string; targetTenant: string; at?: string; now?: boolean; unschedule?: boolean; wait: boolean }) => {
+      const chosen = [opts.at !== undefined && '--at', opts.now && '--now', opts.unschedule && '--unschedule'].filter(Boolean);
+      if (chosen.length > 1) throw new UserError(`choose one of ${chosen.join(', ')}`);
+      if (opts.at !== undefined) {
+        const at = parseCutoverTime(opts.at);
+        const { status } = await act(opts.migrationId, 'migrate', { targetTenantId: opts.targetTenant, at });
+        runtime.printer().line(`Cutover booked for ${status.scheduledMigrateAt}: migrate starts then by itself (window closes ${status.prepareDeadline}).`);
+        await report(status);
+        return;
+      }
+      if (opts.unschedule) {
+        const { status } = await act(opts.migrationId, 'migrate', { targetTenantId: opts.targetTenant, unschedule: true });
+        runtime.printer().line('Booked cutover cleared.');
+        await report(status);
+        return;
+      }
       const { status } = await act(opts.migrationId, 'migrate', { targetTenantId: opts.targetTenant });
       let final = status;
       if (opts.wait) {
@@ -196,4 +214,13 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
       const { status } = await act(opts.migrationId, 'cancel', opts.reason ? { reason: opts.reason } : {});
       await report(status);
     });
+}
+
+/** An ISO 8601 time with a date and a time of day; one without a zone is refused rather than guessed. */
+export function parseCutoverTime(text: string): string {
+  const trimmed = text.trim();
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(trimmed) || Number.isNaN(Date.parse(trimmed))) {
+    throw new UserError(`--at '${text}' is not an ISO 8601 time with its zone (e.g. 2026-12-05T22:00:00Z or 2026-12-05T23:00:00+01:00)`);
+  }
+  return new Date(Date.parse(trimmed)).toISOString();
 }
