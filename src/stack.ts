@@ -11,7 +11,7 @@ import { loadConfig, Config } from './config';
 import { resolveTemporalBinary } from './temporal-binaries';
 import { ensureSearchAttributes, devServerSearchAttributeFlags } from './search-attributes';
 import { createControlPlane } from './controlplane/database';
-import { createMigrationWorker, startReconciler } from './worker';
+import { createMigrationWorker, startReconciler, startStallCheck } from './worker';
 import { openAuditLog } from './controlplane/audit-log';
 import { describeError } from './errors';
 
@@ -169,8 +169,9 @@ async function main(): Promise<void> {
 
     const connection = await NativeConnection.connect({ address: config.temporalAddress });
     const reconciles = config.backend === 'simulated';
-    const worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, ...(reconciles ? { reconciler: { client } } : {}) });
+    const worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, stallCheck: { client }, ...(reconciles ? { reconciler: { client } } : {}) });
     if (reconciles) await startReconciler(client, config);
+    await startStallCheck(client, config);
 
     for (const child of children) {
       child.once('exit', (code) => {

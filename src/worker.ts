@@ -12,7 +12,8 @@ import { openMigrationService, type OpenedService } from './service';
 import { describeError } from './errors';
 import { openAuditLog, type AuditLog } from './controlplane/audit-log';
 import { temporalConnectionOptions } from './temporal-connection';
-import { ensureReconcilerSchedule, reconcilerScheduleId } from './reconciler/schedule';
+import { ensureReconcilerSchedule, ensureSchedule, reconcilerScheduleId } from './reconciler/schedule';
+import { stallCheckScheduleId, stallCheckScheduleOptions } from './operations/stall-schedule';
 import { startHealthServer, READINESS_PATH, LIVENESS_PATH, type HealthServer } from './worker-health';
 
 export interface MigrationWorkerOptions {
@@ -34,6 +35,8 @@ export interface MigrationWorkerOptions {
    * Only on the simulated back end, whose requests live in our control plane; ignored otherwise.
    */
   reconciler?: { client: Client };
+  /** Serves the stall check's activity, which lists and signals migrations with this client. */
+  stallCheck?: { client: Client };
 }
 
 export async function createMigrationWorker(options: MigrationWorkerOptions): Promise<Worker> {
@@ -64,6 +67,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
           : undefined,
       // Reminders, escalations and notifications; their counters go to the runtime's Prometheus endpoint.
       notifications: workerNotifications(config, options.controlPlane),
+      stalls: options.stallCheck ? { client: options.stallCheck.client, config } : undefined,
     }),
   });
 }
@@ -140,9 +144,10 @@ async function run(): Promise<void> {
     // Microsoft's back end keeps the requests on Microsoft's side; closing those of workflows
     // that ended without finishing them (deleting them on the service) is not built yet.
     const reconciles = config.backend === 'simulated';
-    worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, ...(reconciles ? { reconciler: { client } } : {}) });
+    worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, stallCheck: { client }, ...(reconciles ? { reconciler: { client } } : {}) });
     if (reconciles) await startReconciler(client, config);
     else console.log('worker: no reconciler on the Microsoft back end: requests of terminated migrations are not closed on the service');
+    await startStallCheck(client, config);
     console.log(`worker: serving task queue '${config.taskQueue}' on ${config.temporalAddress} (namespace ${config.namespace})`);
     if (config.metricsAddress) console.log(`worker: Prometheus metrics on http://${config.metricsAddress}/metrics`);
     if (health) console.log(`worker: health on http://${health.address}${READINESS_PATH} and ${LIVENESS_PATH}`);
@@ -162,6 +167,17 @@ async function run(): Promise<void> {
     }
   } finally {
     await health?.close();
+  }
+}
+
+/** Makes sure the stall check's Schedule exists; a failure is reported, not fatal. The embedded stack calls it too. */
+export async function startStallCheck(client: Client, config: Config): Promise<void> {
+  const scheduleId = stallCheckScheduleId(config.taskQueue);
+  try {
+    await ensureSchedule(client, stallCheckScheduleOptions(config));
+    console.log(`worker: stall check Schedule '${scheduleId}' runs every ${Math.round(config.stall.checkIntervalMs / 1000)}s`);
+  } catch (err) {
+    console.warn(`worker: the stall check Schedule '${scheduleId}' could not be created or updated: ${describeError(err)}`);
   }
 }
 

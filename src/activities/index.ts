@@ -11,6 +11,7 @@ import type { AuditLog } from '../controlplane/audit-log';
 import { createReconcilerActivities, type ReconcilerDependencies } from './reconciler-activities';
 import { createRehearsalActivities } from './rehearsal-activities';
 import { createNotificationActivities, type NotificationDependencies } from './notification-activities';
+import { createStallActivities, type StallDependencies } from './stall-activities';
 
 export interface ActivityDependencies {
   service: MigrationService;
@@ -22,6 +23,8 @@ export interface ActivityDependencies {
   reconciler?: ReconcilerDependencies;
   /** notifications (the worker always gives them); without them the audit writer writes the audit trail only */
   notifications?: NotificationDependencies;
+  /** the stall check's activity (every back end: it reads the phase changes of the control-plane database) */
+  stalls?: StallDependencies;
 }
 
 export function createActivities(deps: ActivityDependencies) {
@@ -40,6 +43,7 @@ export function createActivities(deps: ActivityDependencies) {
       : ({} as ReturnType<typeof createLegacyActivities>)),
     ...(deps.reconciler ? createReconcilerActivities(deps.reconciler) : ({} as ReturnType<typeof createReconcilerActivities>)),
     ...createNotificationActivities(deps.auditLog, deps.notifications),
+    ...(deps.stalls ? createStallActivities(deps.stalls) : ({} as ReturnType<typeof createStallActivities>)),
   };
 }
 

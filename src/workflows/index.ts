@@ -4,3 +4,4 @@ export { batchMigration } from './batch';
 export { reconcileMigrations } from './reconciler';
 export { notificationDelivery } from './notification-delivery';
 export { rehearseMigration } from './rehearsal';
+export { detectStalledMigrations } from './stall-check';

@@ -131,6 +131,8 @@ class Migration {
   private readonly refusals = new Map<string, { reason: string; until: number }>();
   /** a batch's migration: whether its batch has learned of its ending */
   private endReported = false;
+  /** a notice (a stall) waits to be written: the waiting migration wakes to write it */
+  private noticeToWrite = false;
   /** reminders and notifications; undefined when replaying a migration started before them */
   private notify?: MigrationNotifications;
 
@@ -842,6 +844,7 @@ class Migration {
       const deadline = currentDeadline();
       if (this.inbox.size === 0 && !isReady()) {
         if (this.usesPort) {
+          this.noticeToWrite = false;
           await this.writeAudit();
           if (this.historyIsLong() && this.inbox.size === 0 && allHandlersFinished()) await this.continueAsNewRun();
         }
@@ -852,7 +855,7 @@ class Migration {
         const dueAt = readyAt?.at();
         const wakeAt = earliest(deadline, watchAt, notice?.at, dueAt);
         if (wakeAt === undefined) {
-          await condition(() => this.inbox.size > 0 || isReady());
+          await condition(() => this.inbox.size > 0 || isReady() || this.noticeToWrite);
         } else {
           const remaining = wakeAt - Date.now();
           const summary =
@@ -863,7 +866,7 @@ class Migration {
                 : readyAt && wakeAt === dueAt
                   ? readyAt.summary
                   : 'next look at the request on the migration service';
-          const arrived = remaining > 0 && (await condition(() => this.inbox.size > 0 || isReady(), remaining, { summary }));
+          const arrived = remaining > 0 && (await condition(() => this.inbox.size > 0 || isReady() || this.noticeToWrite, remaining, { summary }));
           if (!arrived) {
             if (deadline !== undefined && Date.now() >= deadline) return 'timeout';
             if (isReady()) continue;
@@ -879,6 +882,8 @@ class Migration {
           }
         }
       }
+      // Woken only to write a notice (a stall): back to the top, which writes it, then waits again.
+      if (this.inbox.size === 0 && !isReady()) continue;
       // An action delivered together with the timer, or after the deadline, is too late:
       // the deadline is handled first and the action meets the next phase.
       if (deadline !== undefined && Date.now() >= deadline) return 'timeout';
@@ -1046,6 +1051,7 @@ class Migration {
     this.state.stalled = { phase: notice.phase, since: notice.since, thresholdMs: notice.thresholdMs, basis: notice.basis, markedAt: new Date().toISOString() };
     upsertSearchAttributes([{ key: SearchAttributes.stalled, value: true }]);
     this.notify?.stalled(this.state);
+    this.noticeToWrite = this.notify !== undefined;
     showDetails(this.state);
   }
 

@@ -99,7 +99,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
         if (rows.length === 0) printer.line(opts.all ? 'No migrations.' : 'No open migrations (use --all to include ended ones).');
         for (const r of rows) {
           const stall = r.stalled as StalledMigration | null;
-          const mark = stall ? `  STALLED: ${formatDuration(stall.elapsedMs)} in ${stall.phase} (usually under ${formatDuration(stall.thresholdMs)})` : '';
+          const mark = stall ? `  STALLED: ${formatDuration(Math.max(1_000, Math.round(stall.elapsedMs / 1_000) * 1_000))} in ${stall.phase} (usually under ${formatDuration(stall.thresholdMs)})` : '';
           printer.line(`${r.migrationId}  ${String(r.phase).padEnd(18)} ${r.environmentId} (${r.environmentName ?? ''})  ${r.sourceTenantId} → ${r.targetTenantId}${mark}`);
         }
       });

@@ -25,7 +25,7 @@ export function registerStatsCommands(program: Command, runtime: CommandRuntime)
         printer.line('No phase changes recorded yet.');
         return;
       }
-      const ms = (n: number, count: number) => (count === 0 ? '-' : formatDuration(n));
+      const ms = (n: number, count: number) => (count === 0 ? '-' : formatDuration(n < 1_000 ? n : Math.round(n / 1_000) * 1_000));
       printer.line(`${'phase'.padEnd(20)}${'count'.padStart(7)}${'p50'.padStart(10)}${'p90'.padStart(10)}${'max'.padStart(10)}${'now'.padStart(6)}  stalled after`);
       for (const s of statistics) {
         const threshold = stallThreshold(s.phase, statistics, settings);
@@ -38,7 +38,7 @@ export function registerStatsCommands(program: Command, runtime: CommandRuntime)
       if (stalled.length === 0) printer.line('No migration is stalled.');
       else printer.line(`${stalled.length} stalled:`);
       printer.list(
-        stalled.map((s) => `  ${s.migrationId}  ${s.phase} for ${formatDuration(s.elapsedMs)} (stalled after ${formatDuration(s.thresholdMs)}, ${s.basis})`),
+        stalled.map((s) => `  ${s.migrationId}  ${s.phase} for ${formatDuration(Math.max(1_000, Math.round(s.elapsedMs / 1_000) * 1_000))} (stalled after ${formatDuration(s.thresholdMs)}, ${s.basis})`),
         (hidden) => `  and ${hidden} more: see --json`,
       );
     });
