@@ -120,6 +120,7 @@ describe('safe under Temporal\'s own tools @integration', function () {
       const cancelByUpdate = await p.client.actOn(handle, 'cancel', { actor: w.sourceAdmin });
       assert.equal(cancelByUpdate.entry.outcome, 'refused');
       assert.ok(Date.now() - started < 3_000, 'answered at once, not after migrate');
+
       await handle.signal(cancelSignal, { actor: w.sourceAdmin, requestId: 'signal-while-migrating' });
       await handle.signal(approveSignal, { actor: w.targetAdmin, requestId: 'late-approve' });
       await handle.cancel();
@@ -133,6 +134,10 @@ describe('safe under Temporal\'s own tools @integration', function () {
       assert.ok(refusedCancels.some((e) => e.requestId === 'signal-while-migrating'), 'the signalled cancel has its answer');
       assert.ok(refusedCancels.some((e) => e.actor === 'Temporal' && /migrate had started/.test(String(e.reason))), "Temporal's cancellation is refused and recorded");
       assert.ok(final.audit.some((e) => e.requestId === 'late-approve' && e.outcome === 'refused'));
+      const trail = await p.auditLog.list(submitted.migrationId);
+      for (const refused of [approve, cancelByUpdate]) {
+        assert.ok(trail.some((e) => e.requestId === refused.entry.requestId && e.outcome === 'refused'), `the ${refused.entry.action} refused while migrating is in the audit trail`);
+      }
       assert.equal((await p.controlPlane.getRequest(submitted.migrationId))?.approvalStatus, 'Succeeded');
       await recordHistory(handle, 'cancel-refused-while-migrating');
 
@@ -142,6 +147,28 @@ describe('safe under Temporal\'s own tools @integration', function () {
       );
     });
   });
+
+  it("an action the Update's validator rejects (no history at all) is still in the audit trail, written by the client", () =>
+    withProduct({}, async (p, w) => {
+      const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      const handle = await p.client.find(submitted.migrationId);
+      const early = await p.client.actOn(handle, 'migrate', { actor: w.sourceAdmin, targetTenantId: w.target });
+      assert.equal(early.entry.outcome, 'refused');
+      const malformed = await p.client.actOn(handle, 'deny', { actor: w.targetAdmin, reason: 42 });
+      assert.equal(malformed.entry.outcome, 'refused');
+      assert.match(String(malformed.entry.reason), /invalid payload/);
+      const trail = await p.auditLog.list(submitted.migrationId);
+      for (const refused of [early, malformed]) {
+        const recorded = trail.find((e) => e.requestId === refused.entry.requestId);
+        assert.ok(recorded, `${refused.entry.action}: recorded`);
+        assert.equal(recorded.outcome, 'refused');
+        assert.equal(recorded.reason, refused.entry.reason);
+        assert.equal(recorded.note, 'rejected by the migration before it was queued');
+      }
+      const events = await handle.fetchHistory();
+      assert.ok(!(events.events ?? []).some((e) => e.workflowExecutionUpdateAcceptedEventAttributes), 'the rejected Updates left no history');
+      await p.client.actOn(handle, 'cancel', { actor: w.sourceAdmin });
+    }));
 
   it('terminate: t2t status says Terminated (not the phase the run stopped in), and an action says how it ended', () =>
     withProduct({}, async (p, w) => {

@@ -79,6 +79,7 @@ export class CommandContext {
       client: await this.client(),
       config: this.config,
       service: await this.service(),
+      auditLog: await this.auditLog(),
     });
     return this.migrationsValue;
   }

@@ -2,6 +2,7 @@
 // an action and learn whether it was accepted, read the status. Used by the
 // `t2t` commands and by the tests alike.
 import { randomUUID } from 'node:crypto';
+import type { AuditLog } from '../controlplane/audit-log';
 import { Client, WorkflowHandle, WorkflowExecutionInfo, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { MigrationService } from '../service/migration-service';
@@ -102,6 +103,12 @@ export interface MigrationClientOptions {
   service: MigrationService;
   /** how long to wait for the workflow to record an action's outcome */
   ackTimeoutMs?: number;
+  /**
+   * Where refusals the workflow never records are written: an Update its validator rejects
+   * (a malformed payload, an action the phase cannot take) leaves no history, so the client
+   * writes it to the audit trail itself (SPEC §2: every refused action is recorded).
+   */
+  auditLog?: AuditLog;
 }
 
 export class MigrationClient {
@@ -321,7 +328,9 @@ export class MigrationClient {
       if (err instanceof WorkflowUpdateFailedError) {
         const reason = err.cause?.message ?? err.message;
         const refused: AuditEntry = { at: new Date().toISOString(), action, actor: payload.actor, outcome: 'refused', reason, requestId, note: 'rejected by the migration before it was queued' };
-        return { entry: refused, status: await handle.query(statusQuery) };
+        const status = await handle.query(statusQuery);
+        await this.options.auditLog?.append([{ ...refused, entryId: `rejected-${requestId}`, migrationId: status.migrationId, count: 1 }]);
+        return { entry: refused, status };
       }
       const description = await handle.describe().catch(() => undefined);
       // The run continued as new meanwhile: act on the run it led to.

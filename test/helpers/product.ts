@@ -77,6 +77,7 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
       config,
       service: new SimulatedMigrationService({ controlPlane: realControlPlane, storage, sasValidityMs: config.sasValidityMs, remapBatchSize: config.remapBatchSize }),
       ackTimeoutMs: 120_000,
+      auditLog,
     }),
     worker: undefined as unknown as Worker,
     async startWorker() {
