@@ -3,7 +3,28 @@
 // signals with `temporal workflow signal` and filter on these search attributes.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributePair, SearchAttributeType } from '@temporalio/common';
-import { z } from 'zod';
+import type { z as Zod } from 'zod';
+
+// zod is loaded when a schema is first used, not when this module is: the workflow bundle
+// evaluates its modules once per workflow (each has its own module cache), and a migration
+// that waits for a person, or whose payloads pass the inbox's own checks, never needs zod.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const zod = (): typeof Zod => (require('zod') as { z: typeof Zod }).z;
+
+/** A schema built on first use; it answers like the schema itself (parse, safeParse, shape, ...). */
+function lazySchema<T extends object>(build: (z: typeof Zod) => T): T {
+  let schema: T | undefined;
+  const real = (): T => (schema ??= build(zod()));
+  return new Proxy({} as T, {
+    get(_target, key) {
+      const target = real();
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+    has: (_target, key) => Reflect.has(real(), key),
+    getPrototypeOf: () => Reflect.getPrototypeOf(real()),
+  });
+}
 
 export const PHASES = [
   'Submitted',
@@ -51,29 +72,33 @@ export const STATUS = {
 // ---- signals -------------------------------------------------------------
 // Every payload carries the acting admin's UPN. `requestId` lets a client find
 // the outcome of its own signal in the audit trail (accepted or refused).
-const actor = z.string().trim().min(3).max(320);
-const requestId = z.string().max(100).optional();
+const actor = (z: typeof Zod) => z.string().trim().min(3).max(320);
+const requestId = (z: typeof Zod) => z.string().max(100).optional();
 
-export const ApproveSchema = z.object({ actor, requestId });
-export const DenySchema = z.object({ actor, requestId, reason: z.string().trim().max(2000).default('') });
-export const ApproveLockboxSchema = z.object({ actor, requestId });
-export const RequestStorageSchema = z.object({ actor, requestId });
-export const PrepareSchema = z.object({
-  actor,
-  requestId,
-  targetTenantId: z.string().min(1),
-  mappingContainer: z.string().min(1),
-});
-export const MigrateSchema = z.object({
-  actor,
-  requestId,
-  targetTenantId: z.string().min(1),
-  /** book the cutover for this time (ISO 8601) instead of migrating now */
-  at: z.string().max(64).optional(),
-  /** clear the booked cutover */
-  unschedule: z.boolean().optional(),
-});
-export const CancelSchema = z.object({ actor, requestId, reason: z.string().max(2000).optional() });
+export const ApproveSchema = lazySchema((z) => z.object({ actor: actor(z), requestId: requestId(z) }));
+export const DenySchema = lazySchema((z) => z.object({ actor: actor(z), requestId: requestId(z), reason: z.string().trim().max(2000).default('') }));
+export const ApproveLockboxSchema = lazySchema((z) => z.object({ actor: actor(z), requestId: requestId(z) }));
+export const RequestStorageSchema = lazySchema((z) => z.object({ actor: actor(z), requestId: requestId(z) }));
+export const PrepareSchema = lazySchema((z) =>
+  z.object({
+    actor: actor(z),
+    requestId: requestId(z),
+    targetTenantId: z.string().min(1),
+    mappingContainer: z.string().min(1),
+  }),
+);
+export const MigrateSchema = lazySchema((z) =>
+  z.object({
+    actor: actor(z),
+    requestId: requestId(z),
+    targetTenantId: z.string().min(1),
+    /** book the cutover for this time (ISO 8601) instead of migrating now */
+    at: z.string().max(64).optional(),
+    /** clear the booked cutover */
+    unschedule: z.boolean().optional(),
+  }),
+);
+export const CancelSchema = lazySchema((z) => z.object({ actor: actor(z), requestId: requestId(z), reason: z.string().max(2000).optional() }));
 
 
 // Signal payloads are typed `unknown` on purpose: anyone can send anything with
@@ -331,10 +356,10 @@ export type BatchResult = Omit<BatchStatus, 'outcomes'>;
 // Between a batch and its migrations, workflow to workflow, by workflow id (never a run id:
 // either side may have continued as new). Each names the environment, so that a signal
 // repeated by the sender's retries changes nothing.
-export const MigrateSlotSchema = z.object({ environmentId: z.string().min(1) });
-export const MigrationEndedSchema = z.object({ environmentId: z.string().min(1), phase: z.enum(PHASES), reason: z.string().optional() });
-export type MigrateSlotSignal = z.infer<typeof MigrateSlotSchema>;
-export type MigrationEndedSignal = z.infer<typeof MigrationEndedSchema>;
+export const MigrateSlotSchema = lazySchema((z) => z.object({ environmentId: z.string().min(1) }));
+export const MigrationEndedSchema = lazySchema((z) => z.object({ environmentId: z.string().min(1), phase: z.enum(PHASES), reason: z.string().optional() }));
+export type MigrateSlotSignal = Zod.infer<typeof MigrateSlotSchema>;
+export type MigrationEndedSignal = Zod.infer<typeof MigrationEndedSchema>;
 /** migration → batch: its migrate was accepted; it migrates once granted a slot */
 export const requestMigrateSlotSignal = defineSignal<[unknown]>('requestMigrateSlot');
 /** batch → migration: a slot is the migration's until it ends or gives it back */

@@ -64,6 +64,9 @@ export interface InboxMessage {
 export type Parsed = { ok: true; payload: Record<string, unknown>; actor: string } | { ok: false; reason: string; actor: string };
 
 export function parseAction(action: AdminAction, payload: unknown): Parsed {
+  // The usual payload passes the checks below; zod (loaded on first use) words what a bad one lacks.
+  const checked = checkedPayload(action, payload);
+  if (checked) return { ok: true, payload: checked, actor: String(checked.actor) };
   const parsed = SCHEMAS[action].safeParse(payload);
   if (parsed.success) {
     const data = parsed.data as Record<string, unknown>;
@@ -71,6 +74,56 @@ export function parseAction(action: AdminAction, payload: unknown): Parsed {
   }
   const issue = parsed.error.issues[0];
   return { ok: false, reason: `${action} refused: invalid payload: ${issue.path.join('.') || 'payload'}: ${issue.message}`, actor: actorOf(payload) };
+}
+
+type Field = (value: unknown) => { ok: boolean; value?: unknown };
+const text =
+  (min: number, max: number, trim = false): Field =>
+  (value) => {
+    if (typeof value !== 'string') return { ok: false };
+    const v = trim ? value.trim() : value;
+    return { ok: v.length >= min && v.length <= max, value: v };
+  };
+const flag: Field = (value) => ({ ok: typeof value === 'boolean', value });
+/** Each action's fields in the schema's order: required, or optional with the default the schema gives when absent. */
+const FIELDS: Record<AdminAction, [key: string, check: Field, required: boolean, absent?: unknown][]> = (() => {
+  const common: [string, Field, boolean][] = [
+    ['actor', text(3, 320, true), true],
+    ['requestId', text(0, 100), false],
+  ];
+  return {
+    approve: common,
+    approveLockbox: common,
+    requestStorage: common,
+    deny: [...common, ['reason', text(0, 2000, true), false, '']],
+    prepare: [...common, ['targetTenantId', text(1, Infinity), true], ['mappingContainer', text(1, Infinity), true]],
+    migrate: [...common, ['targetTenantId', text(1, Infinity), true], ['at', text(0, 64), false], ['unschedule', flag, false]],
+    cancel: [...common, ['reason', text(0, 2000), false]],
+  };
+})();
+
+/**
+ * The payload as its schema returns it, when it plainly conforms (known fields stripped of
+ * others, strings trimmed, defaults filled); undefined for anything else, which goes to the schema.
+ * Never accepts what the schema refuses (test/payload-checks.test.ts compares them).
+ */
+export function checkedPayload(action: AdminAction, payload: unknown): Record<string, unknown> | undefined {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+  const proto = Object.getPrototypeOf(payload) as unknown;
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const input = payload as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, check, required, absent] of FIELDS[action]) {
+    if (!Object.prototype.hasOwnProperty.call(input, key) || input[key] === undefined) {
+      if (required || Object.prototype.hasOwnProperty.call(input, key)) return undefined;
+      if (absent !== undefined) out[key] = absent;
+      continue;
+    }
+    const result = check(input[key]);
+    if (!result.ok) return undefined;
+    out[key] = result.value;
+  }
+  return out;
 }
 
 export function actorOf(payload: unknown): string {
