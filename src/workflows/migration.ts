@@ -63,6 +63,14 @@ const retry: RetryPolicy = {
  */
 const MIGRATION_SERVICE_PORT = 'migration-service-port';
 
+/**
+ * Since this patch, a migration's history carries what it needs and little else: one patch marker
+ * (each also upserts TemporalChangeVersion) instead of one for each change before it, whose code it
+ * takes, and role checks as local activities (a short look-up: one marker instead of three events
+ * and a workflow task).
+ */
+export const LEAN_HISTORY = 'lean-history';
+
 const DEFAULT_SERVICE_POLL_MS = 5 * 60_000;
 
 const TEMPORAL_CANCEL = 'requested through Temporal (Web UI or temporal workflow cancel)';
@@ -168,8 +176,9 @@ class Migration {
   }
 
   async run(): Promise<MigrationStatus> {
-    this.usesPort = patched(MIGRATION_SERVICE_PORT);
-    if (this.usesPort && patched(NOTIFICATIONS)) {
+    const lean = patched(LEAN_HISTORY);
+    this.usesPort = lean || patched(MIGRATION_SERVICE_PORT);
+    if (this.usesPort && (lean || patched(NOTIFICATIONS))) {
       this.notify = new MigrationNotifications(this.input.migrationId, (this.input.resume as (CarriedMigration & CarriedNotifications) | undefined)?.notices);
     }
     this.inbox.register();
@@ -925,7 +934,10 @@ class Migration {
     if (remembered && remembered.until > Date.now()) return { allowed: false, reason: remembered.reason };
     let result: { allowed: boolean; reason?: string };
     try {
-      result = await activity('authorize', summary, this.withinBudget(CONTROL_PLANE))(this.authorizationRequest(action, actor));
+      const request = this.authorizationRequest(action, actor);
+      result = patched(LEAN_HISTORY)
+        ? await proxyLocalActivities<MigrationActivities>({ ...this.withinBudget(CONTROL_PLANE), summary }).authorize(request)
+        : await activity('authorize', summary, this.withinBudget(CONTROL_PLANE))(request);
     } catch (err) {
       // Not remembered: the directory may answer next time.
       return { allowed: false, reason: `${action} refused: could not check your role; try again (${failureMessage(err)})` };

@@ -11,11 +11,14 @@ import { renderDetails } from './details';
  * values the start already carried are not upserted again (fewer events, fewer visibility writes).
  */
 const ONE_UPSERT_PER_PHASE = 'one-upsert-per-phase';
+/** the migration's later patch that takes this one's code without a marker of its own (migration.ts) */
+const LEAN_HISTORY = 'lean-history';
+const onePerPhase = (): boolean => patched(LEAN_HISTORY) || patched(ONE_UPSERT_PER_PHASE);
 
 /** Shows the migration's phase, with the search attributes that change with it. */
 export function showPhase(state: MigrationStatus, alongside: SearchAttributeUpdatePair[] = []): void {
   const phase = { key: SearchAttributes.phase, value: state.phase } as const;
-  if (patched(ONE_UPSERT_PER_PHASE)) {
+  if (onePerPhase()) {
     const updates = [phase, ...alongside].filter((pair) => !carriesAlready(pair));
     if (updates.length > 0) upsertSearchAttributes(updates as SearchAttributeUpdatePair[]);
   } else {
@@ -34,7 +37,7 @@ export function showDetails(state: MigrationStatus): void {
 /** The source tenant and the names, once the migration has been assessed. */
 export function showAssessment(sourceTenantId: string, memo: Record<string, string>): void {
   const sourceTenant = { key: SearchAttributes.sourceTenantId, value: sourceTenantId } as const;
-  const onlyChanges = patched(ONE_UPSERT_PER_PHASE);
+  const onlyChanges = onePerPhase();
   if (!onlyChanges || !carriesAlready(sourceTenant)) upsertSearchAttributes([sourceTenant]);
   if (!onlyChanges || !carriesMemoAlready(memo)) upsertMemo(memo);
 }
