@@ -67,6 +67,8 @@ const EnvironmentSchema = z.object({
     .optional(),
   T2T_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(100),
   T2T_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(10_000).default(40),
+  // Workflows kept in the worker's sticky cache (0: none); unset, the SDK sizes it from the heap.
+  T2T_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).refine((n) => n !== 1, 'must be 0 (no cache) or at least 2').optional(),
   T2T_SHUTDOWN_GRACE: duration('T2T_SHUTDOWN_GRACE', '30s'),
   T2T_REMAP_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(200),
   T2T_BACKEND: z.enum(BACKENDS, { message: `must be one of ${BACKENDS.join(', ')}` }).default('simulated'),
@@ -124,6 +126,8 @@ export interface Config {
   healthAddress?: string;
   maxConcurrentActivities: number;
   maxConcurrentWorkflowTasks: number;
+  /** the sticky workflow cache's size; undefined: the SDK's default, sized from the heap */
+  maxCachedWorkflows?: number;
   /** how long a stopping worker lets running activities finish */
   shutdownGraceMs: number;
   /** users re-mapped between two heartbeats */
@@ -203,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     healthAddress: e.T2T_HEALTH_ADDRESS,
     maxConcurrentActivities: e.T2T_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTasks: e.T2T_MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxCachedWorkflows: e.T2T_MAX_CACHED_WORKFLOWS,
     shutdownGraceMs: e.T2T_SHUTDOWN_GRACE,
     remapBatchSize: e.T2T_REMAP_BATCH_SIZE,
     backend: e.T2T_BACKEND,

@@ -53,6 +53,8 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     ...(options.identity ? { identity: options.identity } : {}),
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
+    // A bounded cache keeps memory flat however many migrations wait; one evicted replays when it next wakes.
+    ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
     // On SIGTERM, running activities get this long to finish before they are
     // cancelled; a cancelled re-mapping resumes from its last heartbeat.
     shutdownGraceTime: config.shutdownGraceMs,
