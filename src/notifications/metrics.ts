@@ -12,7 +12,7 @@ export interface NotificationMetrics {
   failed(channel: Channel, kind: string): void;
 }
 
-/** Metric names as Prometheus shows them (the exporter adds `_total` to counters). */
+/** Metric names as the Prometheus endpoint shows them (counters, without a `_total` suffix). */
 export const METRIC_NAMES = {
   remindersSent: 't2t_reminders_sent',
   escalationsSent: 't2t_escalations_sent',
