@@ -1,6 +1,7 @@
 // Mocha root setup: one process-wide Temporal runtime, installed once (quiet:
 // tests make activities fail on purpose), and the shared servers stopped after
 // the whole run.
+import './helpers/quiet-grpc';
 import { Runtime, DefaultLogger, LogEntry, makeTelemetryFilterString } from '@temporalio/worker';
 import { stopTemporalServers } from './helpers/temporal';
 import { stopTestPostgres } from './helpers/postgres';
