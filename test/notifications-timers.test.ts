@@ -179,6 +179,27 @@ describe('reminders and escalation (time-skipping server) @integration', functio
     }
   });
 
+  it('a cutover booked inside the window: nobody must act, so no window reminder and no escalation', async () => {
+    const s = await setUp({ mustAct: 'source' });
+    try {
+      await s.p.client.actOn(s.handle, 'approve', { actor: s.w.targetAdmin });
+      const storage = await s.p.client.actOn(s.handle, 'requestStorage', { actor: s.w.sourceAdmin });
+      await uploadWithSas(storage.status.storage!.sasUrl, s.w.mappingCsv);
+      const prepared = await s.p.client.actOn(s.handle, 'prepare', { actor: s.w.sourceAdmin, targetTenantId: s.w.target, mappingContainer: storage.status.storage!.sasUrl });
+      const closes = Date.parse(prepared.status.prepareDeadline!);
+      // Booked two hours before the window closes: after the 24-hour point, before the 1-hour one.
+      const booked = await s.p.client.actOn(s.handle, 'migrate', { actor: s.w.sourceAdmin, targetTenantId: s.w.target, at: new Date(closes - 2 * HOUR).toISOString() });
+      assert.equal(booked.entry.outcome, 'accepted', booked.entry.reason);
+      const final = (await s.handle.result()) as MigrationStatus;
+      assert.equal(final.phase, 'Succeeded', final.reason);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.deepEqual(noticesAt(s.hook).map((n) => n.key), []);
+      assert.equal(s.smtp.messages.length, 0);
+    } finally {
+      await s.done();
+    }
+  });
+
   it('the lockbox request (12 h): the 24-hour reminder is already past and skipped; the 1-hour reminder and the escalation go to the source tenant', async () => {
     const s = await setUp({ mustAct: 'source', world: { lockbox: true }, durations: { lockboxTimeoutMs: 12 * HOUR } });
     try {

@@ -67,9 +67,12 @@ export class MigrationNotifications {
     });
   }
 
-  /** The next reminder or escalation due for the deadline the migration waits on now, if any. */
+  /**
+   * The next reminder or escalation due for the deadline the migration waits on now, if any. None
+   * while a cutover is booked inside the window: the migration migrates by itself, nobody must act.
+   */
   next(state: MigrationStatus): Notice | undefined {
-    const waited = deadlineWaitedOn(state);
+    const waited = state.phase === 'Prepared' && state.scheduledMigrateAt ? undefined : deadlineWaitedOn(state);
     return waited ? nextNotice(this.notices, waited.kind, waited.deadline, Date.now()) : undefined;
   }
 
