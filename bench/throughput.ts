@@ -14,7 +14,8 @@ import { testingExecutable } from '../src/temporal-binaries';
 import { startTestAzurite } from '../test/helpers/azurite';
 import { startProduct, uploadWithSas, Product } from '../test/helpers/product';
 import { makeTestWorld } from '../test/helpers/world';
-import { stepSignal, acksQuery } from './fixtures/trivial-workflow';
+import { stepUpdate, doneQuery } from './fixtures/trivial-workflow';
+import { historyCounts, type HistoryCounts } from './lib/history';
 import { freePort } from '../test/helpers/ports';
 import { serverRequests, requestsPer } from './server-requests';
 import { processCpu, cpuPer } from './process-cpu';
@@ -25,6 +26,9 @@ const SIZES = (sizesArg > 0 ? process.argv[sizesArg + 1] : '10,100,1000').split(
 const IN_FLIGHT = 50;
 /** migrations and trivial workflows run first at each size, not measured (JIT, caches, connections) */
 const WARM_UP = 20;
+/** completed workflows of each kind whose histories are counted */
+const HISTORY_SAMPLE = 10;
+const historyLines: string[] = [];
 let metricsUrl = '';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -63,24 +67,59 @@ async function runMigrations(p: Product, env: TestWorkflowEnvironment, world: Re
   return latencies;
 }
 
-async function runTrivial(env: TestWorkflowEnvironment, taskQueue: string, n: number): Promise<number[]> {
+async function runTrivial(env: TestWorkflowEnvironment, taskQueue: string, n: number, ids?: string[]): Promise<number[]> {
   const latencies: number[] = [];
   await pool(Array.from({ length: n }, (_, i) => i), IN_FLIGHT, async () => {
     const started = performance.now();
-    const handle = await env.client.workflow.start('trivialMigration', { taskQueue, workflowId: `trivial-${randomUUID()}` });
+    const workflowId = `trivial-${randomUUID()}`;
+    ids?.push(workflowId);
+    const handle = await env.client.workflow.start('trivialMigration', { taskQueue, workflowId });
+    // As t2t acts: each action an Update, then one query for the status it shows.
     for (let step = 0; step < 4; step += 1) {
       const requestId = randomUUID();
-      await handle.signal(stepSignal, { requestId });
-      let delay = 50;
-      while (!(await handle.query(acksQuery)).includes(requestId)) {
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 500);
-      }
+      await handle.executeUpdate(stepUpdate, { args: [{ requestId }], updateId: requestId });
+      await handle.query(doneQuery);
+    }
+    // As t2t waits for the end: the status query, polled with the same back-off.
+    let delay = 50;
+    while (!(await handle.query(doneQuery))) {
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 500);
     }
     await handle.result();
     latencies.push(performance.now() - started);
   });
   return latencies;
+}
+
+/**
+ * The least a completed migration's history can hold for what it does: its start and end; each
+ * Update accepted and completed; each activity scheduled, started and completed; one marker per
+ * local activity (role checks, audit writes); one upsert per phase shown (PendingApproval, Approved,
+ * Validating, Prepared, Migrating, Succeeded); each deadline timer started and cancelled; one patch
+ * marker and its TemporalChangeVersion upsert; and one workflow task (three events) for the start,
+ * each Update and each activity's completion, the only things that wake it.
+ */
+function leastLine(m: HistoryCounts): string {
+  const get = (t: string) => m.byType.get(t) ?? 0;
+  const updates = get('WORKFLOW_EXECUTION_UPDATE_ACCEPTED');
+  const activities = get('ACTIVITY_TASK_SCHEDULED');
+  const localActivities = get('MARKER_RECORDED core_local_activity');
+  const timers = get('TIMER_STARTED');
+  const phases = 6;
+  const least = 2 + 2 * updates + 3 * activities + localActivities + phases + 2 * timers + 2 + 3 * (1 + updates + activities);
+  return `least the lifecycle needs for that: ${least.toFixed(1)} (start and end 2, ${updates.toFixed(0)} Updates × 2, ${activities.toFixed(1)} activities × 3, ${localActivities.toFixed(1)} local-activity markers, ${phases} phase upserts, ${timers.toFixed(0)} deadline timers × 2, one patch 2, ${(1 + updates + activities).toFixed(1)} workflow tasks × 3); migration / least ${(m.perWorkflow / least).toFixed(2)}x`;
+}
+
+function historyTable(migration: HistoryCounts, trivial: HistoryCounts): string[] {
+  const types = [...new Set([...migration.byType.keys(), ...trivial.byType.keys()])].sort((a, b) => (migration.byType.get(b) ?? 0) - (migration.byType.get(a) ?? 0));
+  const f = (v: number | undefined) => (v ?? 0).toFixed(1).padStart(9);
+  return [
+    `history events per completed workflow (mean of ${migration.workflows} migrations and ${trivial.workflows} trivial workflows): migration ${migration.perWorkflow.toFixed(1)}, trivial ${trivial.perWorkflow.toFixed(1)}, ratio ${(migration.perWorkflow / trivial.perWorkflow).toFixed(2)}x`,
+    leastLine(migration),
+    '  event type                                 | migration |   trivial',
+    ...types.map((t) => `  ${t.padEnd(42)} | ${f(migration.byType.get(t))} | ${f(trivial.byType.get(t))}`),
+  ];
 }
 
 /** One timed run with the CPU and server requests around it. */
@@ -126,7 +165,8 @@ async function main(): Promise<void> {
       try {
         await runMigrations(p, env, world, world.environmentIds.slice(n));
         await runTrivial(env, trivialQueue, WARM_UP);
-        const trivialBefore = await measure(() => runTrivial(env, trivialQueue, n));
+        const trivialIds: string[] = [];
+        const trivialBefore = await measure(() => runTrivial(env, trivialQueue, n, trivialIds));
         const real = await measure(() => runMigrations(p, env, world, world.environmentIds.slice(0, n)));
         const trivialAfter = await measure(() => runTrivial(env, trivialQueue, n));
         const trivialMs = (trivialBefore.ms + trivialAfter.ms) / 2;
@@ -137,6 +177,13 @@ async function main(): Promise<void> {
             `${percentile(real.latencies, 95).toFixed(0).padStart(6)} | ${(n / (trivialMs / 1000)).toFixed(2).padStart(9)} | ` +
             `${percentile(trivialLatencies, 50).toFixed(0).padStart(14)} | ${(real.ms / trivialMs).toFixed(2).padStart(11)}x | ${mb(worker.peakRss())}`,
         );
+        if (!historyLines.length) {
+          // Events per completed workflow, by type: read once, from a few of the measured runs.
+          const sample = (ids: string[]) => ids.slice(0, HISTORY_SAMPLE).map((id) => env.client.workflow.getHandle(id));
+          const migrationsCounted = await historyCounts(sample(world.environmentIds.slice(0, n).map(migrationWorkflowId)));
+          const trivialCounted = await historyCounts(sample(trivialIds));
+          historyLines.push(...historyTable(migrationsCounted, trivialCounted));
+        }
         details.push(`N=${n} peak RSS: migration worker ${mb(worker.peakRss())}, trivial worker ${mb(trivialWorker.peakRss())}, this driver ${mb(peakRss)}`);
         const fmt = (rows: [string, number][]) => rows.map(([op, v]) => `${op} ${v.toFixed(1)}`).join(', ');
         details.push(
@@ -152,6 +199,7 @@ async function main(): Promise<void> {
     }
     // Where the cost goes: CPU by process (this one is client and worker) and the server's requests by operation.
     console.log(details.join('\n'));
+    console.log(historyLines.join('\n'));
   } finally {
     await azurite.dispose();
     await env.teardown();

@@ -8,6 +8,8 @@ export interface WorkerProcess {
   process: ChildProcess;
   /** peak resident memory in bytes since the process started (Linux), or undefined */
   peakRss(): number | undefined;
+  /** resident memory in bytes now (Linux), or undefined */
+  rss(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -25,18 +27,21 @@ export function startWorkerProcess(script: string, env: Record<string, string>):
   );
   return {
     process: child,
-    peakRss() {
-      try {
-        const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
-        return kb ? Number(kb) * 1024 : undefined;
-      } catch {
-        return undefined;
-      }
-    },
+    peakRss: () => statusField(child.pid, 'VmHWM'),
+    rss: () => statusField(child.pid, 'VmRSS'),
     async stop() {
       stopping = true;
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+function statusField(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number | undefined {
+  try {
+    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }
