@@ -50,6 +50,8 @@ for (const backend of CONTROL_PLANE_BACKENDS) {
     it('the outbox takes an event once; the same target subscribed by both tenants gets one delivery; a delivery settles once', async () => {
       const hook = 'https://hooks.example.org/t2t';
       const a = (await store.addSubscription({ tenantId: 't-contoso', kind: 'phase-changed', channel: 'webhook', target: hook, secret: 'x'.repeat(20) })).subscription;
+      // Created a moment later: the oldest is the first (creation times are kept to the millisecond).
+      await new Promise((resolve) => setTimeout(resolve, 5));
       await store.addSubscription({ tenantId: 't-fabrikam', kind: 'phase-changed', channel: 'webhook', target: hook, secret: 'y'.repeat(20) });
       await store.addSubscription({ tenantId: 't-fabrikam', kind: 'phase-changed', channel: 'email', target: 'Ops@Fabrikam.example' });
       await store.addSubscription({ tenantId: 't-contoso', kind: 'phase-changed', channel: 'email', target: 'ops@fabrikam.example' });
