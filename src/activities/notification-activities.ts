@@ -7,21 +7,17 @@
 // workflow runs `deliverNotification` per subscription, retried by Temporal
 // within T2T_NOTIFY_BUDGET, and `notificationFailed` when the budget runs out.
 import { Context, log } from '@temporalio/activity';
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { AuditLog, AuditRecord } from '../controlplane/audit-log';
 import { NOTIFICATION_NOT_CONFIGURED, NOTIFICATION_REFUSED, type NotificationEvent } from '../notifications/events';
 import { PermanentDeliveryError, postWebhook, sendEmail } from '../notifications/delivery';
 import { meterMetrics, type NotificationMetrics } from '../notifications/metrics';
-import { contactDeliveryId, isContactDelivery, notificationDatabase, type Channel, type NotificationDatabase } from '../notifications/store';
+import { isContactDelivery, notificationDatabase, type NotificationDatabase } from '../notifications/store';
+import { publishEvents } from '../notifications/publish';
 import type { ControlPlane } from '../controlplane/control-plane';
 import type { NoticeSettings } from '../notifications/reminders';
-import type { NotificationDeliveryInput } from '../workflows/notification-delivery';
-
-/** notificationDelivery (src/workflows/notification-delivery.ts) by name: workflow code is not imported outside its sandbox. */
-export const NOTIFICATION_DELIVERY_WORKFLOW_TYPE = 'notificationDelivery';
-export const notificationDeliveryWorkflowId = (eventId: string): string => `t2t-notify-${eventId}`;
 
 export type NotificationSettings = Pick<Config, 'reminderLeadsMs' | 'escalateAfterMs' | 'escalationContacts' | 'smtpUrl' | 'notifyFrom' | 'notifyBudgetMs'>;
 
@@ -58,69 +54,17 @@ export function createNotificationActivities(auditLog: AuditLog, notifications?:
     return deps.client ? deps.client() : Context.current().client;
   };
 
-  async function contactOf(tenantId: string): Promise<string | undefined> {
-    const deps = configured();
-    const contacts = deps.settings.escalationContacts;
-    return contacts.byTenant[tenantId] ?? (await deps.tenantContact?.(tenantId)) ?? contacts.fallback;
-  }
-
-  /** Outbox rows, deliveries, and a delivery workflow for each event that has any left to make. */
-  async function publish(events: NotificationEvent[]): Promise<void> {
-    const deps = configured();
-    const starts: NotificationDeliveryInput[] = [];
-    await deps.database.use(async (store) => {
-      const fresh = await store.recordEvents(events);
-      for (const event of events) {
-        if (!fresh.has(event.id)) continue;
-        const deadline = String(event.data.deadlineKind ?? 'unknown');
-        if (event.kind === 'reminder') metrics().reminderSent(deadline);
-        if (event.kind === 'escalation') metrics().escalationSent(deadline);
-      }
-      for (const event of events) {
-        const targets: { subscriptionId: string; channel: Channel; target: string }[] = (await store.subscribers(event.tenants, event.kind)).map((s) => ({
-          subscriptionId: s.id,
-          channel: s.channel,
-          target: s.target,
-        }));
-        if (event.kind === 'escalation' && event.escalateTo) {
-          const contact = await contactOf(event.escalateTo);
-          const subscribed = contact !== undefined && targets.some((t) => t.channel === 'email' && t.target.toLowerCase() === contact.toLowerCase());
-          if (contact && !subscribed) targets.push({ subscriptionId: contactDeliveryId(event.escalateTo), channel: 'email', target: contact });
-        }
-        const pending = await store.addDeliveries(event.id, targets);
-        if (pending.length > 0) {
-          starts.push({
-            eventId: event.id,
-            kind: event.kind,
-            deliveries: pending.map((d) => ({ subscriptionId: d.subscriptionId, channel: d.channel })),
-            budgetMs: deps.settings.notifyBudgetMs,
-          });
-        }
-      }
-    });
-    const taskQueue = Context.current().info.taskQueue;
-    for (const input of starts) {
-      try {
-        await client().workflow.start(NOTIFICATION_DELIVERY_WORKFLOW_TYPE, {
-          taskQueue,
-          workflowId: notificationDeliveryWorkflowId(input.eventId),
-          args: [input],
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          staticSummary: `Deliver the ${input.kind} event ${input.eventId} (${input.deliveries.length} ${input.deliveries.length === 1 ? 'delivery' : 'deliveries'})`,
-        });
-      } catch (err) {
-        // Started already (a repeat of this write): that workflow delivers it.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      }
-    }
-  }
-
   return {
     /** The migration's write of its audit entries and notification events (a local activity). */
     async recordTrail(input: TrailInput): Promise<TrailResult> {
       if (input.entries.length > 0) await auditLog.append(input.entries);
       if (!notifications) return undefined;
-      if (input.events.length > 0) await publish(input.events);
+      if (input.events.length > 0) {
+        await publishEvents(
+          { ...notifications, client: client(), taskQueue: Context.current().info.taskQueue, metrics: metrics() },
+          input.events,
+        );
+      }
       return { reminderLeadsMs: [...notifications.settings.reminderLeadsMs], escalateAfterMs: notifications.settings.escalateAfterMs };
     },
 

@@ -128,6 +128,37 @@ export function audienceOf(kind: NotificationKind, migration: MigrationRef, dead
   return [...new Set([source, target].filter((t): t is string => Boolean(t)))];
 }
 
+/** What a refusal event is made of: the refused action's audit entry. */
+export interface RefusalEntry {
+  /** unique per migration (the audit trail's entry id) */
+  entryId: string;
+  at: string;
+  action: string;
+  reason?: string;
+  count: number;
+  note?: string;
+  requestId?: string;
+}
+
+/** The event of a refused action; its id is the audit entry's, so that writing it again changes nothing. */
+export function refusalEvent(migration: MigrationRef, phase: string, entry: RefusalEntry): NotificationEvent {
+  return {
+    id: `${migration.migrationId}:${entry.entryId}`,
+    kind: 'action-refused',
+    time: entry.at,
+    tenants: audienceOf('action-refused', migration),
+    migration,
+    data: {
+      phase,
+      action: entry.action,
+      reason: sanitizeText(entry.reason ?? 'refused'),
+      count: entry.count,
+      ...(entry.note ? { note: sanitizeText(entry.note) } : {}),
+      ...(entry.requestId ? { requestId: sanitizeText(entry.requestId) } : {}),
+    },
+  };
+}
+
 /** An email's subject and text for an event: the same facts as the CloudEvent, for people. */
 export function emailFor(event: CloudEvent): { subject: string; text: string } {
   const d = event.data as Record<string, string | number | undefined>;

@@ -8,7 +8,7 @@ import { workflowInfo } from '@temporalio/workflow';
 import type { MigrationStatus, Phase } from '../contracts';
 import type { AuditRecord } from '../controlplane/audit-log';
 import { formatDuration } from '../duration';
-import { DEADLINES, audienceOf, sanitizeText, type DeadlineKind, type MigrationRef, type NotificationEvent, type NotificationKind } from '../notifications/events';
+import { DEADLINES, audienceOf, refusalEvent, sanitizeText, type DeadlineKind, type MigrationRef, type NotificationEvent, type NotificationKind } from '../notifications/events';
 import { markDone, nextNotice, type Notice, type NoticeSettings, type NoticeState } from '../notifications/reminders';
 
 /** Carried into the next run besides the migration's own state (continue-as-new), so that no reminder is sent twice. */
@@ -134,35 +134,20 @@ export class MigrationNotifications {
   take(entries: readonly AuditRecord[], state: MigrationStatus): { events: NotificationEvent[]; collected: PendingEvent[] } {
     const collected = this.pending.splice(0, this.pending.length);
     const ref = this.ref(state);
-    const refusals: PendingEvent[] = entries
-      .filter((entry) => entry.outcome === 'refused')
-      .map((entry) => ({
-        id: `${this.migrationId}:${entry.entryId}`,
-        kind: 'action-refused',
-        time: entry.at,
-        data: {
-          phase: state.phase,
-          action: entry.action,
-          reason: sanitizeText(entry.reason ?? 'refused'),
-          count: entry.count,
-          ...(entry.note ? { note: sanitizeText(entry.note) } : {}),
-          ...(entry.requestId ? { requestId: sanitizeText(entry.requestId) } : {}),
-        },
-      }));
-    const events = [...collected, ...refusals]
-      .map((event): NotificationEvent => {
-        const tenants = audienceOf(event.kind, ref, event.deadline);
-        return {
-          id: event.id,
-          kind: event.kind,
-          time: event.time,
-          tenants,
-          ...(event.kind === 'escalation' && tenants[0] ? { escalateTo: tenants[0] } : {}),
-          migration: ref,
-          data: event.data,
-        };
-      })
-      .sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+    const own = collected.map((event): NotificationEvent => {
+      const tenants = audienceOf(event.kind, ref, event.deadline);
+      return {
+        id: event.id,
+        kind: event.kind,
+        time: event.time,
+        tenants,
+        ...(event.kind === 'escalation' && tenants[0] ? { escalateTo: tenants[0] } : {}),
+        migration: ref,
+        data: event.data,
+      };
+    });
+    const refusals = entries.filter((entry) => entry.outcome === 'refused').map((entry) => refusalEvent(ref, state.phase, entry));
+    const events = [...own, ...refusals].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
     return { events, collected };
   }
 
