@@ -3,7 +3,6 @@
 // seven-day window → migrate (undone if a step fails for good) → checklist.
 // A cancellation through Temporal ends it like `t2t cancel` until migrate starts.
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   TemporalFailure,
@@ -48,6 +47,7 @@ import { showAssessment, showDetails, showPhase } from './visibility';
 import type { CarriedMigration } from '../contracts';
 import { MigrationNotifications, type CarriedNotifications } from './notifications';
 import { stalledSignal, type StalledNotice } from '../operations/stall-signal';
+import { failureMessage, failureType } from './failures';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -1094,17 +1094,4 @@ class Migration {
 function earliest(...times: (number | undefined)[]): number | undefined {
   const given = times.filter((t): t is number => t !== undefined);
   return given.length === 0 ? undefined : Math.min(...given);
-}
-
-function failureType(err: unknown): string | undefined {
-  let current: unknown = err;
-  while (current instanceof ActivityFailure && current.cause) current = current.cause;
-  return current instanceof ApplicationFailure ? current.type ?? undefined : undefined;
-}
-
-function failureMessage(err: unknown): string {
-  let current: unknown = err;
-  // An ActivityFailure wraps the activity's own ApplicationFailure: show that one.
-  while (current instanceof ActivityFailure && current.cause) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
 }

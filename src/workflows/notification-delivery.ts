@@ -4,9 +4,10 @@
 // write is repeated; its history is its own, not the migration's. Each delivery
 // is retried by Temporal within the budget (schedule-to-close); one that runs
 // out is recorded as failed and counted, and never touches the migration.
-import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { NotificationActivities } from '../activities/notification-activities';
 import { NOTIFICATION_NOT_CONFIGURED, NOTIFICATION_REFUSED } from '../notifications/events';
+import { failureMessage as messageOf } from './failures';
 
 export interface NotificationDeliveryInput {
   eventId: string;
@@ -56,10 +57,4 @@ export async function notificationDelivery(input: NotificationDeliveryInput): Pr
     }),
   );
   return result;
-}
-
-function messageOf(err: unknown): string {
-  let current: unknown = err;
-  while (current instanceof ActivityFailure && current.cause) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
 }

@@ -3,9 +3,10 @@
 // workflow was terminated, timed out or failed, which no code of ours saw end.
 // Each run is a fresh Schedule action, so a run does a bounded amount of work and
 // leaves the rest to the next one instead of growing one long history.
-import { proxyActivities, workflowInfo, log, ActivityFailure } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo, log } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/common';
 import type { CloseOutcome, ReconcilerActivities, RequestCursor } from '../activities/reconciler-activities';
+import { failureMessage as messageOf } from './failures';
 
 export interface ReconcileInput {
   /** open requests looked at per activity call (default 100) */
@@ -94,10 +95,4 @@ function count(result: ReconcileResult, outcome: CloseOutcome | undefined): void
 function overBudget(): boolean {
   const info = workflowInfo();
   return info.continueAsNewSuggested || info.historyLength > HISTORY_BUDGET;
-}
-
-function messageOf(err: unknown): string {
-  let current: unknown = err;
-  while (current instanceof ActivityFailure && current.cause) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
 }

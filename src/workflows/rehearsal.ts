@@ -5,8 +5,6 @@
 // happens: after success, a failure, or a cancellation through Temporal.
 import {
   ActivityCancellationType,
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   isCancellation,
   log,
@@ -19,6 +17,7 @@ import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
 import { NON_RETRYABLE_ERRORS, rehearsalStatusQuery, type RehearsalInput, type RehearsalReport, type RehearsalStep } from '../contracts';
 import type { MigrationActivities } from '../activities';
 import { renderRehearsalDetails } from './details';
+import { failureMessage, failureType } from './failures';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -253,16 +252,4 @@ class Rehearsal {
   private show(): void {
     setCurrentDetails(renderRehearsalDetails(this.report, this.currentStep));
   }
-}
-
-function failureType(err: unknown): string | undefined {
-  let current: unknown = err;
-  while (current instanceof ActivityFailure && current.cause) current = current.cause;
-  return current instanceof ApplicationFailure ? current.type ?? undefined : undefined;
-}
-
-function failureMessage(err: unknown): string {
-  let current: unknown = err;
-  while (current instanceof ActivityFailure && current.cause) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
 }

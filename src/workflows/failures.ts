@@ -1,0 +1,21 @@
+// What an activity's failure says, as workflows read it: an ActivityFailure
+// wraps the activity's own ApplicationFailure, whose type and message count.
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+
+function innermost(err: unknown): unknown {
+  let current: unknown = err;
+  while (current instanceof ActivityFailure && current.cause) current = current.cause;
+  return current;
+}
+
+/** The ApplicationFailure's type (e.g. MigrateCompensated), if the failure carries one. */
+export function failureType(err: unknown): string | undefined {
+  const current = innermost(err);
+  return current instanceof ApplicationFailure ? (current.type ?? undefined) : undefined;
+}
+
+/** The message of the failure the activity raised, not of its wrapper. */
+export function failureMessage(err: unknown): string {
+  const current = innermost(err);
+  return current instanceof Error ? current.message : String(current);
+}
