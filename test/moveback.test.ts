@@ -17,6 +17,7 @@ import { startProduct, Product, uploadWithSas, readWithSas } from './helpers/pro
 import { migrationWorkflowId, type MigrationStatus } from '../src/contracts';
 import { describeEnvironment } from '../src/controlplane/describe';
 import { projectRoot } from '../src/temporal-binaries';
+import * as tar from 'tar';
 
 const CLI = path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -55,6 +56,7 @@ describe('move-back of a migration @integration', function () {
       T2T_DATABASE_URL: p.config.databaseUrl,
       T2T_DATA_DIR: p.config.dataDir,
       AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      T2T_EVIDENCE_HMAC_KEY: 'a test key for evidence packs, forty characters',
     };
     return new Promise((resolve) => {
       execFile(process.execPath, [CLI, ...args], { env: childEnv, cwd: dir }, (error, stdout, stderr) => {
@@ -172,6 +174,26 @@ describe('move-back of a migration @integration', function () {
     assert.equal(done.reversedBy?.migrationId, reverse.migrationId);
     const twice = await t2t(['--as', w.targetAdmin, 'moveback', '--migration-id', there.migrationId]);
     assert.equal(twice.stderr, `t2t: moveback refused: migration ${there.migrationId} was moved back already, by migration ${reverse.migrationId}\n`);
+
+    // the evidence packs name each other too
+    const packed = async (migrationId: string) => {
+      const file = path.join(dir, `evidence-${migrationId}.tar.gz`);
+      const made = await t2t(['--as', w.sourceAdmin, 'evidence', '--migration-id', migrationId, '--out', file]);
+      assert.equal(made.code, 0, made.stderr);
+      const into = mkdtempSync(path.join(os.tmpdir(), 't2t-evidence-'));
+      await tar.x({ file, cwd: into });
+      return {
+        facts: JSON.parse(readFileSync(path.join(into, `t2t-evidence-${migrationId}`, 'migration.json'), 'utf8')) as { reversesMigrationId: string | null; reversedBy: { migrationId: string; phase?: string } | null },
+        readme: readFileSync(path.join(into, `t2t-evidence-${migrationId}`, 'README.txt'), 'utf8'),
+      };
+    };
+    const originalPack = await packed(there.migrationId);
+    assert.deepEqual(originalPack.facts.reversedBy, { migrationId: reverse.migrationId, phase: 'Succeeded' });
+    assert.equal(originalPack.facts.reversesMigrationId, null);
+    assert.match(originalPack.readme, new RegExp(`Reversed by: +move-back ${reverse.migrationId}`));
+    const reversePack = await packed(reverse.migrationId);
+    assert.equal(reversePack.facts.reversesMigrationId, there.migrationId);
+    assert.match(reversePack.readme, new RegExp(`Move-back of: +migration ${there.migrationId}`));
   });
 });
 

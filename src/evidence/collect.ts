@@ -51,6 +51,10 @@ export interface EvidenceFacts {
   refusedActions: number;
   usersRemapped: number | null;
   usersListed: boolean;
+  /** a move-back: the migration it reverses */
+  reversesMigrationId: string | null;
+  /** a reversed migration: its move-back, and that one's phase when the pack was made */
+  reversedBy: { migrationId: string; phase?: string } | null;
 }
 
 export interface CollectedEvidence {
@@ -84,7 +88,8 @@ export async function collectEvidence(migrationId: string, sources: EvidenceSour
   const runs = await fetchEveryRun(sources.client, found.workflowId, (await found.describe()).runId);
   const lastRun = runs[runs.length - 1];
   const handle = sources.client.workflow.getHandle(found.workflowId, lastRun.runId);
-  const status = await readStatus(sources.migrations, handle, lastRun);
+  // A move-back names the migration it reverses; a reversed migration, the move-back that reverses it.
+  const status = await sources.migrations.withReversal(await readStatus(sources.migrations, handle, lastRun));
   const running = lastRun.closedAs === 'Running';
   const endedAt = lastRun.closedAt ?? generatedAt;
   const state = running ? `running at ${generatedAt}, phase ${status.phase}` : `ended at ${endedAt}, phase ${status.phase}`;
@@ -160,6 +165,8 @@ export async function collectEvidence(migrationId: string, sources: EvidenceSour
     refusedActions,
     usersRemapped: users.summary.usersRemapped,
     usersListed: Boolean(users.list),
+    reversesMigrationId: status.reversesMigrationId ?? null,
+    reversedBy: status.reversedBy ?? null,
   };
   add(
     'migration.json',
@@ -436,6 +443,8 @@ function readmeText(input: {
   lines.push(`Back end:      ${status.backend ?? 'simulated'}`);
   lines.push(`Phase:         ${status.phase}${status.status ? ` (${status.status})` : ''}`);
   if (status.reason) lines.push(`Reason:        ${status.reason}`);
+  if (facts.reversesMigrationId) lines.push(`Move-back of:  migration ${facts.reversesMigrationId} (this migration reverses it)`);
+  if (facts.reversedBy) lines.push(`Reversed by:   move-back ${facts.reversedBy.migrationId}${facts.reversedBy.phase ? ` (${facts.reversedBy.phase} when this pack was made)` : ''}`);
   lines.push('');
   lines.push(`WHO DID WHAT (accepted actions, from ${input.trailSource})`);
   const order: Action[] = ['submit', 'approve', 'deny', 'approveLockbox', 'requestStorage', 'prepare', 'migrate', 'cancel'];
