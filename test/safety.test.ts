@@ -3,6 +3,7 @@
 // while migrate runs or after the end, and a check an admin waits for that keeps
 // failing. Real dev server, real Azurite, a real control-plane file.
 import assert from 'node:assert/strict';
+import { openDatabase } from '../src/controlplane/database';
 import { execFile } from 'node:child_process';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -167,6 +168,18 @@ describe('safe under Temporal\'s own tools @integration', function () {
       }
       const events = await handle.fetchHistory();
       assert.ok(!(events.events ?? []).some((e) => e.workflowExecutionUpdateAcceptedEventAttributes), 'the rejected Updates left no history');
+      // and notified as the worker notifies the refusals it records (action-refused, once each)
+      const { db, release } = await openDatabase(p.config.databaseUrl);
+      try {
+        const notified = await db.selectFrom('notification_events').select(['event_id', 'body']).where('migration_id', '=', submitted.migrationId).where('kind', '=', 'action-refused').execute();
+        for (const refused of [early, malformed]) {
+          const event = notified.find((e) => e.event_id === `${submitted.migrationId}:rejected-${refused.entry.requestId}`);
+          assert.ok(event, `${refused.entry.action}: notified`);
+          assert.doesNotMatch(event.body, /@/, 'no address in the notification');
+        }
+      } finally {
+        await release();
+      }
       await p.client.actOn(handle, 'cancel', { actor: w.sourceAdmin });
     }));
 

@@ -8,6 +8,9 @@ import { MigrationClient, UserError } from './migrations';
 import type { MigrationService } from '../service/migration-service';
 import { openMigrationService } from '../service';
 import { temporalConnectionOptions } from '../temporal-connection';
+import { publishEvents } from '../notifications/publish';
+import { notificationDatabase } from '../notifications/store';
+import type { NotificationEvent } from '../notifications/events';
 import { openAuditLog, type AuditLog } from '../controlplane/audit-log';
 
 export class CommandContext {
@@ -80,6 +83,7 @@ export class CommandContext {
       config: this.config,
       service: await this.service(),
       auditLog: await this.auditLog(),
+      publish: refusalPublisher(await this.client(), this.config),
     });
     return this.migrationsValue;
   }
@@ -91,9 +95,16 @@ export class CommandContext {
   }
 
   async close(): Promise<void> {
+    // The refusal publisher's database, if a refusal was published: an open pool would hold the process.
+    await notificationDatabase(this.config.databaseUrl).close();
     await this.auditLogValue?.close();
     await this.serviceValue?.close();
     await this.controlPlaneValue?.close();
     await this.connection?.close();
   }
+}
+
+/** Publishes the refusals the client records (Updates the migration's validator rejected) as the worker publishes its own. */
+export function refusalPublisher(client: Client, config: Config): (events: NotificationEvent[]) => Promise<void> {
+  return (events) => publishEvents({ database: notificationDatabase(config.databaseUrl), client, taskQueue: config.taskQueue, settings: config }, events);
 }

@@ -3,6 +3,7 @@
 // `t2t` commands and by the tests alike.
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../controlplane/audit-log';
+import { refusalEvent, type MigrationRef, type NotificationEvent } from '../notifications/events';
 import { Client, WorkflowHandle, WorkflowExecutionInfo, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { MigrationService } from '../service/migration-service';
@@ -109,6 +110,8 @@ export interface MigrationClientOptions {
    * writes it to the audit trail itself (SPEC §2: every refused action is recorded).
    */
   auditLog?: AuditLog;
+  /** notifies the subscribers of such a refusal (`action-refused`), as the worker does for the refusals it records */
+  publish?: (events: NotificationEvent[]) => Promise<void>;
 }
 
 export class MigrationClient {
@@ -329,7 +332,9 @@ export class MigrationClient {
         const reason = err.cause?.message ?? err.message;
         const refused: AuditEntry = { at: new Date().toISOString(), action, actor: payload.actor, outcome: 'refused', reason, requestId, note: 'rejected by the migration before it was queued' };
         const status = await handle.query(statusQuery);
-        await this.options.auditLog?.append([{ ...refused, entryId: `rejected-${requestId}`, migrationId: status.migrationId, count: 1 }]);
+        const record = { ...refused, entryId: `rejected-${requestId}`, migrationId: status.migrationId, count: 1 };
+        await this.options.auditLog?.append([record]);
+        await this.options.publish?.([refusalEvent(migrationRef(status), status.phase, record)]);
         return { entry: refused, status };
       }
       const description = await handle.describe().catch(() => undefined);
@@ -451,4 +456,16 @@ export async function submitBatch(
     staticSummary: `Batch: ${environments.length} environments from ${sourceTenant.name} to ${targetTenant.name}`,
   });
   return { batchId, environments, skipped };
+}
+
+/** The ids and names a notification carries of a migration. */
+function migrationRef(status: MigrationStatus): MigrationRef {
+  return {
+    migrationId: status.migrationId,
+    targetMigrationId: status.targetMigrationId,
+    environmentId: status.environmentId,
+    ...(status.environmentName ? { environmentName: status.environmentName } : {}),
+    ...(status.sourceTenantId ? { sourceTenantId: status.sourceTenantId } : {}),
+    targetTenantId: status.targetTenantId,
+  };
 }

@@ -14,6 +14,7 @@ import { parseWorld } from '../../src/controlplane/world';
 import type { ControlPlane } from '../../src/controlplane/control-plane';
 import { MigrationStorage } from '../../src/storage/migration-storage';
 import { createMigrationWorker } from '../../src/worker';
+import { refusalPublisher } from '../../src/client/context';
 import { openAuditLog, type AuditLog } from '../../src/controlplane/audit-log';
 import { MigrationClient } from '../../src/client/migrations';
 import { SimulatedMigrationService } from '../../src/service/simulated';
@@ -78,6 +79,7 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
       service: new SimulatedMigrationService({ controlPlane: realControlPlane, storage, sasValidityMs: config.sasValidityMs, remapBatchSize: config.remapBatchSize }),
       ackTimeoutMs: 120_000,
       auditLog,
+      publish: refusalPublisher(options.env.client, config),
     }),
     worker: undefined as unknown as Worker,
     async startWorker() {
