@@ -64,10 +64,8 @@ const retry: RetryPolicy = {
 const MIGRATION_SERVICE_PORT = 'migration-service-port';
 
 /**
- * Since this patch, a migration's history carries what it needs and little else: one patch marker
- * (each also upserts TemporalChangeVersion) instead of one for each change before it, whose code it
- * takes, and role checks as local activities (a short look-up: one marker instead of three events
- * and a workflow task).
+ * Since this patch, a migration's history carries one patch marker (each also upserts
+ * TemporalChangeVersion) instead of one for each change before it, whose code it takes.
  */
 export const LEAN_HISTORY = 'lean-history';
 
@@ -934,10 +932,7 @@ class Migration {
     if (remembered && remembered.until > Date.now()) return { allowed: false, reason: remembered.reason };
     let result: { allowed: boolean; reason?: string };
     try {
-      const request = this.authorizationRequest(action, actor);
-      result = patched(LEAN_HISTORY)
-        ? await proxyLocalActivities<MigrationActivities>({ ...this.withinBudget(CONTROL_PLANE), summary }).authorize(request)
-        : await activity('authorize', summary, this.withinBudget(CONTROL_PLANE))(request);
+      result = await activity('authorize', summary, this.withinBudget(CONTROL_PLANE))(this.authorizationRequest(action, actor));
     } catch (err) {
       // Not remembered: the directory may answer next time.
       return { allowed: false, reason: `${action} refused: could not check your role; try again (${failureMessage(err)})` };
