@@ -221,7 +221,12 @@ describe('safe under Temporal\'s own tools @integration', function () {
       assert.notEqual(description.runId, firstRun, 'it continued as new on the way');
       assert.ok(approved.status.audit.length <= 100, 'the state keeps a bounded recent trail');
       const refused = (await p.auditLog.list(submitted.migrationId)).filter((e) => e.action === 'approve' && e.outcome === 'refused');
-      assert.equal(refused.reduce((n, e) => n + e.count, 0), burst, 'every refusal is in the control plane');
+      // None is lost. A workflow task whose completion the server refuses under such a flood
+      // ("task not found") has written its trail already, and its retry may group the same
+      // refusals into other entries: the total can then exceed the burst (docs/behaviour.md).
+      const total = refused.reduce((n, e) => n + e.count, 0);
+      assert.ok(total >= burst, `every refusal is in the control plane (${total} of ${burst})`);
+      assert.ok(total <= burst * 1.25, `over-counted by at most a few lost task completions (${total} for ${burst})`);
       assert.ok(refused.length < burst / 10, `identical refusals counted together (${refused.length} rows)`);
     }));
 
