@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowHandle } from '@temporalio/client';
 import { MigrationStatus, SearchAttributes, migrationWorkflowId, statusQuery } from '../src/contracts';
-import { devServer, timeSkippingServer } from './helpers/temporal';
+import { devServer, ownTimeSkippingServer } from './helpers/temporal';
 import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas } from './helpers/product';
@@ -22,7 +22,7 @@ describe('scheduled cutover (time-skipping server) @integration', function () {
   let azurite: RunningAzurite;
 
   before(async () => {
-    [env, azurite] = await Promise.all([timeSkippingServer(), startTestAzurite()]);
+    [env, azurite] = await Promise.all([ownTimeSkippingServer(), startTestAzurite()]);
   });
   after(async () => {
     await azurite?.dispose();

@@ -11,7 +11,7 @@ import { MigrationStatus, migrationWorkflowId, statusQuery } from '../src/contra
 import { openDatabase } from '../src/controlplane/database';
 import { NotificationStore } from '../src/notifications/store';
 import type { CloudEvent } from '../src/notifications/events';
-import { timeSkippingServer } from './helpers/temporal';
+import { ownTimeSkippingServer } from './helpers/temporal';
 import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld, TestWorld, type TestWorldOptions } from './helpers/world';
 import { startProduct, uploadWithSas, type Product, type ProductOptions } from './helpers/product';
@@ -47,7 +47,14 @@ describe('reminders and escalation (time-skipping server) @integration', functio
   let azurite: RunningAzurite;
 
   before(async () => {
-    [env, azurite] = await Promise.all([timeSkippingServer(), startTestAzurite()]);
+    azurite = await startTestAzurite();
+  });
+  // Each test skips days: one whose deliveries are still retrying would hold the next to real time.
+  beforeEach(async () => {
+    env = await ownTimeSkippingServer();
+  });
+  afterEach(async () => {
+    await env?.teardown();
   });
   after(async () => {
     await azurite?.dispose();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowHandle } from '@temporalio/client';
 import { MigrationStatus, migrationWorkflowId, statusQuery } from '../src/contracts';
-import { timeSkippingServer } from './helpers/temporal';
+import { ownTimeSkippingServer } from './helpers/temporal';
 import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas } from './helpers/product';
@@ -17,7 +17,7 @@ describe('durable timers (time-skipping server) @integration', function () {
   let azurite: RunningAzurite;
 
   before(async () => {
-    [env, azurite] = await Promise.all([timeSkippingServer(), startTestAzurite()]);
+    [env, azurite] = await Promise.all([ownTimeSkippingServer(), startTestAzurite()]);
   });
   after(async () => {
     await azurite?.dispose();

@@ -37,15 +37,29 @@ export async function devServerUi(): Promise<string> {
 }
 
 export function timeSkippingServer(): Promise<TestWorkflowEnvironment> {
-  timeSkippingEnv ??= (async () => {
-    const env = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: testingExecutable('temporal-test-server') },
-    });
-    await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
-    return env;
-  })();
+  timeSkippingEnv ??= startTimeSkippingServer();
   return timeSkippingEnv;
 }
+
+async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: testingExecutable('temporal-test-server') },
+  });
+  await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
+  return env;
+}
+
+/**
+ * A time-skipping server of a suite's own. Time skips only while nothing is outstanding
+ * on the server: a workflow another suite left behind (a notification delivery still
+ * retrying after its worker stopped, say) would hold every later suite to real time.
+ */
+export async function ownTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
+  const env = await startTimeSkippingServer();
+  own.push(env);
+  return env;
+}
+const own: TestWorkflowEnvironment[] = [];
 
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
@@ -66,4 +80,6 @@ export async function stopTemporalServers(): Promise<void> {
   devEnv = undefined;
   timeSkippingEnv = undefined;
   for (const env of envs) await (await env).teardown();
+  // A suite may have torn its own down already.
+  for (const env of own.splice(0, own.length)) await env.teardown().catch(() => undefined);
 }
