@@ -3,7 +3,7 @@
 // `t2t` commands and by the tests alike.
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../controlplane/audit-log';
-import { refusalEvent, type MigrationRef, type NotificationEvent } from '../notifications/events';
+import { migrationRefOf, refusalEvent, type NotificationEvent } from '../notifications/events';
 import { Client, WorkflowHandle, WorkflowExecutionInfo, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { MigrationService } from '../service/migration-service';
@@ -334,7 +334,7 @@ export class MigrationClient {
         const status = await handle.query(statusQuery);
         const record = { ...refused, entryId: `rejected-${requestId}`, migrationId: status.migrationId, count: 1 };
         await this.options.auditLog?.append([record]);
-        await this.options.publish?.([refusalEvent(migrationRef(status), status.phase, record)]);
+        await this.options.publish?.([refusalEvent(migrationRefOf(status), status.phase, record)]);
         return { entry: refused, status };
       }
       const description = await handle.describe().catch(() => undefined);
@@ -456,16 +456,4 @@ export async function submitBatch(
     staticSummary: `Batch: ${environments.length} environments from ${sourceTenant.name} to ${targetTenant.name}`,
   });
   return { batchId, environments, skipped };
-}
-
-/** The ids and names a notification carries of a migration. */
-function migrationRef(status: MigrationStatus): MigrationRef {
-  return {
-    migrationId: status.migrationId,
-    targetMigrationId: status.targetMigrationId,
-    environmentId: status.environmentId,
-    ...(status.environmentName ? { environmentName: status.environmentName } : {}),
-    ...(status.sourceTenantId ? { sourceTenantId: status.sourceTenantId } : {}),
-    targetTenantId: status.targetTenantId,
-  };
 }

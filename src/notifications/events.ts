@@ -6,6 +6,8 @@
 // names, phases, deadlines and reasons. No email address (the acting admin's
 // is in the audit trail, `t2t status`), no mapping row, no SAS token.
 
+import type { MigrationStatus } from '../contracts';
+
 /** Event kinds a subscription can name. `stalled` is sent by stall detection. */
 export const NOTIFICATION_KINDS = ['phase-changed', 'reminder', 'escalation', 'action-refused', 'stalled'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
@@ -25,6 +27,18 @@ export interface MigrationRef {
   environmentName?: string;
   sourceTenantId?: string;
   targetTenantId: string;
+}
+
+/** The ids and names a notification carries of a migration, from its status. */
+export function migrationRefOf(state: MigrationStatus): MigrationRef {
+  return {
+    migrationId: state.migrationId,
+    targetMigrationId: state.targetMigrationId,
+    environmentId: state.environmentId,
+    ...(state.environmentName ? { environmentName: state.environmentName } : {}),
+    ...(state.sourceTenantId ? { sourceTenantId: state.sourceTenantId } : {}),
+    targetTenantId: state.targetTenantId,
+  };
 }
 
 export interface NotificationEvent {

@@ -8,7 +8,7 @@ import { workflowInfo } from '@temporalio/workflow';
 import type { MigrationStatus, Phase } from '../contracts';
 import type { AuditRecord } from '../controlplane/audit-log';
 import { formatDuration } from '../duration';
-import { DEADLINES, audienceOf, refusalEvent, sanitizeText, type DeadlineKind, type MigrationRef, type NotificationEvent, type NotificationKind } from '../notifications/events';
+import { DEADLINES, audienceOf, migrationRefOf, refusalEvent, sanitizeText, type DeadlineKind, type NotificationEvent, type NotificationKind } from '../notifications/events';
 import { markDone, nextNotice, type Notice, type NoticeSettings, type NoticeState } from '../notifications/reminders';
 
 /** Carried into the next run besides the migration's own state (continue-as-new), so that no reminder is sent twice. */
@@ -87,7 +87,7 @@ export class MigrationNotifications {
       deadline,
       who: rule.who,
       what: rule.what,
-      command: rule.command(this.ref(state)),
+      command: rule.command(migrationRefOf(state)),
     };
     if (notice.type === 'reminder') {
       const before = formatDuration(notice.leadMs!);
@@ -133,7 +133,7 @@ export class MigrationNotifications {
    */
   take(entries: readonly AuditRecord[], state: MigrationStatus): { events: NotificationEvent[]; collected: PendingEvent[] } {
     const collected = this.pending.splice(0, this.pending.length);
-    const ref = this.ref(state);
+    const ref = migrationRefOf(state);
     const own = collected.map((event): NotificationEvent => {
       const tenants = audienceOf(event.kind, ref, event.deadline);
       return {
@@ -163,16 +163,5 @@ export class MigrationNotifications {
 
   carried(): CarriedNotifications {
     return { notices: { ...this.notices, done: [...this.notices.done] } };
-  }
-
-  private ref(state: MigrationStatus): MigrationRef {
-    return {
-      migrationId: state.migrationId,
-      targetMigrationId: state.targetMigrationId,
-      environmentId: state.environmentId,
-      ...(state.environmentName ? { environmentName: state.environmentName } : {}),
-      ...(state.sourceTenantId ? { sourceTenantId: state.sourceTenantId } : {}),
-      targetTenantId: state.targetTenantId,
-    };
   }
 }
