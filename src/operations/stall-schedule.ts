@@ -4,15 +4,14 @@
 // it exists at start; it runs on every back end.
 import { ScheduleOptions, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Config } from '../config';
+import { workerScheduleId } from '../reconciler/schedule';
 
 export const STALL_CHECK_SCHEDULE_ID = 't2t-stall-check';
 /** detectStalledMigrations (src/workflows/stall-check.ts) by name. */
 export const STALL_CHECK_WORKFLOW_TYPE = 'detectStalledMigrations';
 
-const DEFAULT_TASK_QUEUE = 'tenant-migrations';
-
 export function stallCheckScheduleId(taskQueue: string): string {
-  return taskQueue === DEFAULT_TASK_QUEUE ? STALL_CHECK_SCHEDULE_ID : `${STALL_CHECK_SCHEDULE_ID}-${taskQueue}`;
+  return workerScheduleId(STALL_CHECK_SCHEDULE_ID, taskQueue);
 }
 
 export function stallCheckScheduleOptions(config: Pick<Config, 'taskQueue' | 'stall'>): ScheduleOptions {

@@ -17,7 +17,12 @@ const DEFAULT_TASK_QUEUE = 'tenant-migrations';
  * workers. The default task queue keeps the plain id an operator looks for.
  */
 export function reconcilerScheduleId(taskQueue: string): string {
-  return taskQueue === DEFAULT_TASK_QUEUE ? RECONCILER_SCHEDULE_ID : `${RECONCILER_SCHEDULE_ID}-${taskQueue}`;
+  return workerScheduleId(RECONCILER_SCHEDULE_ID, taskQueue);
+}
+
+/** A worker Schedule's id on a task queue: the plain id on the default queue, the queue appended on others. */
+export function workerScheduleId(plainId: string, taskQueue: string): string {
+  return taskQueue === DEFAULT_TASK_QUEUE ? plainId : `${plainId}-${taskQueue}`;
 }
 
 // A run stuck without a worker would, with overlap SKIP, hold back every later one.

@@ -17,7 +17,10 @@ export function registerStatsCommands(program: Command, runtime: CommandRuntime)
       const stalled = stalledMigrations(periods, Date.now(), settings);
       const printer = runtime.printer();
       printer.document({
-        phases: statistics.map((s) => ({ ...s, stallAfterMs: stallThreshold(s.phase, statistics, settings).thresholdMs, stallBasis: stallThreshold(s.phase, statistics, settings).basis })),
+        phases: statistics.map((s) => {
+          const threshold = stallThreshold(s.phase, statistics, settings);
+          return { ...s, stallAfterMs: threshold.thresholdMs, stallBasis: threshold.basis };
+        }),
         stalled,
         settings,
       });
