@@ -1,7 +1,7 @@
 // The usermapping.csv rules of SPEC §4, exact texts and physical line numbers,
 // and the sloppy or hostile files an admin may upload.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -423,6 +423,78 @@ describe('user mapping validation: duplicates', () => {
     const single = new DuplicateIndex();
     single.add('ana@contoso.com', 1);
     assert.equal((await single.candidateLines()).size, 0);
+  });
+
+  describe('past its memory bound, the duplicate index spills to a temporary file', () => {
+    let tempDir: string;
+    beforeEach(() => {
+      tempDir = mkdtempSync(path.join(os.tmpdir(), 't2t-spill-test-'));
+    });
+    afterEach(() => rmSync(tempDir, { recursive: true, force: true }));
+    const leftovers = () => readdirSync(tempDir);
+
+    it('finds exactly the repeated emails of every spill and of what is still in memory, then leaves nothing behind', async () => {
+      const index = new DuplicateIndex({ memoryEntries: 10_000, tempDir });
+      // Repeats within a spill, across spills, and between the last spill and the entries left in memory.
+      const repeats = new Map([[5, 6], [9_000, 12], [25_000, 24_999], [65_536, 3], [131_072, 199_999], [150_000, 7], [200_003, 100]]);
+      for (let line = 1; line <= 200_005; line += 1) {
+        index.add(repeats.has(line) ? `U${repeats.get(line)}@Contoso.com` : `u${line}@contoso.com`, line);
+        // The validator spills between batches of records, so the bound may be passed by a batch.
+        if (line % 1_500 === 0 && index.full) await index.spill();
+      }
+      assert.ok(index.spilledEntries >= 190_000, `${index.spilledEntries} entries spilled`);
+      const expected = [...repeats].flat().sort((a, b) => a - b);
+      assert.deepEqual([...(await index.candidateLines())].sort((a, b) => a - b), expected);
+      assert.deepEqual(leftovers(), []);
+    });
+
+    it('a validation that spills reports the same errors as one that does not', async () => {
+      const lines = ['Source,Destination'];
+      for (let i = 0; i < 30_000; i += 1) {
+        if (i % 4_999 === 17) lines.push(`u${i - 9_000}@CONTOSO.com,n${i}@fabrikam.com`);
+        else if (i % 7_001 === 3) lines.push(`s${i}@contoso.com,u${i + 11_000}@Fabrikam.com`);
+        else if (i === 29_999) lines.push('u2@contoso.com,u2@fabrikam.com');
+        else lines.push(`u${i}@contoso.com,u${i}@fabrikam.com`);
+      }
+      const bytes = Buffer.from(`${lines.join('\r\n')}\r\n`);
+      const inMemory = await check(bytes, { chunk: 4096 });
+      const spilled = await check(bytes, { chunk: 4096, duplicateIndex: { memoryEntries: 1_000, tempDir } });
+      assert.ok(inMemory.found.filter(([, error]) => error.includes('have the same')).length >= 8, JSON.stringify(inMemory.found));
+      assert.deepEqual(spilled.errors, inMemory.errors);
+      assert.deepEqual(leftovers(), []);
+      // It does spill there: a folder that does not exist fails the validation.
+      await assert.rejects(check(bytes, { chunk: 4096, duplicateIndex: { memoryEntries: 1_000, tempDir: path.join(tempDir, 'missing') } }), { code: 'ENOENT' });
+    });
+
+    it('a cancelled or failed validation removes its temporary files too', async () => {
+      const lines = Array.from({ length: 40_000 }, (_, i) => `u${i}@contoso.com,u${i}@fabrikam.com`);
+      const bytes = Buffer.from(lines.join('\n'));
+      const controller = new AbortController();
+      await assert.rejects(
+        check(bytes, {
+          chunk: 4096,
+          duplicateIndex: { memoryEntries: 1_000, tempDir },
+          signal: controller.signal,
+          onProgress: (p) => p.rowsValidated > 20_000 && controller.abort(new Error('activity cancelled')),
+        }),
+        /activity cancelled/,
+      );
+      assert.deepEqual(leftovers(), []);
+      const failing: DirectoryChecker = {
+        checkBatch: async (rows) => {
+          if (rows[0].line > 10_000) throw new Error('directory unavailable');
+          return [];
+        },
+      };
+      await assert.rejects(check(bytes, { chunk: 4096, directory: failing, duplicateIndex: { memoryEntries: 1_000, tempDir } }), /directory unavailable/);
+      assert.deepEqual(leftovers(), []);
+      const index = new DuplicateIndex({ memoryEntries: 10, tempDir });
+      for (let line = 1; line <= 100; line += 1) index.add(`u${line}@contoso.com`, line);
+      await index.spill();
+      await index.dispose();
+      assert.equal(index.spilledEntries, 100);
+      assert.deepEqual(leftovers(), []);
+    });
   });
 
   it('the second pass stops reading after the last line involved', async () => {

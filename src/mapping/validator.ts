@@ -18,7 +18,7 @@ import {
 import { DEFAULT_MAX_RECORD_LENGTH, readRecordBatches, type CsvRecord } from './records';
 import { classifyFirstRecord } from './header';
 import { equalsIgnoreCase, isEmail } from './email';
-import { DuplicateIndex } from './duplicate-index';
+import { DuplicateIndex, type DuplicateIndexOptions } from './duplicate-index';
 import { findDuplicates } from './duplicates';
 import { createYielder } from './event-loop';
 
@@ -65,6 +65,8 @@ export interface ValidateMappingOptions {
   signal?: AbortSignal;
   /** longest record accepted, in characters (default 65,536) */
   maxRecordLength?: number;
+  /** the duplicate index's memory bound and where it spills past it (default 2^20 emails per column, the system's temporary directory) */
+  duplicateIndex?: Pick<DuplicateIndexOptions, 'memoryEntries' | 'tempDir'>;
 }
 export interface MappingValidationResult {
   /** data rows read (blank lines and the header not counted) */
@@ -97,8 +99,8 @@ class Validation {
   private sawFirstRecord = false;
   private fileInvalid = false;
   private binaryAt: number | undefined;
-  private readonly sources = new DuplicateIndex(createYielder());
-  private readonly destinations = new DuplicateIndex(createYielder());
+  private readonly sources: DuplicateIndex;
+  private readonly destinations: DuplicateIndex;
   private readonly batchSize: number;
   private readonly maxRecordLength: number;
   private directoryRows: MappingRow[] = [];
@@ -110,9 +112,20 @@ class Validation {
     const batchSize = options.directoryBatchSize ?? DEFAULT_BATCH;
     this.batchSize = Number.isFinite(batchSize) ? Math.max(1, Math.floor(batchSize)) : DEFAULT_BATCH;
     this.maxRecordLength = options.maxRecordLength ?? DEFAULT_MAX_RECORD_LENGTH;
+    this.sources = new DuplicateIndex({ ...options.duplicateIndex, maybeYield: createYielder() });
+    this.destinations = new DuplicateIndex({ ...options.duplicateIndex, maybeYield: createYielder() });
   }
 
   async run(): Promise<MappingValidationResult> {
+    try {
+      return await this.validate();
+    } finally {
+      // The indexes' temporary files go whatever happened (an error, a cancellation).
+      await Promise.all([this.sources.dispose(), this.destinations.dispose()]);
+    }
+  }
+
+  private async validate(): Promise<MappingValidationResult> {
     if (this.options.fileName !== MAPPING_FILE_NAME) return this.refuse(0, invalidFileHints.wrongName(this.options.fileName));
     try {
       await this.firstPass();
@@ -139,6 +152,8 @@ class Validation {
         if (this.fileInvalid) return;
         if (this.directoryRows.length >= this.batchSize) await this.checkDirectory();
       }
+      if (this.sources.full) await this.sources.spill();
+      if (this.destinations.full) await this.destinations.spill();
       this.progress(false);
     }
   }
@@ -283,7 +298,7 @@ export interface MappingFileCheck {
 /** `t2t mapping check` and tests: the whole validation of a local file, its errors collected and sorted by line. */
 export async function validateMappingFile(
   file: string,
-  options: Pick<ValidateMappingOptions, 'directory' | 'directoryBatchSize' | 'onProgress' | 'signal' | 'maxRecordLength'> = {},
+  options: Pick<ValidateMappingOptions, 'directory' | 'directoryBatchSize' | 'onProgress' | 'signal' | 'maxRecordLength' | 'duplicateIndex'> = {},
 ): Promise<MappingFileCheck> {
   const refused = (hint: string): MappingFileCheck => ({ rows: 0, errors: [{ line: 0, source: '', destination: '', error: invalidFile(hint) }], fileInvalid: true });
   try {
