@@ -33,6 +33,11 @@ export interface CsvRecord {
 export const DEFAULT_MAX_RECORD_LENGTH = 65_536;
 const SLICE_BYTES = 64 * 1024;
 
+function indexOrLength(text: string, search: string, from: number): number {
+  const at = text.indexOf(search, from);
+  return at === -1 ? text.length : at;
+}
+
 const FIELD_START = 0;
 const UNQUOTED = 1;
 const QUOTED = 2;
@@ -65,13 +70,25 @@ export class CsvRecordSplitter {
   private undecodable = false;
   /** the last character taken outside quotes was a CR (dropped if a line break follows) */
   private pendingCr = false;
+  /** where the current piece's next comma and next U+FFFD are (its length if none), once looked for */
+  private nextComma = -1;
+  private nextReplacement = -1;
 
-  constructor(private readonly maxLength = DEFAULT_MAX_RECORD_LENGTH) {}
+  /**
+   * @param only when given, the lines of the fast path for which it is false give no record (the
+   * second pass, which wants a few lines): they are still counted, and it sees every one of them
+   */
+  constructor(
+    private readonly maxLength = DEFAULT_MAX_RECORD_LENGTH,
+    private readonly only?: (line: number) => boolean,
+  ) {}
 
   push(text: string, out: CsvRecord[]): void {
     const hasReplacement = text.includes('\uFFFD');
     // Searched once per piece, not once per line: most pieces hold no quote at all.
     let nextQuote = -2;
+    this.nextComma = -1;
+    this.nextReplacement = hasReplacement ? -1 : text.length;
     let pos = 0;
     while (pos < text.length) {
       if (!this.inRecord) {
@@ -79,7 +96,7 @@ export class CsvRecordSplitter {
         if (nl !== -1) {
           if (nextQuote !== -1 && nextQuote < pos) nextQuote = text.indexOf('"', pos);
           if (nextQuote === -1 || nextQuote > nl) {
-            this.takeLine(text, pos, nl, hasReplacement, out);
+            this.takeLine(text, pos, nl, out);
             pos = nl + 1;
             continue;
           }
@@ -103,16 +120,28 @@ export class CsvRecordSplitter {
   }
 
   /** Fast path: a whole line without quotes. */
-  private takeLine(text: string, start: number, nl: number, hasReplacement: boolean, out: CsvRecord[]): void {
+  private takeLine(text: string, start: number, nl: number, out: CsvRecord[]): void {
+    const line = this.line;
+    this.line += 1;
+    if (this.only !== undefined && !this.only(line)) return;
     const end = nl > start && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
     if (nl - start > this.maxLength) {
-      out.push({ line: this.line, fields: [], problem: 'tooLong' });
-    } else {
-      const content = text.slice(start, end);
-      const problem = hasReplacement && content.includes('\uFFFD') ? 'invalidUtf8' : undefined;
-      out.push({ line: this.line, fields: content.split(','), problem });
+      out.push({ line, fields: [], problem: 'tooLong' });
+      return;
     }
-    this.line += 1;
+    // The next comma and the next U+FFFD of the piece are looked for once each, not once per line.
+    if (this.nextComma < start) this.nextComma = indexOrLength(text, ',', start);
+    if (this.nextReplacement < start) this.nextReplacement = indexOrLength(text, '\uFFFD', start);
+    const problem = this.nextReplacement < end ? 'invalidUtf8' : undefined;
+    const comma = this.nextComma;
+    if (comma >= end) {
+      out.push({ line, fields: [text.slice(start, end)], problem });
+      return;
+    }
+    this.nextComma = indexOrLength(text, ',', comma + 1);
+    // Two fields, nearly every line of a mapping file: two slices cost less than split.
+    const fields = this.nextComma >= end ? [text.slice(start, comma), text.slice(comma + 1, end)] : text.slice(start, end).split(',');
+    out.push({ line, fields, problem });
   }
 
   /** Slow path: consumes text up to the end of the current record (its line break included) or of the piece. */
@@ -224,6 +253,8 @@ export interface ReadRecordsOptions {
   maxRecordLength?: number;
   /** the file is known to be text (a second pass over what a first pass read): records start at once, without holding its start back to tell */
   knownText?: boolean;
+  /** see CsvRecordSplitter: a line without quotes for which it is false gives no record */
+  only?: (line: number) => boolean;
 }
 
 /** What the start of a file says about it; undefined for UTF-8 text (or ANSI text, reported line by line). */
@@ -326,7 +357,7 @@ export function sniff(start: Buffer): Sniffed | undefined {
  */
 export async function* readRecordBatches(input: NodeJS.ReadableStream, options: ReadRecordsOptions = {}): AsyncGenerator<CsvRecord[]> {
   const decoder = new StringDecoder('utf8');
-  const splitter = new CsvRecordSplitter(options.maxRecordLength);
+  const splitter = new CsvRecordSplitter(options.maxRecordLength, options.only);
   const maybeYield = createYielder();
   /** the first bytes, held until there are enough to tell what the file is (pieces, not one growing buffer: chunks may be one byte each) */
   let head: Buffer[] | undefined = options.knownText ? undefined : [];
