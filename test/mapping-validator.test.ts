@@ -20,6 +20,7 @@ import fc from 'fast-check';
 import { EMAIL_PATTERN, isEmail } from '../src/mapping/email';
 import { findDuplicates } from '../src/mapping/duplicates';
 import { DuplicateIndex, emailHash } from '../src/mapping/duplicate-index';
+import { CsvRecordSplitter, type CsvRecord } from '../src/mapping/records';
 
 const FIXTURES = path.join(__dirname, '..', '..', 'test', 'fixtures', 'mapping');
 
@@ -495,6 +496,27 @@ describe('user mapping validation: duplicates', () => {
       assert.equal(index.spilledEntries, 100);
       assert.deepEqual(leftovers(), []);
     });
+  });
+
+  it('the splitter cuts one, two and more fields alike, marks only the lines with U+FFFD, and gives only the lines asked for', () => {
+    const piece = 'ana@contoso.com,a@fabrikam.com\r\none column\nx,y,z\n\nbo\uFFFD@contoso.com,b@fabrikam.com\n"q,1",c@fabrikam.com\ncy@contoso.com,\n';
+    const all: CsvRecord[] = [];
+    new CsvRecordSplitter().push(piece, all);
+    assert.deepEqual(all, [
+      { line: 1, fields: ['ana@contoso.com', 'a@fabrikam.com'], problem: undefined },
+      { line: 2, fields: ['one column'], problem: undefined },
+      { line: 3, fields: ['x', 'y', 'z'], problem: undefined },
+      { line: 4, fields: [''], problem: undefined },
+      { line: 5, fields: ['bo\uFFFD@contoso.com', 'b@fabrikam.com'], problem: 'invalidUtf8' },
+      { line: 6, fields: ['q,1', 'c@fabrikam.com'], problem: undefined },
+      { line: 7, fields: ['cy@contoso.com', ''], problem: undefined },
+    ]);
+    const seen: number[] = [];
+    const some: CsvRecord[] = [];
+    new CsvRecordSplitter(undefined, (line) => seen.push(line) > 0 && (line === 3 || line === 7)).push(piece, some);
+    // A quoted record takes the slow path and is given whatever is asked.
+    assert.deepEqual(some.map((r) => r.line), [3, 6, 7]);
+    assert.deepEqual(seen, [1, 2, 3, 4, 5, 7]);
   });
 
   it('the second pass stops reading after the last line involved', async () => {
