@@ -4,13 +4,11 @@
 import type { DirectoryChecker, MappingError, MappingRow } from './validator';
 import { destinationDisabled, destinationNotFound, destinationUnlicensed, sourceNotFound } from './messages';
 
-/** toLowerCase(), without its cost for the usual address that is lower-case ASCII already. */
+const NOT_LOWER_ASCII = /[A-Z\u0080-\uffff]/;
+
+/** toLowerCase(), without its cost for the usual address that is lower-case ASCII already (one regular-expression test costs less). */
 function lowerCase(text: string): string {
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
-    if ((c >= 65 && c <= 90) || c > 127) return text.toLowerCase();
-  }
-  return text;
+  return NOT_LOWER_ASCII.test(text) ? text.toLowerCase() : text;
 }
 
 export interface DirectoryUser {
