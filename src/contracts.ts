@@ -122,6 +122,13 @@ export const prepareUpdate = defineUpdate<AuditEntry, [unknown]>('prepare');
 export const migrateUpdate = defineUpdate<AuditEntry, [unknown]>('migrate');
 export const cancelUpdate = defineUpdate<AuditEntry, [unknown]>('cancel');
 
+/**
+ * Answers with the migration's status once its submission is settled (the first phase after
+ * Submitted). `t2t submit` sends it with the start (update-with-start), so the client learns the
+ * outcome in one call instead of polling the status query.
+ */
+export const submittedUpdate = defineUpdate<MigrationStatus, []>('submitted');
+
 export const ACTIONS = ['submit', 'approve', 'deny', 'approveLockbox', 'requestStorage', 'prepare', 'migrate', 'cancel'] as const;
 export type Action = (typeof ACTIONS)[number];
 

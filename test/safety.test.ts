@@ -167,7 +167,8 @@ describe('safe under Temporal\'s own tools @integration', function () {
         assert.equal(recorded.note, 'rejected by the migration before it was queued');
       }
       const events = await handle.fetchHistory();
-      assert.ok(!(events.events ?? []).some((e) => e.workflowExecutionUpdateAcceptedEventAttributes), 'the rejected Updates left no history');
+      const accepted = (events.events ?? []).map((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name).filter(Boolean);
+      assert.deepEqual(accepted, ['submitted'], 'the rejected Updates left no history (the only one is submit\'s own)');
       // and notified as the worker notifies the refusals it records (action-refused, once each)
       const { db, release } = await openDatabase(p.config.databaseUrl);
       try {
@@ -230,6 +231,35 @@ describe('safe under Temporal\'s own tools @integration', function () {
       assert.ok(refused.length < burst / 10, `identical refusals counted together (${refused.length} rows)`);
     }));
 
+  it('a role check whose directory never answers is cut off within its budget and refuses the action with one line', () => {
+    let directoryHangs = false;
+    const hanging = (cp: ControlPlane): ControlPlane =>
+      new Proxy(cp, {
+        get(target, prop, receiver) {
+          if (prop === 'getTenantUser') {
+            return async (...args: Parameters<ControlPlane['getTenantUser']>) => {
+              if (directoryHangs) await sleep(15_000);
+              return target.getTenantUser(...args);
+            };
+          }
+          return Reflect.get(target, prop, receiver) as unknown;
+        },
+      });
+    return withProduct({ wrapControlPlane: hanging, durations: { checkBudgetMs: 4_000 } }, async (p, w) => {
+      const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      directoryHangs = true;
+      const started = Date.now();
+      const refused = await p.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });
+      assert.equal(refused.entry.outcome, 'refused');
+      assert.match(String(refused.entry.reason), /^approve refused: could not check your role; try again \(activity timed out\)$/i);
+      // The budget is 4 s: refused before the hanging look-up (15 s) would have answered.
+      assert.ok(Date.now() - started < 12_000, `refused after ${Date.now() - started} ms`);
+      directoryHangs = false;
+      const approved = await p.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });
+      assert.equal(approved.entry.outcome, 'accepted');
+    });
+  });
+
   it('a role check that keeps failing refuses the action with one line within its budget; the migration goes on taking actions', () => {
     let directoryDown = false;
     const flaky = (cp: ControlPlane): ControlPlane =>
@@ -249,7 +279,7 @@ describe('safe under Temporal\'s own tools @integration', function () {
       directoryDown = true;
       const refused = await p.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });
       assert.equal(refused.entry.outcome, 'refused');
-      assert.match(String(refused.entry.reason), /^approve refused: could not check your role; try again/);
+      assert.match(String(refused.entry.reason), /^approve refused: could not check your role; try again \(connection reset by the directory\)$/);
       assert.equal(refused.status.phase, 'PendingApproval');
       directoryDown = false;
       const approved = await p.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../controlplane/audit-log';
 import { migrationRefOf, refusalEvent, type NotificationEvent } from '../notifications/events';
-import { Client, WorkflowHandle, WorkflowExecutionInfo, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowExecutionInfo, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { MigrationService } from '../service/migration-service';
 import type { ControlPlane } from '../controlplane/control-plane';
@@ -32,6 +32,7 @@ import {
   prepareSignal,
   requestStorageSignal,
   statusQuery,
+  submittedUpdate,
   initialSearchAttributes,
   isFinalPhase,
   phaseOfUnfinishedRun,
@@ -64,6 +65,8 @@ const HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT = 2;
 
 /** How often a wait asks the server whether the migration's run has ended. */
 const ENDED_CHECK_INTERVAL_MS = 2_000;
+/** how long `submit` waits for the migration's first settled phase, as other waits for an answer */
+const SUBMIT_ANSWER_MS = 60_000;
 
 /** How an action is named in a refusal, as the workflow names it. */
 function verbOf(action: SignalAction): string {
@@ -157,28 +160,33 @@ export class MigrationClient {
     // A move-back says so in the Web UI's list and names the migration it reverses in its memo, where
     // the reversed migration's status finds it (reversalOf).
     const moveBack = input.reversesMigrationId ? 'Move back ' : 'Move ';
-    let handle: WorkflowHandle;
+    // One call starts the migration and answers with its first settled phase (update-with-start):
+    // no polling of the status while the workflow assesses and registers it.
+    const start = new WithStartWorkflowOperation(MIGRATION_WORKFLOW_TYPE, {
+      taskQueue: this.options.config.taskQueue,
+      workflowId: migrationWorkflowId(environment.id),
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      args: [migration],
+      typedSearchAttributes: initialSearchAttributes(migration, sourceTenant.id),
+      memo: {
+        environmentName: environment.name,
+        sourceTenant: sourceTenant.name,
+        targetTenant: targetTenant.name,
+        ...(input.reversesMigrationId ? { reversesMigrationId: input.reversesMigrationId } : {}),
+      },
+      staticSummary: `${moveBack}${environment.name} (${environment.id}) from ${sourceTenant.name} to ${targetTenant.name}`,
+      staticDetails:
+        `Tenant-to-tenant migration of environment **${environment.name}** (\`${environment.id}\`) ` +
+        `from tenant **${sourceTenant.name}** (\`${sourceTenant.id}\`) to **${targetTenant.name}** (\`${targetTenant.id}\`).\n\n` +
+        `Source migration id \`${migration.migrationId}\` · target migration id \`${migration.targetMigrationId}\`` +
+        (input.reversesMigrationId ? `\n\nMove-back of migration \`${input.reversesMigrationId}\`` : ''),
+    });
+    const deadline = Date.now() + SUBMIT_ANSWER_MS;
     try {
-      handle = await this.client.workflow.start(MIGRATION_WORKFLOW_TYPE, {
-        taskQueue: this.options.config.taskQueue,
-        workflowId: migrationWorkflowId(environment.id),
-        workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        args: [migration],
-        typedSearchAttributes: initialSearchAttributes(migration, sourceTenant.id),
-        memo: {
-          environmentName: environment.name,
-          sourceTenant: sourceTenant.name,
-          targetTenant: targetTenant.name,
-          ...(input.reversesMigrationId ? { reversesMigrationId: input.reversesMigrationId } : {}),
-        },
-        staticSummary: `${moveBack}${environment.name} (${environment.id}) from ${sourceTenant.name} to ${targetTenant.name}`,
-        staticDetails:
-          `Tenant-to-tenant migration of environment **${environment.name}** (\`${environment.id}\`) ` +
-          `from tenant **${sourceTenant.name}** (\`${sourceTenant.id}\`) to **${targetTenant.name}** (\`${targetTenant.id}\`).\n\n` +
-          `Source migration id \`${migration.migrationId}\` · target migration id \`${migration.targetMigrationId}\`` +
-          (input.reversesMigrationId ? `\n\nMove-back of migration \`${input.reversesMigrationId}\`` : ''),
-      });
+      return await this.client.connection.withDeadline(deadline, () =>
+        this.client.workflow.executeUpdateWithStart(submittedUpdate, { startWorkflowOperation: start, updateId: migration.migrationId }),
+      );
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         const open = await this.describeOpen(environment.id);
@@ -190,9 +198,13 @@ export class MigrationClient {
           `submit refused: environment '${environment.id}' already has an open migration${open ? ` (${open.migrationId}, ${open.phase})` : ''}`,
         );
       }
-      throw err;
+      // Started, but no answer: a worker that does not know the Update yet (the status says where
+      // it is), or none running within the time (as any wait for a migration's answer ends).
+      const handle = await start.workflowHandle().catch(() => undefined);
+      if (!handle) throw err;
+      if (Date.now() >= deadline) throw new UserError(`the migration did not answer within ${SUBMIT_ANSWER_MS / 1000}s; see \`t2t status\``);
+      return this.waitForStatus(handle, (s) => s.phase !== 'Submitted', deadline - Date.now());
     }
-    return this.waitForStatus(handle, (s) => s.phase !== 'Submitted');
   }
 
   private async describeOpen(environmentId: string): Promise<MigrationStatus | undefined> {

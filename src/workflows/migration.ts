@@ -37,6 +37,7 @@ import {
   requestMigrateSlotSignal,
   returnMigrateSlotSignal,
   statusQuery,
+  submittedUpdate,
 } from '../contracts';
 import type { MigrationActivities } from '../activities';
 import type { AuditRecord } from '../controlplane/audit-log';
@@ -48,6 +49,7 @@ import type { CarriedMigration } from '../contracts';
 import { MigrationNotifications, type CarriedNotifications } from './notifications';
 import { stalledSignal, type StalledNotice } from '../operations/stall-signal';
 import { failureMessage, failureType } from './failures';
+import { retryWithinBudget } from './check-budget';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -69,11 +71,19 @@ const MIGRATION_SERVICE_PORT = 'migration-service-port';
  */
 export const LEAN_HISTORY = 'lean-history';
 
+/**
+ * Since this patch, which takes lean-history's code with it (one marker, not two), a role check is
+ * a local activity: a short look-up, one marker in history instead of three events and a workflow task.
+ */
+export const LOCAL_ROLE_CHECKS = 'local-role-checks';
+
 const DEFAULT_SERVICE_POLL_MS = 5 * 60_000;
 
 const TEMPORAL_CANCEL = 'requested through Temporal (Web UI or temporal workflow cancel)';
 
 const CONTROL_PLANE: ActivityOptions = { startToCloseTimeout: '1m', retry };
+/** `retry`'s back-off in ms, for the budget of local role checks */
+const ROLE_CHECK_BACKOFF = { initialMs: 1000, coefficient: 2, maximumMs: 30_000 };
 const STORAGE: ActivityOptions = { startToCloseTimeout: '2m', retry };
 // Checks an admin waits for have a budget of minutes, not forever: when it runs out the
 // action is refused with one line, and the migration goes on taking actions.
@@ -174,13 +184,17 @@ class Migration {
   }
 
   async run(): Promise<MigrationStatus> {
-    const lean = patched(LEAN_HISTORY);
+    const lean = patched(LOCAL_ROLE_CHECKS) || patched(LEAN_HISTORY);
     this.usesPort = lean || patched(MIGRATION_SERVICE_PORT);
     if (this.usesPort && (lean || patched(NOTIFICATIONS))) {
       this.notify = new MigrationNotifications(this.input.migrationId, (this.input.resume as (CarriedMigration & CarriedNotifications) | undefined)?.notices);
     }
     this.inbox.register();
     setHandler(statusQuery, () => this.state);
+    setHandler(submittedUpdate, async () => {
+      await condition(() => this.state.phase !== 'Submitted');
+      return this.state;
+    });
     setHandler(stalledSignal, (notice) => this.markStalled(notice));
     if (this.input.batch) setHandler(grantMigrateSlotSignal, (payload) => this.slotGranted(payload));
     if (!this.input.resume) this.setPhase('Submitted');
@@ -932,7 +946,10 @@ class Migration {
     if (remembered && remembered.until > Date.now()) return { allowed: false, reason: remembered.reason };
     let result: { allowed: boolean; reason?: string };
     try {
-      result = await activity('authorize', summary, this.withinBudget(CONTROL_PLANE))(this.authorizationRequest(action, actor));
+      const request = this.authorizationRequest(action, actor);
+      result = patched(LOCAL_ROLE_CHECKS)
+        ? await this.localRoleCheck(request, summary)
+        : await activity('authorize', summary, this.withinBudget(CONTROL_PLANE))(request);
     } catch (err) {
       // Not remembered: the directory may answer next time.
       return { allowed: false, reason: `${action} refused: could not check your role; try again (${failureMessage(err)})` };
@@ -942,6 +959,22 @@ class Migration {
       else this.refusals.set(key, { reason: result.reason!, until: Date.now() + REFUSAL_MEMORY_MS });
     }
     return result;
+  }
+
+  /**
+   * A role check as a local activity (a short look-up: one marker in history), held to the check
+   * budget by its retry policy (check-budget.ts).
+   */
+  private localRoleCheck(request: ReturnType<Migration['authorizationRequest']>, summary: string): Promise<{ allowed: boolean; reason?: string }> {
+    const budgetMs = this.checkBudgetMs();
+    const { maximumAttempts, attemptMs } = retryWithinBudget(budgetMs, ROLE_CHECK_BACKOFF);
+    const { authorize } = proxyLocalActivities<MigrationActivities>({
+      startToCloseTimeout: attemptMs,
+      scheduleToCloseTimeout: budgetMs,
+      retry: { ...retry, maximumAttempts },
+      summary,
+    });
+    return authorize(request);
   }
 
   /** Past the configured length, or when Temporal suggests it, a waiting migration continues as new. */
@@ -1010,8 +1043,12 @@ class Migration {
   }
 
   /** Options for a check an admin waits for: retried within a budget of minutes, then refused. */
+  private checkBudgetMs(): number {
+    return this.input.checkBudgetMs ?? DEFAULT_CHECK_BUDGET_MS;
+  }
+
   private withinBudget(options: ActivityOptions): ActivityOptions {
-    const budget = this.input.checkBudgetMs ?? DEFAULT_CHECK_BUDGET_MS;
+    const budget = this.checkBudgetMs();
     const startToClose = Math.min(budget, 60_000);
     return { ...options, startToCloseTimeout: startToClose, scheduleToCloseTimeout: budget };
   }

@@ -11,9 +11,9 @@ import { renderDetails } from './details';
  * values the start already carried are not upserted again (fewer events, fewer visibility writes).
  */
 const ONE_UPSERT_PER_PHASE = 'one-upsert-per-phase';
-/** the migration's later patch that takes this one's code without a marker of its own (migration.ts) */
-const LEAN_HISTORY = 'lean-history';
-const onePerPhase = (): boolean => patched(LEAN_HISTORY) || patched(ONE_UPSERT_PER_PHASE);
+/** the migration's later patches that take this one's code without a marker of their own (migration.ts) */
+const LATER_PATCHES = ['local-role-checks', 'lean-history'];
+const onePerPhase = (): boolean => LATER_PATCHES.some((id) => patched(id)) || patched(ONE_UPSERT_PER_PHASE);
 
 /** Shows the migration's phase, with the search attributes that change with it. */
 export function showPhase(state: MigrationStatus, alongside: SearchAttributeUpdatePair[] = []): void {
