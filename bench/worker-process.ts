@@ -14,7 +14,9 @@ export interface WorkerProcess {
 }
 
 export function startWorkerProcess(script: string, env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // T2T_BENCH_WORKER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=…") profiles the workers: where their CPU goes.
+  const nodeArgs = process.env.T2T_BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   // The worker's own log would drown the table: keep its tail, and show it only if the worker fails.
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-20_000)));
