@@ -14,6 +14,7 @@ import { openAuditLog, type AuditLog } from './controlplane/audit-log';
 import { temporalConnectionOptions } from './temporal-connection';
 import { ensureReconcilerSchedule, ensureSchedule, reconcilerScheduleId } from './reconciler/schedule';
 import { stallCheckScheduleId, stallCheckScheduleOptions } from './operations/stall-schedule';
+import { upToDateWorkflowBundle } from './workflow-bundle';
 import { startHealthServer, READINESS_PATH, LIVENESS_PATH, type HealthServer } from './worker-health';
 
 export interface MigrationWorkerOptions {
@@ -45,7 +46,9 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
   const opened: OpenedService = options.service
     ? { service: options.service }
     : await openMigrationService({ ...config, remapBatchSize }, { controlPlane: options.controlPlane, storage: options.storage });
-  const workflowBundle = options.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: bundlerLogger() }));
+  const prebuilt = upToDateWorkflowBundle();
+  const workflowBundle =
+    options.workflowBundle ?? (prebuilt ? { codePath: prebuilt } : await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: bundlerLogger() }));
   return Worker.create({
     connection: options.connection,
     namespace: config.namespace,
