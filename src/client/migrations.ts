@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../controlplane/audit-log';
 import { migrationRefOf, refusalEvent, type NotificationEvent } from '../notifications/events';
-import { Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowExecutionInfo, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowExecutionInfo, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { MigrationService } from '../service/migration-service';
 import type { ControlPlane } from '../controlplane/control-plane';
@@ -337,7 +337,7 @@ export class MigrationClient {
     const requestId = randomUUID();
     let entry: AuditEntry;
     try {
-      entry = await handle.executeUpdate(UPDATES[action], { args: [{ ...payload, requestId }], updateId: requestId });
+      entry = await this.executeUntilAnswered(handle, action, { ...payload, requestId });
     } catch (err) {
       // The validator's refusal (a malformed payload, or an action this phase cannot take): no history was written.
       if (err instanceof WorkflowUpdateFailedError) {
@@ -365,6 +365,21 @@ export class MigrationClient {
       throw err;
     }
     return { entry, status: await handle.query(statusQuery) };
+  }
+
+  /**
+   * The action's Update, sent again with the same id when its call times out before the answer (a
+   * worker busy with many wake-ups): the server runs an Update id once and answers every send of it.
+   */
+  private async executeUntilAnswered(handle: WorkflowHandle, action: SignalAction, payload: Record<string, unknown> & { requestId: string }): Promise<AuditEntry> {
+    const deadline = Date.now() + (this.options.ackTimeoutMs ?? 600_000);
+    for (;;) {
+      try {
+        return await handle.executeUpdate(UPDATES[action], { args: [payload], updateId: payload.requestId });
+      } catch (err) {
+        if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) || Date.now() >= deadline) throw err;
+      }
+    }
   }
 
   /** The signal path: sends the action and waits until the workflow has recorded its outcome in the audit trail. */
