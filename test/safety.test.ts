@@ -20,6 +20,20 @@ import type { ControlPlane } from '../src/controlplane/control-plane';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The control plane with `before` run ahead of each directory look-up of a user (role checks ask it). */
+const beforeEachUserLookUp =
+  (before: () => Promise<void>) =>
+  (cp: ControlPlane): ControlPlane =>
+    new Proxy(cp, {
+      get(target, prop, receiver) {
+        if (prop !== 'getTenantUser') return Reflect.get(target, prop, receiver) as unknown;
+        return async (...args: Parameters<ControlPlane['getTenantUser']>) => {
+          await before();
+          return target.getTenantUser(...args);
+        };
+      },
+    });
+
 describe('safe under Temporal\'s own tools @integration', function () {
   this.timeout(180_000);
   let env: TestWorkflowEnvironment;
@@ -233,18 +247,9 @@ describe('safe under Temporal\'s own tools @integration', function () {
 
   it('a role check whose directory never answers is cut off within its budget and refuses the action with one line', () => {
     let directoryHangs = false;
-    const hanging = (cp: ControlPlane): ControlPlane =>
-      new Proxy(cp, {
-        get(target, prop, receiver) {
-          if (prop === 'getTenantUser') {
-            return async (...args: Parameters<ControlPlane['getTenantUser']>) => {
-              if (directoryHangs) await sleep(15_000);
-              return target.getTenantUser(...args);
-            };
-          }
-          return Reflect.get(target, prop, receiver) as unknown;
-        },
-      });
+    const hanging = beforeEachUserLookUp(async () => {
+      if (directoryHangs) await sleep(15_000);
+    });
     return withProduct({ wrapControlPlane: hanging, durations: { checkBudgetMs: 4_000 } }, async (p, w) => {
       const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
       directoryHangs = true;
@@ -262,18 +267,9 @@ describe('safe under Temporal\'s own tools @integration', function () {
 
   it('a role check that keeps failing refuses the action with one line within its budget; the migration goes on taking actions', () => {
     let directoryDown = false;
-    const flaky = (cp: ControlPlane): ControlPlane =>
-      new Proxy(cp, {
-        get(target, prop, receiver) {
-          if (prop === 'getTenantUser') {
-            return async (...args: Parameters<ControlPlane['getTenantUser']>) => {
-              if (directoryDown) throw new Error('connection reset by the directory');
-              return target.getTenantUser(...args);
-            };
-          }
-          return Reflect.get(target, prop, receiver) as unknown;
-        },
-      });
+    const flaky = beforeEachUserLookUp(async () => {
+      if (directoryDown) throw new Error('connection reset by the directory');
+    });
     return withProduct({ wrapControlPlane: flaky, durations: { checkBudgetMs: 4_000 } }, async (p, w) => {
       const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
       directoryDown = true;
