@@ -20,7 +20,7 @@ import { timeline } from './lib/timeline';
 import { freePort } from '../test/helpers/ports';
 import { serverRequests, requestsPer } from './server-requests';
 import { processCpu, cpuPer } from './process-cpu';
-import { startWorkerProcess } from './worker-process';
+import { startWorkerProcess, writeTrivialBundle } from './worker-process';
 
 const sizesArg = process.argv.indexOf('--sizes');
 const SIZES = (sizesArg > 0 ? process.argv[sizesArg + 1] : '10,100,1000').split(',').map(Number);
@@ -33,6 +33,8 @@ const historyLines: string[] = [];
 let metricsUrl = '';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+const mb = (bytes: number | undefined) => (bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(0)} MB`);
 
 let peakRss = 0;
 // rss() alone: the full memoryUsage() walks the heap, which would cost the run itself.
@@ -145,6 +147,7 @@ async function main(): Promise<void> {
   });
   const azurite = await startTestAzurite();
   const trivialQueue = `trivial-${randomBytes(3).toString('hex')}`;
+  const trivialBundle = await writeTrivialBundle(dir);
   console.log(`one worker process, ${IN_FLIGHT} migrations in flight at most, 3 mapped users each; Node ${process.version}, ${os.cpus().length} cores`);
   console.log(`each N: ${WARM_UP} of each kind to warm up, then trivial, migrations, trivial again (the ratio uses the mean of the two trivial runs)`);
   console.log('     N | migrations/s | p50 ms | p95 ms | trivial/s | trivial p50 ms | ratio (time) | worker peak RSS');
@@ -165,17 +168,19 @@ async function main(): Promise<void> {
       const trivialWorker = startWorkerProcess(path.join(__dirname, 'fixtures', 'trivial-worker.js'), {
         TEMPORAL_ADDRESS: env.address,
         T2T_TASK_QUEUE: trivialQueue,
+        T2T_BENCH_WORKFLOW_BUNDLE: trivialBundle,
       });
       try {
         await runMigrations(p, env, world, world.environmentIds.slice(n));
         await runTrivial(env, trivialQueue, WARM_UP);
+        // What each worker holds before the measured runs (start, bundling, warm-up): the rest of its peak is load.
+        const afterWarmUp = `migration worker ${mb(worker.rss())} (peak so far ${mb(worker.peakRss())}), trivial worker ${mb(trivialWorker.rss())} (peak so far ${mb(trivialWorker.peakRss())})`;
         const trivialIds: string[] = [];
         const trivialBefore = await measure(() => runTrivial(env, trivialQueue, n, trivialIds));
         const real = await measure(() => runMigrations(p, env, world, world.environmentIds.slice(0, n)));
         const trivialAfter = await measure(() => runTrivial(env, trivialQueue, n));
         const trivialMs = (trivialBefore.ms + trivialAfter.ms) / 2;
         const trivialLatencies = [...trivialBefore.latencies, ...trivialAfter.latencies];
-        const mb = (bytes: number | undefined) => (bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(0)} MB`);
         console.log(
           `${String(n).padStart(6)} | ${(n / (real.ms / 1000)).toFixed(2).padStart(12)} | ${percentile(real.latencies, 50).toFixed(0).padStart(6)} | ` +
             `${percentile(real.latencies, 95).toFixed(0).padStart(6)} | ${(n / (trivialMs / 1000)).toFixed(2).padStart(9)} | ` +
@@ -194,7 +199,7 @@ async function main(): Promise<void> {
             historyLines.push('timeline of one migration:', ...(await timeline(migration)), 'timeline of one trivial workflow:', ...(await timeline(trivial)));
           }
         }
-        details.push(`N=${n} peak RSS: migration worker ${mb(worker.peakRss())}, trivial worker ${mb(trivialWorker.peakRss())}, this driver ${mb(peakRss)}`);
+        details.push(`N=${n} peak RSS: migration worker ${mb(worker.peakRss())}, trivial worker ${mb(trivialWorker.peakRss())}, this driver ${mb(peakRss)}; after start and warm-up: ${afterWarmUp}`);
         const fmt = (rows: [string, number][]) => rows.map(([op, v]) => `${op} ${v.toFixed(1)}`).join(', ');
         details.push(
           `N=${n} CPU per migration: ${cpuPer(real.cpuBefore, real.cpuAfter, n)}`,

@@ -2,7 +2,9 @@
 // (`dist/src/worker.js`, as deployed) or the trivial one. Its peak memory is
 // the kernel's high-water mark of its resident set (VmHWM).
 import { ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
 
 export interface WorkerProcess {
   process: ChildProcess;
@@ -46,4 +48,16 @@ function statusField(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number 
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The trivial workflow bundled beforehand into `dir`, as the migration worker's bundle is built with
+ * the project (`npm run build`): neither worker runs webpack at start, so their peaks compare the work.
+ */
+export async function writeTrivialBundle(dir: string): Promise<string> {
+  const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./fixtures/trivial-workflow'), logger: quiet });
+  const file = path.join(dir, 'trivial-workflow-bundle.js');
+  writeFileSync(file, code);
+  return file;
 }
