@@ -2,7 +2,7 @@
 // (`dist/src/worker.js`, as deployed) or the trivial one. Its peak memory is
 // the kernel's high-water mark of its resident set (VmHWM).
 import { ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 
@@ -18,7 +18,12 @@ export interface WorkerProcess {
 export function startWorkerProcess(script: string, env: Record<string, string>): WorkerProcess {
   // T2T_BENCH_WORKER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=…") profiles the workers: where their CPU goes.
   const nodeArgs = process.env.T2T_BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // T2T_BENCH_WORKER_STDOUT keeps what the workers print (e.g. --trace-gc's heap sizes) in that file.
+  const stdoutFile = process.env.T2T_BENCH_WORKER_STDOUT;
+  const child = spawn(process.execPath, [...nodeArgs, script], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', stdoutFile ? openSync(stdoutFile, 'a') : 'ignore', 'pipe'],
+  });
   // The worker's own log would drown the table: keep its tail, and show it only if the worker fails.
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-20_000)));
