@@ -7,7 +7,7 @@ import type { SqliteDatabase, SqliteStatement } from 'kysely';
 /** statements kept at most; SQL built with lists of varying length should not grow it without end */
 const MAX_STATEMENTS = 500;
 
-export function withStatementCache(database: SqliteDatabase & { prepare(sql: string): SqliteStatement }): SqliteDatabase {
+export function withStatementCache(database: SqliteDatabase): SqliteDatabase {
   const statements = new Map<string, SqliteStatement>();
   return {
     close: () => database.close(),

@@ -29,8 +29,8 @@ export interface MigrationRef {
   targetTenantId: string;
 }
 
-/** The ids and names a notification carries of a migration, from its status. */
-export function migrationRefOf(state: MigrationStatus): MigrationRef {
+/** The ids and names a notification carries of a migration, from its status (or a reference kept with an event). */
+export function migrationRefOf(state: MigrationStatus | MigrationRef): MigrationRef {
   return {
     migrationId: state.migrationId,
     targetMigrationId: state.targetMigrationId,
@@ -86,15 +86,7 @@ export function toCloudEvent(event: NotificationEvent): CloudEvent {
     subject: m.environmentId,
     time: event.time,
     datacontenttype: 'application/json',
-    data: {
-      migrationId: m.migrationId,
-      targetMigrationId: m.targetMigrationId,
-      environmentId: m.environmentId,
-      ...(m.environmentName ? { environmentName: m.environmentName } : {}),
-      ...(m.sourceTenantId ? { sourceTenantId: m.sourceTenantId } : {}),
-      targetTenantId: m.targetTenantId,
-      ...event.data,
-    },
+    data: { ...migrationRefOf(m), ...event.data },
   };
 }
 

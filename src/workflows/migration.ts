@@ -51,10 +51,12 @@ import { stalledSignal, type StalledNotice } from '../operations/stall-signal';
 import { failureMessage, failureType } from './failures';
 import { retryWithinBudget } from './check-budget';
 
+/** the back-off of every retried step, in ms; local role checks fit their budget to it (check-budget.ts) */
+const BACKOFF = { initialMs: 1000, coefficient: 2, maximumMs: 30_000 };
 const retry: RetryPolicy = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
+  initialInterval: BACKOFF.initialMs,
+  backoffCoefficient: BACKOFF.coefficient,
+  maximumInterval: BACKOFF.maximumMs,
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
 };
 
@@ -82,8 +84,6 @@ const DEFAULT_SERVICE_POLL_MS = 5 * 60_000;
 const TEMPORAL_CANCEL = 'requested through Temporal (Web UI or temporal workflow cancel)';
 
 const CONTROL_PLANE: ActivityOptions = { startToCloseTimeout: '1m', retry };
-/** `retry`'s back-off in ms, for the budget of local role checks */
-const ROLE_CHECK_BACKOFF = { initialMs: 1000, coefficient: 2, maximumMs: 30_000 };
 const STORAGE: ActivityOptions = { startToCloseTimeout: '2m', retry };
 // Checks an admin waits for have a budget of minutes, not forever: when it runs out the
 // action is refused with one line, and the migration goes on taking actions.
@@ -967,7 +967,7 @@ class Migration {
    */
   private localRoleCheck(request: ReturnType<Migration['authorizationRequest']>, summary: string): Promise<{ allowed: boolean; reason?: string }> {
     const budgetMs = this.checkBudgetMs();
-    const { maximumAttempts, attemptMs } = retryWithinBudget(budgetMs, ROLE_CHECK_BACKOFF);
+    const { maximumAttempts, attemptMs } = retryWithinBudget(budgetMs, BACKOFF);
     const { authorize } = proxyLocalActivities<MigrationActivities>({
       startToCloseTimeout: attemptMs,
       scheduleToCloseTimeout: budgetMs,
@@ -1042,11 +1042,11 @@ class Migration {
     };
   }
 
-  /** Options for a check an admin waits for: retried within a budget of minutes, then refused. */
   private checkBudgetMs(): number {
     return this.input.checkBudgetMs ?? DEFAULT_CHECK_BUDGET_MS;
   }
 
+  /** Options for a check an admin waits for: retried within a budget of minutes, then refused. */
   private withinBudget(options: ActivityOptions): ActivityOptions {
     const budget = this.checkBudgetMs();
     const startToClose = Math.min(budget, 60_000);
