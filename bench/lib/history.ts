@@ -10,13 +10,18 @@ export interface HistoryCounts {
   byType: Map<string, number>;
 }
 
+/** An event's type as the history shows it, without the EVENT_TYPE_ prefix: ACTIVITY_TASK_SCHEDULED */
+export function eventTypeName(type: number | null | undefined): string {
+  return (temporal.api.enums.v1.EventType[type ?? 0] ?? String(type)).replace(/^EVENT_TYPE_/, '');
+}
+
 export async function historyCounts(handles: WorkflowHandle[]): Promise<HistoryCounts> {
   const byType = new Map<string, number>();
   let total = 0;
   for (const handle of handles) {
     const history = await handle.fetchHistory();
     for (const event of history.events ?? []) {
-      let name = (temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? String(event.eventType)).replace(/^EVENT_TYPE_/, '');
+      let name = eventTypeName(event.eventType);
       // Which marker (a patch, a local activity) and which search attributes: where the extra events come from.
       if (event.markerRecordedEventAttributes) name += ` ${event.markerRecordedEventAttributes.markerName}`;
       const upserted = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;

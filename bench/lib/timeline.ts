@@ -2,7 +2,7 @@
 // for activities how long each waited to be picked up and ran. Where a migration's
 // latency goes, beside the trivial workflow's (bench:throughput --timeline).
 import type { WorkflowHandle } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import { eventTypeName } from './history';
 
 const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number =>
   t ? Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) : 0;
@@ -13,7 +13,7 @@ export async function timeline(handle: WorkflowHandle): Promise<string[]> {
   const start = ms(events[0]?.eventTime);
   const names = new Map<number, string>();
   return events.map((event) => {
-    let name = (temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? String(event.eventType)).replace(/^EVENT_TYPE_/, '');
+    let name = eventTypeName(event.eventType);
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (scheduled) names.set(Number(event.eventId), scheduled.activityType?.name ?? '?');
     const activityOf = event.activityTaskStartedEventAttributes?.scheduledEventId ?? event.activityTaskCompletedEventAttributes?.scheduledEventId;
