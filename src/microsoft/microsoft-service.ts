@@ -128,7 +128,7 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
 function reportLink(raw: unknown, containerName: string | undefined): string | undefined {
   if (!containerName) return undefined;
   for (const value of stringsOf(raw)) {
-    for (const link of value.match(/https:\/\/[^\s"'<>]+/g) ?? []) if (link.includes(`/${containerName}/`)) return link;
+    for (const link of value.match(/https?:\/\/[^\s"'<>]+/g) ?? []) if (link.includes(`/${containerName}/`)) return link;
   }
   return undefined;
 }
@@ -424,7 +424,7 @@ export class MicrosoftMigrationService implements MigrationService {
         if (!failed) return { succeeded: true };
         return {
           succeeded: false,
-          message: `the migration service's validation failed: ${failed.split(/https:\/\//)[0].replace(/[\s:]+$/, '')}`,
+          message: `the migration service refused the mapping after its prepare operation ended: ${failed.split(/https?:\/\//)[0].replace(/[\s:]+$/, '')}`,
           errorReportUrl: reportLink(status, storage.containerName),
         };
       }

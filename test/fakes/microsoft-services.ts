@@ -1005,6 +1005,8 @@ export interface MicrosoftFakes {
   /** how the next prepare/migrate answer and their operations behave */
   setOperationBehaviour(behaviour: Partial<OperationBehaviour>): void;
   setPageSize(pageSize: number): void;
+  /** whether the tenant-to-tenant calls take app-only tokens (see MicrosoftFakesOptions.appOnlyTenantToTenant) */
+  setAppOnlyTenantToTenant(accepted: boolean): void;
   setCreateAnswer(shape: CreateAnswerShape): void;
   addEnvironment(tenantId: string, environment: FakeEnvironment): void;
   environments(tenantId: string): FakeEnvironment[];
@@ -1159,6 +1161,7 @@ export async function startMicrosoftFakes(options: MicrosoftFakesOptions): Promi
     clearFaults: () => void state.faults.splice(0),
     setOperationBehaviour: (behaviour) => void Object.assign(state.behaviour, behaviour),
     setPageSize: (pageSize) => void (state.options.pageSize = pageSize),
+    setAppOnlyTenantToTenant: (accepted) => void (state.options.appOnlyTenantToTenant = accepted),
     setCreateAnswer: (shape) => void (state.options.createAnswer = shape),
     addEnvironment: (tenantId, environment) => state.addEnvironment(tenantId, environment),
     environments: (tenantId) => [...(state.tenant(tenantId)?.environments.values() ?? [])],
