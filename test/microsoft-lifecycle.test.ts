@@ -346,9 +346,9 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
   });
 
   it('the smoke check signs in, lists and reads one user, changing nothing; a wrong secret is named as consent or credential', async () => {
-    const smoke = (extraEnv: Record<string, string> = {}) =>
+    const smoke = (extraEnv: Record<string, string> = {}, extraArgs: string[] = []) =>
       new Promise<Run>((resolve) => {
-        execFile(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'microsoft', 'smoke.js'), '--user', 'admin@contoso.com'], { env: { ...workerEnv, ...extraEnv }, cwd: dir }, (error, stdout, stderr) => {
+        execFile(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'microsoft', 'smoke.js'), '--user', 'admin@contoso.com', ...extraArgs], { env: { ...workerEnv, ...extraEnv }, cwd: dir }, (error, stdout, stderr) => {
           resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, json: () => ({}) });
         });
       });
@@ -365,6 +365,11 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
     assert.match(ok.stdout, /All checks passed; nothing was changed\./);
     assert.equal(JSON.stringify(fakes.requests()), before);
     assert.equal(writes(), writesBefore, 'no write to the admin API');
+
+    const known = fakes.requests().find((r) => r.sourceTenantId === SOURCE)!;
+    const withStatus = await smoke({}, ['--migration-status', known.id.toUpperCase()]);
+    assert.equal(withStatus.code, 0, withStatus.stdout);
+    assert.match(withStatus.stdout, new RegExp(`✓ status of migration ${known.id.toUpperCase()} \\(/get, as the service answered\\): ${SOURCE}: \\{.*"status":"`));
 
     fakes.setAppOnlyTenantToTenant(false);
     try {

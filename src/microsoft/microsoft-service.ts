@@ -44,7 +44,7 @@ export const UNKNOWN_AT_SUBMIT = [
 ];
 
 export const UNKNOWN_AFTER_MIGRATE = [
-  "user and mailbox counts: Microsoft's service re-maps users and configures mailboxes itself and does not report counts; see its status (t2t status --json, serviceStatus)",
+  "user and mailbox counts: Microsoft's service re-maps users and configures mailboxes itself and does not report counts; see its status (npm run smoke:microsoft -- --migration-status <service migration id>)",
   'post-migration checklist: not computed from an inventory; every general item of the article is listed',
 ];
 

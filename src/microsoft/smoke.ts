@@ -1,4 +1,8 @@
-// npm run smoke:microsoft [-- --user <upn>] [--device-code --tenant <id> --client-id <id>]
+// npm run smoke:microsoft [-- --user <upn>] [--device-code --tenant <id> --client-id <id>] [--migration-status <service migration id>]
+//
+// --migration-status also prints the service's own status of one migration request
+// (GET t2tmigrations/{id}/get, read in the tenant that holds it) as it came, SAS
+// signatures blanked: the body whose shape no public source documents.
 //
 // For an admin with real tenants, before the first migration: checks the Microsoft
 // back end's settings, signs in to every configured tenant, lists the requests and
@@ -11,7 +15,7 @@ import { describeMicrosoftSettings, type MicrosoftSettings } from './settings';
 import { MicrosoftServiceError } from './errors';
 import { callService, type TokenSource } from './http';
 import { createDeviceCodeTokenSource, createTokenSource, GRAPH_SCOPE, POWER_PLATFORM_SCOPE } from './tokens';
-import { PowerPlatformClient } from './power-platform';
+import { PowerPlatformClient, rawForLog } from './power-platform';
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -94,6 +98,20 @@ function checksFor(settings: MicrosoftSettings, tokens: TokenSource, tenantIds: 
         },
       },
     );
+  }
+  const migrationId = option('--migration-status');
+  if (migrationId) {
+    checks.push({
+      name: `status of migration ${migrationId} (/get, as the service answered)`,
+      run: async () => {
+        // The request lives in its source tenant: the first tenant whose list holds it is asked.
+        for (const tenantId of tenantIds) {
+          const listed = await powerPlatform.listRequests(tenantId).catch(() => []);
+          if (listed.some((r) => r.id.toLowerCase() === migrationId.toLowerCase())) return `${tenantId}: ${rawForLog(await powerPlatform.getStatus(tenantId, migrationId))}`;
+        }
+        throw new Error(`no configured tenant lists migration ${migrationId} among its requests`);
+      },
+    });
   }
   return checks;
 }
