@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { MicrosoftServiceError } from '../src/microsoft/errors';
 import type { TokenSource } from '../src/microsoft/http';
-import { MAX_POLL_FAILURES, operationState, PowerPlatformClient, type OperationStarted } from '../src/microsoft/power-platform';
+import { MAX_POLL_FAILURES, operationState, PowerPlatformClient, sleepWithHeartbeats, type OperationStarted } from '../src/microsoft/power-platform';
 import type { MicrosoftSettings } from '../src/microsoft/settings';
 import { createDeviceCodeTokenSource, createTokenSource, GRAPH_SCOPE, POWER_PLATFORM_SCOPE } from '../src/microsoft/tokens';
 import { MicrosoftMigrationService, SAS_EXPIRY_SET_BY_SERVICE } from '../src/microsoft/microsoft-service';
@@ -504,6 +504,15 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
       assert.equal(resumed.kind, 'timedOut');
       assert.match(resumed.message, /its last answer: none yet/);
       assert.equal(fakes.requestLog.length, mark);
+    });
+
+    it('heartbeats while it waits longer than a heartbeat step, so that a long Retry-After is not taken for a lost worker', async () => {
+      let beats = 0;
+      await sleepWithHeartbeats(230, undefined, () => beats++, 50);
+      assert.equal(beats, 4, 'between the five steps of 50, 50, 50, 50 and 30 ms');
+      beats = 0;
+      await sleepWithHeartbeats(40, undefined, () => beats++, 50);
+      assert.equal(beats, 0);
     });
 
     it("waits the service's Retry-After between polls", async () => {

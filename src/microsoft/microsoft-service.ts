@@ -29,7 +29,7 @@ import { MicrosoftServiceError } from './errors';
 import { callService, type TokenSource } from './http';
 import type { MicrosoftSettings } from './settings';
 import { createTokenSource, POWER_PLATFORM_SCOPE } from './tokens';
-import { operationState, PowerPlatformClient, principalText, rawForLog, type Principal, type T2TRequest } from './power-platform';
+import { operationState, PowerPlatformClient, principalText, rawForLog, sleepWithHeartbeats, type Principal, type T2TRequest } from './power-platform';
 import { GraphClient } from './graph';
 import { createGraphDirectory } from './graph-directory';
 import { sasContainer } from './blob-container';
@@ -391,6 +391,7 @@ export class MicrosoftMigrationService implements MigrationService {
     }
     return this.powerPlatform.pollOperation(tenantId, started, {
       signal: operation.signal,
+      sleep: (ms, signal) => sleepWithHeartbeats(ms, signal, () => operation.heartbeat(progress)),
       what,
       budgetMs: this.settings.operationBudgetMs,
       ...(progress.startedAt !== undefined ? { startedAt: progress.startedAt } : {}),

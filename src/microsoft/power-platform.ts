@@ -258,6 +258,18 @@ function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
+ * Sleeps `ms` in steps of at most `everyMs`, calling `beat` between steps: a wait the service asks for
+ * (Retry-After, the poll interval) may be longer than the activity's heartbeat timeout, and an activity
+ * that waits as asked must not be taken for a lost one.
+ */
+export async function sleepWithHeartbeats(ms: number, signal: AbortSignal | undefined, beat: () => void, everyMs = 10_000): Promise<void> {
+  for (let left = ms; left > 0; left -= everyMs) {
+    await sleepUnlessAborted(Math.min(left, everyMs), signal);
+    if (left > everyMs) beat();
+  }
+}
+
+/**
  * Links the service hands back (nextLink, Operation-Location) get the product's
  * bearer token, so they must point at the service: its host, or a sibling
  * under the same parent domain (a regional host).
