@@ -38,6 +38,9 @@ const parsedWith = <T>(name: string, parse: (text: string) => T) =>
     }
   });
 
+/** The workflow gives the service's prepare and migrate 24 h (SERVICE_OPERATION); the budget ends them first. */
+const MAX_OPERATION_BUDGET_MS = 23 * 3_600_000;
+
 const hostPort = z
   .string()
   .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'must be host:port, e.g. localhost:7233');
@@ -73,6 +76,12 @@ const EnvironmentSchema = z.object({
   T2T_REMAP_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(200),
   T2T_BACKEND: z.enum(BACKENDS, { message: `must be one of ${BACKENDS.join(', ')}` }).default('simulated'),
   T2T_SERVICE_POLL_INTERVAL: duration('T2T_SERVICE_POLL_INTERVAL', '5m'),
+  // How long the Microsoft service's prepare or migrate operation may run before the step ends with one
+  // line naming it; under the 24 h the workflow gives the step, so that the line, not a timeout, ends it.
+  T2T_OPERATION_BUDGET: duration('T2T_OPERATION_BUDGET', '12h').refine(
+    (ms) => ms >= 60_000 && ms <= MAX_OPERATION_BUDGET_MS,
+    'T2T_OPERATION_BUDGET: must be between 1m and 23h (the workflow gives the step 24h)',
+  ),
   T2T_RECONCILE_INTERVAL: duration('T2T_RECONCILE_INTERVAL', '1m'),
   T2T_CHECK_BUDGET: duration('T2T_CHECK_BUDGET', '3m'),
   T2T_STALL_AFTER: duration('T2T_STALL_AFTER', '24h'),
@@ -179,7 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let microsoft: MicrosoftSettings | undefined;
   if (e.T2T_BACKEND === 'microsoft') {
     try {
-      microsoft = loadMicrosoftSettings(present);
+      microsoft = loadMicrosoftSettings(present, e.T2T_OPERATION_BUDGET);
     } catch (err) {
       if (err instanceof MicrosoftSettingsError) throw new ConfigError(err.message);
       throw err;

@@ -4,6 +4,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 import type { z as Zod } from 'zod';
+import { isEmail } from './mapping/email';
 
 // zod is loaded when a schema is first used, not when this module is: the workflow bundle
 // evaluates its modules once per workflow (each has its own module cache), and a migration
@@ -74,6 +75,8 @@ export const STATUS = {
 // the outcome of its own signal in the audit trail (accepted or refused).
 const actor = (z: typeof Zod) => z.string().trim().min(3).max(320);
 const requestId = (z: typeof Zod) => z.string().max(100).optional();
+/** `--guest-admin`: a guest admin of the target tenant, which Microsoft's service takes on prepare and migrate. */
+const guestAdmin = (z: typeof Zod) => z.string().trim().max(254).refine(isEmail, 'guestAdmin must be an email address').optional();
 
 export const ApproveSchema = lazySchema((z) => z.object({ actor: actor(z), requestId: requestId(z) }));
 export const DenySchema = lazySchema((z) => z.object({ actor: actor(z), requestId: requestId(z), reason: z.string().trim().max(2000).default('') }));
@@ -85,6 +88,7 @@ export const PrepareSchema = lazySchema((z) =>
     requestId: requestId(z),
     targetTenantId: z.string().min(1),
     mappingContainer: z.string().min(1),
+    guestAdmin: guestAdmin(z),
   }),
 );
 export const MigrateSchema = lazySchema((z) =>
@@ -96,6 +100,7 @@ export const MigrateSchema = lazySchema((z) =>
     at: z.string().max(64).optional(),
     /** clear the booked cutover */
     unschedule: z.boolean().optional(),
+    guestAdmin: guestAdmin(z),
   }),
 );
 export const CancelSchema = lazySchema((z) => z.object({ actor: actor(z), requestId: requestId(z), reason: z.string().max(2000).optional() }));
@@ -219,6 +224,8 @@ export interface MigrationStatus {
   scheduledMigrateAt?: string;
   /** who booked it: only they move, clear or start it early */
   scheduledBy?: string;
+  /** the guest admin the accepted migrate names for Microsoft's service (`t2t migrate --guest-admin`) */
+  guestAdmin?: string;
   /** set by the stall check while the current phase has run past its usual time; cleared by the next phase */
   stalled?: { phase: Phase; since: string; thresholdMs: number; basis: 'p90' | 'limit'; markedAt: string };
   lockboxRequired: boolean;

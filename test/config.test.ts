@@ -37,6 +37,12 @@ describe('configuration', () => {
     assert.equal(config.microsoft!.customAuthority, false);
     assert.equal(config.microsoft!.tenants[0].clientSecret, 's3cret');
     assert.equal(config.servicePollMs, 30_000);
+    assert.equal(config.microsoft!.operationBudgetMs, 12 * 3_600_000, "prepare and migrate operations get 12h by default");
+    assert.equal(loadConfig({ T2T_BACKEND: 'microsoft', T2T_MICROSOFT_TENANTS_FILE: file, T2T_OPERATION_BUDGET: '3h' }).microsoft!.operationBudgetMs, 3 * 3_600_000);
+    assert.throws(
+      () => loadConfig({ T2T_BACKEND: 'microsoft', T2T_MICROSOFT_TENANTS_FILE: file, T2T_OPERATION_BUDGET: '30h' }),
+      (err: Error) => err instanceof ConfigError && err.message === 'configuration: T2T_OPERATION_BUDGET: must be between 1m and 23h (the workflow gives the step 24h)',
+    );
     assert.throws(
       () => loadConfig({ T2T_BACKEND: 'microsoft', T2T_MICROSOFT_TENANTS_FILE: file, T2T_AUTHORITY_HOST: 'http://127.0.0.1:8443' }),
       (err: Error) => err instanceof ConfigError && /T2T_AUTHORITY_HOST must use https/.test(err.message),

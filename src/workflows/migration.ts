@@ -403,6 +403,7 @@ class Migration {
     if (this.input.batch && this.state.migrateSlot) {
       return { refused: "migrate refused: its migrate was accepted already and waits for the batch's migrate slot" };
     }
+    if (payload.unschedule !== true) this.state.guestAdmin = typeof payload.guestAdmin === 'string' ? payload.guestAdmin : undefined;
     if (payload.unschedule === true) {
       if (!booked) return { refused: 'migrate refused: no cutover is booked' };
       this.bookCutover(undefined);
@@ -503,6 +504,7 @@ class Migration {
         onService = await activity('prepareOnService', 'Prepare on the migration service', SERVICE_OPERATION)({
           migration: this.serviceMigration(),
           storage: this.state.storage,
+          ...(typeof payload.guestAdmin === 'string' ? { guestAdmin: payload.guestAdmin } : {}),
         });
       } catch (err) {
         onService = { succeeded: false, message: `the service's prepare could not run: ${failureMessage(err)}`, errorReportUrl: undefined };
@@ -617,6 +619,7 @@ class Migration {
         migration: this.serviceMigration(),
         storage,
         mappingEtag: check.mappingEtag,
+        ...(this.state.guestAdmin ? { guestAdmin: this.state.guestAdmin } : {}),
       });
       this.state.summary = {
         usersRemapped: outcome.usersRemapped,

@@ -10,6 +10,7 @@ import { migrationPeople } from '../../migration/migration-people';
 import { stalledById } from '../../operations/stalls';
 import type { StalledMigration } from '../../operations/phase-times';
 import { formatDuration } from '../../duration';
+import { isEmail } from '../../mapping/email';
 
 /** Phases in which the migration waits for a person: `--watch` stops there. */
 const WAITING_FOR_PEOPLE: Phase[] = ['PendingApproval', 'PendingLockbox', 'Approved', 'ValidationFailed', 'Prepared', 'PreparationExpired'];
@@ -141,8 +142,9 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .requiredOption('--migration-id <id>', 'the source migration id')
     .requiredOption('--target-tenant <id>', 'the target tenant id')
     .requiredOption('--mapping-container <uri>', 'the container SAS URI, up to the container name (the query part may be left out)')
-    .action(async (opts: { migrationId: string; targetTenant: string; mappingContainer: string }) => {
-      const { status } = await act(opts.migrationId, 'prepare', { targetTenantId: opts.targetTenant, mappingContainer: opts.mappingContainer });
+    .option('--guest-admin <email>', "a guest admin of the target tenant, for Microsoft's service (GuestAdminUserEmail)")
+    .action(async (opts: { migrationId: string; targetTenant: string; mappingContainer: string; guestAdmin?: string }) => {
+      const { status } = await act(opts.migrationId, 'prepare', { targetTenantId: opts.targetTenant, mappingContainer: opts.mappingContainer, ...guestAdminOf(opts) });
       await report(status);
       if (status.phase !== 'Prepared') runtime.setExitCode(1);
     });
@@ -175,12 +177,13 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .option('--now', 'migrate now (also replaces a cutover you booked)')
     .option('--unschedule', 'clear the cutover you booked')
     .option('--no-wait', 'return once the migrate request is accepted')
-    .action(async (opts: { migrationId: string; targetTenant: string; at?: string; now?: boolean; unschedule?: boolean; wait: boolean }) => {
+    .option('--guest-admin <email>', "a guest admin of the target tenant, for Microsoft's service (GuestAdminUserEmail)")
+    .action(async (opts: { migrationId: string; targetTenant: string; at?: string; now?: boolean; unschedule?: boolean; wait: boolean; guestAdmin?: string }) => {
       const chosen = [opts.at !== undefined && '--at', opts.now && '--now', opts.unschedule && '--unschedule'].filter(Boolean);
       if (chosen.length > 1) throw new UserError(`choose one of ${chosen.join(', ')}`);
       if (opts.at !== undefined) {
         const at = parseCutoverTime(opts.at);
-        const { status } = await act(opts.migrationId, 'migrate', { targetTenantId: opts.targetTenant, at });
+        const { status } = await act(opts.migrationId, 'migrate', { targetTenantId: opts.targetTenant, at, ...guestAdminOf(opts) });
         runtime.printer().line(`Cutover booked for ${status.scheduledMigrateAt}: migrate starts then by itself (window closes ${status.prepareDeadline}).`);
         await report(status);
         return;
@@ -191,7 +194,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
         await report(status);
         return;
       }
-      const { status } = await act(opts.migrationId, 'migrate', { targetTenantId: opts.targetTenant });
+      const { status } = await act(opts.migrationId, 'migrate', { targetTenantId: opts.targetTenant, ...guestAdminOf(opts) });
       let final = status;
       if (opts.wait) {
         const migrations = await runtime.context().migrations();
@@ -214,6 +217,14 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
       const { status } = await act(opts.migrationId, 'cancel', opts.reason ? { reason: opts.reason } : {});
       await report(status);
     });
+}
+
+/** `--guest-admin`, checked here so that a typo is one line and nothing is sent. */
+export function guestAdminOf(opts: { guestAdmin?: string }): { guestAdmin?: string } {
+  if (opts.guestAdmin === undefined) return {};
+  const email = opts.guestAdmin.trim();
+  if (!isEmail(email)) throw new UserError(`--guest-admin '${opts.guestAdmin}' is not an email address (the guest admin's address in the target tenant, e.g. admin@fabrikam.com)`);
+  return { guestAdmin: email };
 }
 
 /** An ISO 8601 time with a date and a time of day; one without a zone is refused rather than guessed. */
