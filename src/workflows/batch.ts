@@ -11,7 +11,6 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
-  patched,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -28,7 +27,6 @@ import {
   MigrateSlotSchema,
   MigrationEndedSchema,
   MigrationInput,
-  MigrationStatus,
   Phase,
   SearchAttributes,
   batchStatusQuery,
@@ -41,12 +39,6 @@ import {
   returnMigrateSlotSignal,
 } from '../contracts';
 import { tenantMigration } from './migration';
-
-/**
- * Since this patch, a batch starts every migration at once and only limits how many migrate at
- * once; before it, a batch held one of `concurrency` places per migration until it ended.
- */
-const BATCH_MIGRATE_SLOTS = 'batch-migrate-slots';
 
 /** Children started in one workflow task: a few hundred commands at most, whatever the batch's size. */
 const START_CHUNK = 100;
@@ -66,9 +58,7 @@ const HEADROOM = 200;
 /** A reason longer than this is cut: the batch carries every one of them into its next run. */
 const REASON_LIMIT = 500;
 
-export async function batchMigration(input: BatchInput): Promise<BatchResult | BatchStatus> {
-  // A batch started before migrate slots replays as it ran.
-  if (!patched(BATCH_MIGRATE_SLOTS)) return batchBeforeMigrateSlots(input);
+export async function batchMigration(input: BatchInput): Promise<BatchResult> {
   return new Batch(input).run();
 }
 
@@ -344,91 +334,5 @@ class Batch {
     const outcome = parsed.success ? this.outcomeOf(parsed.data.environmentId) : undefined;
     if (!outcome) log.warn(`a ${signal} signal was ignored: it names no environment of this batch`, { payload: JSON.stringify(payload)?.slice(0, 500) });
     return outcome;
-  }
-}
-
-/**
- * Batches started before migrate slots: `concurrency` places, each held by one migration
- * until it ends. Kept only so that those batches replay; remove once none is open.
- */
-async function batchBeforeMigrateSlots(input: BatchInput): Promise<BatchStatus> {
-  const status: BatchStatus = {
-    batchId: input.batchId,
-    sourceTenantId: input.sourceTenantId,
-    targetTenantId: input.targetTenantId,
-    concurrency: input.concurrency,
-    outcomes: input.environments.map((e) => ({ ...e, state: 'waiting' })),
-    summary: {},
-    migrating: 0,
-    waitingForSlot: 0,
-    run: 1,
-    done: false,
-  };
-  setHandler(batchStatusQuery, () => status);
-  upsertSearchAttributes([
-    { key: SearchAttributes.sourceTenantId, value: input.sourceTenantId },
-    { key: SearchAttributes.targetTenantId, value: input.targetTenantId },
-  ]);
-  const refresh = () => {
-    const counts: Record<string, number> = {};
-    for (const o of status.outcomes) if (o.state === 'ended' && o.phase) counts[o.phase] = (counts[o.phase] ?? 0) + 1;
-    status.summary = counts;
-    const running = status.outcomes.filter((o) => o.state === 'running').length;
-    const ended = status.outcomes.filter((o) => o.state === 'ended').length;
-    setCurrentDetails(
-      `**Batch** ${input.sourceTenantId} → ${input.targetTenantId}: ${status.outcomes.length} environments, ` +
-        `${running} running, ${ended} ended (at most ${input.concurrency} at once)\n\n` +
-        Object.entries(counts).map(([phase, n]) => `${phase}: ${n}`).join(' · '),
-    );
-  };
-  refresh();
-
-  let next = 0;
-  const place = async () => {
-    while (next < status.outcomes.length) {
-      const outcome = status.outcomes[next];
-      next += 1;
-      outcome.state = 'running';
-      refresh();
-      await runToItsEnd(input, outcome);
-      outcome.state = 'ended';
-      refresh();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, status.outcomes.length)) }, place));
-  status.done = true;
-  refresh();
-  return status;
-}
-
-async function runToItsEnd(input: BatchInput, outcome: BatchOutcome): Promise<void> {
-  const migration: MigrationInput = {
-    migrationId: outcome.migrationId,
-    targetMigrationId: outcome.targetMigrationId,
-    environmentId: outcome.environmentId,
-    targetTenantId: input.targetTenantId,
-    submittedBy: input.submittedBy,
-    approvalTimeoutMs: input.approvalTimeoutMs,
-    lockboxTimeoutMs: input.lockboxTimeoutMs,
-    prepareWindowMs: input.prepareWindowMs,
-  };
-  try {
-    const child = await startChild(tenantMigration, {
-      workflowId: migrationWorkflowId(outcome.environmentId),
-      args: [migration],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: initialSearchAttributes(migration, input.sourceTenantId),
-      staticSummary: `Move ${outcome.environmentId} to ${input.targetTenantId} (batch ${input.batchId})`,
-    });
-    const final: MigrationStatus = await child.result();
-    outcome.phase = final.phase;
-    if (final.reason) outcome.reason = final.reason;
-    if (!isFinalPhase(final.phase)) outcome.phase = 'Failed';
-  } catch (err) {
-    outcome.phase = 'Failed';
-    const message = err instanceof Error ? err.message : String(err);
-    outcome.reason = /already started|AlreadyStarted/i.test(message)
-      ? `environment '${outcome.environmentId}' already has an open migration`
-      : `migration failed: ${message}`;
   }
 }
