@@ -25,6 +25,7 @@ import {
   BatchStatus,
   CarriedBatch,
   MigrateSlotSchema,
+  MigrateSlotSignal,
   MigrationEndedSchema,
   MigrationInput,
   Phase,
@@ -69,6 +70,8 @@ class Batch {
   private ended = 0;
   private readonly slotHolders: string[];
   private readonly slotQueue: string[];
+  /** the request each slot holder holds its slot for, and each in the queue waits with */
+  private readonly slotRequests: Map<string, string>;
   private readonly runs: number;
   /** children this run started that have not ended: their close and signal will still land in this run's history */
   private readonly openStartedHere = new Set<string>();
@@ -92,6 +95,7 @@ class Batch {
     this.ended = carried?.endings.length ?? 0;
     this.slotHolders = [...(carried?.slotHolders ?? [])];
     this.slotQueue = [...(carried?.slotQueue ?? [])];
+    this.slotRequests = new Map(Object.entries(carried?.slotRequests ?? {}));
     for (const id of this.slotHolders) this.outcomes[this.indexOf.get(id)!].migrateSlot = 'held';
     for (const id of this.slotQueue) this.outcomes[this.indexOf.get(id)!].migrateSlot = 'queued';
     this.runs = (carried?.runs ?? 0) + 1;
@@ -201,7 +205,8 @@ class Batch {
 
   private async grant(outcome: BatchOutcome): Promise<void> {
     try {
-      await getExternalWorkflowHandle(migrationWorkflowId(outcome.environmentId)).signal(grantMigrateSlotSignal, { environmentId: outcome.environmentId });
+      const grant: MigrateSlotSignal = { environmentId: outcome.environmentId, request: this.slotRequests.get(outcome.environmentId)! };
+      await getExternalWorkflowHandle(migrationWorkflowId(outcome.environmentId)).signal(grantMigrateSlotSignal, grant);
     } catch (err) {
       // Its workflow is closed. A migration reports its end before it closes, so this one
       // closed without our code (terminated, timed out): it will never report, nor migrate.
@@ -212,16 +217,22 @@ class Batch {
   }
 
   private slotRequested(payload: unknown): void {
-    const outcome = this.outcomeFrom(MigrateSlotSchema, payload, 'requestMigrateSlot');
+    const request = this.slotSignal(payload, 'requestMigrateSlot');
+    if (!request) return;
+    const { outcome, token } = request;
     // A repeated request (the sender's retry) changes nothing; an ended migration wants nothing.
-    if (!outcome || outcome.state === 'ended' || outcome.migrateSlot) return;
+    if (outcome.state === 'ended' || this.slotRequests.get(outcome.environmentId) === token) return;
+    // A new request replaces one the batch still counts: the migration has withdrawn that one.
+    this.freeSlot(outcome);
     outcome.migrateSlot = 'queued';
     this.slotQueue.push(outcome.environmentId);
+    this.slotRequests.set(outcome.environmentId, token);
   }
 
   private slotReturned(payload: unknown): void {
-    const outcome = this.outcomeFrom(MigrateSlotSchema, payload, 'returnMigrateSlot');
-    if (outcome) this.freeSlot(outcome);
+    const returned = this.slotSignal(payload, 'returnMigrateSlot');
+    // A return of an older request than the one the batch counts changes nothing.
+    if (returned && this.slotRequests.get(returned.outcome.environmentId) === returned.token) this.freeSlot(returned.outcome);
   }
 
   /** Gives the environment's slot, or its place in the queue, back; nothing when it has neither. */
@@ -230,6 +241,7 @@ class Batch {
       const at = list.indexOf(outcome.environmentId);
       if (at >= 0) list.splice(at, 1);
     }
+    this.slotRequests.delete(outcome.environmentId);
     delete outcome.migrateSlot;
   }
 
@@ -242,6 +254,8 @@ class Batch {
       log.warn('a migrationEnded signal was ignored: not an ending of an environment of this batch', { payload: JSON.stringify(payload)?.slice(0, 500) });
       return;
     }
+    // The first report stands: the migration's own, before the reconciler's about the same run.
+    if (outcome.state === 'ended') return;
     this.end(outcome, parsed.data.phase, parsed.data.reason);
   }
 
@@ -288,6 +302,7 @@ class Batch {
         reasons,
         slotHolders: this.slotHolders,
         slotQueue: this.slotQueue,
+        slotRequests: Object.fromEntries(this.slotRequests),
         runs: this.runs,
       },
     });
@@ -328,11 +343,14 @@ class Batch {
     return index === undefined ? undefined : this.outcomes[index];
   }
 
-  /** The environment a signal names; anything else is logged and ignored (a signal handler never throws). */
-  private outcomeFrom(schema: typeof MigrateSlotSchema, payload: unknown, signal: string): BatchOutcome | undefined {
-    const parsed = schema.safeParse(payload);
+  /** The environment and request a slot signal names; anything else is logged and ignored (a signal handler never throws). */
+  private slotSignal(payload: unknown, signal: string): { outcome: BatchOutcome; token: string } | undefined {
+    const parsed = MigrateSlotSchema.safeParse(payload);
     const outcome = parsed.success ? this.outcomeOf(parsed.data.environmentId) : undefined;
-    if (!outcome) log.warn(`a ${signal} signal was ignored: it names no environment of this batch`, { payload: JSON.stringify(payload)?.slice(0, 500) });
-    return outcome;
+    if (!parsed.success || !outcome) {
+      log.warn(`a ${signal} signal was ignored: it names no environment of this batch or no request`, { payload: JSON.stringify(payload)?.slice(0, 500) });
+      return undefined;
+    }
+    return { outcome, token: parsed.data.request };
   }
 }
