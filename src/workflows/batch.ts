@@ -47,15 +47,18 @@ const DEFAULT_CONTINUE_AFTER_EVENTS = 10_000;
 /** Below this, a run would spend its history on little more than its own start. */
 const MIN_CONTINUE_AFTER_EVENTS = 200;
 /**
- * History events one child costs the run that starts it: initiated and started, then (if this
- * run is still open when the child ends) its close and its ending signal, and a share of the
- * workflow tasks these wake.
+ * A run starts at most this share of its history limit in children, then continues as new when
+ * more remain (a page a run, as the batch sliding-window sample does): each start writes two
+ * events, and a child that ends while the run that started it is open two more, so its own
+ * children fill at most half of a run's history whenever they end.
  */
-const EVENTS_PER_CHILD = 5;
-/** Of those, the ones still to come after its start. */
-const EVENTS_PER_OPEN_CHILD = 3;
-/** Room kept below the limit for what arrives while the batch decides: signals and the workflow tasks they wake. */
-const HEADROOM = 200;
+const STARTS_SHARE = 1 / 8;
+/**
+ * A run continues as new once its history (the server's count) reaches this share of the limit,
+ * or when Temporal suggests it: the rest is room for what lands before it closes (the signals of
+ * one workflow task, the task itself, the continue-as-new).
+ */
+const CONTINUE_SHARE = 3 / 4;
 /** A reason longer than this is cut: the batch carries every one of them into its next run. */
 const REASON_LIMIT = 500;
 
@@ -73,10 +76,10 @@ class Batch {
   /** the request each slot holder holds its slot for, and each in the queue waits with */
   private readonly slotRequests: Map<string, string>;
   private readonly runs: number;
-  /** children this run started that have not ended: their close and signal will still land in this run's history */
-  private readonly openStartedHere = new Set<string>();
-  private readonly limit: number;
-  private readonly headroom: number;
+  /** children this run started: at most `page` */
+  private startedHere = 0;
+  private readonly page: number;
+  private readonly continueAt: number;
 
   constructor(private readonly input: BatchInput) {
     this.outcomes = input.environments.map((e, index) => {
@@ -99,8 +102,9 @@ class Batch {
     for (const id of this.slotHolders) this.outcomes[this.indexOf.get(id)!].migrateSlot = 'held';
     for (const id of this.slotQueue) this.outcomes[this.indexOf.get(id)!].migrateSlot = 'queued';
     this.runs = (carried?.runs ?? 0) + 1;
-    this.limit = Math.max(MIN_CONTINUE_AFTER_EVENTS, input.continueAfterEvents ?? DEFAULT_CONTINUE_AFTER_EVENTS);
-    this.headroom = Math.min(HEADROOM, Math.floor(this.limit / 4));
+    const limit = Math.max(MIN_CONTINUE_AFTER_EVENTS, input.continueAfterEvents ?? DEFAULT_CONTINUE_AFTER_EVENTS);
+    this.page = Math.floor(limit * STARTS_SHARE);
+    this.continueAt = Math.floor(limit * CONTINUE_SHARE);
   }
 
   async run(): Promise<BatchResult> {
@@ -134,14 +138,10 @@ class Batch {
 
   // ---- start the children ------------------------------------------------------
 
-  /** How many children to start now: as many as this run's history has room for, at most a chunk. */
+  /** How many children to start now: what is left of this run's page, at most a chunk. */
   private nextChunk(): number {
-    const left = this.outcomes.length - this.started;
-    const info = workflowInfo();
-    if (left === 0 || info.continueAsNewSuggested) return 0;
-    const projected = info.historyLength + this.openStartedHere.size * EVENTS_PER_OPEN_CHILD;
-    const room = Math.floor((this.limit - this.headroom - projected) / EVENTS_PER_CHILD);
-    return Math.max(0, Math.min(START_CHUNK, left, room));
+    if (this.historyIsLong()) return 0;
+    return Math.min(START_CHUNK, this.outcomes.length - this.started, this.page - this.startedHere);
   }
 
   private async startChildren(count: number): Promise<void> {
@@ -149,6 +149,7 @@ class Batch {
     // Every start is awaited before the next decision: a run never continues as new with a start in flight.
     await Promise.all(this.outcomes.slice(from, from + count).map((outcome) => this.startChild(outcome)));
     this.started = from + count;
+    this.startedHere += count;
   }
 
   private async startChild(outcome: BatchOutcome): Promise<void> {
@@ -172,10 +173,7 @@ class Batch {
         staticSummary: `Move ${outcome.environmentId} to ${this.input.targetTenantId} (batch ${this.input.batchId})`,
       });
       // A child that fails fast may have reported its end before its start was recorded here.
-      if (outcome.state === 'waiting') {
-        outcome.state = 'running';
-        this.openStartedHere.add(outcome.environmentId);
-      }
+      if (outcome.state === 'waiting') outcome.state = 'running';
     } catch (err) {
       const reason =
         err instanceof WorkflowExecutionAlreadyStartedError
@@ -261,7 +259,6 @@ class Batch {
 
   private end(outcome: BatchOutcome, phase: Phase, reason?: string): void {
     this.freeSlot(outcome);
-    this.openStartedHere.delete(outcome.environmentId);
     if (outcome.state !== 'ended') this.ended += 1;
     outcome.state = 'ended';
     outcome.phase = phase;
@@ -277,7 +274,7 @@ class Batch {
 
   private historyIsLong(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength >= this.limit - this.headroom;
+    return info.continueAsNewSuggested || info.historyLength >= this.continueAt;
   }
 
   private async continueAsNewRun(): Promise<never> {
