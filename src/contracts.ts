@@ -242,6 +242,11 @@ export interface MigrationStatus {
   /** a batch's migration whose migrate was accepted: waiting for one of the batch's migrate slots, or holding one */
   migrateSlot?: 'requested' | 'granted';
   /**
+   * The token of the migration's current slot request, fresh for each request: a grant that carries
+   * another one was meant for a request withdrawn since, and is ignored.
+   */
+  migrateSlotRequest?: string;
+  /**
    * Every phase change and the status string it showed, oldest first (the most recent 200; a migration
    * started before this field existed has those since). The evidence pack's status strings in order.
    */
@@ -335,6 +340,8 @@ export interface CarriedBatch {
   /** environment ids holding a migrate slot, and those waiting for one, first come first served */
   slotHolders: string[];
   slotQueue: string[];
+  /** environment id → the token of the request it holds or waits with (those in the two lists only) */
+  slotRequests: Record<string, string>;
   /** runs before this one */
   runs: number;
 }
@@ -369,8 +376,9 @@ export type BatchResult = Omit<BatchStatus, 'outcomes'>;
 
 // Between a batch and its migrations, workflow to workflow, by workflow id (never a run id:
 // either side may have continued as new). Each names the environment, so that a signal
-// repeated by the sender's retries changes nothing.
-export const MigrateSlotSchema = lazySchema((z) => z.object({ environmentId: z.string().min(1) }));
+// repeated by the sender's retries changes nothing; the slot signals also name the request
+// (a token fresh for each), so that a late one meant for a withdrawn request changes nothing either.
+export const MigrateSlotSchema = lazySchema((z) => z.object({ environmentId: z.string().min(1), request: z.string().min(1) }));
 export const MigrationEndedSchema = lazySchema((z) => z.object({ environmentId: z.string().min(1), phase: z.enum(PHASES), reason: z.string().optional() }));
 export type MigrateSlotSignal = Zod.infer<typeof MigrateSlotSchema>;
 export type MigrationEndedSignal = Zod.infer<typeof MigrationEndedSchema>;
@@ -380,7 +388,7 @@ export const requestMigrateSlotSignal = defineSignal<[unknown]>('requestMigrateS
 export const grantMigrateSlotSignal = defineSignal<[unknown]>('grantMigrateSlot');
 /** migration → batch: it no longer wants its slot, or its request (window lapsed, prepare again, migrate undone) */
 export const returnMigrateSlotSignal = defineSignal<[unknown]>('returnMigrateSlot');
-/** migration → batch: it ended (any ending), which frees its slot and request */
+/** migration → batch: it ended (any ending), which frees its slot and request; the reconciler sends it for a migration terminated or timed out */
 export const migrationEndedSignal = defineSignal<[unknown]>('migrationEnded');
 
 export const batchStatusQuery = defineQuery<BatchStatus>('batchStatus');

@@ -9,7 +9,7 @@ import { HISTORIES_DIR } from './helpers/histories';
 import { workflowBundle } from './helpers/temporal';
 
 const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-const REQUIRED = ['happy-path', 'denied', 'approval-expired', 'window-expired', 'validation-failed', 'cancelled', 'cancelled-through-temporal', 'cancel-refused-while-migrating', 'continued-as-new'];
+const REQUIRED = ['happy-path', 'denied', 'approval-expired', 'window-expired', 'validation-failed', 'cancelled', 'cancelled-through-temporal', 'cancel-refused-while-migrating', 'continued-as-new', 'batch-migrate-slots', 'batch-waited-for-slot'];
 
 describe('replay of saved histories', function () {
   this.timeout(120_000);

@@ -30,7 +30,6 @@ import {
   Phase,
   SearchAttributes,
   STATUS,
-  MigrateSlotSchema,
   grantMigrateSlotSignal,
   isFinalPhase,
   migrationEndedSignal,
@@ -50,6 +49,7 @@ import { MigrationNotifications, type CarriedNotifications } from './notificatio
 import { stalledSignal, type StalledNotice } from '../operations/stall-signal';
 import { failureMessage, failureType } from './failures';
 import { retryWithinBudget } from './check-budget';
+import { closeSlotRequest, openSlotRequest, takeGrant } from './batch-slot';
 
 /** the back-off of every retried step, in ms; local role checks fit their budget to it (check-budget.ts) */
 const BACKOFF = { initialMs: 1000, coefficient: 2, maximumMs: 30_000 };
@@ -746,45 +746,32 @@ class Migration {
   /** Asks the batch for a slot, once however many times migrate is accepted. */
   private async requestSlot(): Promise<void> {
     if (this.state.migrateSlot) return;
-    // Set before asking: the grant may arrive before the request's own acknowledgement.
-    this.state.migrateSlot = 'requested';
+    // Opened before asking: the grant may arrive before the request's own acknowledgement.
+    const request = openSlotRequest(this.state, this.input.environmentId);
     showDetails(this.state);
-    if (!(await this.tellBatch(requestMigrateSlotSignal, { environmentId: this.input.environmentId }))) {
+    if (!(await this.tellBatch(requestMigrateSlotSignal, request))) {
       // No batch left to share slots with: nothing to wait for.
       this.state.migrateSlot = 'granted';
     }
   }
 
-  private async slotGranted(payload: unknown): Promise<void> {
-    const parsed = MigrateSlotSchema.safeParse(payload);
-    if (!parsed.success || parsed.data.environmentId !== this.input.environmentId) {
-      log.warn('a grantMigrateSlot signal was ignored: it names another environment', { migrationId: this.input.migrationId });
-      return;
-    }
-    if (this.state.migrateSlot === 'requested') {
-      this.state.migrateSlot = 'granted';
-      showDetails(this.state);
-      return;
-    }
-    // A repeated grant changes nothing; after the end, the ending reported frees the slot.
-    if (this.state.migrateSlot === 'granted' || isFinalPhase(this.state.phase)) return;
-    // Not wanted any more (the window lapsed, prepare again, migrate undone): given back at once.
-    await this.tellBatch(returnMigrateSlotSignal, { environmentId: this.input.environmentId });
+  private slotGranted(payload: unknown): void {
+    if (takeGrant(this.state, this.input.environmentId, payload)) showDetails(this.state);
   }
 
   /** Gives back the slot or withdraws the request, if there is one. */
   private async giveBackSlot(): Promise<void> {
-    if (!this.state.migrateSlot) return;
-    this.state.migrateSlot = undefined;
+    const request = closeSlotRequest(this.state, this.input.environmentId);
+    if (!request) return;
     showDetails(this.state);
-    await this.tellBatch(returnMigrateSlotSignal, { environmentId: this.input.environmentId });
+    await this.tellBatch(returnMigrateSlotSignal, request);
   }
 
   /** Tells the batch how the migration ended, once; that frees its slot or its place in the queue. */
   private async reportEnd(phase: Phase, reason: string | undefined): Promise<void> {
     if (!this.input.batch || this.endReported) return;
     this.endReported = true;
-    this.state.migrateSlot = undefined;
+    closeSlotRequest(this.state, this.input.environmentId);
     await this.tellBatch(migrationEndedSignal, { environmentId: this.input.environmentId, phase, ...(reason ? { reason } : {}) });
   }
 

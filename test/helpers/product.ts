@@ -33,6 +33,8 @@ export interface ProductOptions {
   /** keep what the database holds (a restart), instead of loading the world */
   keepWorld?: boolean;
   taskQueue?: string;
+  /** the worker also serves the reconciler's workflow and activities, as the product's worker does */
+  reconciler?: boolean;
 }
 
 export interface Product {
@@ -91,6 +93,7 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
         storage,
         workflowBundle: bundle,
         remapBatchSize: options.remapBatchSize,
+        ...(options.reconciler ? { reconciler: { client: options.env.client } } : {}),
       });
       const done = worker.run();
       running = { worker, done };
