@@ -11,7 +11,7 @@ import { loadConfig, Config } from './config';
 import { resolveTemporalBinary } from './temporal-binaries';
 import { ensureSearchAttributes, devServerSearchAttributeFlags } from './search-attributes';
 import { createControlPlane } from './controlplane/database';
-import { createMigrationWorker, startReconciler, startStallCheck } from './worker';
+import { announceVersion, createMigrationWorker, deploymentVersionOf, startReconciler, startStallCheck } from './worker';
 import { openAuditLog } from './controlplane/audit-log';
 import { describeError } from './errors';
 
@@ -173,6 +173,13 @@ async function main(): Promise<void> {
     if (reconciles) await startReconciler(client, config);
     await startStallCheck(client, config);
 
+    // Worker.run() stops on SIGINT/SIGTERM by itself, letting running activities finish.
+    const running = worker.run();
+    running.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    // The stack's worker is the only one there is, so its version takes the new migrations
+    // (also after a code change: the previous build's workers are gone with the previous start).
+    await announceVersion(client, worker, 'always');
+
     for (const child of children) {
       child.once('exit', (code) => {
         if (stopping) return;
@@ -188,12 +195,12 @@ async function main(): Promise<void> {
     console.log(`  Database:  ${config.databaseUrl.startsWith('postgres') ? 'PostgreSQL' : config.databaseUrl}`);
     // The servers' own output goes to log files there (startChild): where to look when one stops.
     console.log(`  Data:      ${path.resolve(config.dataDir)} (server logs: temporal.log${blobEndpoint ? ', azurite.log' : ''})`);
-    console.log(`  Worker:    ready, task queue '${config.taskQueue}'`);
+    const version = deploymentVersionOf(worker);
+    console.log(`  Worker:    ready, task queue '${config.taskQueue}'${version ? `, version ${version.deploymentName}.${version.buildId}` : ''}`);
     if (environments.length === 0) console.log('\n  The control plane is empty: load the demo world with `npx t2t world load examples/demo-world.json`.');
     console.log('\nPress Ctrl-C to stop.');
 
-    // Worker.run() stops on SIGINT/SIGTERM by itself, letting running activities finish.
-    await worker.run();
+    await running;
     stopping = true;
     await auditLog.close();
     await controlPlane.close();

@@ -8,7 +8,6 @@ import {
   ParentClosePolicy,
   allHandlersFinished,
   condition,
-  continueAsNew,
   getExternalWorkflowHandle,
   log,
   patched,
@@ -41,6 +40,7 @@ import {
   returnMigrateSlotSignal,
 } from '../contracts';
 import { tenantMigration } from './migration';
+import { continueAsNewOnTarget, newerVersionIsTarget } from './versioning';
 
 /**
  * Since this patch, a batch starts every migration at once and only limits how many migrate at
@@ -273,7 +273,7 @@ class Batch {
 
   private historyIsLong(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength >= this.limit - this.headroom;
+    return info.continueAsNewSuggested || info.historyLength >= this.limit - this.headroom || newerVersionIsTarget();
   }
 
   private async continueAsNewRun(): Promise<never> {
@@ -290,7 +290,7 @@ class Batch {
       }
       endings.push([index, outcome.phase!, reason]);
     });
-    return continueAsNew<typeof batchMigration>({
+    return continueAsNewOnTarget<typeof batchMigration>({
       ...this.input,
       resume: {
         started: this.started,
