@@ -104,7 +104,7 @@ const EnvironmentSchema = z.object({
     .string()
     .regex(/^(?!__)[\x21-\x7e]{1,200}$/, 'must be 1 to 200 printable characters without spaces, not starting with __')
     .optional(),
-  T2T_BECOME_CURRENT: z.enum(['if-none', 'never'], { message: 'must be if-none or never' }).default('if-none'),
+  T2T_BECOME_CURRENT: z.enum(['if-none', 'always', 'never'], { message: 'must be if-none, always or never' }).default('if-none'),
 });
 
 /** How evidence packs are signed and verified; key files are read and checked when an evidence command starts. */
@@ -182,8 +182,12 @@ export interface Config {
 export interface WorkerVersioning {
   deploymentName: string;
   buildId?: string;
-  /** whether a starting worker makes its version current when the deployment has none yet */
-  becomeCurrent: 'if-none' | 'never';
+  /**
+   * Whether a starting worker makes its version current: when the deployment has none yet
+   * (the default), always (a setup that replaces every worker at once, docker compose), or never
+   * (the operator or a controller switches versions).
+   */
+  becomeCurrent: 'if-none' | 'always' | 'never';
 }
 
 export class ConfigError extends Error {

@@ -202,7 +202,8 @@ async function run(): Promise<void> {
     try {
       const running = worker.run();
       running.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-      if (config.versioning?.becomeCurrent === 'if-none') await announceVersion(client, worker, 'if-none');
+      const becomeCurrent = config.versioning?.becomeCurrent;
+      if (becomeCurrent === 'if-none' || becomeCurrent === 'always') await announceVersion(client, worker, becomeCurrent);
       await running;
       console.log('worker: stopped');
     } finally {
