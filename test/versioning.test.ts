@@ -3,7 +3,10 @@
 // version 1 finishes there while version 2 is current, a new migration starts on
 // version 2, and a waiting one moves to version 2 when it continues as new.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -12,12 +15,13 @@ import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { migrationWorkflowId } from '../src/contracts';
 import { createMigrationWorker, deploymentVersionOf } from '../src/worker';
 import { routeToVersion } from '../src/versioning/routing';
-import { resolveTemporalBinary } from '../src/temporal-binaries';
-import { devServer } from './helpers/temporal';
+import { projectRoot, resolveTemporalBinary } from '../src/temporal-binaries';
+import { devServer, timeSkippingServer } from './helpers/temporal';
 import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld } from './helpers/world';
 import { startProduct, Product } from './helpers/product';
 import { BUILD_MEMO } from './fixtures/workflows-v2';
+import { defaultBuildId, deploymentVersion, packageVersion } from '../src/versioning/build-id';
 
 const run = promisify(execFile);
 
@@ -120,6 +124,113 @@ describe('Worker Versioning: version 1 and a changed version 2 side by side (dev
         await v2.running;
       }
       await p?.stop();
+    }
+  });
+});
+
+describe('Worker Versioning off (T2T_WORKER_VERSIONING=off) on the dev server @integration', function () {
+  this.timeout(180_000);
+
+  it('an unversioned worker runs migrations, which then belong to no version', async () => {
+    const [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
+    const w = makeTestWorld();
+    const p = await startProduct({ env, azurite, world: w.world });
+    try {
+      assert.equal(p.config.versioning, undefined);
+      assert.equal(deploymentVersionOf(p.worker), undefined);
+      const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      assert.equal(submitted.phase, 'PendingApproval');
+      const d = await env.client.workflow.getHandle(migrationWorkflowId(w.environmentId)).describe();
+      assert.equal(d.raw.workflowExecutionInfo?.versioningInfo?.deploymentVersion ?? undefined, undefined);
+    } finally {
+      await p.stop();
+      await azurite.dispose();
+    }
+  });
+});
+
+describe('Worker Versioning: worker processes (npm run worker) on the dev server @integration', function () {
+  this.timeout(240_000);
+
+  it('the first build on a deployment makes itself current; a later build serves beside it and leaves the switch to the operator', async () => {
+    const [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-versioning-'));
+    const deploymentName = `t2t-versioning-process-${randomBytes(4).toString('hex')}`;
+    const processes: ChildProcess[] = [];
+    const startWorker = (buildId: string) => {
+      const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'worker.js')], {
+        env: {
+          PATH: process.env.PATH,
+          TEMPORAL_ADDRESS: env.address,
+          T2T_TASK_QUEUE: `t2t-test-${randomBytes(4).toString('hex')}`,
+          T2T_DATA_DIR: path.join(dir, buildId),
+          AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+          T2T_DEPLOYMENT_NAME: deploymentName,
+          T2T_BUILD_ID: buildId,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      processes.push(child);
+      let output = '';
+      child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+      return { output: () => output };
+    };
+    const current = async () =>
+      (await env.client.workflowService.describeWorkerDeployment({ namespace: env.namespace ?? 'default', deploymentName })).workerDeploymentInfo?.routingConfig?.currentDeploymentVersion?.buildId;
+    try {
+      const first = startWorker('p1');
+      await until(async () => (/^worker: version .* is now current/m.test(first.output()) ? true : undefined), `the first worker to make its version current:\n${first.output()}`);
+      assert.match(first.output(), new RegExp(`^worker: serving task queue '.+' on .+ as version ${deploymentName}\\.p1$`, 'm'));
+      assert.equal(await current(), 'p1');
+
+      const second = startWorker('p2');
+      await until(async () => (/^worker: version .*p2 serves the migrations pinned to it/m.test(second.output()) ? true : undefined), `the second worker to report its version:\n${second.output()}`);
+      assert.match(second.output(), new RegExp(`${deploymentName}\\.p1 is current \\(switch with \`temporal worker deployment set-current-version\`\\)`));
+      assert.equal(await current(), 'p1', 'a later build does not take new migrations by itself');
+    } finally {
+      for (const child of processes) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await azurite.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Worker Versioning: the build id', () => {
+  it('is the configured one, or the package version and the bundle hash: new workflow code, new id', () => {
+    const version = packageVersion();
+    assert.match(version, /^\d+\.\d+\.\d+/);
+    const id = defaultBuildId({ code: 'workflow code, version 1' });
+    assert.match(id, new RegExp(`^${version.replace(/\./g, '\\.')}-[0-9a-f]{12}$`));
+    assert.equal(defaultBuildId({ code: 'workflow code, version 1' }), id, 'the same bundle, the same id on every replica');
+    assert.notEqual(defaultBuildId({ code: 'workflow code, version 2' }), id);
+    const versioning = { deploymentName: 't2t-worker', becomeCurrent: 'if-none' as const };
+    assert.deepEqual(deploymentVersion(versioning, { code: 'x' }), { deploymentName: 't2t-worker', buildId: defaultBuildId({ code: 'x' }) });
+    assert.deepEqual(deploymentVersion({ ...versioning, buildId: '0.2.0' }, { code: 'x' }), { deploymentName: 't2t-worker', buildId: '0.2.0' });
+    assert.equal(deploymentVersion(undefined, { code: 'x' }), undefined);
+  });
+});
+
+describe('Worker Versioning on the time-skipping test server, which has none @integration', function () {
+  this.timeout(180_000);
+
+  it('a versioned worker still runs migrations there; routing reports the server has no versioning', async () => {
+    const [env, azurite] = await Promise.all([timeSkippingServer(), startTestAzurite()]);
+    const w = makeTestWorld();
+    const p = await startProduct({ env, azurite, world: w.world, versioning: { deploymentName: `t2t-versioning-ts-${randomBytes(4).toString('hex')}`, buildId: 'v1' } });
+    try {
+      const version = deploymentVersionOf(p.worker)!;
+      assert.equal(version.buildId, 'v1');
+      assert.deepEqual(await routeToVersion(env.client, version, { when: 'if-none' }), { outcome: 'unsupported' });
+      const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      assert.equal(submitted.phase, 'PendingApproval');
+    } finally {
+      await p.stop();
+      await azurite.dispose();
     }
   });
 });

@@ -5,9 +5,15 @@
 // deployment's newer version at their next continue-as-new.
 import { makeContinueAsNewFunc, setWorkflowOptions, workflowInfo, type Workflow } from '@temporalio/workflow';
 
-/** Pins a workflow type to the version its run started on. */
+/**
+ * Pins a workflow type to the version its run started on. Only on a versioned worker: an
+ * unversioned one (T2T_WORKER_VERSIONING=off) that reported a behaviour would have every workflow
+ * task refused ("versioning behavior cannot be specified without deployment options"); an
+ * unversioned worker's task carries a build id but no deployment name. The
+ * getter runs at a run's first activation on this worker, when the task's version is known.
+ */
 export function pinned<F extends Workflow>(workflow: F): F {
-  setWorkflowOptions({ versioningBehavior: 'PINNED' }, workflow);
+  setWorkflowOptions(() => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: 'PINNED' } : {}), workflow);
   return workflow;
 }
 
