@@ -6,7 +6,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { loadConfig, Config } from './config';
 import { resolveTemporalBinary } from './temporal-binaries';
 import { ensureSearchAttributes, devServerSearchAttributeFlags } from './search-attributes';
@@ -14,6 +14,7 @@ import { createControlPlane } from './controlplane/database';
 import { announceVersion, createMigrationWorker, deploymentVersionOf, startReconciler, startStallCheck } from './worker';
 import { openAuditLog } from './controlplane/audit-log';
 import { describeError } from './errors';
+import { runsPinnedElsewhere } from './versioning/routing';
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/;
 
@@ -127,6 +128,26 @@ export function startAzurite(endpoint: Endpoint, dataDir: string): ChildProcess 
   );
 }
 
+/**
+ * After a change of workflow code the stack runs a new build, and migrations pinned to the previous
+ * one wait: no worker of their build runs here any more. Says so, and where to read what to do.
+ */
+async function warnOfStrandedRuns(client: Client, worker: Worker, config: Config): Promise<void> {
+  const version = deploymentVersionOf(worker);
+  if (!version) return;
+  try {
+    const stranded = await runsPinnedElsewhere(client, version, config.taskQueue);
+    if (stranded > 0) {
+      console.warn(
+        `worker: ${stranded} open run(s) are pinned to an earlier build of ${version.deploymentName} that this stack no longer runs; ` +
+          'they wait for a worker of their build (docs/deployment.md, "Versions": the embedded stack\'s caveat)',
+      );
+    }
+  } catch (err) {
+    console.warn(`worker: could not count runs pinned to earlier builds: ${describeError(err)}`);
+  }
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const temporalEndpoint = splitHostPort(config.temporalAddress);
@@ -179,6 +200,7 @@ async function main(): Promise<void> {
     // The stack's worker is the only one there is, so its version takes the new migrations
     // (also after a code change: the previous build's workers are gone with the previous start).
     await announceVersion(client, worker, 'always');
+    await warnOfStrandedRuns(client, worker, config);
 
     for (const child of children) {
       child.once('exit', (code) => {

@@ -14,7 +14,7 @@ import { bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } fro
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { migrationWorkflowId } from '../src/contracts';
 import { createMigrationWorker, deploymentVersionOf } from '../src/worker';
-import { routeToVersion } from '../src/versioning/routing';
+import { routeToVersion, runsPinnedElsewhere } from '../src/versioning/routing';
 import { projectRoot, resolveTemporalBinary } from '../src/temporal-binaries';
 import { devServer, timeSkippingServer } from './helpers/temporal';
 import { startTestAzurite, RunningAzurite } from './helpers/azurite';
@@ -88,6 +88,10 @@ describe('Worker Versioning: version 1 and a changed version 2 side by side (dev
         '--address', env.address, '--namespace', env.namespace ?? 'default',
         '--deployment-name', deploymentName, '--build-id', 'v2', '--yes',
       ]);
+
+      // The two waiting migrations are pinned to version 1, which the embedded stack would warn of.
+      await until(async () => ((await runsPinnedElsewhere(env.client, v2Version, p!.config.taskQueue)) === 2 ? true : undefined), 'visibility to count the two runs pinned to v1');
+      assert.equal(await runsPinnedElsewhere(env.client, v1, p.config.taskQueue), 0);
 
       // A new migration starts on version 2.
       await p.client.submit({ environmentId: envNew, targetTenantId: w.target, actor: w.sourceAdmin });

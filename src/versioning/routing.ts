@@ -79,3 +79,17 @@ export async function routeToVersion(client: Client, version: WorkerDeploymentVe
     await sleep(250);
   }
 }
+
+/**
+ * How many open runs on the task queue are pinned to another build of the deployment: runs that
+ * wait for a worker of their build. Visibility is eventually consistent: a run that started or
+ * moved a moment ago may be counted on the wrong side.
+ */
+export async function runsPinnedElsewhere(client: Client, version: WorkerDeploymentVersion, taskQueue: string): Promise<number> {
+  const quote = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  const { count } = await client.workflow.count(
+    `TaskQueue = ${quote(taskQueue)} AND ExecutionStatus = 'Running' AND TemporalWorkerDeployment = ${quote(version.deploymentName)}` +
+      ` AND TemporalWorkerDeploymentVersion != ${quote(`${version.deploymentName}:${version.buildId}`)}`,
+  );
+  return count;
+}
