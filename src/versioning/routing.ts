@@ -22,7 +22,7 @@ export type RoutingOutcome =
   | 'unsupported';
 
 export interface RoutingOptions {
-  /** 'if-none': only on a deployment without a current version; 'always': the embedded stack's own worker */
+  /** 'if-none': only on a deployment without a current version; 'always': a worker that replaces all others (the embedded stack, docker compose) */
   when: 'if-none' | 'always';
   /** how long to wait for the server to learn of the version from the worker's first polls */
   waitMs?: number;
@@ -63,7 +63,8 @@ export async function routeToVersion(client: Client, version: WorkerDeploymentVe
           // Another worker switching at the same moment makes this one look again rather than overrule it.
           conflictToken: described?.conflictToken,
           identity: client.options.identity,
-          // The embedded stack's worker is the only one there is: a task queue the old one polled and it does not would otherwise block the switch.
+          // Told to take over always (the embedded stack, docker compose), it replaces every older worker:
+          // a task queue only an older one polled would otherwise block the switch.
           ignoreMissingTaskQueues: options.when === 'always',
         });
         return { outcome: 'made-current', current: version };
