@@ -103,6 +103,17 @@ const EnvironmentSchema = z.object({
   }).optional(),
   T2T_NOTIFY_FROM: z.string().regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be an email address such as t2t@contoso.com').default('t2t@localhost'),
   T2T_NOTIFY_BUDGET: duration('T2T_NOTIFY_BUDGET', '10m'),
+  // Worker Versioning (docs/deployment.md): the deployment this worker belongs to and its build.
+  T2T_WORKER_VERSIONING: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+  T2T_DEPLOYMENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be 1 to 200 letters, digits, - or _ (no dot: Temporal joins name and build id with one)')
+    .default('t2t-worker'),
+  T2T_BUILD_ID: z
+    .string()
+    .regex(/^(?!__)[\x21-\x7e]{1,200}$/, 'must be 1 to 200 printable characters without spaces, not starting with __')
+    .optional(),
+  T2T_BECOME_CURRENT: z.enum(['if-none', 'always', 'never'], { message: 'must be if-none, always or never' }).default('if-none'),
 });
 
 /** How evidence packs are signed and verified; key files are read and checked when an evidence command starts. */
@@ -169,6 +180,23 @@ export interface Config {
   notifyBudgetMs: number;
   /** stall detection (docs/operations.md): a phase's p90 once it has minSamples completed periods, limitMs before */
   stall: { limitMs: number; minSamples: number; checkIntervalMs: number };
+  /**
+   * The Worker Deployment version this worker declares (docs/deployment.md); undefined: an
+   * unversioned worker. The build id, when not configured, is derived from the package version
+   * and the workflow bundle's hash when the worker starts.
+   */
+  versioning?: WorkerVersioning;
+}
+
+export interface WorkerVersioning {
+  deploymentName: string;
+  buildId?: string;
+  /**
+   * Whether a starting worker makes its version current: when the deployment has none yet
+   * (the default), always (a setup that replaces every worker at once, docker compose), or never
+   * (the operator or a controller switches versions).
+   */
+  becomeCurrent: 'if-none' | 'always' | 'never';
 }
 
 export class ConfigError extends Error {
@@ -238,5 +266,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     notifyFrom: e.T2T_NOTIFY_FROM,
     notifyBudgetMs: e.T2T_NOTIFY_BUDGET,
     stall: { limitMs: e.T2T_STALL_AFTER, minSamples: e.T2T_STALL_MIN_SAMPLES, checkIntervalMs: e.T2T_STALL_CHECK_INTERVAL },
+    ...(e.T2T_WORKER_VERSIONING === 'on'
+      ? { versioning: { deploymentName: e.T2T_DEPLOYMENT_NAME, ...(e.T2T_BUILD_ID ? { buildId: e.T2T_BUILD_ID } : {}), becomeCurrent: e.T2T_BECOME_CURRENT } }
+      : {}),
   };
 }

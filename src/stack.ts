@@ -6,14 +6,15 @@ import { mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { loadConfig, Config } from './config';
 import { resolveTemporalBinary } from './temporal-binaries';
 import { ensureSearchAttributes, devServerSearchAttributeFlags } from './search-attributes';
 import { createControlPlane } from './controlplane/database';
-import { createMigrationWorker, startReconciler, startStallCheck } from './worker';
+import { announceVersion, createMigrationWorker, deploymentVersionOf, startReconciler, startStallCheck } from './worker';
 import { openAuditLog } from './controlplane/audit-log';
 import { describeError } from './errors';
+import { runsPinnedElsewhere } from './versioning/routing';
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/;
 
@@ -127,6 +128,26 @@ export function startAzurite(endpoint: Endpoint, dataDir: string): ChildProcess 
   );
 }
 
+/**
+ * After a change of workflow code the stack runs a new build, and migrations pinned to the previous
+ * one wait: no worker of their build runs here any more. Says so, and where to read what to do.
+ */
+async function warnOfStrandedRuns(client: Client, worker: Worker, config: Config): Promise<void> {
+  const version = deploymentVersionOf(worker);
+  if (!version) return;
+  try {
+    const stranded = await runsPinnedElsewhere(client, version, config.taskQueue);
+    if (stranded > 0) {
+      console.warn(
+        `worker: ${stranded} open run(s) are pinned to an earlier build of ${version.deploymentName} that this stack no longer runs; ` +
+          'they wait for a worker of their build (docs/deployment.md, "Versions": the embedded stack\'s caveat)',
+      );
+    }
+  } catch (err) {
+    console.warn(`worker: could not count runs pinned to earlier builds: ${describeError(err)}`);
+  }
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const temporalEndpoint = splitHostPort(config.temporalAddress);
@@ -173,6 +194,14 @@ async function main(): Promise<void> {
     if (reconciles) await startReconciler(client, config);
     await startStallCheck(client, config);
 
+    // Worker.run() stops on SIGINT/SIGTERM by itself, letting running activities finish.
+    const running = worker.run();
+    running.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    // The stack's worker is the only one there is, so its version takes the new migrations
+    // (also after a code change: the previous build's workers are gone with the previous start).
+    await announceVersion(client, worker, 'always');
+    await warnOfStrandedRuns(client, worker, config);
+
     for (const child of children) {
       child.once('exit', (code) => {
         if (stopping) return;
@@ -188,12 +217,12 @@ async function main(): Promise<void> {
     console.log(`  Database:  ${config.databaseUrl.startsWith('postgres') ? 'PostgreSQL' : config.databaseUrl}`);
     // The servers' own output goes to log files there (startChild): where to look when one stops.
     console.log(`  Data:      ${path.resolve(config.dataDir)} (server logs: temporal.log${blobEndpoint ? ', azurite.log' : ''})`);
-    console.log(`  Worker:    ready, task queue '${config.taskQueue}'`);
+    const version = deploymentVersionOf(worker);
+    console.log(`  Worker:    ready, task queue '${config.taskQueue}'${version ? `, version ${version.deploymentName}.${version.buildId}` : ''}`);
     if (environments.length === 0) console.log('\n  The control plane is empty: load the demo world with `npx t2t world load examples/demo-world.json`.');
     console.log('\nPress Ctrl-C to stop.');
 
-    // Worker.run() stops on SIGINT/SIGTERM by itself, letting running activities finish.
-    await worker.run();
+    await running;
     stopping = true;
     await auditLog.close();
     await controlPlane.close();

@@ -97,4 +97,21 @@ describe('configuration', () => {
     assert.throws(() => parseDuration('0s'), /longer than zero/);
     assert.throws(() => parseDuration('-5m'), /not a duration/);
   });
+
+  it('declares a Worker Deployment version by default; names, build ids and the switch are checked with one line', () => {
+    assert.deepEqual(loadConfig({}).versioning, { deploymentName: 't2t-worker', becomeCurrent: 'if-none' });
+    assert.deepEqual(loadConfig({ T2T_DEPLOYMENT_NAME: 'contoso_t2t', T2T_BUILD_ID: '0.2.0+sha.1a2b', T2T_BECOME_CURRENT: 'never' }).versioning, {
+      deploymentName: 'contoso_t2t',
+      buildId: '0.2.0+sha.1a2b',
+      becomeCurrent: 'never',
+    });
+    assert.equal(loadConfig({ T2T_WORKER_VERSIONING: 'off', T2T_BUILD_ID: '1' }).versioning, undefined);
+    const refused = (env: Record<string, string>, message: RegExp) =>
+      assert.throws(() => loadConfig(env), (err: Error) => err instanceof ConfigError && message.test(err.message) && !err.message.includes('\n'));
+    refused({ T2T_WORKER_VERSIONING: 'yes' }, /^configuration: T2T_WORKER_VERSIONING: must be on or off$/);
+    refused({ T2T_DEPLOYMENT_NAME: 't2t.worker' }, /^configuration: T2T_DEPLOYMENT_NAME: .*no dot/);
+    refused({ T2T_BUILD_ID: '0.1 beta' }, /^configuration: T2T_BUILD_ID: .*without spaces/);
+    refused({ T2T_BUILD_ID: '__unversioned__' }, /^configuration: T2T_BUILD_ID: .*not starting with __/);
+    refused({ T2T_BECOME_CURRENT: 'sometimes' }, /^configuration: T2T_BECOME_CURRENT: must be if-none, always or never$/);
+  });
 });

@@ -93,6 +93,8 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
     writeFileSync(path.join(dir, 'fabrikam-secret.txt'), 'fabrikam-app-secret\n');
     workerEnv = {
       PATH: process.env.PATH ?? '',
+      // Unversioned, as the tests' in-process workers are (test/helpers/product.ts).
+      T2T_WORKER_VERSIONING: 'off',
       TEMPORAL_ADDRESS: env.address,
       T2T_TASK_QUEUE: taskQueue,
       T2T_DATA_DIR: dir,

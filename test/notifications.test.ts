@@ -230,6 +230,8 @@ describe('notifications on the dev server @integration', function () {
       worker = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'worker.js')], {
         env: {
           PATH: process.env.PATH,
+          // Unversioned, as the tests' in-process workers are (test/helpers/product.ts).
+          T2T_WORKER_VERSIONING: 'off',
           TEMPORAL_ADDRESS: env.address,
           T2T_TASK_QUEUE: p.config.taskQueue,
           T2T_DATABASE_URL: p.config.databaseUrl,

@@ -32,6 +32,8 @@ describe('scale out: a batch on two workers and a shared database @integration',
       spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'worker.js')], {
         env: {
           PATH: process.env.PATH,
+          // Unversioned, as the tests' in-process workers are (test/helpers/product.ts).
+          T2T_WORKER_VERSIONING: 'off',
           TEMPORAL_ADDRESS: env.address,
           T2T_TASK_QUEUE: p.config.taskQueue,
           T2T_DATABASE_URL: databaseUrl,

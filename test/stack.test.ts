@@ -73,6 +73,10 @@ describe('embedded stack (npm start) @integration', function () {
     assert.match(first.output(), new RegExp(`Web UI: +http://localhost:${env.T2T_UI_PORT}/`));
     // What a person needs, not the workflow bundle's build report nor the servers' own output (in log files).
     assert.match(first.output(), /Worker: +ready, task queue '/);
+    // From a fresh machine: the stack's worker declares a version and makes it current (docs/deployment.md, Versions).
+    const version = /Worker: +ready, task queue '[^']+', version (t2t-worker\.\d+\.\d+\.\d+-[0-9a-f]{12})$/m.exec(first.output())?.[1];
+    assert.ok(version, first.output());
+    assert.ok(first.output().includes(`worker: version ${version} is now current: new migrations start on it`), first.output());
     assert.ok(first.output().includes(`Data:      ${path.join(dir, 'data')} (server logs: temporal.log, azurite.log)`), first.output());
     assert.doesNotMatch(first.output(), /webpack|modules by path|Workflow bundle created|workflow-bundle-/i);
     assert.ok(existsSync(path.join(dir, 'data', 'temporal.log')) && existsSync(path.join(dir, 'data', 'azurite.log')));
@@ -93,6 +97,7 @@ describe('embedded stack (npm start) @integration', function () {
 
     const second = await startStack();
     try {
+      assert.ok(second.output().includes(`worker: version ${version} is current`), 'the same build again: already current');
       const status = await t2t(['status', '--migration-id', migrationId, '--json']);
       assert.equal(status.code, 0, status.stderr);
       assert.equal((JSON.parse(status.stdout) as { phase: string }).phase, 'Approved');

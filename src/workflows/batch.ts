@@ -8,7 +8,6 @@ import {
   ParentClosePolicy,
   allHandlersFinished,
   condition,
-  continueAsNew,
   getExternalWorkflowHandle,
   log,
   setCurrentDetails,
@@ -40,6 +39,7 @@ import {
   returnMigrateSlotSignal,
 } from '../contracts';
 import { tenantMigration } from './migration';
+import { continueAsNewOnTarget, newerVersionIsTarget } from './versioning';
 
 /** Children started in one workflow task: a few hundred commands at most, whatever the batch's size. */
 const START_CHUNK = 100;
@@ -274,7 +274,7 @@ class Batch {
 
   private historyIsLong(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength >= this.continueAt;
+    return info.continueAsNewSuggested || info.historyLength >= this.continueAt || newerVersionIsTarget();
   }
 
   private async continueAsNewRun(): Promise<never> {
@@ -291,7 +291,7 @@ class Batch {
       }
       endings.push([index, outcome.phase!, reason]);
     });
-    return continueAsNew<typeof batchMigration>({
+    return continueAsNewOnTarget<typeof batchMigration>({
       ...this.input,
       resume: {
         started: this.started,

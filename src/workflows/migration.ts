@@ -8,7 +8,6 @@ import {
   TemporalFailure,
   allHandlersFinished,
   condition,
-  continueAsNew,
   getExternalWorkflowHandle,
   proxyLocalActivities,
   isCancellation,
@@ -50,6 +49,7 @@ import { stalledSignal, type StalledNotice } from '../operations/stall-signal';
 import { failureMessage, failureType } from './failures';
 import { retryWithinBudget } from './check-budget';
 import { closeSlotRequest, openSlotRequest, takeGrant } from './batch-slot';
+import { continueAsNewOnTarget, newerVersionIsTarget } from './versioning';
 
 /** the back-off of every retried step, in ms; local role checks fit their budget to it (check-budget.ts) */
 const BACKOFF = { initialMs: 1000, coefficient: 2, maximumMs: 30_000 };
@@ -967,10 +967,10 @@ class Migration {
     return authorize(request);
   }
 
-  /** Past the configured length, or when Temporal suggests it, a waiting migration continues as new. */
+  /** Past the configured length, when Temporal suggests it, or to move to a newer version, a waiting migration continues as new. */
   private historyIsLong(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > (this.input.continueAfterEvents ?? DEFAULT_CONTINUE_AFTER_EVENTS);
+    return info.continueAsNewSuggested || info.historyLength > (this.input.continueAfterEvents ?? DEFAULT_CONTINUE_AFTER_EVENTS) || newerVersionIsTarget();
   }
 
   /**
@@ -990,7 +990,7 @@ class Migration {
       nextWatchAt: this.nextWatchAt,
       ...(this.notify ? this.notify.carried() : {}),
     };
-    await continueAsNew<typeof tenantMigration>({ ...this.input, resume });
+    await continueAsNewOnTarget<typeof tenantMigration>({ ...this.input, resume });
   }
 
   /** Writes the entries recorded since the last write to the control plane's audit trail (one local activity). */
