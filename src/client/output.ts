@@ -3,6 +3,7 @@ import type { MigrationStatus } from '../contracts';
 import type { MigrationPeople } from '../migration/migration-people';
 import { stripQuery } from '../migration/container-uri';
 import { formatDuration } from '../duration';
+import { describeClosure, type ReportedStatus } from './run-closure';
 
 export interface Printer {
   json: boolean;
@@ -42,7 +43,7 @@ export function createPrinter(json: boolean, write?: (s: string) => void, limit 
 }
 
 /** The machine-readable shape every migration command prints with --json (SPEC §7). */
-export function statusDocument(status: MigrationStatus, extra: Record<string, unknown> = {}, people?: MigrationPeople): Record<string, unknown> {
+export function statusDocument(status: ReportedStatus, extra: Record<string, unknown> = {}, people?: MigrationPeople): Record<string, unknown> {
   return {
     migrationId: status.migrationId,
     targetMigrationId: status.targetMigrationId,
@@ -57,7 +58,9 @@ export function statusDocument(status: MigrationStatus, extra: Record<string, un
     lockboxDeadline: status.lockboxDeadline ?? null,
     prepareDeadline: status.prepareDeadline ?? null,
     scheduledMigrateAt: status.scheduledMigrateAt ?? null,
+    scheduledBy: status.scheduledBy ?? null,
     stalled: status.stalled ?? null,
+    closed: status.closed ?? null,
     sasUrl: status.storage?.sasUrl ?? null,
     errorReportUrl: status.validation?.errorReportUrl ?? null,
     validation: status.validation ?? null,
@@ -75,7 +78,7 @@ export function statusDocument(status: MigrationStatus, extra: Record<string, un
 }
 
 /** The lines a person reads about one migration. */
-export function describeStatus(status: MigrationStatus, view: 'source' | 'target' = 'source', people?: MigrationPeople): string[] {
+export function describeStatus(status: ReportedStatus, view: 'source' | 'target' = 'source', people?: MigrationPeople): string[] {
   const lines: string[] = [];
   const id = view === 'source' ? status.migrationId : status.targetMigrationId;
   lines.push(`Migration ${id} · ${status.environmentName ?? status.environmentId} (${status.environmentId})`);
@@ -84,6 +87,7 @@ export function describeStatus(status: MigrationStatus, view: 'source' | 'target
   if (status.reversesMigrationId) lines.push(`  Move-back of migration ${status.reversesMigrationId}`);
   if (status.reversedBy) lines.push(`  Reversed by move-back ${status.reversedBy.migrationId}${status.reversedBy.phase ? ` (${status.reversedBy.phase})` : ''}`);
   if (status.status) lines.push(`  Status:    ${status.status}`);
+  if (status.closed) lines.push(`  Closed:    ${describeClosure(status.closed)}${status.closed.whilePhase ? ` (while ${status.closed.whilePhase})` : ''}`);
   if (status.reason) lines.push(`  Reason:    ${status.reason}`);
   if (status.phase === 'PendingApproval' && status.approvalDeadline) lines.push(`  Approve before: ${status.approvalDeadline}`);
   if (status.phase === 'PendingLockbox' && status.lockboxDeadline) lines.push(`  Lockbox approval before: ${status.lockboxDeadline}`);
