@@ -2,7 +2,7 @@
 // status · migrate · cancel (alias delete)
 import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
-import { describeStatus, describeWarnings, statusDocument } from '../output';
+import { describeStatus, describeWarnings, shownPeople, statusDocument } from '../output';
 import { UserError } from '../user-error';
 import type { SignalAction, ActionOutcome } from '../migrations';
 import type { MigrationStatus, Phase } from '../../contracts';
@@ -26,9 +26,11 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     return outcome;
   };
 
-  const report = async (status: MigrationStatus, view: 'source' | 'target' = 'source', extra: Record<string, unknown> = {}) => {
+  /** Prints a status; the lists of people are cut to a screenful each unless `full` (a migration may move 100,000 users). */
+  const report = async (status: MigrationStatus, view: 'source' | 'target' = 'source', extra: Record<string, unknown> = {}, full = false) => {
     const printer = runtime.printer();
-    const people = await peopleOf(status);
+    const found = await peopleOf(status);
+    const people = found && (full ? found : shownPeople(found));
     printer.document(statusDocument(status, extra, people));
     for (const line of describeStatus(status, view, people)) printer.line(line);
   };
@@ -158,7 +160,8 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .description('where a migration stands (source or target migration id)')
     .requiredOption('--migration-id <id>', 'the source or target migration id')
     .option('--watch', 'follow the migration until it settles or waits for a person')
-    .action(async (opts: { migrationId: string; watch?: boolean }) => {
+    .option('--full', 'every user in the lists of people, not the first 20 of each')
+    .action(async (opts: { migrationId: string; watch?: boolean; full?: boolean }) => {
       const context = runtime.context();
       const [migrations, { isFinalPhase }, { watchMigration }] = await Promise.all([context.migrations(), contracts(), watching()]);
       const handle = await migrations.find(opts.migrationId);
@@ -170,7 +173,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
       } else if (opts.watch) {
         status = await migrations.waitForStatus(handle, (s) => isFinalPhase(s.phase) || WAITING_FOR_PEOPLE.includes(s.phase), 24 * 3_600_000);
       }
-      await report(await migrations.withReversal(status), view);
+      await report(await migrations.withReversal(status), view, {}, Boolean(opts.full));
     });
 
   program
