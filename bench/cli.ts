@@ -3,7 +3,9 @@
 // one embedded stack (`npm start`'s: dev server, Azurite, worker) started for the
 // run: each command runs `--runs` times as a new process, as a person or a script
 // runs it, and the median wall time and peak memory (max RSS) are printed beside
-// the `temporal` command that does the same work, with the ratio.
+// the `temporal` command that does the same work, with the ratio; and the CPU
+// time each used (user + system, from GNU time), which a busy machine inflates
+// less than the wall time.
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,6 +28,8 @@ const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 interface Sample {
   ms: number;
+  /** user + system CPU time; NaN without GNU time */
+  cpuMs: number;
   maxRssMb: number;
   code: number;
   stdout: string;
@@ -33,7 +37,7 @@ interface Sample {
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Sample> {
-  const [file, argv] = GNU_TIME ? [GNU_TIME, ['-f', 'maxrss=%M', command, ...args]] : [command, args];
+  const [file, argv] = GNU_TIME ? [GNU_TIME, ['-f', 'maxrss=%M cpu=%U+%S', command, ...args]] : [command, args];
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(file, argv, { env });
@@ -47,9 +51,10 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<S
     child.once('close', (code) => {
       const ms = performance.now() - started;
       if (sampler) clearInterval(sampler);
-      const match = /maxrss=(\d+)\s*$/.exec(stderr);
+      const match = /maxrss=(\d+) cpu=([\d.]+)\+([\d.]+)\s*$/.exec(stderr);
       if (match) stderr = stderr.slice(0, match.index);
-      resolve({ ms, maxRssMb: Number(match?.[1] ?? sampledKb) / 1024, code: code ?? 1, stdout, stderr });
+      const cpuMs = match ? (Number(match[2]) + Number(match[3])) * 1000 : NaN;
+      resolve({ ms, cpuMs, maxRssMb: Number(match?.[1] ?? sampledKb) / 1024, code: code ?? 1, stdout, stderr });
     });
   });
 }
@@ -70,7 +75,14 @@ const median = (values: number[]) => {
 };
 
 /** Runs `make(i)` RUNS times, one after the other; every run must succeed. */
-async function series(label: string, make: (i: number) => [string, string[]], env: NodeJS.ProcessEnv): Promise<{ label: string; ms: number; mb: number }> {
+interface Series {
+  label: string;
+  ms: number;
+  cpuMs: number;
+  mb: number;
+}
+
+async function series(label: string, make: (i: number) => [string, string[]], env: NodeJS.ProcessEnv): Promise<Series> {
   const samples: Sample[] = [];
   for (let i = 0; i < RUNS; i += 1) {
     const [command, args] = make(i);
@@ -78,7 +90,7 @@ async function series(label: string, make: (i: number) => [string, string[]], en
     if (sample.code !== 0) throw new Error(`${label}: exit ${sample.code}: ${sample.stderr.trim() || sample.stdout.trim()}`);
     samples.push(sample);
   }
-  return { label, ms: median(samples.map((s) => s.ms)), mb: median(samples.map((s) => s.maxRssMb)) };
+  return { label, ms: median(samples.map((s) => s.ms)), cpuMs: median(samples.map((s) => s.cpuMs)), mb: median(samples.map((s) => s.maxRssMb)) };
 }
 
 async function startStack(env: NodeJS.ProcessEnv, cwd: string): Promise<ChildProcess> {
@@ -134,7 +146,7 @@ async function main(): Promise<void> {
     const workflowId = migrationWorkflowId(watched.environmentId);
 
     console.log(`t2t beside the temporal CLI, median of ${RUNS} runs each, one embedded stack; Node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
-    const pairs: [string, { label: string; ms: number; mb: number }, { label: string; ms: number; mb: number }][] = [];
+    const pairs: [string, Series, Series][] = [];
     pairs.push([
       'help',
       await series('t2t --help', () => t2t(['--help']), env),
@@ -163,10 +175,13 @@ async function main(): Promise<void> {
         tctl(['workflow', 'update', 'execute', '--workflow-id', migrationWorkflowId(toApprove[RUNS + i].environmentId), '--name', 'approve', '--input', JSON.stringify({ actor: world.targetAdmin })]), env),
     ]);
     const width = Math.max(...pairs.flatMap(([, a, b]) => [a.label.length, b.label.length]));
-    console.log(`  ${'command'.padEnd(width)}   wall (median)   peak RSS   ratio`);
+    console.log(`  ${'command'.padEnd(width)}   wall (median)   ratio   CPU (median)   ratio   peak RSS`);
+    const row = (s: Series, against?: Series) =>
+      `  ${s.label.padEnd(width)}   ${`${s.ms.toFixed(0)} ms`.padStart(13)}   ${against ? `${(s.ms / against.ms).toFixed(2)}x`.padStart(5) : ''.padStart(5)}` +
+      `   ${`${s.cpuMs.toFixed(0)} ms`.padStart(12)}   ${against ? `${(s.cpuMs / against.cpuMs).toFixed(2)}x`.padStart(5) : ''.padStart(5)}   ${`${s.mb.toFixed(0)} MB`.padStart(8)}`;
     for (const [, ours, theirs] of pairs) {
-      console.log(`  ${ours.label.padEnd(width)}   ${`${ours.ms.toFixed(0)} ms`.padStart(13)}   ${`${ours.mb.toFixed(0)} MB`.padStart(8)}   ${(ours.ms / theirs.ms).toFixed(2)}x`);
-      console.log(`  ${theirs.label.padEnd(width)}   ${`${theirs.ms.toFixed(0)} ms`.padStart(13)}   ${`${theirs.mb.toFixed(0)} MB`.padStart(8)}`);
+      console.log(row(ours, theirs));
+      console.log(row(theirs));
     }
     console.log('  targets: t2t --help under 100 ms; status and requests within 1.5x of the temporal CLI; approve within 1.5x of update execute');
   } finally {
