@@ -15,6 +15,7 @@ import { announceVersion, createMigrationWorker, deploymentVersionOf, startRecon
 import { openAuditLog } from './controlplane/audit-log';
 import { describeError } from './errors';
 import { runsPinnedElsewhere } from './versioning/routing';
+import { ensureSandboxSigningKey } from './evidence/sandbox-key';
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/;
 
@@ -155,6 +156,9 @@ async function main(): Promise<void> {
     throw new Error(`TEMPORAL_ADDRESS is ${config.temporalAddress}: the embedded stack runs on loopback only; for a cluster run the worker alone (npm run worker)`);
   }
   mkdirSync(config.dataDir, { recursive: true });
+  // The sandbox signs evidence packs with a key of its own, unless one is configured.
+  const evidenceKeyConfigured = Boolean(config.evidence?.hmacKey || config.evidence?.signingKeyFile);
+  const sandboxKey = evidenceKeyConfigured ? undefined : ensureSandboxSigningKey(config.dataDir);
   const blobEndpoint = localBlobEndpoint(config.storageConnectionString);
 
   await ensurePortFree(temporalEndpoint, 'Temporal');
@@ -219,6 +223,7 @@ async function main(): Promise<void> {
     console.log(`  Data:      ${path.resolve(config.dataDir)} (server logs: temporal.log${blobEndpoint ? ', azurite.log' : ''})`);
     const version = deploymentVersionOf(worker);
     console.log(`  Worker:    ready, task queue '${config.taskQueue}'${version ? `, version ${version.deploymentName}.${version.buildId}` : ''}`);
+    if (sandboxKey) console.log(`  Evidence:  signed with this sandbox's own key ${sandboxKey.created ? '(made now) ' : ''}${sandboxKey.file}; set T2T_EVIDENCE_SIGNING_KEY_FILE in production`);
     if (environments.length === 0) console.log('\n  The control plane is empty: load the demo world with `npx t2t world load examples/demo-world.json`.');
     console.log('\nPress Ctrl-C to stop.');
 

@@ -339,11 +339,12 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.ok(apiKey.tls, 'TLS on');
   });
 
-  it("the memory request covers the benchmark's highest worker peak RSS (README), the limit more", () => {
-    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    const table = readme.slice(readme.indexOf('$ npm run bench:throughput'));
+  it("the memory request covers the benchmark's highest worker peak RSS (docs/benchmarks.md), the limit more", () => {
+    const figures = readFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), 'utf8');
+    const start = figures.indexOf('$ npm run bench:throughput');
+    const table = figures.slice(start, figures.indexOf('```', start));
     const peaks = [...table.matchAll(/^ *(\d+) \|.*\| (\d+) MB$/gm)].map((m) => ({ n: Number(m[1]), mb: Number(m[2]) }));
-    assert.ok(peaks.length >= 3, "the README's throughput table with the worker's peak RSS per N");
+    assert.ok(peaks.length >= 3, "the throughput table with the worker's peak RSS per N");
     const highest = Math.max(...peaks.map((p) => p.mb));
     const { resources } = container(workerSet());
     assert.ok(bytes(resources.requests.memory) >= highest * 1e6, `request ${resources.requests.memory} ≥ ${highest} MB`);
