@@ -165,6 +165,12 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .option('--full', 'every user in the lists of people, not the first 20 of each')
     .action(async (opts: { migrationId: string; watch?: boolean; full?: boolean }) => {
       const context = runtime.context();
+      if (!opts.watch) {
+        // A plain read needs neither the Temporal client nor its reflection of the whole API (lean/).
+        const { leanStatus } = await import('../lean/lean-status');
+        const status = await leanStatus(context.config, opts.migrationId, runtime.env);
+        if (status) return report(status, status.targetMigrationId === opts.migrationId ? 'target' : 'source', {}, Boolean(opts.full));
+      }
       const [migrations, { isFinalPhase }, { watchMigration }] = await Promise.all([context.migrations(), contracts(), watching()]);
       const handle = await migrations.find(opts.migrationId);
       // statusOf, not the bare query: a terminated run's own state shows the phase it stopped in for ever.

@@ -1,0 +1,164 @@
+// A lean reader of Temporal for `t2t status`: gRPC with the reduced descriptor of
+// read-api.ts instead of the Temporal client, which builds a reflection of the
+// whole API when it loads. It reads (lists, queries, describes, a close event) and
+// never writes. Every payload it hands back passes through decodePayload, the one
+// place a payload codec plugs in. Only plain connections: with TLS or an API key
+// (temporal-connection.ts) the Temporal client answers.
+import type { Client as GrpcClient, ServiceError } from '@grpc/grpc-js';
+import type { Type } from 'protobufjs';
+import type { Config } from '../../config';
+import { temporalConnectionOptions } from '../../temporal-connection';
+import { EXECUTION_STATUS, WORKFLOW_SERVICE, readDescriptor } from './read-api';
+import type { CloseEvent, ListedRun, RunDescription, RunRef, TemporalReads } from '../status-reader';
+
+interface RawPayload {
+  metadata?: Record<string, Uint8Array>;
+  data?: Uint8Array;
+}
+
+/**
+ * A payload as the workflow's data converter wrote it, decoded: JSON (json/plain) or nothing
+ * (binary/null). The one decode step of this path: a payload codec goes here.
+ */
+export function decodePayload(payload: RawPayload | undefined): unknown {
+  const encoding = payload?.metadata?.encoding && Buffer.from(payload.metadata.encoding).toString();
+  if (!payload || encoding === 'binary/null') return undefined;
+  if (encoding !== 'json/plain') throw new Error(`a payload in encoding '${encoding}', which this reader does not decode`);
+  return JSON.parse(Buffer.from(payload.data ?? []).toString('utf8'));
+}
+
+/** A search attribute's value: the server's own JSON, never passed through a codec. */
+function searchAttributeValue(payload: RawPayload | undefined): unknown {
+  return payload?.data ? JSON.parse(Buffer.from(payload.data).toString('utf8')) : undefined;
+}
+
+interface Timestamp {
+  seconds?: number | { toNumber(): number };
+  nanos?: number;
+}
+
+function dateOf(t: Timestamp | undefined): Date | undefined {
+  if (!t || t.seconds == null) return undefined;
+  const seconds = typeof t.seconds === 'number' ? t.seconds : t.seconds.toNumber();
+  return new Date(seconds * 1000 + Math.floor((t.nanos ?? 0) / 1e6));
+}
+
+interface RawInfo {
+  execution?: { workflowId?: string; runId?: string };
+  startTime?: Timestamp;
+  closeTime?: Timestamp;
+  status?: number;
+  memo?: { fields?: Record<string, RawPayload> };
+  searchAttributes?: { indexedFields?: Record<string, RawPayload> };
+}
+
+/** How long one call may take; a failure of this path hands the command to the Temporal client. */
+const CALL_DEADLINE_MS = 10_000;
+
+export class LeanTemporal implements TemporalReads {
+  private constructor(
+    private readonly grpc: GrpcClient,
+    private readonly types: (name: string) => Type,
+    private readonly namespace: string,
+  ) {}
+
+  /** A reader for this configuration, or undefined when the connection needs TLS or an API key. */
+  static open(config: Config, env: NodeJS.ProcessEnv = process.env): LeanTemporal | undefined {
+    const options = temporalConnectionOptions(config, env);
+    if (options.tls || options.apiKey || options.metadata) return undefined;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Root } = require('protobufjs/light') as typeof import('protobufjs');
+    const root = Root.fromJSON(readDescriptor());
+    return new LeanTemporal(new grpc.Client(options.address, grpc.credentials.createInsecure()), (name) => root.lookupType(name), config.namespace);
+  }
+
+  close(): void {
+    this.grpc.close();
+  }
+
+  private call<T>(method: string, request: object): Promise<T> {
+    const requestType = this.types(`${method}Request`);
+    const responseType = this.types(`${method}Response`);
+    return new Promise((resolve, reject) => {
+      this.grpc.makeUnaryRequest(
+        WORKFLOW_SERVICE + method,
+        (value: object) => Buffer.from(requestType.encode(requestType.fromObject(value)).finish()),
+        (bytes: Buffer) => responseType.toObject(responseType.decode(bytes), { longs: Number, defaults: false }) as T,
+        request,
+        { deadline: Date.now() + CALL_DEADLINE_MS },
+        (error: ServiceError | null, response?: T) => (error ? reject(error) : resolve(response as T)),
+      );
+    });
+  }
+
+  async list(query: string): Promise<ListedRun[]> {
+    const runs: ListedRun[] = [];
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      const page = await this.call<{ executions?: RawInfo[]; nextPageToken?: Uint8Array }>('ListWorkflowExecutions', { namespace: this.namespace, query, nextPageToken });
+      for (const info of page.executions ?? []) runs.push(listedRun(info));
+      nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+    } while (nextPageToken);
+    return runs;
+  }
+
+  async query(run: RunRef, queryType: string): Promise<unknown> {
+    const reply = await this.call<{ queryResult?: { payloads?: RawPayload[] }; queryRejected?: { status?: number } }>('QueryWorkflow', {
+      namespace: this.namespace,
+      execution: { workflowId: run.workflowId, runId: run.runId ?? '' },
+      query: { queryType },
+    });
+    // The Temporal client says why a query was rejected in its own words: let it.
+    if (reply.queryRejected) throw new Error(`query rejected (${EXECUTION_STATUS[reply.queryRejected.status ?? 0]})`);
+    return decodePayload(reply.queryResult?.payloads?.[0]);
+  }
+
+  async describe(run: RunRef): Promise<RunDescription> {
+    const reply = await this.call<{ workflowExecutionInfo?: RawInfo }>('DescribeWorkflowExecution', {
+      namespace: this.namespace,
+      execution: { workflowId: run.workflowId, runId: run.runId ?? '' },
+    });
+    const listed = listedRun(reply.workflowExecutionInfo ?? {});
+    return { workflowId: listed.workflowId, runId: listed.runId, statusName: listed.statusName, closeTime: listed.closeTime };
+  }
+
+  async closeEvent(run: RunRef): Promise<CloseEvent | undefined> {
+    const reply = await this.call<{ history?: { events?: RawEvent[] } }>('GetWorkflowExecutionHistory', {
+      namespace: this.namespace,
+      execution: { workflowId: run.workflowId, runId: run.runId ?? '' },
+      historyEventFilterType: 2, // HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT
+    });
+    const event = reply.history?.events?.[0];
+    if (!event) return undefined;
+    return {
+      at: dateOf(event.eventTime),
+      terminatedBy: event.workflowExecutionTerminatedEventAttributes?.identity || undefined,
+      terminatedReason: event.workflowExecutionTerminatedEventAttributes?.reason || undefined,
+      failureMessage: event.workflowExecutionFailedEventAttributes?.failure?.message || undefined,
+      continuedAsNewRunId: event.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId || undefined,
+    };
+  }
+}
+
+interface RawEvent {
+  eventTime?: Timestamp;
+  workflowExecutionTerminatedEventAttributes?: { identity?: string; reason?: string };
+  workflowExecutionFailedEventAttributes?: { failure?: { message?: string } };
+  workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string };
+}
+
+function listedRun(info: RawInfo): ListedRun {
+  const attributes = info.searchAttributes?.indexedFields ?? {};
+  const memo = info.memo?.fields;
+  return {
+    workflowId: info.execution?.workflowId ?? '',
+    runId: info.execution?.runId ?? '',
+    statusName: EXECUTION_STATUS[info.status ?? 0] ?? 'UNSPECIFIED',
+    startTime: dateOf(info.startTime) ?? new Date(0),
+    closeTime: dateOf(info.closeTime),
+    keyword: (name) => searchAttributeValue(attributes[name]) as string | undefined,
+    memo: memo ? Object.fromEntries(Object.entries(memo).map(([key, payload]) => [key, decodePayload(payload)])) : undefined,
+  };
+}
