@@ -1,0 +1,113 @@
+// `t2t status` reads through a lean gRPC reader (src/client/lean/) rather than the
+// Temporal client: its descriptor keeps Temporal's own field numbers and types, and
+// against the real dev server it gives the same status as the Temporal client for
+// a running migration, a denied one, one terminated outside the product, by either
+// id, and the same one-line refusal for an id no migration has.
+import assert from 'node:assert/strict';
+import { Root, Type, Field } from 'protobufjs';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { devServer } from './helpers/temporal';
+import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { makeTestWorld, TestWorld } from './helpers/world';
+import { startProduct, Product } from './helpers/product';
+import { READ_TYPES } from '../src/client/lean/read-api';
+import { LeanTemporal, decodePayload } from '../src/client/lean/lean-temporal';
+import { leanStatus } from '../src/client/lean/lean-status';
+import { migrationWorkflowId } from '../src/contracts';
+
+describe('the lean status reader', () => {
+  it("reads every field with Temporal's own number and type (@temporalio/proto's descriptor)", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const full = require('@temporalio/proto/protos/json-module') as Root;
+    for (const [name, spec] of Object.entries(READ_TYPES)) {
+      const source = full.lookupType(spec.source);
+      for (const [fieldName, field] of Object.entries(spec.fields)) {
+        const theirs: Field | undefined = source.fields[fieldName];
+        assert.ok(theirs, `${spec.source} has no field ${fieldName}`);
+        theirs.resolve();
+        assert.equal(field.id, theirs.id, `${name}.${fieldName}: number`);
+        assert.equal(field.rule, theirs.repeated ? 'repeated' : undefined, `${name}.${fieldName}: repeated`);
+        assert.equal(field.keyType, (theirs as Field & { keyType?: string }).keyType, `${name}.${fieldName}: map key`);
+        if (theirs.resolvedType instanceof Type) {
+          assert.equal(READ_TYPES[field.type]?.source, theirs.resolvedType.fullName.slice(1), `${name}.${fieldName}: message type`);
+        } else if (theirs.resolvedType) {
+          assert.equal(field.type, 'int32', `${name}.${fieldName}: an enum is read as its number`);
+        } else {
+          assert.equal(field.type, theirs.type, `${name}.${fieldName}: scalar type`);
+        }
+      }
+    }
+  });
+
+  it('decodes JSON payloads and nothing else, in one function', () => {
+    const meta = (encoding: string) => ({ encoding: Buffer.from(encoding) });
+    assert.deepEqual(decodePayload({ metadata: meta('json/plain'), data: Buffer.from('{"phase":"Approved"}') }), { phase: 'Approved' });
+    assert.equal(decodePayload({ metadata: meta('binary/null') }), undefined);
+    assert.throws(() => decodePayload({ metadata: meta('binary/encrypted'), data: Buffer.from('x') }), /binary\/encrypted/);
+  });
+
+  it('leaves TLS and API-key connections to the Temporal client', () => {
+    const config = { temporalAddress: 'localhost:7233', namespace: 'default' } as never;
+    assert.equal(LeanTemporal.open(config, { TEMPORAL_API_KEY: 'k' }), undefined);
+    assert.equal(LeanTemporal.open(config, { TEMPORAL_TLS: 'true' }), undefined);
+    const plain = LeanTemporal.open(config, {});
+    assert.ok(plain);
+    plain.close();
+  });
+});
+
+describe('the lean status reader against the dev server @integration', function () {
+  this.timeout(180_000);
+  let env: TestWorkflowEnvironment;
+  let azurite: RunningAzurite;
+  let w: TestWorld;
+  let p: Product;
+
+  before(async () => {
+    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
+    w = makeTestWorld({ users: 2, environments: 3 });
+    p = await startProduct({ env, azurite, world: w.world });
+  });
+  after(async () => {
+    await p?.stop();
+    await azurite?.dispose();
+  });
+
+  // The product's own config reaches Temporal through the test's client; the reader dials the dev server.
+  const config = () => ({ ...p.config, temporalAddress: env.address });
+
+  const same = async (migrationId: string) => {
+    const lean = await leanStatus(config(), migrationId, {});
+    assert.ok(lean, 'the lean reader answered');
+    assert.deepEqual(lean, await p.client.status(migrationId));
+    return lean;
+  };
+
+  it('a running migration, by its source and its target id', async () => {
+    const submitted = await p.client.submit({ environmentId: w.environmentIds[0], targetTenantId: w.target, actor: w.sourceAdmin });
+    assert.equal((await same(submitted.migrationId)).phase, 'PendingApproval');
+    assert.equal((await same(submitted.targetMigrationId)).migrationId, submitted.migrationId);
+  });
+
+  it('a migration that ended (denied)', async () => {
+    const submitted = await p.client.submit({ environmentId: w.environmentIds[1], targetTenantId: w.target, actor: w.sourceAdmin });
+    await p.client.act(submitted.targetMigrationId, 'deny', { actor: w.targetAdmin, reason: 'not this quarter' });
+    const status = await same(submitted.migrationId);
+    assert.equal(status.phase, 'Denied');
+  });
+
+  it('a migration terminated outside the product: Terminated, how, by whom, when', async () => {
+    const submitted = await p.client.submit({ environmentId: w.environmentIds[2], targetTenantId: w.target, actor: w.sourceAdmin });
+    await env.client.workflow.getHandle(migrationWorkflowId(w.environmentIds[2])).terminate('an operator cleaning up');
+    const status = await same(submitted.migrationId);
+    assert.equal(status.phase, 'Terminated');
+    assert.equal(status.closed?.reason, 'an operator cleaning up');
+    assert.equal(status.closed?.whilePhase, 'PendingApproval');
+  });
+
+  it('an id no migration has: the same one line', async () => {
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    await assert.rejects(leanStatus(config(), unknown, {}), { message: `no migration has the id '${unknown}'` });
+    await assert.rejects(p.client.status(unknown), { message: `no migration has the id '${unknown}'` });
+  });
+});
