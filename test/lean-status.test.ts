@@ -4,6 +4,11 @@
 // a running migration, a denied one, one terminated outside the product, by either
 // id, and the same one-line refusal for an id no migration has.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../src/temporal-binaries';
 import { Root, Type, Field } from 'protobufjs';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServer } from './helpers/temporal';
@@ -76,6 +81,16 @@ describe('the lean status reader against the dev server @integration', function 
   // The product's own config reaches Temporal through the test's client; the reader dials the dev server.
   const config = () => ({ ...p.config, temporalAddress: env.address });
 
+  /** the migration the first test submitted, waiting for approval */
+  let runningId: string;
+
+  const t2t = (node: string[], args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [...node, path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js'), ...args], {
+        env: { PATH: process.env.PATH ?? '', TEMPORAL_ADDRESS: env.address, T2T_TASK_QUEUE: p.config.taskQueue, T2T_DATABASE_URL: p.config.databaseUrl, T2T_DATA_DIR: p.config.dataDir },
+      }, (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
+    });
+
   const same = async (migrationId: string) => {
     const lean = await leanStatus(config(), migrationId, {});
     assert.ok(lean, 'the lean reader answered');
@@ -85,8 +100,25 @@ describe('the lean status reader against the dev server @integration', function 
 
   it('a running migration, by its source and its target id', async () => {
     const submitted = await p.client.submit({ environmentId: w.environmentIds[0], targetTenantId: w.target, actor: w.sourceAdmin });
+    runningId = submitted.migrationId;
     assert.equal((await same(submitted.migrationId)).phase, 'PendingApproval');
     assert.equal((await same(submitted.targetMigrationId)).migrationId, submitted.migrationId);
+  });
+
+  it('t2t status answers without loading the Temporal client, with the document the Temporal client path prints', async () => {
+    const id = runningId;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-lean-'));
+    const preload = path.join(dir, 'list-modules.js');
+    const list = path.join(dir, 'modules.json');
+    writeFileSync(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(Object.keys(require.cache))));`);
+    const lean = await t2t(['-r', preload], ['--json', 'status', '--migration-id', id]);
+    assert.equal(lean.code, 0, lean.stderr);
+    const loaded = JSON.parse(readFileSync(list, 'utf8')) as string[];
+    assert.ok(!loaded.some((f) => f.includes('@temporalio/client')), 'status loaded the Temporal client');
+    // --watch of a migration waiting for a person reads through the Temporal client and returns at once.
+    const sdk = await t2t([], ['--json', 'status', '--watch', '--migration-id', id]);
+    assert.equal(sdk.code, 0, sdk.stderr);
+    assert.deepEqual(JSON.parse(lean.stdout), JSON.parse(sdk.stdout));
   });
 
   it('a migration that ended (denied)', async () => {
