@@ -17,7 +17,8 @@ import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product } from './helpers/product';
 import { READ_TYPES } from '../src/client/lean/read-api';
 import { LeanTemporal, decodePayload } from '../src/client/lean/lean-temporal';
-import { leanStatus } from '../src/client/lean/lean-status';
+import { leanList, leanStatus } from '../src/client/lean/lean-status';
+import { migrationListQuery, type ListedRun } from '../src/client/status-reader';
 import { migrationWorkflowId } from '../src/contracts';
 
 describe('the lean status reader', () => {
@@ -135,6 +136,21 @@ describe('the lean status reader against the dev server @integration', function 
     assert.equal(status.phase, 'Terminated');
     assert.equal(status.closed?.reason, 'an operator cleaning up');
     assert.equal(status.closed?.whilePhase, 'PendingApproval');
+  });
+
+  it("the requests list: the same runs, phases, ids and memo as the Temporal client's", async () => {
+    const filter = { sourceTenantIds: [w.source] };
+    const seen = (runs: ListedRun[]) =>
+      runs
+        .map((r) => ({ ...r, keyword: undefined, phase: r.keyword('T2TPhase'), id: r.keyword('T2TSourceMigrationId'), target: r.keyword('T2TTargetMigrationId') }))
+        .sort((a, b) => a.workflowId.localeCompare(b.workflowId));
+    const lean = await leanList(config(), migrationListQuery(filter)!, {});
+    assert.ok(lean, 'the lean reader answered');
+    const sdk = await p.client.listRuns(filter);
+    assert.equal(lean.length, 3);
+    assert.deepEqual(seen(lean), seen(sdk));
+    assert.deepEqual(seen(lean).map((r) => r.phase).sort(), ['Denied', 'PendingApproval', 'PendingApproval']);
+    assert.ok(seen(lean).every((r) => r.memo?.environmentName));
   });
 
   it('an id no migration has: the same one line', async () => {

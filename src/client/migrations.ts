@@ -39,7 +39,7 @@ import { checkEligibility } from '../migration/eligibility';
 import { authorizeAction } from '../migration/authorization';
 import type { ReportedStatus } from './run-closure';
 import { clientReads, handleReads } from './client-reads';
-import { findRun, latestRunOf, statusOfRun, withReversal } from './status-reader';
+import { findRun, latestRunOf, migrationListQuery, statusOfRun, withReversal, type ListedRun } from './status-reader';
 import { BATCH_WORKFLOW_TYPE, BatchEnvironment, BatchInput, batchWorkflowId } from '../contracts';
 
 import { UserError } from './user-error';
@@ -243,15 +243,17 @@ export class MigrationClient {
   }
 
   async list(filter: { sourceTenantIds?: string[]; targetTenantIds?: string[]; environmentId?: string }): Promise<WorkflowExecutionInfo[]> {
-    const clauses: string[] = [`WorkflowType = '${MIGRATION_WORKFLOW_TYPE}'`];
-    const inList = (ids: string[]) => ids.map((id) => `'${id.replace(/'/g, '')}'`).join(', ');
-    if (filter.sourceTenantIds) clauses.push(`${SearchAttributes.sourceTenantId.name} IN (${inList(filter.sourceTenantIds)})`);
-    if (filter.targetTenantIds) clauses.push(`${SearchAttributes.targetTenantId.name} IN (${inList(filter.targetTenantIds)})`);
-    if (filter.environmentId) clauses.push(`${SearchAttributes.environmentId.name} = '${filter.environmentId.replace(/'/g, '')}'`);
-    if ((filter.sourceTenantIds?.length ?? 1) === 0 || (filter.targetTenantIds?.length ?? 1) === 0) return [];
+    const query = migrationListQuery(filter);
+    if (!query) return [];
     const found: WorkflowExecutionInfo[] = [];
-    for await (const execution of this.client.workflow.list({ query: clauses.join(' AND ') })) found.push(execution);
+    for await (const execution of this.client.workflow.list({ query })) found.push(execution);
     return found;
+  }
+
+  /** The same list, as status-reader.ts reads runs (the form `t2t requests` prints from, on either path). */
+  async listRuns(filter: { sourceTenantIds?: string[]; targetTenantIds?: string[] }): Promise<ListedRun[]> {
+    const query = migrationListQuery(filter);
+    return query ? clientReads(this.client).list(query) : [];
   }
 
   /**

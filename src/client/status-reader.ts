@@ -157,3 +157,14 @@ export async function withReversal<S extends MigrationStatus>(reads: Pick<Tempor
   const reversedBy = await reversalOf(reads, status);
   return reversedBy ? { ...status, reversedBy } : status;
 }
+
+/** The visibility query of the migrations of these tenants (as source or as target), or of one environment; undefined when a list of tenants is empty. */
+export function migrationListQuery(filter: { sourceTenantIds?: string[]; targetTenantIds?: string[]; environmentId?: string }): string | undefined {
+  const clauses: string[] = [`WorkflowType = '${MIGRATION_WORKFLOW_TYPE}'`];
+  const inList = (ids: string[]) => ids.map((id) => `'${id.replace(/'/g, '')}'`).join(', ');
+  if (filter.sourceTenantIds) clauses.push(`${SearchAttributes.sourceTenantId.name} IN (${inList(filter.sourceTenantIds)})`);
+  if (filter.targetTenantIds) clauses.push(`${SearchAttributes.targetTenantId.name} IN (${inList(filter.targetTenantIds)})`);
+  if (filter.environmentId) clauses.push(`${SearchAttributes.environmentId.name} = '${filter.environmentId.replace(/'/g, '')}'`);
+  if ((filter.sourceTenantIds?.length ?? 1) === 0 || (filter.targetTenantIds?.length ?? 1) === 0) return undefined;
+  return clauses.join(' AND ');
+}

@@ -80,18 +80,23 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
         const actor = context.actor();
         const tenants = await (await context.service()).tenantsOf(actor);
         if (tenants.length === 0) throw new UserError(`${actor} is not a user of any tenant the control plane knows`);
-        const migrations = await context.migrations();
-        const [{ isFinalPhase, phaseOfUnfinishedRun }, { stalledById }] = await Promise.all([contracts(), import('../../operations/stalls')]);
-        const [executions, stalled] = await Promise.all([
-          migrations.list(view === 'source' ? { sourceTenantIds: tenants } : { targetTenantIds: tenants }),
-          stalledById(context.config),
+        const filter = view === 'source' ? { sourceTenantIds: tenants } : { targetTenantIds: tenants };
+        const [{ isFinalPhase, phaseOfUnfinishedRun }, { stalledById }, { migrationListQuery }, { leanList }] = await Promise.all([
+          contracts(),
+          import('../../operations/stalls'),
+          import('../status-reader'),
+          import('../lean/lean-status'),
         ]);
+        // The list reads through the lean reader (lean/); the Temporal client where it does not apply.
+        const query = migrationListQuery(filter);
+        const listed = async () => (query ? ((await leanList(context.config, query, runtime.env)) ?? (await context.migrations()).listRuns(filter)) : []);
+        const [executions, stalled] = await Promise.all([listed(), stalledById(context.config)]);
         const rows: Record<string, unknown>[] = [];
         for (const execution of executions) {
           // A run closed without our code ending it keeps the phase it stopped in: say how it closed instead.
-          const phase = phaseOfUnfinishedRun(execution.status.name) ?? (execution.typedSearchAttributes.get({ name: 'T2TPhase', type: 'KEYWORD' } as never) as Phase | undefined);
+          const phase = phaseOfUnfinishedRun(execution.statusName) ?? (execution.keyword('T2TPhase') as Phase | undefined);
           if (!opts.all && phase && isFinalPhase(phase)) continue;
-          const get = (n: string) => execution.typedSearchAttributes.get({ name: n, type: 'KEYWORD' } as never) as string | undefined;
+          const get = (n: string) => execution.keyword(n);
           rows.push({
             migrationId: view === 'source' ? get('T2TSourceMigrationId') : get('T2TTargetMigrationId'),
             environmentId: get('T2TEnvironmentId'),
