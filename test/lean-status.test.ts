@@ -18,6 +18,8 @@ import { startProduct, Product } from './helpers/product';
 import { READ_TYPES } from '../src/client/lean/read-api';
 import { LeanTemporal, decodePayload } from '../src/client/lean/lean-temporal';
 import { leanList, leanStatus } from '../src/client/lean/lean-status';
+import { leanAct } from '../src/client/lean/lean-action';
+import { findRun } from '../src/client/status-reader';
 import { migrationListQuery, type ListedRun } from '../src/client/status-reader';
 import { migrationWorkflowId } from '../src/contracts';
 
@@ -71,7 +73,7 @@ describe('the lean status reader against the dev server @integration', function 
 
   before(async () => {
     [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
-    w = makeTestWorld({ users: 2, environments: 3 });
+    w = makeTestWorld({ users: 2, environments: 5 });
     p = await startProduct({ env, azurite, world: w.world });
   });
   after(async () => {
@@ -82,6 +84,8 @@ describe('the lean status reader against the dev server @integration', function 
   // The product's own config reaches Temporal through the test's client; the reader dials the dev server.
   const config = () => ({ ...p.config, temporalAddress: env.address });
 
+  /** the migration the lean path approved */
+  let approvedTargetId: string;
   /** the migration the first test submitted, waiting for approval */
   let runningId: string;
 
@@ -147,10 +151,54 @@ describe('the lean status reader against the dev server @integration', function 
     const lean = await leanList(config(), migrationListQuery(filter)!, {});
     assert.ok(lean, 'the lean reader answered');
     const sdk = await p.client.listRuns(filter);
-    assert.equal(lean.length, 3);
+    assert.equal(lean.length, 3); // the three migrations submitted so far
     assert.deepEqual(seen(lean), seen(sdk));
     assert.deepEqual(seen(lean).map((r) => r.phase).sort(), ['Denied', 'PendingApproval', 'PendingApproval']);
     assert.ok(seen(lean).every((r) => r.memo?.environmentName));
+  });
+
+  it('approve accepted through the lean path: the entry the workflow recorded and its status', async () => {
+    const submitted = await p.client.submit({ environmentId: w.environmentIds[3], targetTenantId: w.target, actor: w.sourceAdmin });
+    approvedTargetId = submitted.targetMigrationId;
+    const result = await leanAct(config(), submitted.targetMigrationId, 'approve', { actor: w.targetAdmin }, {});
+    assert.ok('outcome' in result, 'the lean path settled the action');
+    assert.equal(result.outcome.entry.outcome, 'accepted');
+    assert.equal(result.outcome.entry.action, 'approve');
+    assert.deepEqual(result.outcome.status, await p.client.status(submitted.migrationId).then(({ reversedBy: _r, closed: _c, ...s }) => s));
+    assert.equal(result.outcome.status.audit.filter((e) => e.requestId === result.outcome.entry.requestId).length, 1);
+  });
+
+  it("an approve the validator rejects: handed to the Temporal client's path with its id, which records the refusal; the CLI says the same line", async () => {
+    const approved = { targetMigrationId: approvedTargetId };
+    const result = await leanAct(config(), approved.targetMigrationId, 'approve', { actor: w.targetAdmin }, {});
+    assert.ok(!('outcome' in result) && result.requestId, 'the lean path leaves a rejected Update to the Temporal client');
+    const sdk = await p.client.act(approved.targetMigrationId, 'approve', { actor: w.targetAdmin, requestId: result.requestId });
+    assert.equal(sdk.entry.outcome, 'refused');
+    assert.equal(sdk.entry.requestId, result.requestId);
+    const cli = await t2t([], ['--as', w.targetAdmin, 'approve', '--migration-id', approved.targetMigrationId]);
+    assert.equal(cli.code, 1);
+    assert.equal(cli.stderr.trim(), `t2t: ${sdk.entry.reason}`);
+  });
+
+  it('an Update sent again with the same id (after a timeout) is answered from its record, not run twice', async () => {
+    const submitted = await p.client.submit({ environmentId: w.environmentIds[4], targetTenantId: w.target, actor: w.sourceAdmin });
+    const reader = LeanTemporal.open(config(), {})!;
+    try {
+      const run = await findRun(reader, submitted.targetMigrationId);
+      const requestId = '5a1d7c3e-0000-4000-8000-00000000abcd';
+      const payload = { actor: w.targetAdmin, requestId };
+      const first = await reader.update(run, 'approve', payload, requestId, 60_000);
+      const again = await reader.update(run, 'approve', payload, requestId, 60_000);
+      assert.ok('value' in first);
+      assert.deepEqual(again, first);
+      // and the Temporal client's send of the same id gets the same answer
+      const viaClient = await p.client.act(submitted.targetMigrationId, 'approve', payload);
+      assert.deepEqual(viaClient.entry, (first as { value: unknown }).value);
+      const status = await p.client.status(submitted.migrationId);
+      assert.equal(status.audit.filter((e) => e.requestId === requestId).length, 1);
+    } finally {
+      reader.close();
+    }
   });
 
   it('an id no migration has: the same one line', async () => {

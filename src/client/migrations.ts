@@ -266,7 +266,8 @@ export class MigrationClient {
   }
 
   async actOn(handle: WorkflowHandle, action: SignalAction, payload: Record<string, unknown> & { actor: string }): Promise<ActionOutcome> {
-    const requestId = randomUUID();
+    // An action a first send already carried (the lean path's, lean/lean-action.ts) keeps its id: the server answers it from its record.
+    const requestId = typeof payload.requestId === 'string' ? payload.requestId : randomUUID();
     let entry: AuditEntry;
     try {
       entry = await this.executeUntilAnswered(handle, action, { ...payload, requestId });

@@ -21,8 +21,13 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
   const act = async (migrationId: string, action: SignalAction, payload: Record<string, unknown>): Promise<ActionOutcome> => {
     const context = runtime.context();
     const actor = context.actor();
-    const migrations = await context.migrations();
-    const outcome = await migrations.act(migrationId, action, { ...payload, actor });
+    // Sent through the lean reader (lean/); what it does not settle goes the Temporal client's way, with the same request id.
+    const { leanAct } = await import('../lean/lean-action');
+    const lean = await leanAct(context.config, migrationId, action, { ...payload, actor }, runtime.env);
+    const outcome =
+      'outcome' in lean
+        ? lean.outcome
+        : await (await context.migrations()).act(migrationId, action, { ...payload, actor, ...(lean.requestId ? { requestId: lean.requestId } : {}) });
     if (outcome.entry.outcome === 'refused') throw new UserError(outcome.entry.reason ?? `${action} refused`);
     return outcome;
   };

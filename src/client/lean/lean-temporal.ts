@@ -1,14 +1,16 @@
 // A lean reader of Temporal for `t2t status`: gRPC with the reduced descriptor of
 // read-api.ts instead of the Temporal client, which builds a reflection of the
 // whole API when it loads. It reads (lists, queries, describes, a close event) and
-// never writes. Every payload it hands back passes through decodePayload, the one
-// place a payload codec plugs in. Only plain connections: with TLS or an API key
+// sends an admin's action as its Update. Every payload it hands back passes through
+// decodePayload and every one it sends through encodePayload, the one place each a
+// payload codec plugs in. Only plain connections: with TLS or an API key
 // (temporal-connection.ts) the Temporal client answers.
 import type { Client as GrpcClient, ServiceError } from '@grpc/grpc-js';
 import type { Type } from 'protobufjs';
 import type { Config } from '../../config';
 import { temporalConnectionOptions } from '../../temporal-connection';
-import { EXECUTION_STATUS, WORKFLOW_SERVICE, readDescriptor } from './read-api';
+import os from 'node:os';
+import { EXECUTION_STATUS, UPDATE_STAGE_COMPLETED, WORKFLOW_SERVICE, readDescriptor } from './read-api';
 import type { CloseEvent, ListedRun, RunDescription, RunRef, TemporalReads } from '../status-reader';
 
 interface RawPayload {
@@ -25,6 +27,11 @@ export function decodePayload(payload: RawPayload | undefined): unknown {
   if (!payload || encoding === 'binary/null') return undefined;
   if (encoding !== 'json/plain') throw new Error(`a payload in encoding '${encoding}', which this reader does not decode`);
   return JSON.parse(Buffer.from(payload.data ?? []).toString('utf8'));
+}
+
+/** A value as the workflow's data converter reads it: JSON (json/plain). The one encode step of this path. */
+export function encodePayload(value: unknown): RawPayload {
+  return { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(JSON.stringify(value)) };
 }
 
 /** A search attribute's value: the server's own JSON, never passed through a codec. */
@@ -54,6 +61,10 @@ interface RawInfo {
 
 /** How long one call may take; a failure of this path hands the command to the Temporal client. */
 const CALL_DEADLINE_MS = 10_000;
+/** How long one send of an Update may wait for its outcome before it is sent again. */
+const UPDATE_CALL_MS = 60_000;
+/** gRPC's status for a call that ran past its deadline. */
+const DEADLINE_EXCEEDED = 4;
 
 export class LeanTemporal implements TemporalReads {
   private constructor(
@@ -78,7 +89,35 @@ export class LeanTemporal implements TemporalReads {
     this.grpc.close();
   }
 
-  private call<T>(method: string, request: object): Promise<T> {
+  /**
+   * Runs an Update and answers its outcome: the value it returned, or the failure its validator or
+   * handler gave. Sent again with the same id until the server has the outcome (a call that timed
+   * out, an answer before completion): the server runs an Update id once and answers every send of it.
+   */
+  async update(run: RunRef, name: string, arg: unknown, updateId: string, timeoutMs: number): Promise<{ value: unknown } | { failure: string }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const reply = await this.call<{ outcome?: { success?: { payloads?: RawPayload[] }; failure?: { message?: string } }; stage?: number }>(
+          'UpdateWorkflowExecution',
+          {
+            namespace: this.namespace,
+            workflowExecution: { workflowId: run.workflowId, runId: run.runId ?? '' },
+            waitPolicy: { lifecycleStage: UPDATE_STAGE_COMPLETED },
+            request: { meta: { updateId, identity: `${process.pid}@${os.hostname()}` }, input: { name, args: { payloads: [encodePayload(arg)] } } },
+          },
+          UPDATE_CALL_MS,
+        );
+        if (reply.outcome?.failure) return { failure: reply.outcome.failure.message ?? '' };
+        if (reply.outcome?.success) return { value: decodePayload(reply.outcome.success.payloads?.[0]) };
+      } catch (err) {
+        if ((err as ServiceError).code !== DEADLINE_EXCEEDED) throw err;
+      }
+      if (Date.now() >= deadline) throw new Error(`the Update ${updateId} had no outcome within ${timeoutMs} ms`);
+    }
+  }
+
+  private call<T>(method: string, request: object, deadlineMs = CALL_DEADLINE_MS): Promise<T> {
     const requestType = this.types(`${method}Request`);
     const responseType = this.types(`${method}Response`);
     return new Promise((resolve, reject) => {
@@ -87,7 +126,7 @@ export class LeanTemporal implements TemporalReads {
         (value: object) => Buffer.from(requestType.encode(requestType.fromObject(value)).finish()),
         (bytes: Buffer) => responseType.toObject(responseType.decode(bytes), { longs: Number, defaults: false }) as T,
         request,
-        { deadline: Date.now() + CALL_DEADLINE_MS },
+        { deadline: Date.now() + deadlineMs },
         (error: ServiceError | null, response?: T) => (error ? reject(error) : resolve(response as T)),
       );
     });

@@ -88,7 +88,29 @@ export const READ_TYPES: Record<string, TypeSpec> = {
     source: 'temporal.api.history.v1.WorkflowExecutionContinuedAsNewEventAttributes',
     fields: { newExecutionRunId: { type: 'string', id: 1 } },
   },
+  // An admin's action: the Update, sent and answered in one call (sent again with the same id until answered).
+  UpdateWaitPolicy: { source: 'temporal.api.update.v1.WaitPolicy', fields: { lifecycleStage: { type: 'int32', id: 1 } } },
+  UpdateMeta: { source: 'temporal.api.update.v1.Meta', fields: { updateId: { type: 'string', id: 1 }, identity: { type: 'string', id: 2 } } },
+  UpdateInput: { source: 'temporal.api.update.v1.Input', fields: { name: { type: 'string', id: 2 }, args: { type: 'Payloads', id: 3 } } },
+  UpdateRequest: { source: 'temporal.api.update.v1.Request', fields: { meta: { type: 'UpdateMeta', id: 1 }, input: { type: 'UpdateInput', id: 2 } } },
+  UpdateOutcome: { source: 'temporal.api.update.v1.Outcome', fields: { success: { type: 'Payloads', id: 1 }, failure: { type: 'Failure', id: 2 } } },
+  UpdateWorkflowExecutionRequest: {
+    source: 'temporal.api.workflowservice.v1.UpdateWorkflowExecutionRequest',
+    fields: {
+      namespace: { type: 'string', id: 1 },
+      workflowExecution: { type: 'WorkflowExecution', id: 2 },
+      waitPolicy: { type: 'UpdateWaitPolicy', id: 4 },
+      request: { type: 'UpdateRequest', id: 5 },
+    },
+  },
+  UpdateWorkflowExecutionResponse: {
+    source: 'temporal.api.workflowservice.v1.UpdateWorkflowExecutionResponse',
+    fields: { outcome: { type: 'UpdateOutcome', id: 2 }, stage: { type: 'int32', id: 3 } },
+  },
 };
+
+/** UpdateWorkflowExecutionLifecycleStage: the Update has run and its outcome is known. */
+export const UPDATE_STAGE_COMPLETED = 3;
 
 /** The service's methods these reads call, by their gRPC path. */
 export const WORKFLOW_SERVICE = '/temporal.api.workflowservice.v1.WorkflowService/';
