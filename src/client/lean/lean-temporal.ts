@@ -1,15 +1,15 @@
-// A lean reader of Temporal for `t2t status`: gRPC with the reduced descriptor of
+// A lean reader of Temporal for `t2t status`: gRPC (grpc-call.ts) with the reduced descriptor of
 // read-api.ts instead of the Temporal client, which builds a reflection of the
 // whole API when it loads. It reads (lists, queries, describes, a close event) and
 // sends an admin's action as its Update. Every payload it hands back passes through
 // decodePayload and every one it sends through encodePayload, the one place each a
 // payload codec plugs in. Only plain connections: with TLS or an API key
 // (temporal-connection.ts) the Temporal client answers.
-import type { Client as GrpcClient, ServiceError } from '@grpc/grpc-js';
 import type { Type } from 'protobufjs';
 import type { Config } from '../../config';
 import { temporalConnectionOptions } from '../../temporal-connection';
 import os from 'node:os';
+import { DEADLINE_EXCEEDED, GrpcCallError, GrpcChannel } from './grpc-call';
 import { EXECUTION_STATUS, UPDATE_STAGE_COMPLETED, WORKFLOW_SERVICE, readDescriptor } from './read-api';
 import type { CloseEvent, ListedRun, RunDescription, RunRef, TemporalReads } from '../status-reader';
 
@@ -63,12 +63,11 @@ interface RawInfo {
 const CALL_DEADLINE_MS = 10_000;
 /** How long one send of an Update may wait for its outcome before it is sent again. */
 const UPDATE_CALL_MS = 60_000;
-/** gRPC's status for a call that ran past its deadline. */
-const DEADLINE_EXCEEDED = 4;
+
 
 export class LeanTemporal implements TemporalReads {
   private constructor(
-    private readonly grpc: GrpcClient,
+    private readonly grpc: GrpcChannel,
     private readonly types: (name: string) => Type,
     private readonly namespace: string,
   ) {}
@@ -78,11 +77,9 @@ export class LeanTemporal implements TemporalReads {
     const options = temporalConnectionOptions(config, env);
     if (options.tls || options.apiKey || options.metadata) return undefined;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Root } = require('protobufjs/light') as typeof import('protobufjs');
     const root = Root.fromJSON(readDescriptor());
-    return new LeanTemporal(new grpc.Client(options.address, grpc.credentials.createInsecure()), (name) => root.lookupType(name), config.namespace);
+    return new LeanTemporal(new GrpcChannel(options.address), (name) => root.lookupType(name), config.namespace);
   }
 
   close(): void {
@@ -111,25 +108,17 @@ export class LeanTemporal implements TemporalReads {
         if (reply.outcome?.failure) return { failure: reply.outcome.failure.message ?? '' };
         if (reply.outcome?.success) return { value: decodePayload(reply.outcome.success.payloads?.[0]) };
       } catch (err) {
-        if ((err as ServiceError).code !== DEADLINE_EXCEEDED) throw err;
+        if (!(err instanceof GrpcCallError) || err.code !== DEADLINE_EXCEEDED) throw err;
       }
       if (Date.now() >= deadline) throw new Error(`the Update ${updateId} had no outcome within ${timeoutMs} ms`);
     }
   }
 
-  private call<T>(method: string, request: object, deadlineMs = CALL_DEADLINE_MS): Promise<T> {
+  private async call<T>(method: string, request: object, deadlineMs = CALL_DEADLINE_MS): Promise<T> {
     const requestType = this.types(`${method}Request`);
     const responseType = this.types(`${method}Response`);
-    return new Promise((resolve, reject) => {
-      this.grpc.makeUnaryRequest(
-        WORKFLOW_SERVICE + method,
-        (value: object) => Buffer.from(requestType.encode(requestType.fromObject(value)).finish()),
-        (bytes: Buffer) => responseType.toObject(responseType.decode(bytes), { longs: Number, defaults: false }) as T,
-        request,
-        { deadline: Date.now() + deadlineMs },
-        (error: ServiceError | null, response?: T) => (error ? reject(error) : resolve(response as T)),
-      );
-    });
+    const reply = await this.grpc.unary(WORKFLOW_SERVICE + method, requestType.encode(requestType.fromObject(request)).finish(), deadlineMs);
+    return responseType.toObject(responseType.decode(reply), { longs: Number, defaults: false }) as T;
   }
 
   async list(query: string): Promise<ListedRun[]> {
