@@ -203,7 +203,11 @@ describe('codec server (Temporal remote codec protocol)', () => {
     assert.equal((await post(guarded.url, 'decode', body, { Authorization: 'Bearer wrong' })).status, 401);
     assert.equal((await post(guarded.url, 'decode', body, { Authorization: `Bearer ${token}` })).status, 200);
     assert.equal((await post(open.url, 'decode', body, { 'X-Namespace': 'other' })).status, 403);
-    const bad = await post(open.url, 'decode', { nothing: true });
+    const bad = await post(open.url, 'decode', { payloads: 'not a list' });
     assert.equal(bad.status, 400);
+    // Protobuf's JSON writes an empty Payloads as {} (the Temporal CLI sends those).
+    const empty = await post(open.url, 'decode', {});
+    assert.equal(empty.status, 200);
+    assert.deepEqual(await empty.json(), { payloads: [] });
   });
 });

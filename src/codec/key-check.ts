@@ -16,9 +16,10 @@ export class MissingPayloadKeyError extends Error {
 export async function checkKeysOfOpenMigrations(client: Client, taskQueue: string, ring: KeyRing | undefined): Promise<void> {
   const held = ring ? [...ring.keys.keys()] : [];
   const query = `TaskQueue = '${taskQueue.replace(/'/g, "\\'")}' AND ExecutionStatus = 'Running'`;
-  let seen = 0;
-  for await (const execution of client.workflow.list({ query, pageSize: SAMPLE })) {
-    if (++seen > SAMPLE) break;
+  // The raw service call: the SDK's list would decode each memo, and fail on the first one under a missing key.
+  const listed = await client.workflowService.listWorkflowExecutions({ namespace: client.options.namespace, query, pageSize: SAMPLE });
+  for (const info of listed.executions ?? []) {
+    const execution = { workflowId: info.execution?.workflowId ?? '', runId: info.execution?.runId ?? '' };
     const page = await client.workflowService.getWorkflowExecutionHistory({
       namespace: client.options.namespace,
       execution: { workflowId: execution.workflowId, runId: execution.runId },

@@ -96,8 +96,9 @@ export function createCodecServer(options: CodecServerOptions): http.Server {
       let payloads: Payload[];
       try {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { payloads?: JsonPayload[] };
-        if (!Array.isArray(body.payloads)) throw new Error('no payloads');
-        payloads = body.payloads.map(fromJson);
+        // Protobuf's JSON leaves an empty list out: `{}` is a Payloads object with none.
+        if (body === null || typeof body !== 'object' || (body.payloads !== undefined && !Array.isArray(body.payloads))) throw new Error('not a Payloads object');
+        payloads = (body.payloads ?? []).map(fromJson);
       } catch {
         return reply(400, { message: 'the body must be a JSON Payloads object: {"payloads":[{"metadata":{...},"data":"<base64>"}]}' });
       }
