@@ -27,6 +27,7 @@ import { generateMapping, SEEDED_KINDS } from './lib/generate-mapping';
 import { createDirectoryTable } from './lib/directory-table';
 import { measure, type Measured } from './lib/measure';
 import { startGraphDirectoryServer, validateThroughGraph, type GraphRunResult } from './lib/graph-directory-run';
+import { DELTA_PAGE_GUESS } from '../test/fakes/graph-routes';
 
 const TARGET_RATIO = 1.2;
 const TARGET_RSS_MB = 300;
@@ -192,8 +193,9 @@ async function runSize(rows: number, runs: number, withGraph: boolean): Promise<
         `ratio to the full validation: ${n(graphBest.ms / validation.ms, 2)}×`,
     );
     console.log(
-      `  Graph requests: ${n(requests.batch)} $batch (${n(requests.batchSubRequests)} look-ups) before the switch, then ${n(requests.deltaFullPages)} users/delta pages of up to 999 ` +
-        `reading both tenants (${n(generated.targetStates.length)} users each) once; snapshots: ${n(snapshotUsers)} users in ${n(snapshotBytes / 1024 / 1024, 1)} MB (${n(snapshotBytes / Math.max(1, snapshotUsers), 1)} bytes per user)`,
+      `  Graph requests: ${n(requests.batch)} $batch (${n(requests.batchSubRequests)} look-ups) before the switch, then ${n(requests.deltaFullPages)} users/delta pages ` +
+        `reading both tenants (${n(generated.targetStates.length)} users each) once (${n(DELTA_PAGE_GUESS)} users a page, Graph's undocumented delta page size as the fake guesses it: ` +
+        `${n((requests.deltaFullPages / (2 * generated.targetStates.length)) * 1_000_000)} requests per million users); snapshots: ${n(snapshotUsers)} users in ${n(snapshotBytes / 1024 / 1024, 1)} MB (${n(snapshotBytes / Math.max(1, snapshotUsers), 1)} bytes per user)`,
     );
     console.log(
       `  peak RSS of the Graph-joining process: ${n(graphPeakRss)} MB (node alone at start: ${n(graphBest.rssStartMb)} MB; target under ${TARGET_RSS_MB} MB): ${verdict(graphPeakRss < TARGET_RSS_MB)}; ` +

@@ -38,6 +38,9 @@ const parsedWith = <T>(name: string, parse: (text: string) => T) =>
     }
   });
 
+/** The workflow gives the service's prepare and migrate 24 h (SERVICE_OPERATION); the budget ends them first. */
+const MAX_OPERATION_BUDGET_MS = 23 * 3_600_000;
+
 const hostPort = z
   .string()
   .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'must be host:port, e.g. localhost:7233');
@@ -73,6 +76,12 @@ const EnvironmentSchema = z.object({
   T2T_REMAP_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(200),
   T2T_BACKEND: z.enum(BACKENDS, { message: `must be one of ${BACKENDS.join(', ')}` }).default('simulated'),
   T2T_SERVICE_POLL_INTERVAL: duration('T2T_SERVICE_POLL_INTERVAL', '5m'),
+  // How long the Microsoft service's prepare or migrate operation may run before the step ends with one
+  // line naming it; under the 24 h the workflow gives the step, so that the line, not a timeout, ends it.
+  T2T_OPERATION_BUDGET: duration('T2T_OPERATION_BUDGET', '12h').refine(
+    (ms) => ms >= 60_000 && ms <= MAX_OPERATION_BUDGET_MS,
+    'T2T_OPERATION_BUDGET: must be between 1m and 23h (the workflow gives the step 24h)',
+  ),
   T2T_RECONCILE_INTERVAL: duration('T2T_RECONCILE_INTERVAL', '1m'),
   T2T_CHECK_BUDGET: duration('T2T_CHECK_BUDGET', '3m'),
   T2T_STALL_AFTER: duration('T2T_STALL_AFTER', '24h'),
@@ -109,6 +118,17 @@ const EnvironmentSchema = z.object({
     .refine((origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'must be origins such as https://temporal-ui.contoso.com, comma-separated, without a path')
     .optional(),
   T2T_CODEC_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters (a random secret, e.g. openssl rand -hex 32)').optional(),
+  // Worker Versioning (docs/deployment.md): the deployment this worker belongs to and its build.
+  T2T_WORKER_VERSIONING: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+  T2T_DEPLOYMENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be 1 to 200 letters, digits, - or _ (no dot: Temporal joins name and build id with one)')
+    .default('t2t-worker'),
+  T2T_BUILD_ID: z
+    .string()
+    .regex(/^(?!__)[\x21-\x7e]{1,200}$/, 'must be 1 to 200 printable characters without spaces, not starting with __')
+    .optional(),
+  T2T_BECOME_CURRENT: z.enum(['if-none', 'always', 'never'], { message: 'must be if-none, always or never' }).default('if-none'),
 });
 
 /** Where the payload keys come from; src/codec/ reads and checks them when a process connects. */
@@ -198,6 +218,23 @@ export interface Config {
   stall: { limitMs: number; minSamples: number; checkIntervalMs: number };
   payload: PayloadSettings;
   codecServer: CodecServerSettings;
+  /**
+   * The Worker Deployment version this worker declares (docs/deployment.md); undefined: an
+   * unversioned worker. The build id, when not configured, is derived from the package version
+   * and the workflow bundle's hash when the worker starts.
+   */
+  versioning?: WorkerVersioning;
+}
+
+export interface WorkerVersioning {
+  deploymentName: string;
+  buildId?: string;
+  /**
+   * Whether a starting worker makes its version current: when the deployment has none yet
+   * (the default), always (a setup that replaces every worker at once, docker compose), or never
+   * (the operator or a controller switches versions).
+   */
+  becomeCurrent: 'if-none' | 'always' | 'never';
 }
 
 export class ConfigError extends Error {
@@ -217,7 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let microsoft: MicrosoftSettings | undefined;
   if (e.T2T_BACKEND === 'microsoft') {
     try {
-      microsoft = loadMicrosoftSettings(present);
+      microsoft = loadMicrosoftSettings(present, e.T2T_OPERATION_BUDGET);
     } catch (err) {
       if (err instanceof MicrosoftSettingsError) throw new ConfigError(err.message);
       throw err;
@@ -284,5 +321,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       corsOrigins: e.T2T_CODEC_CORS_ORIGINS ?? [`http://localhost:${e.T2T_UI_PORT}`, `http://127.0.0.1:${e.T2T_UI_PORT}`],
       ...(e.T2T_CODEC_AUTH_TOKEN ? { authToken: e.T2T_CODEC_AUTH_TOKEN } : {}),
     },
+    ...(e.T2T_WORKER_VERSIONING === 'on'
+      ? { versioning: { deploymentName: e.T2T_DEPLOYMENT_NAME, ...(e.T2T_BUILD_ID ? { buildId: e.T2T_BUILD_ID } : {}), becomeCurrent: e.T2T_BECOME_CURRENT } }
+      : {}),
   };
 }

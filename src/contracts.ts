@@ -4,6 +4,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 import type { z as Zod } from 'zod';
+import { isEmail } from './mapping/email';
 
 // zod is loaded when a schema is first used, not when this module is: the workflow bundle
 // evaluates its modules once per workflow (each has its own module cache), and a migration
@@ -74,6 +75,8 @@ export const STATUS = {
 // the outcome of its own signal in the audit trail (accepted or refused).
 const actor = (z: typeof Zod) => z.string().trim().min(3).max(320);
 const requestId = (z: typeof Zod) => z.string().max(100).optional();
+/** `--guest-admin`: a guest admin of the target tenant, which Microsoft's service takes on prepare and migrate. */
+const guestAdmin = (z: typeof Zod) => z.string().trim().max(254).refine(isEmail, 'guestAdmin must be an email address').optional();
 
 export const ApproveSchema = lazySchema((z) => z.object({ actor: actor(z), requestId: requestId(z) }));
 export const DenySchema = lazySchema((z) => z.object({ actor: actor(z), requestId: requestId(z), reason: z.string().trim().max(2000).default('') }));
@@ -85,6 +88,7 @@ export const PrepareSchema = lazySchema((z) =>
     requestId: requestId(z),
     targetTenantId: z.string().min(1),
     mappingContainer: z.string().min(1),
+    guestAdmin: guestAdmin(z),
   }),
 );
 export const MigrateSchema = lazySchema((z) =>
@@ -96,6 +100,7 @@ export const MigrateSchema = lazySchema((z) =>
     at: z.string().max(64).optional(),
     /** clear the booked cutover */
     unschedule: z.boolean().optional(),
+    guestAdmin: guestAdmin(z),
   }),
 );
 export const CancelSchema = lazySchema((z) => z.object({ actor: actor(z), requestId: requestId(z), reason: z.string().max(2000).optional() }));
@@ -219,6 +224,8 @@ export interface MigrationStatus {
   scheduledMigrateAt?: string;
   /** who booked it: only they move, clear or start it early */
   scheduledBy?: string;
+  /** the guest admin the accepted migrate names for Microsoft's service (`t2t migrate --guest-admin`) */
+  guestAdmin?: string;
   /** set by the stall check while the current phase has run past its usual time; cleared by the next phase */
   stalled?: { phase: Phase; since: string; thresholdMs: number; basis: 'p90' | 'limit'; markedAt: string };
   lockboxRequired: boolean;
@@ -234,6 +241,11 @@ export interface MigrationStatus {
   unknown?: string[];
   /** a batch's migration whose migrate was accepted: waiting for one of the batch's migrate slots, or holding one */
   migrateSlot?: 'requested' | 'granted';
+  /**
+   * The token of the migration's current slot request, fresh for each request: a grant that carries
+   * another one was meant for a request withdrawn since, and is ignored.
+   */
+  migrateSlotRequest?: string;
   /**
    * Every phase change and the status string it showed, oldest first (the most recent 200; a migration
    * started before this field existed has those since). The evidence pack's status strings in order.
@@ -328,6 +340,8 @@ export interface CarriedBatch {
   /** environment ids holding a migrate slot, and those waiting for one, first come first served */
   slotHolders: string[];
   slotQueue: string[];
+  /** environment id → the token of the request it holds or waits with (those in the two lists only) */
+  slotRequests: Record<string, string>;
   /** runs before this one */
   runs: number;
 }
@@ -362,8 +376,9 @@ export type BatchResult = Omit<BatchStatus, 'outcomes'>;
 
 // Between a batch and its migrations, workflow to workflow, by workflow id (never a run id:
 // either side may have continued as new). Each names the environment, so that a signal
-// repeated by the sender's retries changes nothing.
-export const MigrateSlotSchema = lazySchema((z) => z.object({ environmentId: z.string().min(1) }));
+// repeated by the sender's retries changes nothing; the slot signals also name the request
+// (a token fresh for each), so that a late one meant for a withdrawn request changes nothing either.
+export const MigrateSlotSchema = lazySchema((z) => z.object({ environmentId: z.string().min(1), request: z.string().min(1) }));
 export const MigrationEndedSchema = lazySchema((z) => z.object({ environmentId: z.string().min(1), phase: z.enum(PHASES), reason: z.string().optional() }));
 export type MigrateSlotSignal = Zod.infer<typeof MigrateSlotSchema>;
 export type MigrationEndedSignal = Zod.infer<typeof MigrationEndedSchema>;
@@ -373,7 +388,7 @@ export const requestMigrateSlotSignal = defineSignal<[unknown]>('requestMigrateS
 export const grantMigrateSlotSignal = defineSignal<[unknown]>('grantMigrateSlot');
 /** migration → batch: it no longer wants its slot, or its request (window lapsed, prepare again, migrate undone) */
 export const returnMigrateSlotSignal = defineSignal<[unknown]>('returnMigrateSlot');
-/** migration → batch: it ended (any ending), which frees its slot and request */
+/** migration → batch: it ended (any ending), which frees its slot and request; the reconciler sends it for a migration terminated or timed out */
 export const migrationEndedSignal = defineSignal<[unknown]>('migrationEnded');
 
 export const batchStatusQuery = defineQuery<BatchStatus>('batchStatus');

@@ -6,12 +6,12 @@ import { mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { loadConfig, Config } from './config';
 import { resolveTemporalBinary } from './temporal-binaries';
 import { ensureSearchAttributes, devServerSearchAttributeFlags } from './search-attributes';
 import { createControlPlane } from './controlplane/database';
-import { createMigrationWorker, startReconciler, startStallCheck } from './worker';
+import { announceVersion, createMigrationWorker, deploymentVersionOf, startReconciler, startStallCheck } from './worker';
 import { openAuditLog } from './controlplane/audit-log';
 import { describeError } from './errors';
 import { dataConverterOf, payloadProtection } from './codec';
@@ -20,6 +20,8 @@ import { splitCodecAddress, startCodecServer, type RunningCodecServer } from './
 
 /** Where the embedded stack's codec server listens unless T2T_CODEC_ADDRESS says otherwise. */
 export const DEFAULT_CODEC_ADDRESS = '127.0.0.1:8234';
+import { runsPinnedElsewhere } from './versioning/routing';
+import { ensureSandboxSigningKey } from './evidence/sandbox-key';
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/;
 
@@ -135,6 +137,26 @@ export function startAzurite(endpoint: Endpoint, dataDir: string): ChildProcess 
   );
 }
 
+/**
+ * After a change of workflow code the stack runs a new build, and migrations pinned to the previous
+ * one wait: no worker of their build runs here any more. Says so, and where to read what to do.
+ */
+async function warnOfStrandedRuns(client: Client, worker: Worker, config: Config): Promise<void> {
+  const version = deploymentVersionOf(worker);
+  if (!version) return;
+  try {
+    const stranded = await runsPinnedElsewhere(client, version, config.taskQueue);
+    if (stranded > 0) {
+      console.warn(
+        `worker: ${stranded} open run(s) are pinned to an earlier build of ${version.deploymentName} that this stack no longer runs; ` +
+          'they wait for a worker of their build (docs/deployment.md, "Versions": the embedded stack\'s caveat)',
+      );
+    }
+  } catch (err) {
+    console.warn(`worker: could not count runs pinned to earlier builds: ${describeError(err)}`);
+  }
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const temporalEndpoint = splitHostPort(config.temporalAddress);
@@ -146,6 +168,9 @@ async function main(): Promise<void> {
   const protection = payloadProtection(config, 'stack');
   const dataConverter = dataConverterOf(protection);
   const codecAddress = splitCodecAddress(config.codecServer.address ?? DEFAULT_CODEC_ADDRESS);
+  // The sandbox signs evidence packs with a key of its own, unless one is configured.
+  const evidenceKeyConfigured = Boolean(config.evidence?.hmacKey || config.evidence?.signingKeyFile);
+  const sandboxKey = evidenceKeyConfigured ? undefined : ensureSandboxSigningKey(config.dataDir);
   const blobEndpoint = localBlobEndpoint(config.storageConnectionString);
 
   await ensurePortFree(temporalEndpoint, 'Temporal');
@@ -191,6 +216,14 @@ async function main(): Promise<void> {
     if (reconciles) await startReconciler(client, config);
     await startStallCheck(client, config);
 
+    // Worker.run() stops on SIGINT/SIGTERM by itself, letting running activities finish.
+    const running = worker.run();
+    running.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    // The stack's worker is the only one there is, so its version takes the new migrations
+    // (also after a code change: the previous build's workers are gone with the previous start).
+    await announceVersion(client, worker, 'always');
+    await warnOfStrandedRuns(client, worker, config);
+
     for (const child of children) {
       child.once('exit', (code) => {
         if (stopping) return;
@@ -208,12 +241,13 @@ async function main(): Promise<void> {
     console.log(`  Data:      ${path.resolve(config.dataDir)} (server logs: temporal.log${blobEndpoint ? ', azurite.log' : ''})`);
     console.log(`  Payloads:  ${protection.summary}`);
     if (codecServer) console.log(`  Codec:     ${codecServer.url} (the Web UI decodes through it; temporal workflow show --codec-endpoint ${codecServer.url})`);
-    console.log(`  Worker:    ready, task queue '${config.taskQueue}'`);
+    const version = deploymentVersionOf(worker);
+    console.log(`  Worker:    ready, task queue '${config.taskQueue}'${version ? `, version ${version.deploymentName}.${version.buildId}` : ''}`);
+    if (sandboxKey) console.log(`  Evidence:  signed with this sandbox's own key ${sandboxKey.created ? '(made now) ' : ''}${sandboxKey.file}; set T2T_EVIDENCE_SIGNING_KEY_FILE in production`);
     if (environments.length === 0) console.log('\n  The control plane is empty: load the demo world with `npx t2t world load examples/demo-world.json`.');
     console.log('\nPress Ctrl-C to stop.');
 
-    // Worker.run() stops on SIGINT/SIGTERM by itself, letting running activities finish.
-    await worker.run();
+    await running;
     stopping = true;
     await auditLog.close();
     await controlPlane.close();

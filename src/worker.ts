@@ -16,6 +16,9 @@ import { temporalConnectionOptions } from './temporal-connection';
 import { ensureReconcilerSchedule, ensureSchedule, reconcilerScheduleId } from './reconciler/schedule';
 import { stallCheckScheduleId, stallCheckScheduleOptions } from './operations/stall-schedule';
 import { upToDateWorkflowBundle } from './workflow-bundle';
+import { deploymentVersion } from './versioning/build-id';
+import { routeToVersion } from './versioning/routing';
+import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { startHealthServer, READINESS_PATH, LIVENESS_PATH, type HealthServer } from './worker-health';
 import { dataConverterOf, payloadProtection } from './codec';
 import { checkKeysOfOpenMigrations } from './codec/key-check';
@@ -54,6 +57,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
   const prebuilt = upToDateWorkflowBundle();
   const workflowBundle =
     options.workflowBundle ?? (prebuilt ? { codePath: prebuilt } : await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: bundlerLogger() }));
+  const version = deploymentVersion(config.versioning, workflowBundle);
   return Worker.create({
     connection: options.connection,
     namespace: config.namespace,
@@ -67,6 +71,9 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     // cancelled; a cancelled re-mapping resumes from its last heartbeat.
     shutdownGraceTime: config.shutdownGraceMs,
     workflowBundle,
+    // Each workflow type declares its own behaviour (src/workflows/index.ts); pinned is the safe
+    // default for one that forgot: it never meets code other than its own.
+    ...(version ? { workerDeploymentOptions: { version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' as const } } : {}),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     activities: createActivities({
       service: opened.service,
@@ -81,6 +88,33 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
       stalls: options.stallCheck ? { client: options.stallCheck.client, config } : undefined,
     }),
   });
+}
+
+/** The Worker Deployment version a worker declares, or undefined when it runs unversioned. */
+export function deploymentVersionOf(worker: Worker): WorkerDeploymentVersion | undefined {
+  const options = worker.options.workerDeploymentOptions;
+  return options?.useWorkerVersioning ? options.version : undefined;
+}
+
+/**
+ * Once the worker polls: makes its version current when `when` allows (a fresh namespace for a
+ * worker; always for the embedded stack's only worker) and says where new migrations go.
+ * A failure is reported, not fatal: the migrations already pinned to this version still run.
+ */
+export async function announceVersion(client: Client, worker: Worker, when: 'if-none' | 'always'): Promise<void> {
+  const version = deploymentVersionOf(worker);
+  if (!version) return;
+  const name = `${version.deploymentName}.${version.buildId}`;
+  try {
+    const { outcome, current } = await routeToVersion(client, version, { when });
+    if (outcome === 'made-current') console.log(`worker: version ${name} is now current: new migrations start on it`);
+    else if (outcome === 'already-current') console.log(`worker: version ${name} is current`);
+    else if (outcome === 'another-is-current')
+      console.log(`worker: version ${name} serves the migrations pinned to it; ${current!.deploymentName}.${current!.buildId} is current (switch with \`temporal worker deployment set-current-version\`)`);
+    else console.log(`worker: the server has no Worker Versioning: version ${name} is not used for routing`);
+  } catch (err) {
+    console.warn(`worker: could not make version ${name} current: ${describeError(err)}`);
+  }
 }
 
 /**
@@ -164,7 +198,11 @@ async function run(): Promise<void> {
     if (reconciles) await startReconciler(client, config);
     else console.log('worker: no reconciler on the Microsoft back end: requests of terminated migrations are not closed on the service');
     await startStallCheck(client, config);
-    console.log(`worker: serving task queue '${config.taskQueue}' on ${config.temporalAddress} (namespace ${config.namespace})`);
+    const version = deploymentVersionOf(worker);
+    console.log(
+      `worker: serving task queue '${config.taskQueue}' on ${config.temporalAddress} (namespace ${config.namespace})` +
+        (version ? ` as version ${version.deploymentName}.${version.buildId}` : ', unversioned'),
+    );
     if (config.metricsAddress) console.log(`worker: Prometheus metrics on http://${config.metricsAddress}/metrics`);
     if (health) console.log(`worker: health on http://${health.address}${READINESS_PATH} and ${LIVENESS_PATH}`);
     // Worker.run() stops on SIGINT/SIGTERM by itself: polling ends at once (not ready from
@@ -173,7 +211,11 @@ async function run(): Promise<void> {
       console.log(`worker: ${signal}: stopping; running activities have up to ${Math.round(config.shutdownGraceMs / 1000)}s to finish`);
     process.once('SIGINT', stopping).once('SIGTERM', stopping);
     try {
-      await worker.run();
+      const running = worker.run();
+      running.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+      const becomeCurrent = config.versioning?.becomeCurrent;
+      if (becomeCurrent === 'if-none' || becomeCurrent === 'always') await announceVersion(client, worker, becomeCurrent);
+      await running;
       console.log('worker: stopped');
     } finally {
       await auditLog.close();

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowHandle } from '@temporalio/client';
+import { ScheduleNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import {
   BATCH_WORKFLOW_TYPE,
   BatchInput,
@@ -13,6 +13,7 @@ import {
   MigrationStatus,
   batchStatusQuery,
   batchWorkflowId,
+  grantMigrateSlotSignal,
   migrationWorkflowId,
   statusQuery,
 } from '../src/contracts';
@@ -24,6 +25,7 @@ import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas } from './helpers/product';
 import { recordHistory } from './helpers/histories';
+import { ensureReconcilerSchedule, reconcilerScheduleId } from '../src/reconciler/schedule';
 
 /** Holds each environment's re-link (the first step of migrate) until the test opens its gate. */
 class MigrateGates {
@@ -37,6 +39,11 @@ class MigrateGates {
 
   open(environmentId: string): void {
     this.gates.get(environmentId)?.open();
+  }
+
+  /** After a failed test: a re-link held for ever would hold the worker's shutdown too, and hide the failure. */
+  openAll(): void {
+    for (const gate of this.gates.values()) gate.open();
   }
 
   wrap = (cp: ControlPlane): ControlPlane =>
@@ -229,6 +236,121 @@ describe('batches: migrate slots, not places held while people decide @integrati
       assert.equal((await children[1].query(statusQuery)).phase, 'PreparationExpired', 'no slot was given to it meanwhile');
       await p.client.actOn(children[1], 'cancel', { actor: w.sourceAdmin });
       assert.deepEqual((await until('the batch is done', () => batch.query(batchStatusQuery), (s) => s.done)).summary, { Succeeded: 1, Cancelled: 1 });
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('a migration terminated while it holds the only slot, and one terminated while it waits for people: the reconciler tells the batch, the next in line migrates, the batch ends', async () => {
+    const w = makeTestWorld({ environments: 3 });
+    const gates = new MigrateGates();
+    const p = await startProduct({ env, azurite, world: w.world, wrapControlPlane: gates.wrap, reconciler: true });
+    const schedule = env.client.schedule.getHandle(reconcilerScheduleId(p.config.taskQueue));
+    try {
+      const { submission, batch, children, look, most } = await submitted(p, w, 1);
+      const [holder, next, waiting] = submission.environments.map((e) => e.environmentId);
+      await prepared(p, w, children[0]);
+      await prepared(p, w, children[1]);
+      await awaitingApproval(children[2]);
+      gates.close(holder);
+      await p.client.actOn(children[0], 'migrate', { actor: w.sourceAdmin, targetTenantId: w.target });
+      await p.client.waitForStatus(children[0], (s) => s.phase === 'Migrating');
+      await p.client.actOn(children[1], 'migrate', { actor: w.sourceAdmin, targetTenantId: w.target });
+      await until('the second waits for the slot', look, (s) => s.waitingForSlot === 1);
+
+      // An operator terminates two of them: none of their code runs, so neither tells the batch.
+      await children[0].terminate('ended by an operator while migrating');
+      await children[2].terminate('ended by an operator while it waited for approval');
+      // The re-link the terminated migration was in finishes; its result goes nowhere.
+      gates.open(holder);
+      const before = await look();
+      assert.deepEqual(before.outcomes.map((o) => [o.environmentId, o.state, o.migrateSlot]), [[holder, 'running', 'held'], [next, 'running', 'queued'], [waiting, 'running', undefined]]);
+
+      // The reconciler's Schedule, at a test's pace, finds both and tells the batch.
+      await ensureReconcilerSchedule(env.client, { taskQueue: p.config.taskQueue, reconcileIntervalMs: 2_000 });
+      const done = await until('the batch is done', look, (s) => s.done);
+      assert.deepEqual(done.summary, { Terminated: 2, Succeeded: 1 });
+      assert.deepEqual(done.outcomes.map((o) => [o.environmentId, o.phase]), [[holder, 'Terminated'], [next, 'Succeeded'], [waiting, 'Terminated']]);
+      assert.match(done.outcomes[0].reason ?? '', /TERMINATED.*reconciler/);
+      assert.deepEqual([done.migrating, done.waitingForSlot], [0, 0]);
+      assert.equal((await p.controlPlane.getEnvironment(next))!.tenantId, w.target, 'the next in line migrated');
+      assert.deepEqual(most(), { mostMigrating: 1, mostInSlots: 1 });
+      await batch.result();
+      assert.equal((await batch.describe()).status.name, 'COMPLETED');
+    } finally {
+      gates.openAll();
+      await schedule.delete().catch((err: unknown) => {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      });
+      await p.stop();
+    }
+  });
+
+  it('a late grant meant for a request withdrawn since is ignored: the migration waits for its own, and nothing migrates uncounted', async () => {
+    const w = makeTestWorld({ environments: 2 });
+    const gates = new MigrateGates();
+    const p = await startProduct({ env, azurite, world: w.world, wrapControlPlane: gates.wrap });
+    try {
+      const { submission, batch, children, look, most } = await submitted(p, w, 1);
+      const [holder, next] = submission.environments.map((e) => e.environmentId);
+      await prepared(p, w, children[0]);
+      gates.close(holder);
+      await p.client.actOn(children[0], 'migrate', { actor: w.sourceAdmin, targetTenantId: w.target });
+      await p.client.waitForStatus(children[0], (s) => s.phase === 'Migrating');
+
+      // The second asks for the slot, withdraws (prepare again), and asks again.
+      await prepared(p, w, children[1]);
+      await p.client.actOn(children[1], 'migrate', { actor: w.sourceAdmin, targetTenantId: w.target });
+      const first = await children[1].query(statusQuery);
+      assert.equal(first.migrateSlot, 'requested');
+      const storage = first.storage!;
+      const again = await p.client.actOn(children[1], 'prepare', { actor: w.sourceAdmin, targetTenantId: w.target, mappingContainer: storage.sasUrl });
+      assert.equal(again.status.phase, 'Prepared');
+      assert.equal(again.status.migrateSlot, undefined, 'a new prepare withdraws the request');
+      await p.client.actOn(children[1], 'migrate', { actor: w.sourceAdmin, targetTenantId: w.target });
+      await until('the second waits for the slot again', look, (s) => s.waitingForSlot === 1);
+
+      // The batch's grant of the first request, late: sent here by hand, as if it had crossed the withdrawal.
+      await children[1].signal(grantMigrateSlotSignal, { environmentId: next, request: first.migrateSlotRequest });
+      // A query waits for the workflow task that handles the signal: it shows what the grant did.
+      const waitingStill = await children[1].query(statusQuery);
+      assert.equal(waitingStill.phase, 'Prepared', 'it did not migrate on the stale grant');
+      assert.equal(waitingStill.migrateSlot, 'requested');
+      assert.notEqual(waitingStill.migrateSlotRequest, first.migrateSlotRequest);
+      const counted = await look();
+      assert.deepEqual([counted.migrating, counted.waitingForSlot], [1, 1]);
+
+      gates.open(holder);
+      const done = await until('the batch is done', look, (s) => s.done);
+      assert.deepEqual(done.summary, { Succeeded: 2 });
+      assert.deepEqual(most(), { mostMigrating: 1, mostInSlots: 1 });
+      await batch.result();
+    } finally {
+      gates.openAll();
+      await p.stop();
+    }
+  });
+
+  it('a grant and a cancellation through Temporal in one workflow task: the cleanup runs to its end, and the batch is told', async () => {
+    const w = makeTestWorld({ environments: 1 });
+    const p = await startProduct({ env, azurite, world: w.world });
+    try {
+      const { submission, batch, children } = await submitted(p, w, 1);
+      const [only] = submission.environments;
+      await awaitingApproval(children[0]);
+      // With no worker, both land in the migration's history before it runs again: one activation handles them together.
+      await p.stopWorker();
+      await children[0].signal(grantMigrateSlotSignal, { environmentId: only.environmentId, request: 'a request of no one' });
+      await children[0].cancel();
+      await p.startWorker();
+
+      await assert.rejects(children[0].result());
+      assert.equal((await children[0].describe()).status.name, 'CANCELLED');
+      const status = await children[0].query(statusQuery);
+      assert.equal(status.phase, 'Cancelled', 'the cleanup ran to its end');
+      assert.equal((await p.controlPlane.getRequest(only.migrationId))?.approvalStatus, 'Deleted', 'the request was closed as a cancellation');
+      const done = await until('the batch is done', () => batch.query(batchStatusQuery), (s) => s.done);
+      assert.deepEqual(done.summary, { Cancelled: 1 });
     } finally {
       await p.stop();
     }

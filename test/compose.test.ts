@@ -7,6 +7,7 @@
 // search attribute registered, files that exist where they are mounted, and an
 // image that runs the same entry point as `npm run worker`.
 import assert from 'node:assert/strict';
+import { loadConfig } from '../src/config';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -130,6 +131,11 @@ describe('docker-compose.yml', function () {
     assert.equal(env.TEMPORAL_NAMESPACE, 'default');
     assert.equal(env.T2T_TASK_QUEUE, 'tenant-migrations');
     assert.equal(worker.stop_signal, 'SIGTERM');
+    // One build at a time: `up -d --build` replaces every worker, so the new build must take the
+    // new migrations itself (a worker that waited for an operator's switch would get none).
+    const config = loadConfig(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])));
+    assert.equal(config.versioning?.deploymentName, 't2t-worker');
+    assert.equal(config.versioning?.becomeCurrent, 'always');
     const dependsOn = asMap(worker.depends_on, "the worker's depends_on");
     for (const job of ['temporal-setup', 'control-plane-db']) {
       assert.equal(asMap(dependsOn[job], job).condition, 'service_completed_successfully', `the worker waits for ${job}`);

@@ -37,6 +37,12 @@ describe('configuration', () => {
     assert.equal(config.microsoft!.customAuthority, false);
     assert.equal(config.microsoft!.tenants[0].clientSecret, 's3cret');
     assert.equal(config.servicePollMs, 30_000);
+    assert.equal(config.microsoft!.operationBudgetMs, 12 * 3_600_000, "prepare and migrate operations get 12h by default");
+    assert.equal(loadConfig({ T2T_BACKEND: 'microsoft', T2T_MICROSOFT_TENANTS_FILE: file, T2T_OPERATION_BUDGET: '3h' }).microsoft!.operationBudgetMs, 3 * 3_600_000);
+    assert.throws(
+      () => loadConfig({ T2T_BACKEND: 'microsoft', T2T_MICROSOFT_TENANTS_FILE: file, T2T_OPERATION_BUDGET: '30h' }),
+      (err: Error) => err instanceof ConfigError && err.message === 'configuration: T2T_OPERATION_BUDGET: must be between 1m and 23h (the workflow gives the step 24h)',
+    );
     assert.throws(
       () => loadConfig({ T2T_BACKEND: 'microsoft', T2T_MICROSOFT_TENANTS_FILE: file, T2T_AUTHORITY_HOST: 'http://127.0.0.1:8443' }),
       (err: Error) => err instanceof ConfigError && /T2T_AUTHORITY_HOST must use https/.test(err.message),
@@ -90,5 +96,22 @@ describe('configuration', () => {
     assert.equal(formatDuration(parseDuration('1h30m')), '1h30m');
     assert.throws(() => parseDuration('0s'), /longer than zero/);
     assert.throws(() => parseDuration('-5m'), /not a duration/);
+  });
+
+  it('declares a Worker Deployment version by default; names, build ids and the switch are checked with one line', () => {
+    assert.deepEqual(loadConfig({}).versioning, { deploymentName: 't2t-worker', becomeCurrent: 'if-none' });
+    assert.deepEqual(loadConfig({ T2T_DEPLOYMENT_NAME: 'contoso_t2t', T2T_BUILD_ID: '0.2.0+sha.1a2b', T2T_BECOME_CURRENT: 'never' }).versioning, {
+      deploymentName: 'contoso_t2t',
+      buildId: '0.2.0+sha.1a2b',
+      becomeCurrent: 'never',
+    });
+    assert.equal(loadConfig({ T2T_WORKER_VERSIONING: 'off', T2T_BUILD_ID: '1' }).versioning, undefined);
+    const refused = (env: Record<string, string>, message: RegExp) =>
+      assert.throws(() => loadConfig(env), (err: Error) => err instanceof ConfigError && message.test(err.message) && !err.message.includes('\n'));
+    refused({ T2T_WORKER_VERSIONING: 'yes' }, /^configuration: T2T_WORKER_VERSIONING: must be on or off$/);
+    refused({ T2T_DEPLOYMENT_NAME: 't2t.worker' }, /^configuration: T2T_DEPLOYMENT_NAME: .*no dot/);
+    refused({ T2T_BUILD_ID: '0.1 beta' }, /^configuration: T2T_BUILD_ID: .*without spaces/);
+    refused({ T2T_BUILD_ID: '__unversioned__' }, /^configuration: T2T_BUILD_ID: .*not starting with __/);
+    refused({ T2T_BECOME_CURRENT: 'sometimes' }, /^configuration: T2T_BECOME_CURRENT: must be if-none, always or never$/);
   });
 });

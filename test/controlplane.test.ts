@@ -232,6 +232,9 @@ for (const backend of BACKENDS) {
         ['ana.lopez@contoso.com', 1],
         ['svc@contoso.onmicrosoft.com', 1],
       ]);
+      // What the re-mapping reports as done: counted without reading the rows, and only this migration's.
+      assert.equal(await cp.countRemaps('m-1'), 2);
+      assert.equal(await cp.countRemaps('m-other'), 0);
     });
 
     it('applies a re-mapping exactly once when several connections race for it', async () => {
@@ -247,6 +250,7 @@ for (const backend of BACKENDS) {
         ])));
         assert.equal(batches.flat().filter((r) => r.applied).length, 2);
         assert.deepEqual((await others[0].listRemaps('m-race')).map((r) => r.appliedCount), [1, 1, 1]);
+        assert.equal(await others[1].countRemaps('m-race'), 3);
       } finally {
         await Promise.all(others.map((c) => c.close()));
       }

@@ -2,7 +2,9 @@
 // the Kubernetes API's schema (kubernetes-models), and they agree with what the
 // worker does: probes on the health server's routes and configured port, a
 // termination grace above the worker's shutdown grace, selectors that select the
-// worker's pods, only settings the worker reads, memory from the benchmark.
+// worker's pods, only settings the worker reads, memory from the benchmark, and
+// one Deployment per Worker Deployment build (a new build never replaces the
+// pods that migrations pinned to the old one run on).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -80,6 +82,8 @@ interface WorkerSet {
   secret: Doc;
   pdb: Doc;
   service: Doc;
+  /** the image tag the worker kustomization sets */
+  imageTag: string;
 }
 
 function workerSet(overlay?: string): WorkerSet {
@@ -92,11 +96,12 @@ function workerSet(overlay?: string): WorkerSet {
     }
   }
   return {
-    deployment: one(docs, 'Deployment', 't2t-worker'),
+    deployment: one(docs, 'Deployment'),
     configMap,
     secret: one(parseFile(path.join(K8S, 'secret.example.yaml')), 'Secret', 't2t-worker'),
     pdb: one(docs, 'PodDisruptionBudget'),
     service: one(docs, 'Service'),
+    imageTag: (parseFile(path.join(K8S, 'worker', 'kustomization.yaml'))[0].images as Doc[]).find((i) => i.name === 't2t-worker')?.newTag,
   };
 }
 
@@ -151,6 +156,19 @@ function problems(set: WorkerSet): string[] {
   }
 
   expect(matches(set.deployment.spec.selector.matchLabels, pod.metadata.labels), 'the Deployment selects its own pods');
+
+  // Worker Versioning: the Deployment runs one build, named the same everywhere, so that a new
+  // build comes as a Deployment of its own beside it instead of rolling over its pods.
+  const buildId = config.versioning?.buildId;
+  expect(config.versioning !== undefined, 'the worker declares a Worker Deployment version (T2T_WORKER_VERSIONING on)');
+  expect(buildId !== undefined, "T2T_BUILD_ID is set: the build id is the Deployment's, not a default derived inside the image");
+  if (buildId !== undefined) {
+    expect(set.deployment.metadata.name === `t2t-worker-${buildId}`, `the Deployment is named for its build (t2t-worker-${buildId}, not ${set.deployment.metadata.name})`);
+    expect(set.deployment.spec.selector.matchLabels['app.kubernetes.io/version'] === buildId, 'the Deployment selects the pods of its build only');
+    expect(pod.metadata.labels['app.kubernetes.io/version'] === buildId, "the pods carry their build's label");
+    expect(set.imageTag === buildId, `the image tag (${set.imageTag}) is the build id (${buildId}): new code means a new build id and a new Deployment`);
+  }
+  expect(matches(set.pdb.spec.selector.matchLabels, { ...pod.metadata.labels, 'app.kubernetes.io/version': 'another' }), "the PodDisruptionBudget covers every build's workers");
   expect(matches(set.pdb.spec.selector.matchLabels, pod.metadata.labels), "the PodDisruptionBudget's selector matches the worker's pods");
   expect(matches(set.service.spec.selector, pod.metadata.labels), "the metrics Service's selector matches the worker's pods");
   expect(set.deployment.spec.replicas > (set.pdb.spec.maxUnavailable ?? 0), 'the budget leaves a worker polling during a drain');
@@ -271,6 +289,11 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.match(broken((s) => (s.configMap.data.T2T_SHUTDOWN_GRACE_PERIOD = '30s')).join('\n'), /T2T_SHUTDOWN_GRACE_PERIOD is set but the worker does not read it/);
     assert.match(broken((s) => (s.configMap.data.T2T_SHUTDOWN_GRACE = 'thirty seconds')).join('\n'), /refuses the manifests' settings: configuration: T2T_SHUTDOWN_GRACE/);
     assert.match(broken((s) => (container(s).securityContext.readOnlyRootFilesystem = false)).join('\n'), /read-only root file system/);
+    // A new image rolled over the old build's pods, or a build id left to the image's default.
+    assert.match(broken((s) => (s.imageTag = '0.2.0')).join('\n'), /the image tag \(0\.2\.0\) is the build id/);
+    assert.match(broken((s) => (container(s).env = [])).join('\n'), /T2T_BUILD_ID is set/);
+    assert.match(broken((s) => (container(s).env[0].value = '0.2.0')).join('\n'), /the Deployment is named for its build/);
+    assert.match(broken((s) => (s.configMap.data.T2T_WORKER_VERSIONING = 'off')).join('\n'), /declares a Worker Deployment version/);
   });
 
   it('the probe paths are answered by the health server as the probes expect', async () => {
@@ -339,11 +362,12 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     new Service(service).validate();
   });
 
-  it("the memory request covers the benchmark's highest worker peak RSS (README), the limit more", () => {
-    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    const table = readme.slice(readme.indexOf('$ npm run bench:throughput'));
+  it("the memory request covers the benchmark's highest worker peak RSS (docs/benchmarks.md), the limit more", () => {
+    const figures = readFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), 'utf8');
+    const start = figures.indexOf('$ npm run bench:throughput');
+    const table = figures.slice(start, figures.indexOf('```', start));
     const peaks = [...table.matchAll(/^ *(\d+) \|.*\| (\d+) MB$/gm)].map((m) => ({ n: Number(m[1]), mb: Number(m[2]) }));
-    assert.ok(peaks.length >= 3, "the README's throughput table with the worker's peak RSS per N");
+    assert.ok(peaks.length >= 3, "the throughput table with the worker's peak RSS per N");
     const highest = Math.max(...peaks.map((p) => p.mb));
     const { resources } = container(workerSet());
     assert.ok(bytes(resources.requests.memory) >= highest * 1e6, `request ${resources.requests.memory} ≥ ${highest} MB`);

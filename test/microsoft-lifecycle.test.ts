@@ -64,6 +64,7 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
       fakeUser('ana@fabrikam.com'),
       fakeUser('ben@fabrikam.com'),
       fakeUser('cho@fabrikam.com', { licensed: false }),
+      fakeUser('other.admin@fabrikam.com'),
     ]);
     graph.setRoles(SOURCE, 'admin@contoso.com', [POWER_PLATFORM_ADMIN]);
     graph.setRoles(TARGET, 'admin@fabrikam.com', [POWER_PLATFORM_ADMIN]);
@@ -94,6 +95,8 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
       PATH: process.env.PATH ?? '',
       // Payload encryption is another test's subject (payload-encryption.test.ts); this one reads the status with a plain client.
       T2T_PAYLOAD_ENCRYPTION: 'off',
+      // Unversioned, as the tests' in-process workers are (test/helpers/product.ts).
+      T2T_WORKER_VERSIONING: 'off',
       TEMPORAL_ADDRESS: env.address,
       T2T_TASK_QUEUE: taskQueue,
       T2T_DATA_DIR: dir,
@@ -205,16 +208,22 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
     assert.match(sasUrl, /^http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1\/ms-/, "the SAS the service generated, not one of the product's own");
     await uploadWithSas(sasUrl, 'Source,Destination\nana@contoso.com,ana@fabrikam.com\nben@contoso.com,ben@fabrikam.com\n');
 
-    const prepared = await t2t(['--as', 'admin@contoso.com', 'prepare', '--migration-id', migrationId, '--target-tenant', TARGET, '--mapping-container', sasUrl, '--json']);
+    const typo = await t2t(['--as', 'admin@contoso.com', 'prepare', '--migration-id', migrationId, '--target-tenant', TARGET, '--mapping-container', sasUrl, '--guest-admin', 'guest.admin.fabrikam.com']);
+    assert.equal(typo.code, 1);
+    assert.equal(typo.stderr.trim(), "t2t: --guest-admin 'guest.admin.fabrikam.com' is not an email address (the guest admin's address in the target tenant, e.g. admin@fabrikam.com)");
+    assert.equal(requestOf(environmentId)!.prepareBody, undefined, 'nothing was sent');
+
+    const prepared = await t2t(['--as', 'admin@contoso.com', 'prepare', '--migration-id', migrationId, '--target-tenant', TARGET, '--mapping-container', sasUrl, '--guest-admin', 'guest.admin@fabrikam.com', '--json']);
     assert.equal(prepared.code, 0, `prepare: ${prepared.stderr}${prepared.stdout}`);
     assert.equal(prepared.json().phase, 'Prepared');
     const prepareBody = requestOf(environmentId)!.prepareBody as Record<string, string>;
     assert.equal(prepareBody.TargetTenantId, TARGET);
+    assert.equal(prepareBody.GuestAdminUserEmail, 'guest.admin@fabrikam.com', 'sent as the module sends it');
     assert.equal(prepareBody.ReadOnlyUserMappingFileContainerUri, sasUrl.split('?')[0], 'the container URI without its SAS');
     assert.ok(fakes.requestLog.filter((e) => /\/operations\//.test(e.path)).length >= 3, 'the operation was polled until it finished');
     assert.ok(fakes.requestLog.some((e) => e.service === 'graph' && /\$batch/.test(e.path)), 'the directory checks went to Graph');
 
-    const migrated = await t2t(['--as', 'admin@contoso.com', 'migrate', '--migration-id', migrationId, '--target-tenant', TARGET, '--json']);
+    const migrated = await t2t(['--as', 'admin@contoso.com', 'migrate', '--migration-id', migrationId, '--target-tenant', TARGET, '--guest-admin', 'guest.admin@fabrikam.com', '--json']);
     assert.equal(migrated.code, 0, `migrate: ${migrated.stderr}${migrated.stdout}`);
     const final = migrated.json() as unknown as MigrationStatus;
     assert.equal(final.phase, 'Succeeded', final.reason);
@@ -223,7 +232,7 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
     assert.equal(final.serviceMigrationId, request.id);
     assert.ok(final.unknown?.some((u) => u.startsWith('user and mailbox counts')), 'says what it could not know');
     assert.ok(final.summary!.checklist.some((i) => i.kind === 'deleteOrphanedRecord'));
-    assert.equal(requestOf(environmentId)!.migrateBody && (requestOf(environmentId)!.migrateBody as Record<string, string>).TargetTenantId, TARGET);
+    assert.deepEqual(requestOf(environmentId)!.migrateBody, { TargetTenantId: TARGET, GuestAdminUserEmail: 'guest.admin@fabrikam.com' });
 
     const shown = await t2t(['status', '--migration-id', migrationId]);
     assert.match(shown.stdout, /Not known on the microsoft service:/);
@@ -248,10 +257,36 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
     assert.equal(requestOf(environmentId)!.prepareBody, undefined, "the service's prepare was not called");
   });
 
+  it("the service's validation fails after its prepare operation ended Succeeded: ValidationFailed, no seven-day window, the service's report linked", async () => {
+    const environmentId = newEnvironment();
+    const { migrationId, targetMigrationId } = await submit(environmentId);
+    assert.equal((await t2t(['--as', 'admin@fabrikam.com', 'approve', '--migration-id', targetMigrationId])).code, 0);
+    const sasUrl = (await t2t(['--as', 'admin@contoso.com', 'storage', '--environment', environmentId, '--json'])).json().sasUrl as string;
+    await uploadWithSas(sasUrl, 'Source,Destination\nana@contoso.com,ana@fabrikam.com\n');
+    fakes.setOperationBehaviour({ validation: 'fails' });
+    try {
+      const prepared = await t2t(['--as', 'admin@contoso.com', 'prepare', '--migration-id', migrationId, '--target-tenant', TARGET, '--mapping-container', sasUrl, '--json']);
+      const json = prepared.json() as unknown as MigrationStatus & { errorReportUrl?: string };
+      assert.equal(prepared.code, 1);
+      assert.equal(json.phase, 'ValidationFailed', json.reason);
+      assert.ok(!json.prepareDeadline, 'the seven-day window is not opened');
+      const report = `${sasUrl.split('?')[0]}/usermapping_errors.csv?sv=2018-03-28&sr=b&si=SASpolicyfake&sig=fake`;
+      assert.equal(json.status, `Validation Failed, Errors are updated on the blob here: ${report}`);
+      assert.match(String(json.reason), /refused the mapping after its prepare operation ended: Validation Failed, Errors are updated on the blob here$/);
+      assert.equal(requestOf(environmentId)!.stage, 'ValidationFailed');
+      const refused = await t2t(['--as', 'admin@contoso.com', 'migrate', '--migration-id', migrationId, '--target-tenant', TARGET]);
+      assert.equal(refused.code, 1, 'no migrate without a successful prepare');
+    } finally {
+      fakes.setOperationBehaviour({ validation: 'passes' });
+    }
+  });
+
   it('an approval made in Microsoft\'s admin center is noticed, and who acted is recorded', async () => {
     const environmentId = newEnvironment();
     const { migrationId } = await submit(environmentId);
+    // The service names who acted by principal id and type; the product reads the name from Graph.
     fakes.approveExternally(requestOf(environmentId)!.id, 'other.admin@fabrikam.com');
+    assert.equal(requestOf(environmentId)!.approvalActionedBy?.id, graph.user(TARGET, 'other.admin@fabrikam.com')!.id);
     await waitFor(migrationId, (s) => s.phase === 'Approved');
     const approved = await env.client.workflow.getHandle(`t2t-${environmentId}`).query<MigrationStatus>('status');
     const entry = approved.audit.find((e) => e.action === 'approve');
@@ -315,9 +350,9 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
   });
 
   it('the smoke check signs in, lists and reads one user, changing nothing; a wrong secret is named as consent or credential', async () => {
-    const smoke = (extraEnv: Record<string, string> = {}) =>
+    const smoke = (extraEnv: Record<string, string> = {}, extraArgs: string[] = []) =>
       new Promise<Run>((resolve) => {
-        execFile(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'microsoft', 'smoke.js'), '--user', 'admin@contoso.com'], { env: { ...workerEnv, ...extraEnv }, cwd: dir }, (error, stdout, stderr) => {
+        execFile(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'microsoft', 'smoke.js'), '--user', 'admin@contoso.com', ...extraArgs], { env: { ...workerEnv, ...extraEnv }, cwd: dir }, (error, stdout, stderr) => {
           resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, json: () => ({}) });
         });
       });
@@ -326,11 +361,29 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
     const writesBefore = writes();
     const ok = await smoke();
     assert.equal(ok.code, 0, ok.stdout);
-    assert.match(ok.stdout, new RegExp(`✓ ${SOURCE}: list tenant-to-tenant requests \\(as source\\): \\d+ requests`));
+    assert.match(ok.stdout, new RegExp(`✓ ${SOURCE}: list tenant-to-tenant requests \\(as source\\): \\d+ requests; the admin API accepts this token for the tenant-to-tenant calls`));
+    assert.match(ok.stdout, new RegExp(`✓ ${SOURCE}: sign in to the Power Platform admin API: token received, aud https://service\\.powerapps\\.com/\n`));
+    assert.match(ok.stdout, /sign in to Microsoft Graph: token received, aud https:\/\/graph\.microsoft\.com\n/);
+    assert.doesNotMatch(ok.stdout, /eyJ/, 'no token is printed');
     assert.match(ok.stdout, /found admin@contoso\.com/);
     assert.match(ok.stdout, /All checks passed; nothing was changed\./);
     assert.equal(JSON.stringify(fakes.requests()), before);
     assert.equal(writes(), writesBefore, 'no write to the admin API');
+
+    const known = fakes.requests().find((r) => r.sourceTenantId === SOURCE)!;
+    const withStatus = await smoke({}, ['--migration-status', known.id.toUpperCase()]);
+    assert.equal(withStatus.code, 0, withStatus.stdout);
+    assert.match(withStatus.stdout, new RegExp(`✓ status of migration ${known.id.toUpperCase()} \\(/get, as the service answered\\): ${SOURCE}: \\{.*"status":"`));
+
+    fakes.setAppOnlyTenantToTenant(false);
+    try {
+      const wantsAdmin = await smoke();
+      assert.equal(wantsAdmin.code, 4, wantsAdmin.stdout);
+      assert.match(wantsAdmin.stdout, new RegExp(`✗ ${SOURCE}: list tenant-to-tenant requests \\(as source\\): role or permission: the admin API refused the app's own token for the tenant-to-tenant calls .*the service wants a signed-in admin instead: check with -- --device-code --tenant ${SOURCE}`));
+      assert.equal(writes(), writesBefore, 'still no write');
+    } finally {
+      fakes.setAppOnlyTenantToTenant(true);
+    }
 
     writeFileSync(path.join(dir, 'wrong-secret.txt'), 'not-the-secret');
     writeFileSync(

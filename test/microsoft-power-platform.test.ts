@@ -9,9 +9,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { MicrosoftServiceError } from '../src/microsoft/errors';
 import type { TokenSource } from '../src/microsoft/http';
-import { MAX_POLL_FAILURES, PowerPlatformClient, type OperationStarted } from '../src/microsoft/power-platform';
+import { MAX_POLL_FAILURES, operationState, PowerPlatformClient, sleepWithHeartbeats, type OperationStarted } from '../src/microsoft/power-platform';
 import type { MicrosoftSettings } from '../src/microsoft/settings';
 import { createDeviceCodeTokenSource, createTokenSource, GRAPH_SCOPE, POWER_PLATFORM_SCOPE } from '../src/microsoft/tokens';
+import { MicrosoftMigrationService, SAS_EXPIRY_SET_BY_SERVICE } from '../src/microsoft/microsoft-service';
+import type { OperationContext, ServiceMigration } from '../src/service/migration-service';
 import { createAppCertificate, startMicrosoftFakes, trustFakeCa, type MicrosoftFakes } from './fakes/microsoft-services';
 import { freePort } from './helpers/ports';
 
@@ -60,6 +62,10 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
     return { environmentId, request };
   };
   const logSince = (mark: number) => fakes.requestLog.slice(mark);
+  const app = (tenantId: string, name: string) => fakes.principalOf(tenantId, name, 'ServicePrincipal');
+  const user = (tenantId: string, upn: string) => fakes.principalOf(tenantId, upn, 'User');
+  /** The `aud` claim of a token (its payload decoded for the test, not verified). */
+  const audOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as { aud: string }).aud;
 
   before(async () => {
     const certificate = await createAppCertificate('CN=t2t target app');
@@ -95,7 +101,7 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
   });
 
   beforeEach(() => {
-    fakes.setOperationBehaviour({ runningPolls: 2, outcome: 'Succeeded', retryAfterSeconds: undefined, answer: 'operation-location' });
+    fakes.setOperationBehaviour({ runningPolls: 2, outcome: 'Succeeded', retryAfterSeconds: undefined, answer: 'operation-location', stateShape: 'lifecycle', validation: 'passes' });
     fakes.setPageSize(50);
     fakes.setCreateAnswer('id');
     fakes.clearFaults();
@@ -214,7 +220,7 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
       });
       const asAdmin = new PowerPlatformClient({ baseUrl: settings.powerPlatformApiUrl, tokens: deviceTokens, pollIntervalMs: 20 });
       const request = await asAdmin.submit(SOURCE, newEnvironment(), TARGET);
-      assert.equal(request.createdBy, 'admin@source.example');
+      assert.deepEqual(request.createdBy, user(SOURCE, 'admin@source.example'));
       assert.equal(prompts.length, 1);
       assert.match(prompts[0], /device/);
       await deviceTokens.token(SOURCE, GRAPH_SCOPE);
@@ -229,7 +235,7 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
         const { createTokenSource, POWER_PLATFORM_SCOPE } = require(${JSON.stringify(tokensModule)});
         const settings = JSON.parse(process.argv[1]);
         createTokenSource(settings).token(settings.tenants[0].tenantId, POWER_PLATFORM_SCOPE)
-          .then((t) => { console.log(t.startsWith('fake-at-') ? 'token' : 'odd'); })
+          .then((t) => { console.log(t.split('.').length === 3 ? 'token' : 'odd'); })
           .catch((e) => { console.log(e.kind); });`;
       const args = ['-e', script, JSON.stringify({ ...settings, tenants: [settings.tenants[0]] })];
       const trusted = await run(process.execPath, args, { env: { ...process.env, NODE_EXTRA_CA_CERTS: fakes.caPath } });
@@ -248,7 +254,7 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
       assert.match(request.id, /^[0-9a-f-]{36}$/);
       assert.equal(request.environmentId, environmentId);
       assert.equal(request.targetTenantId, TARGET);
-      assert.equal(request.createdBy, 't2t source app');
+      assert.deepEqual(request.createdBy, app(SOURCE, 't2t source app'));
       assert.equal(request.approvalStatus, 'Pending');
       assert.deepEqual((await client.listRequests(SOURCE)).find((r) => r.id === request.id), request);
       const approval = (await client.listApprovals(TARGET)).find((a) => a.sourceMigrationId === request.id);
@@ -257,7 +263,7 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
       assert.equal(approval.approvalState, 'Pending');
       assert.equal(approval.environmentName, fakes.environments(SOURCE).find((e) => e.id === environmentId)?.name);
       assert.ok(approval.organizationId);
-      assert.equal(approval.createdBy, 't2t source app');
+      assert.deepEqual(approval.createdBy, app(SOURCE, 't2t source app'));
       assert.ok(!Number.isNaN(Date.parse(approval.resourceCreatedTime ?? '')));
       assert.deepEqual((await client.listApprovals(SOURCE)).filter((a) => a.sourceMigrationId === request.id), []);
     });
@@ -284,8 +290,8 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
       assert.deepEqual(
         [approved, rejected].map((r) => requests.find((x) => x.id === r.id)).map((r) => [r?.approvalStatus, r?.approvalActionedBy]),
         [
-          ['Approved', 't2t target app'],
-          ['Rejected', 't2t target app'],
+          ['Approved', app(TARGET, 't2t target app')],
+          ['Rejected', app(TARGET, 't2t target app')],
         ],
       );
     });
@@ -307,7 +313,7 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
       fakes.approveExternally(request.id, 'admin@target.example');
       const seen = (await client.listRequests(SOURCE)).find((r) => r.id === request.id);
       assert.equal(seen?.approvalStatus, 'Approved');
-      assert.equal(seen?.approvalActionedBy, 'admin@target.example');
+      assert.deepEqual(seen?.approvalActionedBy, { ...user(TARGET, 'admin@target.example'), type: 'User' });
       const approval = (await client.listApprovals(TARGET)).find((a) => a.sourceMigrationId === request.id);
       assert.equal(approval?.approvalState, 'Approved');
     });
@@ -346,16 +352,45 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
       assert.match(foreign.message, /elsewhere\.example\.net/);
     });
 
-    it('deletes a request; deleting one already gone is fine', async () => {
+    it('deletes a request; deleting one already gone (400 or 404) is fine, and only a delete reads a 400 so', async () => {
       const request = await client.submit(SOURCE, newEnvironment(), TARGET);
       await client.delete(SOURCE, request.id);
       assert.ok(!(await client.listRequests(SOURCE)).some((r) => r.id === request.id));
+      // The fake answers an unknown migration 400, as the service is reported to.
+      const mark = fakes.requestLog.length;
       await client.delete(SOURCE, request.id);
+      assert.deepEqual(logSince(mark).filter((e) => e.method === 'DELETE').map((e) => e.status), [400]);
+      fakes.failNext(/^DELETE .*\/delete$/, { status: 404 });
+      await client.delete(SOURCE, request.id.toUpperCase());
       const other = await client.submit(SOURCE, newEnvironment(), TARGET);
       fakes.deleteExternally(other.id);
       await client.delete(SOURCE, other.id);
       const status = await failure(client.getStatus(SOURCE, other.id));
-      assert.equal(status.kind, 'notFound');
+      assert.equal(status.kind, 'refused', 'a read of an unknown migration is not taken for anything but what it says');
+      assert.equal(status.status, 400);
+
+      // A 400 for a request that is still there is the service's refusal, not "gone".
+      const kept = await client.submit(SOURCE, newEnvironment(), TARGET);
+      fakes.failNext(/^DELETE .*\/delete$/, { status: 400 });
+      const refused = await failure(client.delete(SOURCE, kept.id));
+      assert.equal(refused.kind, 'refused');
+      assert.ok((await client.listRequests(SOURCE)).some((r) => r.id === kept.id));
+    });
+
+    it('reads principals as objects (id, type), and still takes the older plain strings', async () => {
+      const list = /^GET \/providers\/Microsoft\.BusinessAppPlatform\/t2tmigrations$/;
+      fakes.failNext(list, {
+        status: 200,
+        body: {
+          value: [
+            { id: 'as-strings', environmentId: 'e', targetTenantId: TARGET, createdBy: 'someone@contoso.com', approvalActionedBy: 'other@fabrikam.com' },
+            { id: 'as-objects', environmentId: 'e', targetTenantId: TARGET, createdBy: { id: 'c0ffee00-0000-4000-8000-000000000001', type: 'User', displayName: 'Ana' }, approvalActionedBy: null },
+          ],
+        },
+      });
+      const [strings, objects] = await client.listRequests(SOURCE);
+      assert.deepEqual([strings.createdBy, strings.approvalActionedBy], [{ name: 'someone@contoso.com' }, { name: 'other@fabrikam.com' }]);
+      assert.deepEqual([objects.createdBy, objects.approvalActionedBy], [{ id: 'c0ffee00-0000-4000-8000-000000000001', type: 'User', name: 'Ana' }, undefined]);
     });
   });
 
@@ -374,9 +409,10 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
       const result = await client.pollOperation(SOURCE, started, { onPoll: (raw) => polled.push(raw) });
       assert.equal(result.status, 'Succeeded');
       assert.equal(result.message, undefined);
+      // The state is an object, as the module's WaitUntilFinished reads it ($content.state.id).
       assert.deepEqual(
-        polled.map((raw) => (raw as { status: string }).status),
-        ['Running', 'Running', 'Succeeded'],
+        polled.map((raw) => (raw as { state: { id: string } }).state),
+        [{ id: 'Running' }, { id: 'Running' }, { id: 'Succeeded' }],
       );
       const held = fakes.requests().find((r) => r.id === request.id)!;
       assert.deepEqual(held.prepareBody, {
@@ -384,7 +420,7 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
         ReadOnlyUserMappingFileContainerUri: 'https://storage.example.test/t2t-container',
         NewSecurityGroupId: 'group-1',
       });
-      assert.equal(((await client.getStatus(SOURCE, request.id)) as { status: string }).status, 'Prepared');
+      assert.equal(((await client.getStatus(SOURCE, request.id)) as { status: string }).status, 'Validate Tenant To Tenant Migration: Succeeded');
     });
 
     it('migrates to Succeeded, and reports a failed migrate with the service message', async () => {
@@ -403,8 +439,8 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
       const result = await client.pollOperation(SOURCE, await client.startMigrate(SOURCE, bad.id, { TargetTenantId: TARGET }));
       assert.equal(result.status, 'Failed');
       assert.equal(result.message, 'The target tenant has no Dataverse capacity left');
-      assert.equal((result.raw as { status: string }).status, 'Failed');
-      assert.equal(((await client.getStatus(SOURCE, bad.id)) as { status: string }).status, 'Failed');
+      assert.equal(operationState(result.raw), 'Failed');
+      assert.equal(((await client.getStatus(SOURCE, bad.id)) as { status: string }).status, 'Migrate Environment: Failed');
       assert.ok(fakes.environments(SOURCE).some((e) => e.id === bad.environmentId), 'the environment stayed');
     });
 
@@ -422,6 +458,61 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
       const mark = fakes.requestLog.length;
       assert.equal((await client.pollOperation(SOURCE, done)).status, 'Succeeded');
       assert.equal(fakes.requestLog.length, mark, 'nothing to poll');
+    });
+
+    it('sends GuestAdminUserEmail in the prepare and migrate bodies when given, as the module does', async () => {
+      const { request } = await approvedRequest();
+      const guest = 'guest.admin@fabrikam.example';
+      await client.pollOperation(SOURCE, await client.startPrepare(SOURCE, request.id, { TargetTenantId: TARGET, ReadOnlyUserMappingFileContainerUri: SAS, GuestAdminUserEmail: guest }));
+      await client.pollOperation(SOURCE, await client.startMigrate(SOURCE, request.id, { TargetTenantId: TARGET, GuestAdminUserEmail: guest }));
+      const held = fakes.requests().find((r) => r.id === request.id)!;
+      assert.equal((held.prepareBody as Record<string, string>).GuestAdminUserEmail, guest);
+      assert.deepEqual(held.migrateBody, { TargetTenantId: TARGET, GuestAdminUserEmail: guest });
+    });
+
+    it('takes the older string states too (status: Running / Succeeded), and waits out a 409 as the provider does', async () => {
+      fakes.setOperationBehaviour({ stateShape: 'status-string', runningPolls: 1 });
+      const { request } = await approvedRequest();
+      const started = await client.startPrepare(SOURCE, request.id, { TargetTenantId: TARGET, ReadOnlyUserMappingFileContainerUri: SAS });
+      fakes.failNext(/^GET \/providers\/Microsoft\.BusinessAppPlatform\/operations\//, { status: 409, times: 2 });
+      const states: (string | undefined)[] = [];
+      const result = await client.pollOperation(SOURCE, started, { onPoll: (raw) => states.push(operationState(raw)) });
+      assert.equal(result.status, 'Succeeded');
+      assert.deepEqual(states.slice(-2), ['Running', 'Succeeded']);
+    });
+
+    it('never polls for ever: an operation with no state ends at its budget with one line naming it and its last answer, logged once', async () => {
+      fakes.setOperationBehaviour({ stateShape: 'no-state' });
+      const { request } = await approvedRequest();
+      const started = await client.startPrepare(SOURCE, request.id, { TargetTenantId: TARGET, ReadOnlyUserMappingFileContainerUri: SAS });
+      const unrecognised: unknown[] = [];
+      let polls = 0;
+      const err = await failure(
+        client.pollOperation(SOURCE, started, { what: 'prepare', budgetMs: 600, onPoll: () => polls++, onUnrecognised: (raw) => unrecognised.push(raw) }),
+      );
+      assert.equal(err.kind, 'timedOut');
+      assert.equal(err.retryable, false);
+      const operationId = new URL((started as { operationUrl: string }).operationUrl).pathname.split('/').pop()!;
+      assert.match(err.message, new RegExp(`prepare operation ${operationId} reported no end within 600ms \\(T2T_OPERATION_BUDGET\\); its last answer: \\{"id":"${operationId}","progress":\\d+\\}`));
+      assert.doesNotMatch(err.message, /\n/);
+      assert.ok(polls >= 2, `${polls} polls`);
+      assert.equal(unrecognised.length, 1, 'the unrecognised answer is told once');
+
+      // A resumed attempt counts from the operation's start: past its budget, it ends without asking again.
+      const mark = fakes.requestLog.length;
+      const resumed = await failure(client.pollOperation(SOURCE, started, { budgetMs: 60_000, startedAt: Date.now() - 60_000 }));
+      assert.equal(resumed.kind, 'timedOut');
+      assert.match(resumed.message, /its last answer: none yet/);
+      assert.equal(fakes.requestLog.length, mark);
+    });
+
+    it('heartbeats while it waits longer than a heartbeat step, so that a long Retry-After is not taken for a lost worker', async () => {
+      let beats = 0;
+      await sleepWithHeartbeats(230, undefined, () => beats++, 50);
+      assert.equal(beats, 4, 'between the five steps of 50, 50, 50, 50 and 30 ms');
+      beats = 0;
+      await sleepWithHeartbeats(40, undefined, () => beats++, 50);
+      assert.equal(beats, 0);
     });
 
     it("waits the service's Retry-After between polls", async () => {
@@ -509,6 +600,16 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
       assert.equal(err.status, 503);
     });
 
+    it("asks for the admin API's audience with its trailing slash; a token without the slash is refused", async () => {
+      const token = await createTokenSource(settings).token(SOURCE, POWER_PLATFORM_SCOPE);
+      assert.equal(POWER_PLATFORM_SCOPE, 'https://service.powerapps.com//.default');
+      assert.equal(audOf(token), 'https://service.powerapps.com/');
+      const noSlash: TokenSource = { token: async (tenantId) => fakes.issueToken(tenantId, SOURCE_APP, 'https://service.powerapps.com/.default') };
+      const err = await failure(new PowerPlatformClient({ baseUrl: settings.powerPlatformApiUrl, tokens: noSlash, pollIntervalMs: 20 }).listRequests(SOURCE));
+      assert.equal(err.kind, 'unauthorized');
+      assert.match(err.message, /wrong audience 'https:\/\/service\.powerapps\.com'; expected 'https:\/\/service\.powerapps\.com\/'/);
+    });
+
     it("unauthorized for a token of another audience, naming the management-app registration", async () => {
       const graphTokens: TokenSource = { token: async (tenantId) => fakes.issueToken(tenantId, SOURCE_APP, GRAPH_SCOPE) };
       const wrongAudience = new PowerPlatformClient({ baseUrl: settings.powerPlatformApiUrl, tokens: graphTokens, pollIntervalMs: 20 });
@@ -527,6 +628,88 @@ describe('Microsoft sign-in and the Power Platform admin API against the fake @i
       assert.equal(err.kind, 'forbidden');
       assert.equal(err.retryable, false);
       assert.match(err.message, /Power Platform administrator role/);
+    });
+  });
+
+  describe('the Microsoft back end on these calls (MicrosoftMigrationService)', () => {
+    const operation = (logs: string[] = []): OperationContext => ({ heartbeat: () => undefined, signal: new AbortController().signal, log: (m) => logs.push(m) });
+    const migrationOf = (environmentId: string, serviceMigrationId?: string): ServiceMigration => ({
+      migrationId: `m-${environmentId}`,
+      environmentId,
+      sourceTenantId: SOURCE,
+      targetTenantId: TARGET,
+      ...(serviceMigrationId ? { serviceMigrationId } : {}),
+    });
+
+    it('a prepare whose operation ended Succeeded but whose status says "Validation Failed" is a failed prepare, with the report link', async () => {
+      const service = MicrosoftMigrationService.fromSettings(settings);
+      const { environmentId, request } = await approvedRequest();
+      const migration = migrationOf(environmentId, request.id);
+      const storage = await service.createStorage(migration);
+      fakes.setOperationBehaviour({ runningPolls: 1, validation: 'fails' });
+      const mark = fakes.requestLog.length;
+      const failed = await service.prepare(migration, storage, operation(), { guestAdmin: 'guest@fabrikam.example' });
+      assert.equal(failed.succeeded, false);
+      assert.match(String(failed.message), /Validation Failed/);
+      assert.equal(failed.errorReportUrl, 'https://storage.example.test/t2t-container/usermapping_errors.csv?sv=2018-03-28&sr=b&si=SASpolicyfake&sig=fake');
+      assert.ok(logSince(mark).some((e) => e.method === 'GET' && e.path.endsWith('/get')), 'the status was read after the operation ended');
+      assert.equal((fakes.requests().find((r) => r.id === request.id)!.prepareBody as Record<string, string>).GuestAdminUserEmail, 'guest@fabrikam.example');
+
+      fakes.setOperationBehaviour({ validation: 'passes' });
+      assert.deepEqual(await service.prepare(migration, storage, operation()), { succeeded: true });
+    });
+
+    it('ends a prepare whose operation never reports a state at T2T_OPERATION_BUDGET, the raw answer logged once', async () => {
+      const service = MicrosoftMigrationService.fromSettings({ ...settings, operationBudgetMs: 500 });
+      const { environmentId, request } = await approvedRequest();
+      const migration = migrationOf(environmentId, request.id);
+      const storage = await service.createStorage(migration);
+      fakes.setOperationBehaviour({ stateShape: 'no-state' });
+      const logs: string[] = [];
+      await assert.rejects(service.prepare(migration, storage, operation(logs)), (err: Error & { nonRetryable?: boolean }) => {
+        assert.match(err.message, /^the Power Platform admin API's prepare operation [0-9a-f-]{36} reported no end within 500ms \(T2T_OPERATION_BUDGET\); its last answer: \{"id"/);
+        assert.equal(err.nonRetryable, true);
+        return true;
+      });
+      assert.equal(logs.length, 1);
+      assert.match(logs[0], /answered with no state the product can read .* Its answer: \{"id":"[0-9a-f-]{36}","progress":1\}$/);
+    });
+
+    it("a stored-access-policy SAS (no se=) reports its expiry as set by the service, never ''", async () => {
+      const service = MicrosoftMigrationService.fromSettings(settings);
+      fakes.failNext('/generateTenantToTenantResourceStorage', {
+        status: 200,
+        body: { sharedAccessSignature: 'https://dynamics.blob.core.windows.net/20240604t000000z73e18df430fe40059290dsddc25d783?sv=2018-03-28&sr=c&si=SASpolicyXXRRRX&sig=abc' },
+      });
+      const storage = await service.createStorage(migrationOf(newEnvironment()));
+      assert.equal(storage.expiresOn, SAS_EXPIRY_SET_BY_SERVICE);
+      assert.equal((await service.createStorage(migrationOf(newEnvironment()))).expiresOn, '2099-01-01T00:00:00.000Z');
+    });
+
+    it('compares environment and migration GUIDs without regard to case', async () => {
+      const service = MicrosoftMigrationService.fromSettings(settings);
+      const environmentId = newEnvironment();
+      const first = await service.submit(migrationOf(environmentId));
+      const again = await service.submit(migrationOf(environmentId.toUpperCase()));
+      assert.equal(again.serviceMigrationId, first.serviceMigrationId, 'a retried submit reuses the open request');
+      assert.equal(fakes.requests().filter((r) => r.environmentId === environmentId).length, 1);
+      const upper = migrationOf(environmentId, first.serviceMigrationId.toUpperCase());
+      assert.deepEqual(await service.requestState(upper), { state: 'pending' });
+      await service.approve(upper);
+      assert.equal(fakes.requests().find((r) => r.id === first.serviceMigrationId)?.approvalStatus, 'Approved');
+    });
+
+    it('names who acted outside the product through Graph where it can, else gives the principal id and says so', async () => {
+      const service = MicrosoftMigrationService.fromSettings(settings);
+      const environmentId = newEnvironment();
+      const { serviceMigrationId } = await service.submit(migrationOf(environmentId));
+      fakes.approveExternally(serviceMigrationId, 'admin@target.example');
+      const { id } = user(TARGET, 'admin@target.example');
+      // This fake's Graph holds no users: the id stands in, said so.
+      assert.deepEqual(await service.requestState(migrationOf(environmentId, serviceMigrationId)), {
+        state: 'approved',
+        actedBy: `User ${id} (its name could not be read from Microsoft Graph in tenant ${TARGET})`,
+      });
     });
   });
 });

@@ -232,6 +232,8 @@ describe('notifications on the dev server @integration', function () {
           // Payload encryption is another test's subject (codec.test.ts, payload-encryption.test.ts).
           T2T_PAYLOAD_ENCRYPTION: 'off',
           PATH: process.env.PATH,
+          // Unversioned, as the tests' in-process workers are (test/helpers/product.ts).
+          T2T_WORKER_VERSIONING: 'off',
           TEMPORAL_ADDRESS: env.address,
           T2T_TASK_QUEUE: p.config.taskQueue,
           T2T_DATABASE_URL: p.config.databaseUrl,

@@ -17,7 +17,17 @@ const value = fc.oneof(
 );
 const payload = fc.oneof(
   fc.record(
-    { actor: value, requestId: value, reason: value, targetTenantId: value, mappingContainer: value, at: value, unschedule: value, other: value },
+    {
+      actor: value,
+      requestId: value,
+      reason: value,
+      targetTenantId: value,
+      mappingContainer: value,
+      at: value,
+      unschedule: value,
+      guestAdmin: fc.oneof(value, fc.constantFrom('guest@fabrikam.com', ' guest@fabrikam.com ', 'guest.fabrikam.com', `${'g'.repeat(250)}@f.com`)),
+      other: value,
+    },
     { requiredKeys: [] },
   ),
   value,
@@ -47,5 +57,13 @@ describe('inbox payload checks', () => {
     assert.deepEqual(checkedPayload('deny', { actor: 'admin@target.example' }), { actor: 'admin@target.example', reason: '' });
     assert.deepEqual(checkedPayload('migrate', { actor: 'a@b.c', targetTenantId: 't', at: '2026-12-05T22:00:00Z', extra: 1 }), { actor: 'a@b.c', targetTenantId: 't', at: '2026-12-05T22:00:00Z' });
     assert.equal(checkedPayload('prepare', { actor: 'a@b.c', targetTenantId: 't' }), undefined);
+    assert.deepEqual(checkedPayload('prepare', { actor: 'a@b.c', targetTenantId: 't', mappingContainer: 'https://x/c', guestAdmin: ' guest@fabrikam.com ' }), {
+      actor: 'a@b.c',
+      targetTenantId: 't',
+      mappingContainer: 'https://x/c',
+      guestAdmin: 'guest@fabrikam.com',
+    });
+    assert.equal(checkedPayload('migrate', { actor: 'a@b.c', targetTenantId: 't', guestAdmin: 'guest.fabrikam.com' }), undefined);
+    assert.equal(parseAction('migrate', { actor: 'a@b.c', targetTenantId: 't', guestAdmin: 'guest.fabrikam.com' }).ok, false);
   });
 });

@@ -204,7 +204,12 @@ describe('safe under Temporal\'s own tools @integration', function () {
       await handle.terminate('an operator cleaning up');
       const status = await p.client.status(submitted.migrationId);
       assert.equal(status.phase, 'Terminated');
-      assert.match(String(status.reason), /^the migration's workflow was terminated at .* while Approved/);
+      assert.match(String(status.reason), /^the migration's workflow was terminated while Approved/);
+      // how, when and by whom, from the run's close event
+      assert.equal(status.closed?.how, 'terminated');
+      assert.equal(status.closed?.reason, 'an operator cleaning up');
+      assert.equal(status.closed?.whilePhase, 'Approved');
+      assert.ok(!Number.isNaN(Date.parse(status.closed?.at ?? '')), status.closed?.at);
       await assert.rejects(
         p.client.act(submitted.migrationId, 'cancel', { actor: w.sourceAdmin }),
         (err: Error) => err instanceof UserError && err.message === 'cancel refused: the migration has ended (Terminated)',

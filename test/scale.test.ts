@@ -34,6 +34,8 @@ describe('scale out: a batch on two workers and a shared database @integration',
           // Payload encryption is another test's subject (codec.test.ts, payload-encryption.test.ts).
           T2T_PAYLOAD_ENCRYPTION: 'off',
           PATH: process.env.PATH,
+          // Unversioned, as the tests' in-process workers are (test/helpers/product.ts).
+          T2T_WORKER_VERSIONING: 'off',
           TEMPORAL_ADDRESS: env.address,
           T2T_TASK_QUEUE: p.config.taskQueue,
           T2T_DATABASE_URL: databaseUrl,

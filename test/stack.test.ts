@@ -3,7 +3,7 @@
 // first start's migration and blob.
 import assert from 'node:assert/strict';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/temporal-binaries';
@@ -74,9 +74,17 @@ describe('embedded stack (npm start) @integration', function () {
     assert.match(first.output(), new RegExp(`Web UI: +http://localhost:${env.T2T_UI_PORT}/`));
     // What a person needs, not the workflow bundle's build report nor the servers' own output (in log files).
     assert.match(first.output(), /Worker: +ready, task queue '/);
+    // From a fresh machine: the stack's worker declares a version and makes it current (docs/deployment.md, Versions).
+    const version = /Worker: +ready, task queue '[^']+', version (t2t-worker\.\d+\.\d+\.\d+-[0-9a-f]{12})$/m.exec(first.output())?.[1];
+    assert.ok(version, first.output());
+    assert.ok(first.output().includes(`worker: version ${version} is now current: new migrations start on it`), first.output());
     assert.ok(first.output().includes(`Data:      ${path.join(dir, 'data')} (server logs: temporal.log, azurite.log)`), first.output());
     assert.doesNotMatch(first.output(), /webpack|modules by path|Workflow bundle created|workflow-bundle-/i);
     assert.ok(existsSync(path.join(dir, 'data', 'temporal.log')) && existsSync(path.join(dir, 'data', 'azurite.log')));
+    // The sandbox signs evidence packs with a key of its own, made on the first start and said in one line.
+    const sandboxKey = path.join(dir, 'data', 'evidence-signing-key.sandbox.pem');
+    assert.ok(first.output().includes(`Evidence:  signed with this sandbox's own key (made now) ${sandboxKey}; set T2T_EVIDENCE_SIGNING_KEY_FILE in production`), first.output());
+    assert.equal(statSync(sandboxKey).mode & 0o777, 0o600, 'only its owner reads the private key');
     const ui = await fetch(`http://127.0.0.1:${env.T2T_UI_PORT}/`);
     assert.equal(ui.status, 200, 'the Web UI answers');
     // Payloads encrypted from the first start, with a key made in the data folder; the Web UI decodes through the codec server.
@@ -100,6 +108,7 @@ describe('embedded stack (npm start) @integration', function () {
     const second = await startStack();
     try {
       assert.match(second.output(), /Payloads: +payloads encrypted with key 'k\d{8}-[0-9a-f]{6}' \(keys from .*payload-keys\)/, 'a second start keeps the key');
+      assert.ok(second.output().includes(`worker: version ${version} is current`), 'the same build again: already current');
       const status = await t2t(['status', '--migration-id', migrationId, '--json']);
       assert.equal(status.code, 0, status.stderr);
       assert.equal((JSON.parse(status.stdout) as { phase: string }).phase, 'Approved');
@@ -109,6 +118,15 @@ describe('embedded stack (npm start) @integration', function () {
       assert.equal(await blob.text(), w.mappingCsv);
       const prepared = await t2t(['--as', w.sourceAdmin, 'prepare', '--migration-id', migrationId, '--target-tenant', w.target, '--mapping-container', sasUrl, '--json']);
       assert.equal((JSON.parse(prepared.stdout) as { phase: string }).phase, 'Prepared', prepared.stderr);
+      // The second start keeps the first start's key; an evidence pack needs no setting, and verifies.
+      assert.ok(second.output().includes(`Evidence:  signed with this sandbox's own key ${path.join(dir, 'data', 'evidence-signing-key.sandbox.pem')};`), second.output());
+      const evidence = await t2t(['--as', w.sourceAdmin, 'evidence', '--migration-id', migrationId, '--out', 'evidence.tar.gz', '--json']);
+      assert.equal(evidence.code, 0, evidence.stderr);
+      const signature = (JSON.parse(evidence.stdout) as { signature: { algorithm: string; keyId: string } }).signature;
+      assert.equal(signature.algorithm, 'Ed25519');
+      const verified = await t2t(['evidence', 'verify', 'evidence.tar.gz']);
+      assert.equal(verified.code, 0, verified.stderr);
+      assert.match(verified.stdout, new RegExp(`^verified: \\d+ parts, signed by ${signature.keyId}$`, 'm'));
     } finally {
       assert.equal(await stop(second.child), 0);
     }

@@ -1,11 +1,12 @@
 // The reconciler's activities (SPEC §2 step 9): a terminate or a timeout closes a
 // migration's workflow without any of our code running, so its request stays open
 // in the control plane and its container SAS keeps working. These find such
-// requests and close them. Only the simulated back end keeps requests here.
+// requests and close them, and tell the batch that started such a migration, which
+// would otherwise wait for its report for ever. Only the simulated back end keeps requests here.
 import { log } from '@temporalio/activity';
-import type { Client, WorkflowExecutionStatusName } from '@temporalio/client';
+import type { Client, WorkflowExecutionDescription, WorkflowExecutionStatusName } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { MIGRATION_WORKFLOW_TYPE, SearchAttributes, migrationWorkflowId, phaseOfUnfinishedRun } from '../contracts';
+import { MIGRATION_WORKFLOW_TYPE, MigrationEndedSignal, SearchAttributes, migrationEndedSignal, migrationWorkflowId, phaseOfUnfinishedRun } from '../contracts';
 import { OPEN_REQUEST_STATUSES, type ControlPlane, type MigrationRequestRecord } from '../controlplane/control-plane';
 import { containerNameFor, type MigrationStorage } from '../storage/migration-storage';
 
@@ -67,6 +68,15 @@ export interface CloseOutcome {
   /** the request's status after the call */
   status: string;
   reason: string;
+  /** the batch that started the migration, told of its ending */
+  batchWorkflowId?: string;
+}
+
+/** What describe showed of a request's run. */
+interface RunSeen {
+  status: WorkflowExecutionStatusName;
+  /** the batch that started it, when one did */
+  batchWorkflowId?: string;
 }
 
 // Ids go into visibility queries as literals: anything else is judged by describe alone.
@@ -84,12 +94,12 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
   const { controlPlane, storage, client } = deps;
 
   /** The run that carries this request, described (strongly consistent); undefined when there is none. */
-  async function runStatusOf(request: MigrationRequestRecord): Promise<WorkflowExecutionStatusName | undefined> {
+  async function runOf(request: MigrationRequestRecord): Promise<RunSeen | undefined> {
     // Describe gives the latest run of the workflow id; a newer migration of the same
     // environment may have taken it since, so the run must carry this request's id.
     const latest = await describe(migrationWorkflowId(request.environmentId));
-    if (latest && latest.typedSearchAttributes.get(SearchAttributes.sourceMigrationId) === request.id) return latest.status.name;
-    if (!QUERY_SAFE_ID.test(request.id)) return latest ? 'UNKNOWN' : undefined;
+    if (latest && latest.typedSearchAttributes.get(SearchAttributes.sourceMigrationId) === request.id) return seen(latest);
+    if (!QUERY_SAFE_ID.test(request.id)) return latest ? { status: 'UNKNOWN' } : undefined;
     const runs: { workflowId: string; runId: string; startTime: Date }[] = [];
     for await (const run of client.workflow.list({ query: `${SearchAttributes.sourceMigrationId.name} = '${request.id}'` })) {
       runs.push({ workflowId: run.workflowId, runId: run.runId, startTime: run.startTime });
@@ -97,7 +107,14 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
     if (runs.length === 0) return undefined;
     // A reset leaves several runs with the request's id: the newest one owns it.
     runs.sort((a, b) => b.startTime.getTime() - a.startTime.getTime());
-    return (await describe(runs[0].workflowId, runs[0].runId))?.status.name;
+    const newest = await describe(runs[0].workflowId, runs[0].runId);
+    return newest ? seen(newest) : undefined;
+  }
+
+  function seen(description: WorkflowExecutionDescription): RunSeen {
+    // Only a batch starts migrations as child workflows (batch.ts); the parent stays recorded across the child's continue-as-new.
+    const batchWorkflowId = description.parentExecution?.workflowId;
+    return { status: description.status.name, ...(batchWorkflowId ? { batchWorkflowId } : {}) };
   }
 
   async function describe(workflowId: string, runId?: string) {
@@ -110,10 +127,28 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
   }
 
   /** How the request's run ended, if it ended without closing the request. */
-  async function judge(request: MigrationRequestRecord, missingGraceMs: number): Promise<{ closeAs?: ClosedAs; runStatus: WorkflowExecutionStatusName | 'NONE' }> {
-    const status = await runStatusOf(request);
-    if (status === undefined && Date.now() - Date.parse(request.createdOn) < missingGraceMs) return { runStatus: 'NONE' };
-    return { closeAs: closedAsOf(status), runStatus: status ?? 'NONE' };
+  async function judge(
+    request: MigrationRequestRecord,
+    missingGraceMs: number,
+  ): Promise<{ closeAs?: ClosedAs; runStatus: WorkflowExecutionStatusName | 'NONE'; batchWorkflowId?: string }> {
+    const run = await runOf(request);
+    if (run === undefined && Date.now() - Date.parse(request.createdOn) < missingGraceMs) return { runStatus: 'NONE' };
+    return { closeAs: closedAsOf(run?.status), runStatus: run?.status ?? 'NONE', ...(run?.batchWorkflowId ? { batchWorkflowId: run.batchWorkflowId } : {}) };
+  }
+
+  /**
+   * Tells the migration's batch how it ended, as the migration would have: the batch frees its
+   * migrate slot or its place in the queue, and counts it ended. Before the request is marked
+   * closed, so that a failure here leaves the request for the next run to try again. A batch
+   * that is closed wants nothing.
+   */
+  async function tellBatch(batchWorkflowId: string, ending: MigrationEndedSignal): Promise<void> {
+    try {
+      await client.workflow.getHandle(batchWorkflowId).signal(migrationEndedSignal, ending);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return;
+      throw err;
+    }
   }
 
   /**
@@ -187,15 +222,16 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
       if (!OPEN_REQUEST_STATUSES.includes(request.approvalStatus)) {
         return { requestId: request.id, outcome: 'closedAlready', status: request.approvalStatus, reason: 'closed already' };
       }
-      const { closeAs, runStatus } = await judge(request, input.missingGraceMs ?? DEFAULT_MISSING_GRACE_MS);
+      const { closeAs, runStatus, batchWorkflowId } = await judge(request, input.missingGraceMs ?? DEFAULT_MISSING_GRACE_MS);
       if (!closeAs) return { requestId: request.id, outcome: 'leftOpen', status: request.approvalStatus, reason: `its run is ${runStatus}` };
+      const reason = runStatus === 'NONE' ? 'no workflow run was found for it' : `its workflow run closed as ${runStatus}`;
       // Storage first: if marking the request fails, the request stays open and the next
       // run revokes again (idempotent); the other order could leave a live SAS behind a closed request.
       if (storage) await storage.revoke(containerNameFor(request.id));
+      if (batchWorkflowId) await tellBatch(batchWorkflowId, { environmentId: request.environmentId, phase: closeAs, reason: `${reason} (found by the reconciler)` });
       await controlPlane.setRequestStatus(request.id, closeAs, RECONCILER_ACTOR);
-      const reason = runStatus === 'NONE' ? 'no workflow run was found for it' : `its workflow run closed as ${runStatus}`;
-      log.info('reconciler closed a migration request', { requestId: request.id, environmentId: request.environmentId, status: closeAs, runStatus });
-      return { requestId: request.id, outcome: 'closed', status: closeAs, reason };
+      log.info('reconciler closed a migration request', { requestId: request.id, environmentId: request.environmentId, status: closeAs, runStatus, ...(batchWorkflowId ? { batchWorkflowId } : {}) });
+      return { requestId: request.id, outcome: 'closed', status: closeAs, reason, ...(batchWorkflowId ? { batchWorkflowId } : {}) };
     },
   };
 }

@@ -21,6 +21,7 @@ function operationContext(): OperationContext {
     resumed: context.info.heartbeatDetails,
     heartbeat: (progress) => context.heartbeat(progress),
     signal: context.cancellationSignal,
+    log: (message) => context.log.warn(message),
   };
 }
 
@@ -86,12 +87,16 @@ export function createServiceActivities(service: MigrationService) {
       await service.closeRequest(input.migration, input.phase);
     },
 
-    async prepareOnService(input: { migration: ServiceMigration; storage: StorageInfo }): Promise<ServicePrepareResult> {
-      return service.prepare(input.migration, input.storage, operationContext());
+    /** `guestAdmin`: the admin's --guest-admin, for Microsoft's service (the simulated one has no use for it). */
+    async prepareOnService(input: { migration: ServiceMigration; storage: StorageInfo; guestAdmin?: string }): Promise<ServicePrepareResult> {
+      return service.prepare(input.migration, input.storage, operationContext(), input.guestAdmin ? { guestAdmin: input.guestAdmin } : {});
     },
 
-    async migrateEnvironment(input: { migration: ServiceMigration; storage: StorageInfo; mappingEtag?: string }): Promise<MigrateOutcome> {
-      return service.migrate({ ...input.migration, storage: input.storage, mappingEtag: input.mappingEtag }, operationContext());
+    async migrateEnvironment(input: { migration: ServiceMigration; storage: StorageInfo; mappingEtag?: string; guestAdmin?: string }): Promise<MigrateOutcome> {
+      return service.migrate(
+        { ...input.migration, storage: input.storage, mappingEtag: input.mappingEtag, ...(input.guestAdmin ? { guestAdmin: input.guestAdmin } : {}) },
+        operationContext(),
+      );
     },
   };
 }

@@ -1,17 +1,16 @@
 // What a `t2t` command needs, opened lazily and closed once: configuration,
 // the Temporal connection, the control plane, the migration client.
-import { Client, Connection } from '@temporalio/client';
+// Each library is imported by the first call that needs it: `t2t status` never loads the
+// database drivers or the storage SDK, `t2t world show` never loads the Temporal client.
+import type { Client, Connection } from '@temporalio/client';
 import { loadConfig, Config } from '../config';
-import { createControlPlane } from '../controlplane/database';
 import type { ControlPlane } from '../controlplane/control-plane';
-import { MigrationClient, UserError } from './migrations';
+import type { MigrationClient } from './migrations';
+import { UserError } from './user-error';
 import type { MigrationService } from '../service/migration-service';
-import { openMigrationService } from '../service';
 import { temporalConnectionOptions } from '../temporal-connection';
-import { publishEvents } from '../notifications/publish';
-import { notificationDatabase } from '../notifications/store';
 import type { NotificationEvent } from '../notifications/events';
-import { openAuditLog, type AuditLog } from '../controlplane/audit-log';
+import type { AuditLog } from '../controlplane/audit-log';
 
 export class CommandContext {
   readonly config: Config;
@@ -21,6 +20,8 @@ export class CommandContext {
   private migrationsValue?: MigrationClient;
   private serviceValue?: MigrationService;
   private auditLogValue?: AuditLog;
+  /** whether a refusal was published: its database pool would hold the process open */
+  private refusalsPublished = false;
 
   constructor(
     private readonly globals: { as?: string; json?: boolean },
@@ -49,6 +50,7 @@ export class CommandContext {
       throw new UserError(`this command acts on the simulated back end's world, and T2T_BACKEND is '${this.config.backend}'`);
     }
     if (!this.controlPlaneValue) {
+      const { createControlPlane } = await import('../controlplane/database');
       const controlPlane = await createControlPlane(this.config.databaseUrl);
       await controlPlane.migrateSchema();
       this.controlPlaneValue = controlPlane;
@@ -60,6 +62,7 @@ export class CommandContext {
   async service(): Promise<MigrationService> {
     if (!this.serviceValue) {
       const simulated = this.config.backend === 'simulated' ? { controlPlane: await this.controlPlane() } : { controlPlane: undefined as never };
+      const { openMigrationService } = await import('../service');
       this.serviceValue = (await openMigrationService(this.config, simulated)).service;
     }
     return this.serviceValue;
@@ -67,6 +70,7 @@ export class CommandContext {
 
   async client(): Promise<Client> {
     if (this.temporalClient) return this.temporalClient;
+    const { Client, Connection } = await import('@temporalio/client');
     // Loaded only by the commands that talk to Temporal; a key problem is one line before anything connects.
     const { payloadProtection, dataConverterOf } = await import('../codec');
     const dataConverter = dataConverterOf(payloadProtection(this.config, 'client'));
@@ -84,25 +88,35 @@ export class CommandContext {
   }
 
   async migrations(): Promise<MigrationClient> {
-    this.migrationsValue ??= new MigrationClient({
-      client: await this.client(),
-      config: this.config,
-      service: await this.service(),
-      auditLog: await this.auditLog(),
-      publish: refusalPublisher(await this.client(), this.config),
-    });
+    if (!this.migrationsValue) {
+      const { MigrationClient } = await import('./migrations');
+      const client = await this.client();
+      // The service, the audit log and the publisher open only when an action needs them (a submit,
+      // a refusal): reading a status needs none of them.
+      this.migrationsValue = new MigrationClient({
+        client,
+        config: this.config,
+        service: () => this.service(),
+        auditLog: () => this.auditLog(),
+        publish: (events) => {
+          this.refusalsPublished = true;
+          return refusalPublisher(client, this.config)(events);
+        },
+      });
+    }
     return this.migrationsValue;
   }
 
   /** The migrations' audit trail in the control-plane database (the worker writes it; evidence packs read it). */
   async auditLog(): Promise<AuditLog> {
+    const { openAuditLog } = await import('../controlplane/audit-log');
     this.auditLogValue ??= await openAuditLog(this.config.databaseUrl);
     return this.auditLogValue;
   }
 
   async close(): Promise<void> {
     // The refusal publisher's database, if a refusal was published: an open pool would hold the process.
-    await notificationDatabase(this.config.databaseUrl).close();
+    if (this.refusalsPublished) await (await import('../notifications/store')).notificationDatabase(this.config.databaseUrl).close();
     await this.auditLogValue?.close();
     await this.serviceValue?.close();
     await this.controlPlaneValue?.close();
@@ -112,5 +126,8 @@ export class CommandContext {
 
 /** Publishes the refusals the client records (Updates the migration's validator rejected) as the worker publishes its own. */
 export function refusalPublisher(client: Client, config: Config): (events: NotificationEvent[]) => Promise<void> {
-  return (events) => publishEvents({ database: notificationDatabase(config.databaseUrl), client, taskQueue: config.taskQueue, settings: config }, events);
+  return async (events) => {
+    const [{ publishEvents }, { notificationDatabase }] = await Promise.all([import('../notifications/publish'), import('../notifications/store')]);
+    await publishEvents({ database: notificationDatabase(config.databaseUrl), client, taskQueue: config.taskQueue, settings: config }, events);
+  };
 }

@@ -39,12 +39,12 @@ import {
 } from '../contracts';
 import { checkEligibility } from '../migration/eligibility';
 import { authorizeAction } from '../migration/authorization';
+import type { ReportedStatus } from './run-closure';
+import { runClosureOf } from './closed-runs';
 import { BATCH_WORKFLOW_TYPE, BatchEnvironment, BatchInput, batchWorkflowId } from '../contracts';
 
-/** A refusal or a mistake the admin can act on: the CLI prints its message alone. */
-export class UserError extends Error {
-  override name = 'UserError';
-}
+import { UserError } from './user-error';
+export { UserError };
 
 /**
  * Runs a look-up of the service for `action`: what the service says does not exist (or refuses
@@ -58,6 +58,11 @@ async function refusedAs<T>(action: string, work: () => Promise<T>): Promise<T> 
     if (err instanceof ApplicationFailure) throw new UserError(`${action}: the migration service did not answer: ${err.message}`);
     throw err;
   }
+}
+
+/** A dependency given as it is, or as the call that opens it. */
+async function opened<T extends object>(value: T | (() => Promise<T>)): Promise<T> {
+  return typeof value === 'function' ? (value as () => Promise<T>)() : value;
 }
 
 /** Only the close event of a run's history: enough to learn which run it continued as. */
@@ -103,8 +108,8 @@ export interface ActionOutcome {
 export interface MigrationClientOptions {
   client: Client;
   config: Pick<Config, 'taskQueue' | 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs'> & Partial<Pick<Config, 'servicePollMs' | 'checkBudgetMs' | 'continueAfterEvents'>>;
-  /** the migration service the worker drives: the client's checks at submit go through it too */
-  service: MigrationService;
+  /** the migration service the worker drives: the client's checks at submit go through it too (opened when first needed) */
+  service: MigrationService | (() => Promise<MigrationService>);
   /** how long to wait for the workflow to record an action's outcome */
   ackTimeoutMs?: number;
   /**
@@ -112,7 +117,7 @@ export interface MigrationClientOptions {
    * (a malformed payload, an action the phase cannot take) leaves no history, so the client
    * writes it to the audit trail itself (SPEC §2: every refused action is recorded).
    */
-  auditLog?: AuditLog;
+  auditLog?: AuditLog | (() => Promise<AuditLog>);
   /** notifies the subscribers of such a refusal (`action-refused`), as the worker does for the refusals it records */
   publish?: (events: NotificationEvent[]) => Promise<void>;
 }
@@ -126,7 +131,7 @@ export class MigrationClient {
 
   /** Checks the request at once, starts the migration and waits until it has been assessed. */
   async submit(input: { environmentId: string; targetTenantId: string; actor: string; reversesMigrationId?: string }): Promise<MigrationStatus> {
-    const { service } = this.options;
+    const service = await opened(this.options.service);
     const assessment = await refusedAs('submit', () => service.assess(input.environmentId, input.targetTenantId));
     const authorization = await service.authorize('submit', input.actor, {
       sourceTenantId: assessment.environmentTenantId,
@@ -257,12 +262,12 @@ export class MigrationClient {
   }
 
 
-  async status(migrationId: string): Promise<MigrationStatus> {
+  async status(migrationId: string): Promise<ReportedStatus> {
     return this.withReversal(await this.statusOf(await this.find(migrationId)));
   }
 
   /** A succeeded migration's status with the move-back that reverses it, if one was opened (reversalOf). */
-  async withReversal(status: MigrationStatus): Promise<MigrationStatus> {
+  async withReversal<S extends MigrationStatus>(status: S): Promise<S> {
     const reversedBy = await this.reversalOf(status);
     return reversedBy ? { ...status, reversedBy } : status;
   }
@@ -294,21 +299,27 @@ export class MigrationClient {
 
   /**
    * The status query, corrected for a run that closed without our code ending it (terminate,
-   * timeout, a failed task): its own state still shows the phase it stopped in.
+   * timeout, a failed task): its own state still shows the phase it stopped in, so the phase is
+   * `Terminated` (or `Failed`) and `closed` says how, when and by whom, from the run's close event.
    */
-  async statusOf(handle: WorkflowHandle): Promise<MigrationStatus> {
-    const status = await handle.query(statusQuery);
+  async statusOf(handle: WorkflowHandle): Promise<ReportedStatus> {
+    // Both at once: a status is one round trip's wait, not two.
+    const [status, description] = await Promise.all([handle.query(statusQuery), handle.describe()]);
     if (isFinalPhase(status.phase)) return status;
-    const description = await handle.describe();
+    const closed = await runClosureOf(
+      this.client,
+      { workflowId: description.workflowId, runId: description.runId, runStatus: description.status.name, closeTime: description.closeTime },
+      status.phase,
+    );
     const phase = phaseOfUnfinishedRun(description.status.name);
-    if (!phase) return status;
-    const closedAt = description.closeTime?.toISOString() ?? 'an unknown time';
-    const how = description.status.name === 'TIMED_OUT' ? 'timed out' : description.status.name.toLowerCase();
+    if (!phase || !closed) return status;
     return {
       ...status,
       phase,
       status: undefined,
-      reason: `the migration's workflow was ${how} at ${closedAt} while ${status.phase}; its storage access is revoked by the reconciler`,
+      // How, by whom and when are in `closed` (and the status's Closed line); the reason says what follows.
+      reason: `the migration's workflow was ${closed.how} while ${status.phase}, outside the product; its storage access is revoked by the reconciler`,
+      closed,
     };
   }
 
@@ -345,7 +356,7 @@ export class MigrationClient {
         const refused: AuditEntry = { at: new Date().toISOString(), action, actor: payload.actor, outcome: 'refused', reason, requestId, note: 'rejected by the migration before it was queued' };
         const status = await handle.query(statusQuery);
         const record = { ...refused, entryId: `rejected-${requestId}`, migrationId: status.migrationId, count: 1 };
-        await this.options.auditLog?.append([record]);
+        if (this.options.auditLog) await (await opened(this.options.auditLog)).append([record]);
         await this.options.publish?.([refusalEvent(migrationRefOf(status), status.phase, record)]);
         return { entry: refused, status };
       }

@@ -3,6 +3,7 @@ import type { MigrationStatus } from '../contracts';
 import type { MigrationPeople } from '../migration/migration-people';
 import { stripQuery } from '../migration/container-uri';
 import { formatDuration } from '../duration';
+import { describeClosure, type ReportedStatus } from './run-closure';
 
 export interface Printer {
   json: boolean;
@@ -41,8 +42,30 @@ export function createPrinter(json: boolean, write?: (s: string) => void, limit 
   };
 }
 
+/** How many names of each list of people a status shows unless asked for all (`t2t status --full`). */
+export const PEOPLE_SHOWN = 20;
+
+/** The people lists of a migration cut to `limit` names each; `more` counts the names left out of each list cut. */
+export type ShownPeople = MigrationPeople & { more?: Partial<Record<keyof MigrationPeople, number>> };
+
+export function shownPeople(people: MigrationPeople, limit = PEOPLE_SHOWN): ShownPeople {
+  const more: Partial<Record<keyof MigrationPeople, number>> = {};
+  const cut = <T>(key: keyof MigrationPeople, list: T[]): T[] => {
+    if (list.length <= limit) return list;
+    more[key] = list.length - limit;
+    return list.slice(0, limit);
+  };
+  const shown: ShownPeople = {
+    mailboxesConfigured: cut('mailboxesConfigured', people.mailboxesConfigured),
+    mailboxesToReconfigure: cut('mailboxesToReconfigure', people.mailboxesToReconfigure),
+    onmicrosoftAddressesRewritten: cut('onmicrosoftAddressesRewritten', people.onmicrosoftAddressesRewritten),
+    unmappedUsers: cut('unmappedUsers', people.unmappedUsers),
+  };
+  return Object.keys(more).length > 0 ? { ...shown, more } : shown;
+}
+
 /** The machine-readable shape every migration command prints with --json (SPEC §7). */
-export function statusDocument(status: MigrationStatus, extra: Record<string, unknown> = {}, people?: MigrationPeople): Record<string, unknown> {
+export function statusDocument(status: ReportedStatus, extra: Record<string, unknown> = {}, people?: ShownPeople): Record<string, unknown> {
   return {
     migrationId: status.migrationId,
     targetMigrationId: status.targetMigrationId,
@@ -57,7 +80,9 @@ export function statusDocument(status: MigrationStatus, extra: Record<string, un
     lockboxDeadline: status.lockboxDeadline ?? null,
     prepareDeadline: status.prepareDeadline ?? null,
     scheduledMigrateAt: status.scheduledMigrateAt ?? null,
+    scheduledBy: status.scheduledBy ?? null,
     stalled: status.stalled ?? null,
+    closed: status.closed ?? null,
     sasUrl: status.storage?.sasUrl ?? null,
     errorReportUrl: status.validation?.errorReportUrl ?? null,
     validation: status.validation ?? null,
@@ -75,7 +100,7 @@ export function statusDocument(status: MigrationStatus, extra: Record<string, un
 }
 
 /** The lines a person reads about one migration. */
-export function describeStatus(status: MigrationStatus, view: 'source' | 'target' = 'source', people?: MigrationPeople): string[] {
+export function describeStatus(status: ReportedStatus, view: 'source' | 'target' = 'source', people?: ShownPeople): string[] {
   const lines: string[] = [];
   const id = view === 'source' ? status.migrationId : status.targetMigrationId;
   lines.push(`Migration ${id} · ${status.environmentName ?? status.environmentId} (${status.environmentId})`);
@@ -84,6 +109,7 @@ export function describeStatus(status: MigrationStatus, view: 'source' | 'target
   if (status.reversesMigrationId) lines.push(`  Move-back of migration ${status.reversesMigrationId}`);
   if (status.reversedBy) lines.push(`  Reversed by move-back ${status.reversedBy.migrationId}${status.reversedBy.phase ? ` (${status.reversedBy.phase})` : ''}`);
   if (status.status) lines.push(`  Status:    ${status.status}`);
+  if (status.closed) lines.push(`  Closed:    ${describeClosure(status.closed)}${status.closed.whilePhase ? ` (while ${status.closed.whilePhase})` : ''}`);
   if (status.reason) lines.push(`  Reason:    ${status.reason}`);
   if (status.phase === 'PendingApproval' && status.approvalDeadline) lines.push(`  Approve before: ${status.approvalDeadline}`);
   if (status.phase === 'PendingLockbox' && status.lockboxDeadline) lines.push(`  Lockbox approval before: ${status.lockboxDeadline}`);
@@ -106,9 +132,11 @@ export function describeStatus(status: MigrationStatus, view: 'source' | 'target
     lines.push(`  Users re-mapped: ${s.usersRemapped}; not in the mapping (not migrated): ${s.unmappedUsers}`);
     lines.push(`  Mailboxes configured: ${s.mailboxesConfigured}; to reconfigure: ${s.mailboxesToReconfigure}; onmicrosoft.com addresses rewritten: ${s.onmicrosoftAddressesRewritten}`);
     if (people) {
-      if (people.mailboxesToReconfigure.length > 0) lines.push(`  Mailboxes to reconfigure: ${people.mailboxesToReconfigure.join(', ')}`);
+      const more = (key: keyof MigrationPeople) => (people.more?.[key] ? ` and ${people.more[key]} more (t2t status --full lists them all)` : '');
+      if (people.mailboxesToReconfigure.length > 0) lines.push(`  Mailboxes to reconfigure: ${people.mailboxesToReconfigure.join(', ')}${more('mailboxesToReconfigure')}`);
       for (const r of people.onmicrosoftAddressesRewritten) lines.push(`  Address rewritten (reconfigure): ${r.from} → ${r.to}`);
-      if (people.unmappedUsers.length > 0) lines.push(`  Not migrated: ${people.unmappedUsers.join(', ')}`);
+      if (people.more?.onmicrosoftAddressesRewritten) lines.push(`  and ${people.more.onmicrosoftAddressesRewritten} more addresses rewritten (t2t status --full lists them all)`);
+      if (people.unmappedUsers.length > 0) lines.push(`  Not migrated: ${people.unmappedUsers.join(', ')}${more('unmappedUsers')}`);
     }
   }
   if (status.summary) {

@@ -147,6 +147,8 @@ export interface ControlPlane {
    * in the order given): the same rules, fewer round trips for large environments.
    */
   remapEnvironmentUsers(environmentId: string, migrationId: string, pairs: UserRemap[]): Promise<RemapResult[]>;
+  /** How many users a migration has re-mapped: listRemaps' length without reading its rows. */
+  countRemaps(migrationId: string): Promise<number>;
   /** Re-mapped users of a migration, for audits and tests. */
   listRemaps(migrationId: string): Promise<{ sourceUpn: string; targetUpn: string; appliedCount: number }[]>;
   /**

@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect, Generated } from 'kysely';
 import type { ControlPlane } from './control-plane';
 import { SqlControlPlane } from './sql-control-plane';
 import { withStatementCache } from './statement-cache';
+import { EventLoopTurns } from './event-loop-turns';
 
 // Booleans are integers 0/1 and lists are JSON text on both backends, so that
 // one set of queries and row mappers serves SQLite and PostgreSQL alike.
@@ -179,7 +180,8 @@ async function openSqlite(file: string): Promise<OpenDatabase> {
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  // PostgreSQL's queries wait on the network and let the event loop turn; SQLite's need this plugin.
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), plugins: [new EventLoopTurns()] });
   if (shareKey === undefined) return { db, dialect: 'sqlite', release: once(() => db.destroy()) };
   // Another caller may have opened the same file while we awaited the import.
   const raced = sqliteFiles.get(shareKey);

@@ -191,6 +191,12 @@ export class SqlControlPlane implements ControlPlane {
     });
   }
 
+  async countRemaps(migrationId: string): Promise<number> {
+    const row = await this.db.selectFrom('user_remaps').select((eb) => eb.fn.countAll().as('n'))
+      .where('migration_id', '=', migrationId).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   async listRemaps(migrationId: string): Promise<{ sourceUpn: string; targetUpn: string; appliedCount: number }[]> {
     const rows = await this.db.selectFrom('user_remaps').select(['source_upn', 'target_upn', 'applied_count'])
       .where('migration_id', '=', migrationId).orderBy('seq').execute();

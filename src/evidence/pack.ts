@@ -8,7 +8,7 @@ import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
-import { UserError } from '../client/migrations';
+import { UserError } from '../client/user-error';
 import type { CollectedEvidence, EvidencePart } from './collect';
 import type { Signer, Verifier, SignatureAlgorithm } from './signing';
 

@@ -5,7 +5,7 @@
 import { createHash, createHmac, createPrivateKey, createPublicKey, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { EvidenceSettings } from '../config';
-import { UserError } from '../client/migrations';
+import { UserError } from '../client/user-error';
 
 export type SignatureAlgorithm = 'HMAC-SHA256' | 'Ed25519';
 

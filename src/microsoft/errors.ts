@@ -20,7 +20,9 @@ export type MicrosoftErrorKind =
   /** the service could not be reached (DNS, TLS, connection) */
   | 'network'
   /** the product's own settings do not allow the call (no credential for that tenant) */
-  | 'configuration';
+  | 'configuration'
+  /** a long operation reported no end within the product's budget for it (T2T_OPERATION_BUDGET) */
+  | 'timedOut';
 
 const RETRYABLE: readonly MicrosoftErrorKind[] = ['throttled', 'unavailable', 'network'];
 

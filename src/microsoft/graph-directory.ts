@@ -31,6 +31,8 @@ export interface GraphDirectoryOptions {
 export interface GraphDirectory extends DirectoryLookup {
   findTenantUsers(tenantId: string, upns: string[]): Promise<Map<string, GraphDirectoryUser>>;
   roles(tenantId: string, upn: string): Promise<DirectoryRoles>;
+  /** A principal's name by id (a user's UPN, an app's display name), when Graph lets the app read it. */
+  principalName(tenantId: string, id: string, type?: string): Promise<string | undefined>;
   /** Applies a delta round to the snapshots held (all tenants, or the one named); a tenant without one is left alone. */
   refresh(tenantId?: string): Promise<void>;
   /** users and bytes of the tenant's snapshot, when it has one */
@@ -147,6 +149,10 @@ export function createGraphDirectory(graph: GraphClient, options: GraphDirectory
 
     roles(tenantId, upn) {
       return graph.directoryRoles(tenantId, upn);
+    },
+
+    principalName(tenantId, id, type) {
+      return graph.principalName(tenantId, id, type);
     },
 
     async refresh(tenantId) {

@@ -16,8 +16,14 @@ const SERVICE = 'Microsoft Graph' as const;
 export const USER_SELECT = 'id,userPrincipalName,accountEnabled,assignedLicenses,mail,proxyAddresses';
 /** Graph refuses a $batch of more. */
 export const BATCH_LIMIT = 20;
-/** The largest page Graph serves for users/delta. */
-export const DELTA_PAGE_SIZE = 999;
+/**
+ * Advanced queries (Graph's aad-advanced-queries page): an OData cast such as
+ * transitiveMemberOf/microsoft.graph.directoryRole, and $count, are served
+ * only with this header and, for the cast, $count=true in the query
+ * (user-list-transitivememberof: "This header and $count are required when
+ * using ... OData cast"). Without them Graph answers 400.
+ */
+const ADVANCED_QUERY = { consistencylevel: 'eventual' } as const;
 
 export type ProductRole = 'PowerPlatformAdmin' | 'Dynamics365Admin' | 'GlobalAdmin' | 'LockboxApprover';
 
@@ -238,15 +244,12 @@ export class GraphClient {
    * honours fails with status 410: read the whole directory again then.
    */
   async *readUsers(tenantId: string, options: { deltaLink?: string; signal?: AbortSignal } = {}): AsyncGenerator<GraphUsersPage, void, undefined> {
+    // Pages are as large as Graph makes them: user-delta documents no page size and no way to ask for
+    // one ($top is not supported on users delta, and Prefer: odata.maxpagesize is documented for other deltas).
     let url = options.deltaLink ?? `${this.root}/users/delta?$select=${USER_SELECT}`;
     for (;;) {
       this.checkLink(url);
-      const { body } = await this.send(tenantId, {
-        method: 'GET',
-        url,
-        headers: { prefer: `odata.maxpagesize=${DELTA_PAGE_SIZE}` },
-        signal: options.signal,
-      });
+      const { body } = await this.send(tenantId, { method: 'GET', url, signal: options.signal });
       const page = (body ?? {}) as { value?: unknown; '@odata.nextLink'?: unknown; '@odata.deltaLink'?: unknown };
       const users: GraphUser[] = [];
       const removed: string[] = [];
@@ -273,7 +276,7 @@ export class GraphClient {
 
   /** How many users the tenant has (Graph's index, eventually consistent): a hint for sizing, not a count to rely on. */
   async countUsers(tenantId: string, options: { signal?: AbortSignal } = {}): Promise<number> {
-    const { body } = await this.send(tenantId, { method: 'GET', url: `${this.root}/users/$count`, headers: { consistencylevel: 'eventual' }, signal: options.signal });
+    const { body } = await this.send(tenantId, { method: 'GET', url: `${this.root}/users/$count`, headers: { ...ADVANCED_QUERY }, signal: options.signal });
     const count = Number(body);
     if (!Number.isSafeInteger(count) || count < 0) throw new MicrosoftServiceError(SERVICE, 'unavailable', `Microsoft Graph answered users/$count with ${String(body).slice(0, 40)}`);
     return count;
@@ -287,10 +290,11 @@ export class GraphClient {
     if (typeof user?.id !== 'string') throw new MicrosoftServiceError(SERVICE, 'unavailable', `Microsoft Graph answered the user ${upn} without an id`);
     const held = new Set<ProductRole>();
     let url: string | undefined =
-      `${this.root}/users/${encodeURIComponent(user.id)}/transitiveMemberOf/microsoft.graph.directoryRole?$select=roleTemplateId,displayName`;
+      `${this.root}/users/${encodeURIComponent(user.id)}/transitiveMemberOf/microsoft.graph.directoryRole?$select=roleTemplateId,displayName&$count=true`;
     while (url) {
       this.checkLink(url);
-      const page = ((await this.send(tenantId, { method: 'GET', url, signal: options.signal })).body ?? {}) as { value?: unknown; '@odata.nextLink'?: unknown };
+      const answer = await this.send(tenantId, { method: 'GET', url, headers: { ...ADVANCED_QUERY }, signal: options.signal });
+      const page = (answer.body ?? {}) as { value?: unknown; '@odata.nextLink'?: unknown };
       for (const role of Array.isArray(page.value) ? page.value : []) {
         const name = DIRECTORY_ROLE_TEMPLATES[String((role as { roleTemplateId?: unknown } | null)?.roleTemplateId ?? '').toLowerCase()];
         if (name) held.add(name);
@@ -298,6 +302,21 @@ export class GraphClient {
       url = typeof page['@odata.nextLink'] === 'string' ? page['@odata.nextLink'] : undefined;
     }
     return { found: true, enabled: user.accountEnabled === true, roles: ROLE_ORDER.filter((r) => held.has(r)) };
+  }
+
+  /**
+   * The name of a directory object by id (who acted on a migration request): a user's UPN, or a
+   * service principal's display name. Undefined when Graph does not let the app read it (a service
+   * principal needs Application.Read.All, which the product does not ask for) or has no such object.
+   */
+  async principalName(tenantId: string, id: string, type?: string, options: { signal?: AbortSignal } = {}): Promise<string | undefined> {
+    const application = /serviceprincipal|application|app/i.test(type ?? '');
+    const path = application ? `/servicePrincipals/${encodeURIComponent(id)}?$select=displayName,appId` : `${userPath(id)}?$select=userPrincipalName,displayName`;
+    const answer = await this.send(tenantId, { method: 'GET', url: `${this.root}${path}`, accept: [400, 403, 404], signal: options.signal });
+    if (answer.status !== 200) return undefined;
+    const body = (answer.body ?? {}) as { userPrincipalName?: unknown; displayName?: unknown };
+    const name = application ? body.displayName : (body.userPrincipalName ?? body.displayName);
+    return typeof name === 'string' && name ? name : undefined;
   }
 
   /** Links come from the service's answers: the bearer token goes to Graph's own origin only. */

@@ -15,7 +15,7 @@ export interface ServiceCall {
   method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
   url: string;
   body?: unknown;
-  /** request headers of the call's own (e.g. Graph's `Prefer: odata.maxpagesize`) */
+  /** request headers of the call's own (e.g. Graph's `ConsistencyLevel: eventual`) */
   headers?: Record<string, string>;
   /** statuses that are an answer rather than a failure (e.g. 404 for "already gone") */
   accept?: number[];

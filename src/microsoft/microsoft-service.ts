@@ -9,6 +9,7 @@ import { authorizeAction, requiredTenant, AuthorizationResult } from '../migrati
 import { containerNameFromUri, stripQuery } from '../migration/container-uri';
 import { SUPPORTED_ENVIRONMENT_TYPES } from '../migration/eligibility';
 import type {
+  PrepareOptions,
   ApprovalListing,
   Assessment,
   MappingContainer,
@@ -28,7 +29,7 @@ import { MicrosoftServiceError } from './errors';
 import { callService, type TokenSource } from './http';
 import type { MicrosoftSettings } from './settings';
 import { createTokenSource, POWER_PLATFORM_SCOPE } from './tokens';
-import { PowerPlatformClient, type T2TRequest } from './power-platform';
+import { operationState, PowerPlatformClient, principalText, rawForLog, sleepWithHeartbeats, type Principal, type T2TRequest } from './power-platform';
 import { GraphClient } from './graph';
 import { createGraphDirectory } from './graph-directory';
 import { sasContainer } from './blob-container';
@@ -43,7 +44,7 @@ export const UNKNOWN_AT_SUBMIT = [
 ];
 
 export const UNKNOWN_AFTER_MIGRATE = [
-  "user and mailbox counts: Microsoft's service re-maps users and configures mailboxes itself and does not report counts; see its status (t2t status --json, serviceStatus)",
+  "user and mailbox counts: Microsoft's service re-maps users and configures mailboxes itself and does not report counts; see its status (npm run smoke:microsoft -- --migration-status <service migration id>)",
   'post-migration checklist: not computed from an inventory; every general item of the article is listed',
 ];
 
@@ -64,6 +65,9 @@ const GENERAL_CHECKLIST: ChecklistItem[] = [
   ['deleteOrphanedRecord', "Delete the source tenant's orphaned environment record once the move is confirmed"],
 ].map(([kind, title]) => ({ kind, title, details: [] }));
 
+/** What the storage answer says of the SAS's expiry when the SAS names a stored access policy instead of an `se=`. */
+export const SAS_EXPIRY_SET_BY_SERVICE = "set by the service (its stored access policy; the SAS carries no expiry)";
+
 const APPROVAL_STATE: Record<string, RequestState['state']> = {
   approved: 'approved',
   rejected: 'denied',
@@ -75,7 +79,24 @@ const APPROVAL_STATE: Record<string, RequestState['state']> = {
 
 interface OperationProgress {
   operationUrl?: string;
+  /** when the operation was started (ms since the epoch): its budget counts from there, across attempts */
+  startedAt?: number;
   lastStatus?: string;
+}
+
+/** GUIDs (environment, migration and tenant ids) as the service may spell them: any letter case. */
+const sameId = (a: string | undefined, b: string | undefined) => (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
+
+/** Every string in the service's answer, depth first. */
+function stringsOf(raw: unknown): string[] {
+  const found: string[] = [];
+  const seen: unknown[] = [raw];
+  while (seen.length > 0) {
+    const value = seen.pop();
+    if (typeof value === 'string') found.push(value);
+    else if (value && typeof value === 'object') seen.push(...Object.values(value as Record<string, unknown>));
+  }
+  return found;
 }
 
 /** Turns the service's answers into Temporal failures: throttling and faults retry (after Retry-After), the rest is final. */
@@ -100,16 +121,25 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The first string in the service's status that links into the migration's container: its error report. */
+/**
+ * The first link in the service's status into the migration's container: its error report, as a
+ * field of its own or inside the article's "Validation Failed, Errors are updated on the blob here: SASURI".
+ */
 function reportLink(raw: unknown, containerName: string | undefined): string | undefined {
   if (!containerName) return undefined;
-  const seen: unknown[] = [raw];
-  while (seen.length > 0) {
-    const value = seen.pop();
-    if (typeof value === 'string' && value.startsWith('https://') && value.includes(`/${containerName}/`)) return value;
-    if (value && typeof value === 'object') seen.push(...Object.values(value as Record<string, unknown>));
+  for (const value of stringsOf(raw)) {
+    for (const link of value.match(/https?:\/\/[^\s"'<>]+/g) ?? []) if (link.includes(`/${containerName}/`)) return link;
   }
   return undefined;
+}
+
+/**
+ * Microsoft's article reports a bad mapping through the migration's status
+ * (TenantToTenant-GetMigrationStatus: "Validation Failed, Errors are updated on the blob here: SASURI"),
+ * not necessarily through the operation's end: the status text that says so, if any.
+ */
+function validationFailure(raw: unknown): string | undefined {
+  return stringsOf(raw).find((value) => /validation failed/i.test(value));
 }
 
 export class MicrosoftMigrationService implements MigrationService {
@@ -209,7 +239,7 @@ export class MicrosoftMigrationService implements MigrationService {
     return guarded(async () => {
       // A retry after a lost answer must not open a second request: reuse the open one.
       const open = (await this.powerPlatform.listRequests(migration.sourceTenantId)).find(
-        (r) => r.environmentId === migration.environmentId && r.targetTenantId === migration.targetTenantId && /pending|approved/i.test(r.approvalStatus ?? 'pending'),
+        (r) => sameId(r.environmentId, migration.environmentId) && sameId(r.targetTenantId, migration.targetTenantId) && /pending|approved/i.test(r.approvalStatus ?? 'pending'),
       );
       const request: T2TRequest = open ?? (await this.powerPlatform.submit(migration.sourceTenantId, migration.environmentId, migration.targetTenantId));
       return { serviceMigrationId: request.id, externalActions: true, servicePrepares: true };
@@ -223,9 +253,9 @@ export class MicrosoftMigrationService implements MigrationService {
         environmentId: r.environmentId,
         targetTenantId: r.targetTenantId,
         createdOn: r.createdOnTime,
-        createdBy: r.createdBy,
+        createdBy: principalText(r.createdBy),
         approvalStatus: r.approvalStatus,
-        actedBy: r.approvalActionedBy,
+        actedBy: principalText(r.approvalActionedBy),
       })),
     );
   }
@@ -237,7 +267,7 @@ export class MicrosoftMigrationService implements MigrationService {
         sourceMigrationId: a.sourceMigrationId,
         tenantId: a.tenantId,
         environmentName: a.environmentName,
-        createdBy: a.createdBy,
+        createdBy: principalText(a.createdBy),
         createdOn: a.resourceCreatedTime,
         state: a.approvalState,
       })),
@@ -246,15 +276,27 @@ export class MicrosoftMigrationService implements MigrationService {
 
   async requestState(migration: ServiceMigration): Promise<RequestState> {
     return guarded(async () => {
-      const request = (await this.powerPlatform.listRequests(migration.sourceTenantId)).find((r) => r.id === migration.serviceMigrationId);
+      const request = (await this.powerPlatform.listRequests(migration.sourceTenantId)).find((r) => sameId(r.id, migration.serviceMigrationId));
       if (!request) return { state: 'deleted' };
-      return { state: APPROVAL_STATE[(request.approvalStatus ?? '').toLowerCase()] ?? 'pending', actedBy: request.approvalActionedBy || undefined };
+      const state = APPROVAL_STATE[(request.approvalStatus ?? '').toLowerCase()] ?? 'pending';
+      // Who decided is a target-tenant principal: its name is read there, and only once there is a decision to record.
+      const actedBy = state === 'pending' ? undefined : await this.nameOf(migration.targetTenantId, request.approvalActionedBy);
+      return actedBy ? { state, actedBy } : { state };
     });
+  }
+
+  /** A principal's name: as the service gave it, else read from Graph in the tenant; else its id, saying so. */
+  private async nameOf(tenantId: string, who: Principal | undefined): Promise<string | undefined> {
+    if (!who) return undefined;
+    if (who.name) return who.name;
+    if (!who.id) return undefined;
+    const name = await this.directory.principalName(tenantId, who.id, who.type).catch(() => undefined);
+    return name ?? `${principalText(who)} (its name could not be read from Microsoft Graph in tenant ${tenantId})`;
   }
 
   private async approval(migration: ServiceMigration) {
     const approvals = await this.powerPlatform.listApprovals(migration.targetTenantId);
-    return approvals.find((a) => a.sourceMigrationId === migration.serviceMigrationId);
+    return approvals.find((a) => sameId(a.sourceMigrationId, migration.serviceMigrationId));
   }
 
   async approve(migration: ServiceMigration): Promise<void> {
@@ -306,8 +348,14 @@ export class MicrosoftMigrationService implements MigrationService {
       if (!containerName) {
         throw ApplicationFailure.nonRetryable("the service's storage answer is not a container SAS URL", ErrorType.ServiceRefused);
       }
+      // A stored-access-policy SAS (`si=`, as the article shows the service's) has no `se=`: its policy
+      // holds the expiry, which only the account's owner can read.
       const expiry = new URL(sharedAccessSignature).searchParams.get('se');
-      return { containerName, sasUrl: sharedAccessSignature, expiresOn: expiry && !Number.isNaN(Date.parse(expiry)) ? new Date(expiry).toISOString() : '' };
+      return {
+        containerName,
+        sasUrl: sharedAccessSignature,
+        expiresOn: expiry && !Number.isNaN(Date.parse(expiry)) ? new Date(expiry).toISOString() : SAS_EXPIRY_SET_BY_SERVICE,
+      };
     });
   }
 
@@ -319,9 +367,13 @@ export class MicrosoftMigrationService implements MigrationService {
     return sasContainer(storage.sasUrl);
   }
 
-  /** Starts the operation unless an earlier attempt did (its URL is in the heartbeat), then polls it to the end. */
+  /**
+   * Starts the operation unless an earlier attempt did (its URL and start time are in the heartbeat),
+   * then polls it to its end or to the end of its budget (T2T_OPERATION_BUDGET, from its start).
+   */
   private async runOperation(
     tenantId: string,
+    what: 'prepare' | 'migrate',
     start: () => ReturnType<PowerPlatformClient['startPrepare']>,
     operation: OperationContext,
   ) {
@@ -330,6 +382,7 @@ export class MicrosoftMigrationService implements MigrationService {
     if (progress.operationUrl) {
       started = { operationUrl: progress.operationUrl };
     } else {
+      progress.startedAt = Date.now();
       started = await start();
       if ('operationUrl' in started && started.operationUrl) {
         progress.operationUrl = started.operationUrl;
@@ -338,25 +391,44 @@ export class MicrosoftMigrationService implements MigrationService {
     }
     return this.powerPlatform.pollOperation(tenantId, started, {
       signal: operation.signal,
+      sleep: (ms, signal) => sleepWithHeartbeats(ms, signal, () => operation.heartbeat(progress)),
+      what,
+      budgetMs: this.settings.operationBudgetMs,
+      ...(progress.startedAt !== undefined ? { startedAt: progress.startedAt } : {}),
       onPoll: (raw: unknown) => {
-        progress.lastStatus = typeof raw === 'object' && raw ? String((raw as Record<string, unknown>).status ?? '') : undefined;
+        progress.lastStatus = operationState(raw) ?? 'no state';
         operation.heartbeat(progress);
       },
+      onUnrecognised: (raw: unknown) =>
+        operation.log?.(`the Power Platform admin API's ${what} operation answered with no state the product can read (state.id, status); polling on within T2T_OPERATION_BUDGET. Its answer: ${rawForLog(raw)}`),
     });
   }
 
-  async prepare(migration: ServiceMigration, storage: StorageInfo, operation: OperationContext): Promise<ServicePrepareResult> {
+  async prepare(migration: ServiceMigration, storage: StorageInfo, operation: OperationContext, options: PrepareOptions = {}): Promise<ServicePrepareResult> {
     return guarded(async () => {
       const id = migration.serviceMigrationId!;
       const result = await this.runOperation(
         migration.sourceTenantId,
+        'prepare',
         () => this.powerPlatform.startPrepare(migration.sourceTenantId, id, {
           TargetTenantId: migration.targetTenantId,
           ReadOnlyUserMappingFileContainerUri: stripQuery(storage.sasUrl),
+          ...(options.guestAdmin ? { GuestAdminUserEmail: options.guestAdmin } : {}),
         }),
         operation,
       );
-      if (result.status === 'Succeeded') return { succeeded: true };
+      if (result.status === 'Succeeded') {
+        // An operation that ended well may still have refused the mapping: the status decides, and a
+        // status that cannot be read fails the step (retried, then refused) rather than open the window.
+        const status = await this.powerPlatform.getStatus(migration.sourceTenantId, id);
+        const failed = validationFailure(status);
+        if (!failed) return { succeeded: true };
+        return {
+          succeeded: false,
+          message: `the migration service refused the mapping after its prepare operation ended: ${failed.split(/https?:\/\//)[0].replace(/[\s:]+$/, '')}`,
+          errorReportUrl: reportLink(status, storage.containerName),
+        };
+      }
       const status = await this.powerPlatform.getStatus(migration.sourceTenantId, id).catch(() => undefined);
       return {
         succeeded: false,
@@ -371,12 +443,17 @@ export class MicrosoftMigrationService implements MigrationService {
     return guarded(() => this.powerPlatform.getStatus(migration.sourceTenantId, migration.serviceMigrationId!));
   }
 
-  async migrate(migration: ServiceMigration & { storage: StorageInfo }, operation: OperationContext): Promise<MigrateOutcome> {
+  async migrate(migration: ServiceMigration & { storage: StorageInfo; guestAdmin?: string }, operation: OperationContext): Promise<MigrateOutcome> {
     return guarded(async () => {
       const id = migration.serviceMigrationId!;
       const result = await this.runOperation(
         migration.sourceTenantId,
-        () => this.powerPlatform.startMigrate(migration.sourceTenantId, id, { TargetTenantId: migration.targetTenantId }),
+        'migrate',
+        () =>
+          this.powerPlatform.startMigrate(migration.sourceTenantId, id, {
+            TargetTenantId: migration.targetTenantId,
+            ...(migration.guestAdmin ? { GuestAdminUserEmail: migration.guestAdmin } : {}),
+          }),
         operation,
       );
       if (result.status !== 'Succeeded') {

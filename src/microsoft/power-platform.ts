@@ -5,9 +5,10 @@
 // retries a whole call (Temporal does), except polling a long operation, which
 // waits out throttling and faults a bounded number of times in a row.
 import { MicrosoftServiceError } from './errors';
-import { callService, retryAfterMs, type ServiceAnswer, type TokenSource } from './http';
+import { callService, retryAfterMs, serviceMessage, type ServiceAnswer, type TokenSource } from './http';
 import { POWER_PLATFORM_SCOPE } from './tokens';
 import { stripQuery } from '../migration/container-uri';
+import { formatDuration } from '../duration';
 
 const SERVICE = 'Power Platform admin API' as const;
 const API = '/providers/Microsoft.BusinessAppPlatform';
@@ -17,13 +18,26 @@ export const MAX_POLL_FAILURES = 20;
 /** A list longer than this many pages is a service fault, not a tenant's requests. */
 const MAX_PAGES = 1000;
 
+/**
+ * Who created or acted on a request: an object `{ id, type }` in the module's
+ * TenantToTenant-ViewMigrationRequest (`$_.createdBy.id`, `$_.createdBy.type`,
+ * `$_.approvalActionedBy.id`, `.type`); a name when the answer carries one
+ * (BAP's principals elsewhere also carry displayName, email, userPrincipalName);
+ * a plain string in older answers, kept as the name.
+ */
+export interface Principal {
+  id?: string;
+  type?: string;
+  name?: string;
+}
+
 export interface T2TRequest {
   id: string;
   environmentId: string;
   targetTenantId: string;
   createdOnTime?: string;
-  createdBy?: string;
-  approvalActionedBy?: string;
+  createdBy?: Principal;
+  approvalActionedBy?: Principal;
   /** Pending, Approved or Rejected, as the service spells it */
   approvalStatus?: string;
 }
@@ -33,7 +47,7 @@ export interface T2TApproval {
   /** the migration request in the source tenant this approval is for */
   sourceMigrationId: string;
   tenantId?: string;
-  createdBy?: string;
+  createdBy?: Principal;
   resourceCreatedTime?: string;
   approvalState?: string;
   environmentName?: string;
@@ -55,17 +69,30 @@ export interface PrepareRequest {
   /** the container's URI; any SAS query is removed before it is sent */
   ReadOnlyUserMappingFileContainerUri: string;
   NewSecurityGroupId?: string;
+  /** a guest admin in the target tenant, as the module's TenantToTenant-PrepareMigration sends it */
+  GuestAdminUserEmail?: string;
 }
 
 export interface MigrateRequest {
   TargetTenantId: string;
   NewSecurityGroupId?: string;
+  /** as the module's TenantToTenant-MigratePowerAppEnvironment and the article's migrate example send it */
+  GuestAdminUserEmail?: string;
 }
 
 export interface PollOptions {
   signal?: AbortSignal;
   /** after every answer, e.g. to heartbeat */
   onPoll?: (raw: unknown) => void;
+  /** once, for the first answer in which no state can be read, with that answer */
+  onUnrecognised?: (raw: unknown) => void;
+  /** how long the operation may run, counted from startedAt, before the poll gives up (no limit when absent) */
+  budgetMs?: number;
+  /** when the operation was started (ms since the epoch), also by an earlier attempt; now by default */
+  startedAt?: number;
+  /** names the operation in the message that ends it ("prepare", "migrate") */
+  what?: string;
+  now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
@@ -101,6 +128,28 @@ function readId(item: Json): string | undefined {
   return id?.split('/').filter(Boolean).pop();
 }
 
+/** A principal as the service gives it: an object (id, type, maybe a name) or, in older answers, a string. */
+function principal(item: Json, name: string): Principal | undefined {
+  const value = item[name] ?? record(item.properties)[name];
+  const plain = text(value);
+  if (plain) return { name: plain };
+  const object = record(value);
+  const found: Principal = {};
+  const id = text(object.id);
+  const type = text(object.type);
+  const shown = text(object.userPrincipalName) ?? text(object.email) ?? text(object.displayName);
+  if (id) found.id = id;
+  if (type) found.type = type;
+  if (shown) found.name = shown;
+  return found.id || found.name ? found : undefined;
+}
+
+/** A principal for people: its name, else its id and type. */
+export function principalText(who: Principal | undefined): string | undefined {
+  if (!who) return undefined;
+  return who.name ?? (who.id ? `${who.type ?? 'principal'} ${who.id}` : undefined);
+}
+
 function toRequest(item: Json): T2TRequest | undefined {
   const id = readId(item);
   if (!id) return undefined;
@@ -109,8 +158,8 @@ function toRequest(item: Json): T2TRequest | undefined {
     environmentId: field(item, 'environmentId') ?? '',
     targetTenantId: field(item, 'targetTenantId', 'TargetTenantId') ?? '',
     createdOnTime: field(item, 'createdOnTime', 'createdTime'),
-    createdBy: field(item, 'createdBy'),
-    approvalActionedBy: field(item, 'approvalActionedBy'),
+    createdBy: principal(item, 'createdBy'),
+    approvalActionedBy: principal(item, 'approvalActionedBy'),
     approvalStatus: field(item, 'approvalStatus'),
   };
 }
@@ -122,7 +171,7 @@ function toApproval(item: Json): T2TApproval | undefined {
     id,
     sourceMigrationId: field(item, 'sourceMigrationId') ?? '',
     tenantId: field(item, 'tenantId'),
-    createdBy: field(item, 'createdBy'),
+    createdBy: principal(item, 'createdBy'),
     resourceCreatedTime: field(item, 'resourceCreatedTime'),
     approvalState: field(item, 'approvalState'),
     environmentName: field(item, 'environmentName'),
@@ -132,12 +181,46 @@ function toApproval(item: Json): T2TApproval | undefined {
 
 const createdAt = (r: T2TRequest) => Date.parse(r.createdOnTime ?? '') || 0;
 
-/** Succeeded or Failed once the operation has ended; undefined while it runs. */
-function finalStatus(raw: unknown): OperationResult['status'] | undefined {
-  const status = field(record(raw), 'status', 'state', 'provisioningState')?.toLowerCase();
-  if (status === 'succeeded') return 'Succeeded';
-  if (status === 'failed' || status === 'canceled' || status === 'cancelled') return 'Failed';
+const STATE_FIELDS = ['state', 'status', 'provisioningState'] as const;
+
+/**
+ * The operation's state word. The module's WaitUntilFinished reads
+ * `$content.state.id` and polls while it is neither "Succeeded" nor "Failed";
+ * the Terraform provider (internal/api/lifecycle.go, LifecycleDto) reads
+ * `State.Id` the same way: the state is an object `{ id }`. Older ARM-style
+ * answers put a string in `status`, `state` or `properties.provisioningState`;
+ * those are read too.
+ */
+export function operationState(raw: unknown): string | undefined {
+  const body = record(raw);
+  for (const source of [body, record(body.properties)]) {
+    for (const name of STATE_FIELDS) {
+      const word = text(source[name]) ?? text(record(source[name]).id);
+      if (word) return word;
+    }
+  }
   return undefined;
+}
+
+/** Succeeded or Failed once the operation has ended; 'running' for any other state word; undefined when there is none. */
+function finalStatus(raw: unknown): OperationResult['status'] | 'running' | undefined {
+  const state = operationState(raw)?.toLowerCase();
+  if (state === undefined) return undefined;
+  if (state === 'succeeded') return 'Succeeded';
+  if (state === 'failed' || state === 'canceled' || state === 'cancelled') return 'Failed';
+  return 'running';
+}
+
+/** The service's answer for a log or an error line: one line, SAS signatures blanked, bounded. */
+export function rawForLog(raw: unknown, max = 2000): string {
+  let line: string;
+  try {
+    line = typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
+  } catch {
+    line = String(raw);
+  }
+  line = line.replace(/([?&]sig=)[^&"\s]+/gi, '$1***').replace(/\s+/g, ' ');
+  return line.length > max ? `${line.slice(0, max - 3)}...` : line;
 }
 
 function failureMessage(raw: unknown): string | undefined {
@@ -172,6 +255,18 @@ function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * Sleeps `ms` in steps of at most `everyMs`, calling `beat` between steps: a wait the service asks for
+ * (Retry-After, the poll interval) may be longer than the activity's heartbeat timeout, and an activity
+ * that waits as asked must not be taken for a lost one.
+ */
+export async function sleepWithHeartbeats(ms: number, signal: AbortSignal | undefined, beat: () => void, everyMs = 10_000): Promise<void> {
+  for (let left = ms; left > 0; left -= everyMs) {
+    await sleepUnlessAborted(Math.min(left, everyMs), signal);
+    if (left > everyMs) beat();
+  }
 }
 
 /**
@@ -252,31 +347,64 @@ export class PowerPlatformClient {
     return this.startOperation(sourceTenantId, `/t2tmigrations/${segment(migrationId)}/migrate`, request);
   }
 
-  /** Follows a started operation to its end, calling onPoll after every answer. */
+  /**
+   * Follows a started operation to its end, calling onPoll after every answer.
+   * Whatever the service answers, it ends: with the operation's end, after
+   * MAX_POLL_FAILURES failed polls in a row, or once options.budgetMs has run out
+   * (a 'timedOut' error naming the operation and its last answer).
+   */
   async pollOperation(tenantId: string, started: OperationStarted, options: PollOptions = {}): Promise<OperationResult> {
-    if ('done' in started) return result(finalStatus(started.done) ?? 'Succeeded', started.done);
+    if ('done' in started) {
+      const status = finalStatus(started.done);
+      return result(status === 'Failed' ? 'Failed' : 'Succeeded', started.done);
+    }
     const sleep = options.sleep ?? sleepUnlessAborted;
+    const now = options.now ?? Date.now;
+    const startedAt = options.startedAt ?? now();
     const url = this.resolve(started.operationUrl, 'Operation-Location');
     let wait = started.retryAfterMs ?? this.pollIntervalMs;
     let failures = 0;
+    let told = false;
+    let last: string = 'none yet';
     for (;;) {
+      if (options.budgetMs !== undefined) {
+        const left = startedAt + options.budgetMs - now();
+        if (left <= 0) throw this.outOfBudget(url, options, last);
+        wait = Math.min(wait, left);
+      }
       await sleep(wait, options.signal);
       options.signal?.throwIfAborted();
       let answer: ServiceAnswer;
       try {
-        answer = await this.call(tenantId, 'GET', url, undefined, { signal: options.signal });
+        // 409: the operation is busy (the Terraform provider's DoWaitForLifecycleOperationStatus waits and asks again).
+        answer = await this.call(tenantId, 'GET', url, undefined, { signal: options.signal, accept: [409] });
       } catch (err) {
         // A throttled or failing poll says nothing about the operation, which runs on: ask again, a bounded number of times.
         if (!(err instanceof MicrosoftServiceError) || !err.retryable || ++failures >= MAX_POLL_FAILURES) throw err;
         wait = err.retryAfterMs ?? this.pollIntervalMs;
+        last = `HTTP ${err.status ?? err.kind}`;
         continue;
       }
       failures = 0;
       options.onPoll?.(answer.body);
-      const status = finalStatus(answer.body);
-      if (status) return result(status, answer.body);
+      last = answer.status === 409 ? 'HTTP 409 (busy)' : rawForLog(answer.body, 300);
+      const status = answer.status === 409 ? 'running' : finalStatus(answer.body);
+      if (status === 'Succeeded' || status === 'Failed') return result(status, answer.body);
+      if (status === undefined && !told) {
+        told = true;
+        options.onUnrecognised?.(answer.body);
+      }
       wait = retryAfterMs(answer.headers.get('retry-after')) ?? this.pollIntervalMs;
     }
+  }
+
+  private outOfBudget(url: string, options: PollOptions, last: string): MicrosoftServiceError {
+    const operation = new URL(url).pathname.split('/').filter(Boolean).pop() ?? url;
+    return new MicrosoftServiceError(
+      SERVICE,
+      'timedOut',
+      `the ${SERVICE}'s ${options.what ?? 'long'} operation ${operation} reported no end within ${formatDuration(options.budgetMs ?? 0)} (T2T_OPERATION_BUDGET); its last answer: ${last}`,
+    );
   }
 
   /** The service's view of the migration; its shape is undocumented, so it is returned as it came. */
@@ -285,9 +413,18 @@ export class PowerPlatformClient {
     return answer.body ?? null;
   }
 
-  /** Deletes the request; one already gone counts as deleted. */
+  /**
+   * Deletes the request; one already gone counts as deleted. The service may
+   * answer an unknown migration with 400 rather than 404: a 400 counts as gone
+   * when the request is no longer in the source tenant's list, and is the
+   * service's refusal otherwise.
+   */
   async delete(sourceTenantId: string, migrationId: string): Promise<void> {
-    await this.call(sourceTenantId, 'DELETE', this.url(`/t2tmigrations/${segment(migrationId)}/delete`), undefined, { accept: [404] });
+    const answer = await this.call(sourceTenantId, 'DELETE', this.url(`/t2tmigrations/${segment(migrationId)}/delete`), undefined, { accept: [404, 400] });
+    if (answer.status !== 400) return;
+    if (!(await this.listRequests(sourceTenantId)).some((r) => same(r.id, migrationId))) return;
+    const said = serviceMessage(answer.body);
+    throw new MicrosoftServiceError(SERVICE, 'refused', `${SERVICE} refused DELETE ${API}/t2tmigrations/${migrationId}/delete (400)${said ? ` (${said})` : ''}`, 400);
   }
 
   private url(path: string): string {

@@ -30,6 +30,8 @@ export interface MicrosoftSettings {
   tenants: MicrosoftTenantCredential[];
   /** how often a long-running operation is polled when the service sends no Retry-After */
   operationPollMs: number;
+  /** how long a prepare or migrate operation may run before the step ends with one line (T2T_OPERATION_BUDGET, read in src/config.ts) */
+  operationBudgetMs: number;
 }
 
 const httpsUrl = (name: string) =>
@@ -68,7 +70,7 @@ export class MicrosoftSettingsError extends Error {
  * Reads T2T_MICROSOFT_TENANTS_FILE and the three service addresses. Relative paths
  * in the tenants file are relative to the file. Throws MicrosoftSettingsError with one line.
  */
-export function loadMicrosoftSettings(env: NodeJS.ProcessEnv): MicrosoftSettings {
+export function loadMicrosoftSettings(env: NodeJS.ProcessEnv, operationBudgetMs: number): MicrosoftSettings {
   const fail = (message: string): never => {
     throw new MicrosoftSettingsError(`configuration: ${message}`);
   };
@@ -132,6 +134,7 @@ export function loadMicrosoftSettings(env: NodeJS.ProcessEnv): MicrosoftSettings
     customAuthority: authorityHost !== AUTHORITY_HOST,
     tenants,
     operationPollMs: Math.round(poll * 1000),
+    operationBudgetMs,
   };
 }
 

@@ -89,6 +89,14 @@ export interface OperationContext {
   resumed?: unknown;
   heartbeat(progress: unknown): void;
   signal: AbortSignal;
+  /** a warning for the worker's log (the activity's logger) */
+  log?(message: string): void;
+}
+
+/** What an admin may add to prepare and migrate on Microsoft's service. */
+export interface PrepareOptions {
+  /** a guest admin of the target tenant (`--guest-admin`), sent as the module's GuestAdminUserEmail */
+  guestAdmin?: string;
 }
 
 export interface ServicePrepareResult {
@@ -156,12 +164,12 @@ export interface MigrationService {
   mappingContainer(storage: StorageInfo): MappingContainer;
 
   /** The service's own prepare, after the product's validation passed. */
-  prepare(migration: ServiceMigration, storage: StorageInfo, operation: OperationContext): Promise<ServicePrepareResult>;
+  prepare(migration: ServiceMigration, storage: StorageInfo, operation: OperationContext, options?: PrepareOptions): Promise<ServicePrepareResult>;
   /** The request's status as the service reports it, raw (its shape is not documented). */
   status(migration: ServiceMigration): Promise<unknown>;
   /** Runs every migrate step; resumable from `operation.resumed`; each step safe to repeat. */
   migrate(
-    migration: ServiceMigration & { storage: StorageInfo; mappingEtag?: string },
+    migration: ServiceMigration & { storage: StorageInfo; mappingEtag?: string } & PrepareOptions,
     operation: OperationContext,
   ): Promise<MigrateOutcome>;
   cancel(migration: ServiceMigration, actor: string): Promise<void>;

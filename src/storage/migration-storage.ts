@@ -11,7 +11,8 @@ import {
 } from '@azure/storage-blob';
 import type { Readable } from 'node:stream';
 
-export const MAPPING_BLOB_NAME = 'usermapping.csv';
+import { MAPPING_BLOB_NAME } from './blob-names';
+export { MAPPING_BLOB_NAME };
 /** Upload policy: read, create, write, list — no delete, no account-level rights. */
 export const UPLOAD_POLICY = 't2t-upload';
 /** Read-only policy for the error report links. */

@@ -8,10 +8,8 @@ import {
   ParentClosePolicy,
   allHandlersFinished,
   condition,
-  continueAsNew,
   getExternalWorkflowHandle,
   log,
-  patched,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -26,9 +24,9 @@ import {
   BatchStatus,
   CarriedBatch,
   MigrateSlotSchema,
+  MigrateSlotSignal,
   MigrationEndedSchema,
   MigrationInput,
-  MigrationStatus,
   Phase,
   SearchAttributes,
   batchStatusQuery,
@@ -41,12 +39,7 @@ import {
   returnMigrateSlotSignal,
 } from '../contracts';
 import { tenantMigration } from './migration';
-
-/**
- * Since this patch, a batch starts every migration at once and only limits how many migrate at
- * once; before it, a batch held one of `concurrency` places per migration until it ended.
- */
-const BATCH_MIGRATE_SLOTS = 'batch-migrate-slots';
+import { continueAsNewOnTarget, newerVersionIsTarget } from './versioning';
 
 /** Children started in one workflow task: a few hundred commands at most, whatever the batch's size. */
 const START_CHUNK = 100;
@@ -54,21 +47,22 @@ const DEFAULT_CONTINUE_AFTER_EVENTS = 10_000;
 /** Below this, a run would spend its history on little more than its own start. */
 const MIN_CONTINUE_AFTER_EVENTS = 200;
 /**
- * History events one child costs the run that starts it: initiated and started, then (if this
- * run is still open when the child ends) its close and its ending signal, and a share of the
- * workflow tasks these wake.
+ * A run starts at most this share of its history limit in children, then continues as new when
+ * more remain (a page a run, as the batch sliding-window sample does): each start writes two
+ * events, and a child that ends while the run that started it is open two more, so its own
+ * children fill at most half of a run's history whenever they end.
  */
-const EVENTS_PER_CHILD = 5;
-/** Of those, the ones still to come after its start. */
-const EVENTS_PER_OPEN_CHILD = 3;
-/** Room kept below the limit for what arrives while the batch decides: signals and the workflow tasks they wake. */
-const HEADROOM = 200;
+const STARTS_SHARE = 1 / 8;
+/**
+ * A run continues as new once its history (the server's count) reaches this share of the limit,
+ * or when Temporal suggests it: the rest is room for what lands before it closes (the signals of
+ * one workflow task, the task itself, the continue-as-new).
+ */
+const CONTINUE_SHARE = 3 / 4;
 /** A reason longer than this is cut: the batch carries every one of them into its next run. */
 const REASON_LIMIT = 500;
 
-export async function batchMigration(input: BatchInput): Promise<BatchResult | BatchStatus> {
-  // A batch started before migrate slots replays as it ran.
-  if (!patched(BATCH_MIGRATE_SLOTS)) return batchBeforeMigrateSlots(input);
+export async function batchMigration(input: BatchInput): Promise<BatchResult> {
   return new Batch(input).run();
 }
 
@@ -79,11 +73,13 @@ class Batch {
   private ended = 0;
   private readonly slotHolders: string[];
   private readonly slotQueue: string[];
+  /** the request each slot holder holds its slot for, and each in the queue waits with */
+  private readonly slotRequests: Map<string, string>;
   private readonly runs: number;
-  /** children this run started that have not ended: their close and signal will still land in this run's history */
-  private readonly openStartedHere = new Set<string>();
-  private readonly limit: number;
-  private readonly headroom: number;
+  /** children this run started: at most `page` */
+  private startedHere = 0;
+  private readonly page: number;
+  private readonly continueAt: number;
 
   constructor(private readonly input: BatchInput) {
     this.outcomes = input.environments.map((e, index) => {
@@ -102,11 +98,13 @@ class Batch {
     this.ended = carried?.endings.length ?? 0;
     this.slotHolders = [...(carried?.slotHolders ?? [])];
     this.slotQueue = [...(carried?.slotQueue ?? [])];
+    this.slotRequests = new Map(Object.entries(carried?.slotRequests ?? {}));
     for (const id of this.slotHolders) this.outcomes[this.indexOf.get(id)!].migrateSlot = 'held';
     for (const id of this.slotQueue) this.outcomes[this.indexOf.get(id)!].migrateSlot = 'queued';
     this.runs = (carried?.runs ?? 0) + 1;
-    this.limit = Math.max(MIN_CONTINUE_AFTER_EVENTS, input.continueAfterEvents ?? DEFAULT_CONTINUE_AFTER_EVENTS);
-    this.headroom = Math.min(HEADROOM, Math.floor(this.limit / 4));
+    const limit = Math.max(MIN_CONTINUE_AFTER_EVENTS, input.continueAfterEvents ?? DEFAULT_CONTINUE_AFTER_EVENTS);
+    this.page = Math.floor(limit * STARTS_SHARE);
+    this.continueAt = Math.floor(limit * CONTINUE_SHARE);
   }
 
   async run(): Promise<BatchResult> {
@@ -140,14 +138,10 @@ class Batch {
 
   // ---- start the children ------------------------------------------------------
 
-  /** How many children to start now: as many as this run's history has room for, at most a chunk. */
+  /** How many children to start now: what is left of this run's page, at most a chunk. */
   private nextChunk(): number {
-    const left = this.outcomes.length - this.started;
-    const info = workflowInfo();
-    if (left === 0 || info.continueAsNewSuggested) return 0;
-    const projected = info.historyLength + this.openStartedHere.size * EVENTS_PER_OPEN_CHILD;
-    const room = Math.floor((this.limit - this.headroom - projected) / EVENTS_PER_CHILD);
-    return Math.max(0, Math.min(START_CHUNK, left, room));
+    if (this.historyIsLong()) return 0;
+    return Math.min(START_CHUNK, this.outcomes.length - this.started, this.page - this.startedHere);
   }
 
   private async startChildren(count: number): Promise<void> {
@@ -155,6 +149,7 @@ class Batch {
     // Every start is awaited before the next decision: a run never continues as new with a start in flight.
     await Promise.all(this.outcomes.slice(from, from + count).map((outcome) => this.startChild(outcome)));
     this.started = from + count;
+    this.startedHere += count;
   }
 
   private async startChild(outcome: BatchOutcome): Promise<void> {
@@ -178,10 +173,7 @@ class Batch {
         staticSummary: `Move ${outcome.environmentId} to ${this.input.targetTenantId} (batch ${this.input.batchId})`,
       });
       // A child that fails fast may have reported its end before its start was recorded here.
-      if (outcome.state === 'waiting') {
-        outcome.state = 'running';
-        this.openStartedHere.add(outcome.environmentId);
-      }
+      if (outcome.state === 'waiting') outcome.state = 'running';
     } catch (err) {
       const reason =
         err instanceof WorkflowExecutionAlreadyStartedError
@@ -211,7 +203,8 @@ class Batch {
 
   private async grant(outcome: BatchOutcome): Promise<void> {
     try {
-      await getExternalWorkflowHandle(migrationWorkflowId(outcome.environmentId)).signal(grantMigrateSlotSignal, { environmentId: outcome.environmentId });
+      const grant: MigrateSlotSignal = { environmentId: outcome.environmentId, request: this.slotRequests.get(outcome.environmentId)! };
+      await getExternalWorkflowHandle(migrationWorkflowId(outcome.environmentId)).signal(grantMigrateSlotSignal, grant);
     } catch (err) {
       // Its workflow is closed. A migration reports its end before it closes, so this one
       // closed without our code (terminated, timed out): it will never report, nor migrate.
@@ -222,16 +215,22 @@ class Batch {
   }
 
   private slotRequested(payload: unknown): void {
-    const outcome = this.outcomeFrom(MigrateSlotSchema, payload, 'requestMigrateSlot');
+    const request = this.slotSignal(payload, 'requestMigrateSlot');
+    if (!request) return;
+    const { outcome, token } = request;
     // A repeated request (the sender's retry) changes nothing; an ended migration wants nothing.
-    if (!outcome || outcome.state === 'ended' || outcome.migrateSlot) return;
+    if (outcome.state === 'ended' || this.slotRequests.get(outcome.environmentId) === token) return;
+    // A new request replaces one the batch still counts: the migration has withdrawn that one.
+    this.freeSlot(outcome);
     outcome.migrateSlot = 'queued';
     this.slotQueue.push(outcome.environmentId);
+    this.slotRequests.set(outcome.environmentId, token);
   }
 
   private slotReturned(payload: unknown): void {
-    const outcome = this.outcomeFrom(MigrateSlotSchema, payload, 'returnMigrateSlot');
-    if (outcome) this.freeSlot(outcome);
+    const returned = this.slotSignal(payload, 'returnMigrateSlot');
+    // A return of an older request than the one the batch counts changes nothing.
+    if (returned && this.slotRequests.get(returned.outcome.environmentId) === returned.token) this.freeSlot(returned.outcome);
   }
 
   /** Gives the environment's slot, or its place in the queue, back; nothing when it has neither. */
@@ -240,6 +239,7 @@ class Batch {
       const at = list.indexOf(outcome.environmentId);
       if (at >= 0) list.splice(at, 1);
     }
+    this.slotRequests.delete(outcome.environmentId);
     delete outcome.migrateSlot;
   }
 
@@ -252,12 +252,13 @@ class Batch {
       log.warn('a migrationEnded signal was ignored: not an ending of an environment of this batch', { payload: JSON.stringify(payload)?.slice(0, 500) });
       return;
     }
+    // The first report stands: the migration's own, before the reconciler's about the same run.
+    if (outcome.state === 'ended') return;
     this.end(outcome, parsed.data.phase, parsed.data.reason);
   }
 
   private end(outcome: BatchOutcome, phase: Phase, reason?: string): void {
     this.freeSlot(outcome);
-    this.openStartedHere.delete(outcome.environmentId);
     if (outcome.state !== 'ended') this.ended += 1;
     outcome.state = 'ended';
     outcome.phase = phase;
@@ -273,7 +274,7 @@ class Batch {
 
   private historyIsLong(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength >= this.limit - this.headroom;
+    return info.continueAsNewSuggested || info.historyLength >= this.continueAt || newerVersionIsTarget();
   }
 
   private async continueAsNewRun(): Promise<never> {
@@ -290,7 +291,7 @@ class Batch {
       }
       endings.push([index, outcome.phase!, reason]);
     });
-    return continueAsNew<typeof batchMigration>({
+    return continueAsNewOnTarget<typeof batchMigration>({
       ...this.input,
       resume: {
         started: this.started,
@@ -298,6 +299,7 @@ class Batch {
         reasons,
         slotHolders: this.slotHolders,
         slotQueue: this.slotQueue,
+        slotRequests: Object.fromEntries(this.slotRequests),
         runs: this.runs,
       },
     });
@@ -338,97 +340,14 @@ class Batch {
     return index === undefined ? undefined : this.outcomes[index];
   }
 
-  /** The environment a signal names; anything else is logged and ignored (a signal handler never throws). */
-  private outcomeFrom(schema: typeof MigrateSlotSchema, payload: unknown, signal: string): BatchOutcome | undefined {
-    const parsed = schema.safeParse(payload);
+  /** The environment and request a slot signal names; anything else is logged and ignored (a signal handler never throws). */
+  private slotSignal(payload: unknown, signal: string): { outcome: BatchOutcome; token: string } | undefined {
+    const parsed = MigrateSlotSchema.safeParse(payload);
     const outcome = parsed.success ? this.outcomeOf(parsed.data.environmentId) : undefined;
-    if (!outcome) log.warn(`a ${signal} signal was ignored: it names no environment of this batch`, { payload: JSON.stringify(payload)?.slice(0, 500) });
-    return outcome;
-  }
-}
-
-/**
- * Batches started before migrate slots: `concurrency` places, each held by one migration
- * until it ends. Kept only so that those batches replay; remove once none is open.
- */
-async function batchBeforeMigrateSlots(input: BatchInput): Promise<BatchStatus> {
-  const status: BatchStatus = {
-    batchId: input.batchId,
-    sourceTenantId: input.sourceTenantId,
-    targetTenantId: input.targetTenantId,
-    concurrency: input.concurrency,
-    outcomes: input.environments.map((e) => ({ ...e, state: 'waiting' })),
-    summary: {},
-    migrating: 0,
-    waitingForSlot: 0,
-    run: 1,
-    done: false,
-  };
-  setHandler(batchStatusQuery, () => status);
-  upsertSearchAttributes([
-    { key: SearchAttributes.sourceTenantId, value: input.sourceTenantId },
-    { key: SearchAttributes.targetTenantId, value: input.targetTenantId },
-  ]);
-  const refresh = () => {
-    const counts: Record<string, number> = {};
-    for (const o of status.outcomes) if (o.state === 'ended' && o.phase) counts[o.phase] = (counts[o.phase] ?? 0) + 1;
-    status.summary = counts;
-    const running = status.outcomes.filter((o) => o.state === 'running').length;
-    const ended = status.outcomes.filter((o) => o.state === 'ended').length;
-    setCurrentDetails(
-      `**Batch** ${input.sourceTenantId} → ${input.targetTenantId}: ${status.outcomes.length} environments, ` +
-        `${running} running, ${ended} ended (at most ${input.concurrency} at once)\n\n` +
-        Object.entries(counts).map(([phase, n]) => `${phase}: ${n}`).join(' · '),
-    );
-  };
-  refresh();
-
-  let next = 0;
-  const place = async () => {
-    while (next < status.outcomes.length) {
-      const outcome = status.outcomes[next];
-      next += 1;
-      outcome.state = 'running';
-      refresh();
-      await runToItsEnd(input, outcome);
-      outcome.state = 'ended';
-      refresh();
+    if (!parsed.success || !outcome) {
+      log.warn(`a ${signal} signal was ignored: it names no environment of this batch or no request`, { payload: JSON.stringify(payload)?.slice(0, 500) });
+      return undefined;
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, status.outcomes.length)) }, place));
-  status.done = true;
-  refresh();
-  return status;
-}
-
-async function runToItsEnd(input: BatchInput, outcome: BatchOutcome): Promise<void> {
-  const migration: MigrationInput = {
-    migrationId: outcome.migrationId,
-    targetMigrationId: outcome.targetMigrationId,
-    environmentId: outcome.environmentId,
-    targetTenantId: input.targetTenantId,
-    submittedBy: input.submittedBy,
-    approvalTimeoutMs: input.approvalTimeoutMs,
-    lockboxTimeoutMs: input.lockboxTimeoutMs,
-    prepareWindowMs: input.prepareWindowMs,
-  };
-  try {
-    const child = await startChild(tenantMigration, {
-      workflowId: migrationWorkflowId(outcome.environmentId),
-      args: [migration],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: initialSearchAttributes(migration, input.sourceTenantId),
-      staticSummary: `Move ${outcome.environmentId} to ${input.targetTenantId} (batch ${input.batchId})`,
-    });
-    const final: MigrationStatus = await child.result();
-    outcome.phase = final.phase;
-    if (final.reason) outcome.reason = final.reason;
-    if (!isFinalPhase(final.phase)) outcome.phase = 'Failed';
-  } catch (err) {
-    outcome.phase = 'Failed';
-    const message = err instanceof Error ? err.message : String(err);
-    outcome.reason = /already started|AlreadyStarted/i.test(message)
-      ? `environment '${outcome.environmentId}' already has an open migration`
-      : `migration failed: ${message}`;
+    return { outcome, token: parsed.data.request };
   }
 }

@@ -5,6 +5,7 @@
 // payload, a phase that takes no such action) is answered at once.
 import { condition, setHandler, uuid4 } from '@temporalio/workflow';
 import type { z } from 'zod';
+import { isEmail } from '../mapping/email';
 import {
   Action,
   ApproveLockboxSchema,
@@ -85,6 +86,12 @@ const text =
     return { ok: v.length >= min && v.length <= max, value: v };
   };
 const flag: Field = (value) => ({ ok: typeof value === 'boolean', value });
+/** As the schema's guestAdmin: trimmed, at most 254 characters, an email address. */
+const email: Field = (value) => {
+  if (typeof value !== 'string') return { ok: false };
+  const v = value.trim();
+  return { ok: v.length <= 254 && isEmail(v), value: v };
+};
 /** Each action's fields in the schema's order: required, or optional with the default the schema gives when absent. */
 const FIELDS: Record<AdminAction, [key: string, check: Field, required: boolean, absent?: unknown][]> = (() => {
   const common: [string, Field, boolean][] = [
@@ -96,8 +103,8 @@ const FIELDS: Record<AdminAction, [key: string, check: Field, required: boolean,
     approveLockbox: common,
     requestStorage: common,
     deny: [...common, ['reason', text(0, 2000, true), false, '']],
-    prepare: [...common, ['targetTenantId', text(1, Infinity), true], ['mappingContainer', text(1, Infinity), true]],
-    migrate: [...common, ['targetTenantId', text(1, Infinity), true], ['at', text(0, 64), false], ['unschedule', flag, false]],
+    prepare: [...common, ['targetTenantId', text(1, Infinity), true], ['mappingContainer', text(1, Infinity), true], ['guestAdmin', email, false]],
+    migrate: [...common, ['targetTenantId', text(1, Infinity), true], ['at', text(0, 64), false], ['unschedule', flag, false], ['guestAdmin', email, false]],
     cancel: [...common, ['reason', text(0, 2000), false]],
   };
 })();

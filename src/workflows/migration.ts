@@ -8,7 +8,6 @@ import {
   TemporalFailure,
   allHandlersFinished,
   condition,
-  continueAsNew,
   getExternalWorkflowHandle,
   proxyLocalActivities,
   isCancellation,
@@ -30,7 +29,6 @@ import {
   Phase,
   SearchAttributes,
   STATUS,
-  MigrateSlotSchema,
   grantMigrateSlotSignal,
   isFinalPhase,
   migrationEndedSignal,
@@ -50,6 +48,8 @@ import { MigrationNotifications, type CarriedNotifications } from './notificatio
 import { stalledSignal, type StalledNotice } from '../operations/stall-signal';
 import { failureMessage, failureType } from './failures';
 import { retryWithinBudget } from './check-budget';
+import { closeSlotRequest, openSlotRequest, takeGrant } from './batch-slot';
+import { continueAsNewOnTarget, newerVersionIsTarget } from './versioning';
 
 /** the back-off of every retried step, in ms; local role checks fit their budget to it (check-budget.ts) */
 const BACKOFF = { initialMs: 1000, coefficient: 2, maximumMs: 30_000 };
@@ -403,6 +403,7 @@ class Migration {
     if (this.input.batch && this.state.migrateSlot) {
       return { refused: "migrate refused: its migrate was accepted already and waits for the batch's migrate slot" };
     }
+    if (payload.unschedule !== true) this.state.guestAdmin = typeof payload.guestAdmin === 'string' ? payload.guestAdmin : undefined;
     if (payload.unschedule === true) {
       if (!booked) return { refused: 'migrate refused: no cutover is booked' };
       this.bookCutover(undefined);
@@ -503,6 +504,7 @@ class Migration {
         onService = await activity('prepareOnService', 'Prepare on the migration service', SERVICE_OPERATION)({
           migration: this.serviceMigration(),
           storage: this.state.storage,
+          ...(typeof payload.guestAdmin === 'string' ? { guestAdmin: payload.guestAdmin } : {}),
         });
       } catch (err) {
         onService = { succeeded: false, message: `the service's prepare could not run: ${failureMessage(err)}`, errorReportUrl: undefined };
@@ -617,6 +619,7 @@ class Migration {
         migration: this.serviceMigration(),
         storage,
         mappingEtag: check.mappingEtag,
+        ...(this.state.guestAdmin ? { guestAdmin: this.state.guestAdmin } : {}),
       });
       this.state.summary = {
         usersRemapped: outcome.usersRemapped,
@@ -743,45 +746,32 @@ class Migration {
   /** Asks the batch for a slot, once however many times migrate is accepted. */
   private async requestSlot(): Promise<void> {
     if (this.state.migrateSlot) return;
-    // Set before asking: the grant may arrive before the request's own acknowledgement.
-    this.state.migrateSlot = 'requested';
+    // Opened before asking: the grant may arrive before the request's own acknowledgement.
+    const request = openSlotRequest(this.state, this.input.environmentId);
     showDetails(this.state);
-    if (!(await this.tellBatch(requestMigrateSlotSignal, { environmentId: this.input.environmentId }))) {
+    if (!(await this.tellBatch(requestMigrateSlotSignal, request))) {
       // No batch left to share slots with: nothing to wait for.
       this.state.migrateSlot = 'granted';
     }
   }
 
-  private async slotGranted(payload: unknown): Promise<void> {
-    const parsed = MigrateSlotSchema.safeParse(payload);
-    if (!parsed.success || parsed.data.environmentId !== this.input.environmentId) {
-      log.warn('a grantMigrateSlot signal was ignored: it names another environment', { migrationId: this.input.migrationId });
-      return;
-    }
-    if (this.state.migrateSlot === 'requested') {
-      this.state.migrateSlot = 'granted';
-      showDetails(this.state);
-      return;
-    }
-    // A repeated grant changes nothing; after the end, the ending reported frees the slot.
-    if (this.state.migrateSlot === 'granted' || isFinalPhase(this.state.phase)) return;
-    // Not wanted any more (the window lapsed, prepare again, migrate undone): given back at once.
-    await this.tellBatch(returnMigrateSlotSignal, { environmentId: this.input.environmentId });
+  private slotGranted(payload: unknown): void {
+    if (takeGrant(this.state, this.input.environmentId, payload)) showDetails(this.state);
   }
 
   /** Gives back the slot or withdraws the request, if there is one. */
   private async giveBackSlot(): Promise<void> {
-    if (!this.state.migrateSlot) return;
-    this.state.migrateSlot = undefined;
+    const request = closeSlotRequest(this.state, this.input.environmentId);
+    if (!request) return;
     showDetails(this.state);
-    await this.tellBatch(returnMigrateSlotSignal, { environmentId: this.input.environmentId });
+    await this.tellBatch(returnMigrateSlotSignal, request);
   }
 
   /** Tells the batch how the migration ended, once; that frees its slot or its place in the queue. */
   private async reportEnd(phase: Phase, reason: string | undefined): Promise<void> {
     if (!this.input.batch || this.endReported) return;
     this.endReported = true;
-    this.state.migrateSlot = undefined;
+    closeSlotRequest(this.state, this.input.environmentId);
     await this.tellBatch(migrationEndedSignal, { environmentId: this.input.environmentId, phase, ...(reason ? { reason } : {}) });
   }
 
@@ -977,10 +967,10 @@ class Migration {
     return authorize(request);
   }
 
-  /** Past the configured length, or when Temporal suggests it, a waiting migration continues as new. */
+  /** Past the configured length, when Temporal suggests it, or to move to a newer version, a waiting migration continues as new. */
   private historyIsLong(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > (this.input.continueAfterEvents ?? DEFAULT_CONTINUE_AFTER_EVENTS);
+    return info.continueAsNewSuggested || info.historyLength > (this.input.continueAfterEvents ?? DEFAULT_CONTINUE_AFTER_EVENTS) || newerVersionIsTarget();
   }
 
   /**
@@ -1000,7 +990,7 @@ class Migration {
       nextWatchAt: this.nextWatchAt,
       ...(this.notify ? this.notify.carried() : {}),
     };
-    await continueAsNew<typeof tenantMigration>({ ...this.input, resume });
+    await continueAsNewOnTarget<typeof tenantMigration>({ ...this.input, resume });
   }
 
   /** Writes the entries recorded since the last write to the control plane's audit trail (one local activity). */

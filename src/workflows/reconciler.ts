@@ -1,6 +1,8 @@
 // The reconciler (SPEC §2 step 9), started by the worker's Schedule every
 // T2T_RECONCILE_INTERVAL: closes the control-plane requests of migrations whose
-// workflow was terminated, timed out or failed, which no code of ours saw end.
+// workflow was terminated, timed out or failed, which no code of ours saw end, and
+// tells the batch that started such a migration (closeUnfinishedRequest): a batch
+// learns of endings only from reports, and would otherwise wait for this one for ever.
 // Each run is a fresh Schedule action, so a run does a bounded amount of work and
 // leaves the rest to the next one instead of growing one long history.
 import { proxyActivities, workflowInfo, log } from '@temporalio/workflow';

@@ -20,7 +20,7 @@ export interface GraphRequest {
   body: unknown;
   tenantId: string;
   audience: string;
-  /** lower-case names, as node's IncomingHttpHeaders; Prefer sets the page size (100 without it) */
+  /** lower-case names, as node's IncomingHttpHeaders */
   headers?: Record<string, string | string[] | undefined>;
   /** Graph's base URL as the client sees it (e.g. `https://127.0.0.1:port/graph`), for the next and delta links; the URL's origin when absent */
   baseUrl?: string;
@@ -65,7 +65,14 @@ export type GraphRequestKind =
 export const E3_SKU = '05e9a617-0261-4cee-bb44-138d3ef5d965';
 const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 const MAX_BATCH = 20;
+/** users' $top limit (the user-list page: 1 to 999) */
 const MAX_PAGE = 999;
+/**
+ * How many users a users/delta page holds. user-delta documents no page size and no way to ask for
+ * one ($top is not supported there, delta-query-overview); 100 is Graph's documented default page
+ * size for users lists, taken here as a guess for delta pages too (a Microsoft Q&A answer says 200).
+ */
+export const DELTA_PAGE_GUESS = 100;
 
 const ROLE_NAMES: Record<string, string> = {
   '11648597-926c-4cf3-9c36-bcebb0ba8dcc': 'Power Platform Administrator',
@@ -203,7 +210,7 @@ function decode(token: string): DeltaCursor | undefined {
 
 export class GraphFakeState {
   readonly requests: Record<GraphRequestKind, number> = GraphFakeState.zero();
-  /** page size when the client sends no Prefer: odata.maxpagesize (Graph's default is 100) */
+  /** users/delta pages, whatever the client sends (DELTA_PAGE_GUESS by default); also roles pages */
   pageSize: number;
   /** the most a page holds whatever the client prefers (Graph: 999 for users) */
   maxPageSize: number;
@@ -212,7 +219,7 @@ export class GraphFakeState {
   private requestThrottles: number[] = [];
 
   constructor(options: { pageSize?: number; maxPageSize?: number } = {}) {
-    this.pageSize = options.pageSize ?? 100;
+    this.pageSize = options.pageSize ?? DELTA_PAGE_GUESS;
     this.maxPageSize = options.maxPageSize ?? MAX_PAGE;
   }
 
@@ -307,9 +314,25 @@ function headerOf(headers: GraphRequest['headers'], name: string): string | unde
   return Array.isArray(value) ? value[0] : value;
 }
 
-function pageSizeOf(headers: GraphRequest['headers'], state: GraphFakeState): number {
-  const prefer = /odata\.maxpagesize=(\d+)/i.exec(headerOf(headers, 'prefer') ?? '');
-  return Math.max(1, Math.min(state.maxPageSize, prefer ? Number(prefer[1]) : state.pageSize));
+/** Graph's page size for users/delta and for roles: the client has no say (Prefer: odata.maxpagesize is not honoured there). */
+function pageSizeOf(state: GraphFakeState): number {
+  return Math.max(1, Math.min(state.maxPageSize, state.pageSize));
+}
+
+/**
+ * Advanced queries (aad-advanced-queries: "Use of OData cast with transitive members list" needs
+ * ConsistencyLevel: eventual and $count=true; user-list-transitivememberof: "This header and $count are
+ * required when using ... OData cast"): Graph answers 400 without them. The error's words are a guess.
+ */
+function advancedQueryRefusal(req: GraphRequest, needsCount: boolean): GraphReply | undefined {
+  if (!req.headers) return undefined; // a caller that forwards no headers is taken at its word
+  if (headerOf(req.headers, 'consistencylevel')?.toLowerCase() !== 'eventual') {
+    return error(400, 'Request_UnsupportedQuery', 'Request with OData cast requires the ConsistencyLevel header set to eventual.');
+  }
+  if (needsCount && req.url.searchParams.get('$count') !== 'true') {
+    return error(400, 'Request_UnsupportedQuery', 'Request with OData cast requires $count=true in the query.');
+  }
+  return undefined;
 }
 
 /** `users/{key}` or `users('{key}')` → the key, decoded */
@@ -329,7 +352,7 @@ export function createGraphRoutes(state: GraphFakeState = new GraphFakeState()):
   const deltaPage = (req: GraphRequest, tenant: FakeTenant): GraphReply => {
     const skip = req.url.searchParams.get('$skiptoken');
     const delta = req.url.searchParams.get('$deltatoken');
-    const size = pageSizeOf(req.headers, state);
+    const size = pageSizeOf(state);
     let cursor: DeltaCursor | undefined;
     if (skip !== null) cursor = decode(skip);
     else if (delta !== null) {
@@ -369,9 +392,11 @@ export function createGraphRoutes(state: GraphFakeState = new GraphFakeState()):
 
   const rolesPage = (req: GraphRequest, tenant: FakeTenant, key: string): GraphReply => {
     state.requests.rolePages += 1;
+    const refused = advancedQueryRefusal(req, true);
+    if (refused) return refused;
     const user = tenant.find(key, 'upn');
     if (!user) return error(404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
-    const size = pageSizeOf(req.headers, state);
+    const size = pageSizeOf(state);
     const start = Number(req.url.searchParams.get('$skiptoken') ?? 0);
     const all = tenant.roles.get(user.id) ?? [];
     const value = all.slice(start, start + size).map((templateId) => ({
@@ -381,7 +406,8 @@ export function createGraphRoutes(state: GraphFakeState = new GraphFakeState()):
       displayName: ROLE_NAMES[templateId] ?? 'Custom role',
     }));
     const body: Record<string, unknown> = { value };
-    if (start + size < all.length) body['@odata.nextLink'] = `${baseOf(req)}${req.url.pathname}?$select=roleTemplateId,displayName&$skiptoken=${start + size}`;
+    // Graph's next link keeps the query's options, $count among them.
+    if (start + size < all.length) body['@odata.nextLink'] = `${baseOf(req)}${req.url.pathname}?$select=roleTemplateId,displayName&$count=true&$skiptoken=${start + size}`;
     return { status: 200, body };
   };
 
@@ -428,6 +454,8 @@ export function createGraphRoutes(state: GraphFakeState = new GraphFakeState()):
     if (rest === 'users/$count') return count(req, tenant);
     const roles = /^(users\/[^/]+|users\('[^/]*'\))\/transitiveMemberOf\/microsoft\.graph\.directoryRole$/.exec(rest);
     if (roles) return rolesPage(req, tenant, userKey(roles[1].startsWith('users/') ? roles[1].slice(6) : roles[1]));
+    // The product asks for no Application.Read.All: a service principal's name is not the app's to read (a guess at the words).
+    if (/^servicePrincipals\/[^/]+$/.test(rest)) return error(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
     const single = /^users\/([^/]+)$/.exec(rest) ?? /^(users\('[^/]*'\))$/.exec(rest);
     if (single) {
       state.requests.userGets += 1;

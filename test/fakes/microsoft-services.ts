@@ -148,7 +148,12 @@ export function trustFakeCa(ca: string): () => void {
 
 // ---------------------------------------------------------------- options and state
 
-export const FAKE_POWER_PLATFORM_AUDIENCE = 'https://service.powerapps.com';
+// The audience the admin API accepts, trailing slash included: the module's RestClientModule
+// (Get-AudienceForHostName) maps api.bap.microsoft.com to "https://service.powerapps.com/", and Learn's
+// programmability-authentication page asks for the scope https://service.powerapps.com//.default. A
+// token for the audience without the slash is refused (a third-party note quotes BAP: the audience
+// "should exactly match (including forward slash)"), as it is here.
+export const FAKE_POWER_PLATFORM_AUDIENCE = 'https://service.powerapps.com/';
 export const FAKE_GRAPH_AUDIENCE = 'https://graph.microsoft.com';
 const API = '/providers/Microsoft.BusinessAppPlatform';
 const API_VERSION = '2021-04-01';
@@ -165,6 +170,16 @@ export interface FakeApp {
   displayName?: string;
   /** false: signed in, but not a Power Platform management app, so every Power Platform call gets 403 */
   powerPlatformAdmin?: boolean;
+}
+
+/**
+ * Who created or acted on a request, as the module's TenantToTenant-ViewMigrationRequest reads it
+ * (`$_.createdBy.id`, `$_.createdBy.type`, `$_.approvalActionedBy.id`, `.type`): an object. The type
+ * words ("User", "ServicePrincipal") are a guess; no public source prints them.
+ */
+export interface FakePrincipal {
+  id: string;
+  type: 'User' | 'ServicePrincipal';
 }
 
 export interface FakeEnvironment {
@@ -192,6 +207,19 @@ export interface OperationBehaviour {
   retryAfterSeconds?: number;
   /** how prepare/migrate answer: 202 with one of the two headers, or 200 done at once */
   answer: 'operation-location' | 'location' | 'done';
+  /**
+   * How a poll names the operation's state. 'lifecycle' (the default): `state: { id }`, as the module's
+   * WaitUntilFinished ($content.state.id) and the Terraform provider's LifecycleDto (State.Id) read it;
+   * 'status-string': the older `status: 'Running'` shape; 'no-state': no state at all (a service change).
+   */
+  stateShape: 'lifecycle' | 'status-string' | 'no-state';
+  /**
+   * 'fails': the prepare operation ends Succeeded and the migration's status (/get) then says
+   * "Validation Failed, Errors are updated on the blob here: <SAS URL>", as the article's
+   * TenantToTenant-GetMigrationStatus sample shows; whether the operation itself would end Failed
+   * is not documented.
+   */
+  validation: 'passes' | 'fails';
 }
 
 export type CreateAnswerShape = 'id' | 'migrationId' | 'name' | 'properties' | 'empty';
@@ -209,12 +237,18 @@ export interface MicrosoftFakesOptions {
   /** where createt2t's answer puts the new request's id ('empty': no body at all) */
   createAnswer?: CreateAnswerShape;
   tokenLifetimeSeconds?: number;
-  /** passed to createGraphRoutes */
+  /** passed to createGraphRoutes; also where users' principal ids come from */
   graph?: GraphState;
+  /**
+   * false: the tenant-to-tenant calls refuse app-only tokens (403), wanting a signed-in admin as every
+   * Microsoft client signs one in (Add-PowerAppsAccount). Whether the real service accepts app-only
+   * tokens there is not known; true (accepted) by default. The error's words are a guess.
+   */
+  appOnlyTenantToTenant?: boolean;
 }
 
 export type ApprovalStatus = 'Pending' | 'Approved' | 'Rejected';
-export type MigrationStage = 'Requested' | 'Preparing' | 'Prepared' | 'Migrating' | 'Migrated' | 'Failed';
+export type MigrationStage = 'Requested' | 'Preparing' | 'Prepared' | 'ValidationFailed' | 'Migrating' | 'Migrated' | 'Failed';
 
 export interface FakeMigrationRequest {
   id: string;
@@ -225,11 +259,13 @@ export interface FakeMigrationRequest {
   environmentName: string;
   organizationId: string;
   createdOnTime: string;
-  createdBy: string;
+  createdBy: FakePrincipal;
   approvalStatus: ApprovalStatus;
-  approvalActionedBy?: string;
+  approvalActionedBy?: FakePrincipal;
   stage: MigrationStage;
   lastError?: string;
+  /** the error report link /get gives after a failed validation */
+  validationErrors?: string;
   /** what prepare was last given */
   prepareBody?: unknown;
   migrateBody?: unknown;
@@ -260,7 +296,9 @@ interface AccessToken {
   clientId: string;
   audience: string;
   /** who the service records as acting: the user for device-code sign-in, else the app */
-  actor: string;
+  actor: FakePrincipal;
+  /** a user signed in (device code), not the app on its own */
+  delegated?: boolean;
   expiresAt: number;
 }
 
@@ -271,6 +309,7 @@ interface Operation {
   kind: 'prepare' | 'migrate';
   polls: number;
   behaviour: OperationBehaviour;
+  createdAt: string;
 }
 
 interface DeviceCode {
@@ -299,13 +338,15 @@ const DEFAULT_BEHAVIOUR: OperationBehaviour = {
   outcome: 'Succeeded',
   failureMessage: 'The environment could not be migrated: the target tenant has no capacity',
   answer: 'operation-location',
+  stateShape: 'lifecycle',
+  validation: 'passes',
 };
 
 class FakeState {
   readonly tenants = new Map<string, { tenantId: string; environments: Map<string, Required<FakeEnvironment>> }>();
   readonly apps: FakeApp[];
   readonly tokens = new Map<string, AccessToken>();
-  readonly refreshTokens = new Map<string, Omit<AccessToken, 'audience' | 'expiresAt'>>();
+  readonly refreshTokens = new Map<string, Omit<AccessToken, 'audience' | 'expiresAt'> & { user?: string }>();
   readonly deviceCodes = new Map<string, DeviceCode>();
   readonly tokenRequests = new Map<string, number>();
   readonly requests = new Map<string, FakeMigrationRequest>();
@@ -361,6 +402,12 @@ class FakeState {
     return undefined;
   }
 
+  /** A directory object's id: a user's Graph id when the Graph fake knows the user, else one derived from the name. */
+  principal(tenantId: string, name: string, type: FakePrincipal['type']): FakePrincipal {
+    const known = type === 'User' ? this.options.graph?.user(tenantId, name)?.id : undefined;
+    return { id: known ?? guidFrom(`${tenantId}/${type}/${name}`), type };
+  }
+
   takeFault(method: string, path: string): Fault | undefined {
     const key = `${method} ${path}`;
     const index = this.faults.findIndex((f) => (typeof f.pattern === 'string' ? key.includes(f.pattern) : f.pattern.test(key)));
@@ -372,6 +419,8 @@ class FakeState {
 }
 
 const base64url = (data: Buffer | string) => Buffer.from(data).toString('base64url');
+const guidFrom = (text: string) =>
+  crypto.createHash('sha256').update(text).digest('hex').slice(0, 32).replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, '$1-$2-$3-$4-$5');
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 const oauthError = (status: number, error: string, description: string): Reply => ({
   status,
@@ -387,11 +436,30 @@ function audienceOf(scope: string): string | undefined {
   return resource?.replace(/\/[^/]*$/, '');
 }
 
+/**
+ * A JWT as Entra ID issues them (header.payload.signature; the claims aud, iss, tid, and appid or oid);
+ * the fake looks it up in its table rather than verifying the signature, which is random.
+ */
+function accessTokenFor(grant: Omit<AccessToken, 'expiresAt' | 'audience'>, audience: string, expiresAt: number): string {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = {
+    aud: audience,
+    iss: `https://sts.windows.net/${grant.tenantId}/`,
+    tid: grant.tenantId,
+    iat: now,
+    nbf: now,
+    exp: Math.floor(expiresAt / 1000),
+    appid: grant.clientId,
+    ...(grant.delegated ? { oid: grant.actor.id, scp: 'user_impersonation' } : { oid: grant.actor.id, idtyp: 'app' }),
+  };
+  return `${base64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid: 'fake' }))}.${base64url(JSON.stringify(claims))}.${base64url(crypto.randomBytes(32))}`;
+}
+
 function issueAccessToken(state: FakeState, grant: Omit<AccessToken, 'expiresAt' | 'audience'>, scope: string): Reply {
   const audience = audienceOf(scope);
   if (!audience) return oauthError(400, 'invalid_scope', `AADSTS1002012: The provided value for scope ${scope} is not valid.`);
   const lifetime = state.options.tokenLifetimeSeconds ?? 3600;
-  const accessToken = `fake-at-${crypto.randomBytes(24).toString('hex')}`;
+  const accessToken = accessTokenFor(grant, audience, Date.now() + lifetime * 1000);
   state.tokens.set(accessToken, { ...grant, audience, expiresAt: Date.now() + lifetime * 1000 });
   return { status: 200, body: { token_type: 'Bearer', access_token: accessToken, expires_in: lifetime, ext_expires_in: lifetime, scope } };
 }
@@ -436,7 +504,7 @@ function clientCredentials(state: FakeState, tenantId: string, form: URLSearchPa
   } else {
     return oauthError(401, 'invalid_client', "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
   }
-  return issueAccessToken(state, { tenantId, clientId, actor: app.displayName ?? clientId }, form.get('scope') ?? '');
+  return issueAccessToken(state, { tenantId, clientId, actor: state.principal(tenantId, app.displayName ?? clientId, 'ServicePrincipal') }, form.get('scope') ?? '');
 }
 
 function idToken(authority: string, tenantId: string, clientId: string, user: string): { id_token: string; client_info: string } {
@@ -449,12 +517,12 @@ function idToken(authority: string, tenantId: string, clientId: string, user: st
   };
 }
 
-function userTokens(state: FakeState, authority: string, grant: Omit<AccessToken, 'audience' | 'expiresAt'>, scope: string): Reply {
+function userTokens(state: FakeState, authority: string, grant: Omit<AccessToken, 'audience' | 'expiresAt'> & { user?: string }, scope: string): Reply {
   const reply = issueAccessToken(state, grant, scope);
   if (reply.status !== 200) return reply;
   const refreshToken = `fake-rt-${crypto.randomBytes(24).toString('hex')}`;
   state.refreshTokens.set(refreshToken, grant);
-  return { status: 200, body: { ...(reply.body as object), refresh_token: refreshToken, ...idToken(authority, grant.tenantId, grant.clientId, grant.actor) } };
+  return { status: 200, body: { ...(reply.body as object), refresh_token: refreshToken, ...idToken(authority, grant.tenantId, grant.clientId, grant.user ?? grant.actor.id) } };
 }
 
 function deviceCodeGrant(state: FakeState, authority: string, form: URLSearchParams): Reply {
@@ -462,7 +530,12 @@ function deviceCodeGrant(state: FakeState, authority: string, form: URLSearchPar
   if (!entry) return oauthError(400, 'expired_token', 'AADSTS70020: The provided value for the input parameter device_code is not valid or has expired.');
   if (!entry.user) return oauthError(400, 'authorization_pending', 'AADSTS70016: OAuth 2.0 device flow error. Authorization is pending. Continue polling.');
   state.deviceCodes.delete(form.get('device_code')!);
-  return userTokens(state, authority, { tenantId: entry.tenantId, clientId: entry.clientId, actor: entry.user }, form.get('scope') ?? '');
+  return userTokens(
+    state,
+    authority,
+    { tenantId: entry.tenantId, clientId: entry.clientId, actor: state.principal(entry.tenantId, entry.user, 'User'), delegated: true, user: entry.user },
+    form.get('scope') ?? '',
+  );
 }
 
 function refreshGrant(state: FakeState, authority: string, tenantId: string, form: URLSearchParams): Reply {
@@ -567,8 +640,8 @@ function requestItem(r: FakeMigrationRequest) {
     environmentId: r.environmentId,
     targetTenantId: r.targetTenantId,
     createdOnTime: r.createdOnTime,
-    createdBy: r.createdBy,
-    approvalActionedBy: r.approvalActionedBy ?? null,
+    createdBy: { ...r.createdBy },
+    approvalActionedBy: r.approvalActionedBy ? { ...r.approvalActionedBy } : null,
     approvalStatus: r.approvalStatus,
   };
 }
@@ -577,7 +650,7 @@ function approvalItem(r: FakeMigrationRequest) {
   return {
     id: r.approvalId,
     tenantId: r.targetTenantId,
-    createdBy: r.createdBy,
+    createdBy: { ...r.createdBy },
     resourceCreatedTime: r.createdOnTime,
     approvalState: r.approvalStatus,
     sourceMigrationId: r.id,
@@ -596,10 +669,14 @@ function page(ctx: PowerPlatformContext, items: unknown[]): Reply {
   return { status: 200, body };
 }
 
-/** The migration request the caller may act on as its source tenant: 404 when unknown, 403 when another tenant's. */
+/**
+ * The migration request the caller may act on as its source tenant: 400 when unknown (a third-party
+ * spec built from recorded admin-center traffic says the t2tmigrations calls answer an unknown
+ * migration with 400, not 404; a guess as to the words), 403 when another tenant's.
+ */
 function ownRequest(ctx: PowerPlatformContext): FakeMigrationRequest | Reply {
   const request = ctx.state.requests.get(ctx.params[0].toLowerCase());
-  if (!request) return apiError(404, 'MigrationNotFound', `No tenant-to-tenant migration ${ctx.params[0]}.`);
+  if (!request) return apiError(400, 'InvalidMigrationId', `The tenant-to-tenant migration ${ctx.params[0]} is not valid.`);
   if (!same(request.sourceTenantId, ctx.caller.tenantId)) return apiError(403, 'Forbidden', `The caller's tenant ${ctx.caller.tenantId} is not the source tenant of migration ${request.id}.`);
   return request;
 }
@@ -644,7 +721,7 @@ const createT2t: Handler = (ctx) => {
     environmentName: found.env.name,
     organizationId: found.env.organizationId,
     createdOnTime: new Date().toISOString(),
-    createdBy: ctx.caller.actor,
+    createdBy: { ...ctx.caller.actor },
     approvalStatus: 'Pending',
     stage: 'Requested',
   };
@@ -655,9 +732,10 @@ const createT2t: Handler = (ctx) => {
 const generateStorage: Handler = async (ctx) => {
   const found = ownEnvironment(ctx);
   if ('status' in found) return found;
+  // The article's older revision shows the answer as a stored-access-policy SAS (`sv=…&sr=c&si=SASpolicy…`, no `se=`).
   const sas = ctx.state.options.storageSas
     ? await ctx.state.options.storageSas(found.tenant.tenantId, found.env.id)
-    : `${ctx.baseUrl.replace(/\/bap$/, '')}/storage/t2t-${found.env.id.toLowerCase()}?sv=2022-11-02&sr=c&sp=racwl&se=2099-01-01&sig=fake`;
+    : `${ctx.baseUrl.replace(/\/bap$/, '')}/storage/t2t-${found.env.id.toLowerCase()}?sv=2018-03-28&sr=c&si=SASpolicyfake&sig=fake`;
   return { status: 200, body: { sharedAccessSignature: sas } };
 };
 
@@ -679,23 +757,24 @@ function decide(ctx: PowerPlatformContext, decision: 'Approved' | 'Rejected'): R
     return apiError(400, 'ApprovalAlreadyActioned', `Approval ${request.approvalId} was already ${request.approvalStatus.toLowerCase()}.`);
   }
   request.approvalStatus = decision;
-  request.approvalActionedBy ??= ctx.caller.actor;
+  request.approvalActionedBy ??= { ...ctx.caller.actor };
   return { status: 200, body: approvalItem(request) };
 }
 
 function startOperation(ctx: PowerPlatformContext, request: FakeMigrationRequest, kind: Operation['kind']): Reply {
   const behaviour = { ...ctx.state.behaviour };
   request.stage = kind === 'prepare' ? 'Preparing' : 'Migrating';
-  const operation: Operation = { id: crypto.randomUUID(), tenantId: request.sourceTenantId, migrationId: request.id, kind, polls: 0, behaviour };
+  const operation: Operation = { id: crypto.randomUUID(), tenantId: request.sourceTenantId, migrationId: request.id, kind, polls: 0, behaviour, createdAt: new Date().toISOString() };
   if (behaviour.answer === 'done') {
     finish(ctx.state, operation);
-    return { status: 200, body: statusBody(request) };
+    return { status: 200, body: operationBody(operation, behaviour.outcome) };
   }
   ctx.state.operations.set(operation.id, operation);
   const location = `${ctx.baseUrl}${API}/operations/${operation.id}?api-version=${API_VERSION}`;
   const headers: Record<string, string> = { [behaviour.answer === 'location' ? 'Location' : 'Operation-Location']: location };
   if (behaviour.retryAfterSeconds !== undefined) headers['Retry-After'] = String(behaviour.retryAfterSeconds);
-  return { status: 202, headers, body: { id: operation.id, status: 'Running' } };
+  // The module prints only the status of this answer ("Code 202, Description Accepted"): no body here (a guess).
+  return { status: 202, headers };
 }
 
 function finish(state: FakeState, operation: Operation): void {
@@ -706,8 +785,38 @@ function finish(state: FakeState, operation: Operation): void {
     request.lastError = operation.behaviour.failureMessage;
     return;
   }
+  if (operation.kind === 'prepare' && operation.behaviour.validation === 'fails') {
+    const container = String((request.prepareBody as Record<string, unknown> | undefined)?.ReadOnlyUserMappingFileContainerUri ?? '');
+    request.stage = 'ValidationFailed';
+    request.validationErrors = `${container}/usermapping_errors.csv?sv=2018-03-28&sr=b&si=SASpolicyfake&sig=fake`;
+    return;
+  }
   request.stage = operation.kind === 'prepare' ? 'Prepared' : 'Migrated';
   if (operation.kind === 'migrate') moveEnvironment(state, request);
+}
+
+/**
+ * A poll's answer. In the lifecycle shape, the Terraform provider's LifecycleDto (internal/api/lifecycle.go):
+ * `{ id, state: { id }, type: { id }, createdDateTime, lastActionDateTime }`; the state word is what the
+ * module's WaitUntilFinished reads ($content.state.id: Running, Succeeded or Failed).
+ */
+function operationBody(operation: Operation, state: 'Running' | 'Succeeded' | 'Failed'): Record<string, unknown> {
+  const error = state === 'Failed' ? { error: { code: 'MigrationFailed', message: operation.behaviour.failureMessage } } : {};
+  switch (operation.behaviour.stateShape) {
+    case 'status-string':
+      return { id: operation.id, status: state, ...error };
+    case 'no-state':
+      return { id: operation.id, progress: operation.polls };
+    default:
+      return {
+        id: operation.id,
+        state: { id: state },
+        type: { id: operation.kind === 'prepare' ? 'ValidateTenantToTenantMigration' : 'MigrateEnvironment' },
+        createdDateTime: operation.createdAt,
+        lastActionDateTime: new Date().toISOString(),
+        ...error,
+      };
+  }
 }
 
 /** After a migration the environment lives in the target tenant. */
@@ -719,12 +828,35 @@ function moveEnvironment(state: FakeState, request: FakeMigrationRequest): void 
   target.environments.set(found.env.id.toLowerCase(), found.env);
 }
 
+/**
+ * The migration's status (GET t2tmigrations/{id}/get). Its shape is undocumented (the module prints it
+ * as it comes: a guess); the status words are the article's TenantToTenant-GetMigrationStatus samples.
+ */
+function statusText(r: FakeMigrationRequest): string {
+  switch (r.stage) {
+    case 'Preparing':
+      return 'Validate Tenant To Tenant Migration: Running';
+    case 'Prepared':
+      return 'Validate Tenant To Tenant Migration: Succeeded';
+    case 'ValidationFailed':
+      return `Validation Failed, Errors are updated on the blob here: ${r.validationErrors}`;
+    case 'Migrating':
+      return 'Migrate Environment: Running';
+    case 'Migrated':
+      return 'Migrate Environment: Succeeded';
+    case 'Failed':
+      return 'Migrate Environment: Failed';
+    default:
+      return 'Requested';
+  }
+}
+
 function statusBody(r: FakeMigrationRequest) {
   return {
     ...requestItem(r),
     sourceTenantId: r.sourceTenantId,
     environmentName: r.environmentName,
-    status: r.stage,
+    status: statusText(r),
     ...(r.lastError ? { error: { code: 'MigrationFailed', message: r.lastError } } : {}),
   };
 }
@@ -738,6 +870,7 @@ const prepare: Handler = (ctx) => {
   if (!/^https?:\/\/[^?#]+$/.test(uri)) return apiError(400, 'InvalidRequest', 'ReadOnlyUserMappingFileContainerUri must be the container URI without a query.');
   if (request.approvalStatus !== 'Approved') return apiError(400, 'MigrationNotApproved', `Migration ${request.id} is ${request.approvalStatus.toLowerCase()}, not approved, in the target tenant.`);
   request.prepareBody = body;
+  request.validationErrors = undefined;
   return startOperation(ctx, request, 'prepare');
 };
 
@@ -757,16 +890,12 @@ const pollOperation: Handler = (ctx) => {
   if (!same(operation.tenantId, ctx.caller.tenantId)) return apiError(403, 'Forbidden', `Operation ${operation.id} belongs to another tenant.`);
   operation.polls += 1;
   const { behaviour } = operation;
-  if (operation.polls <= behaviour.runningPolls) {
+  if (operation.polls <= behaviour.runningPolls || behaviour.stateShape === 'no-state') {
     const headers = behaviour.retryAfterSeconds !== undefined ? { 'Retry-After': String(behaviour.retryAfterSeconds) } : undefined;
-    return { status: 200, headers, body: { id: operation.id, status: 'Running' } };
+    return { status: 200, headers, body: operationBody(operation, 'Running') };
   }
   if (operation.polls === behaviour.runningPolls + 1) finish(ctx.state, operation);
-  const failed = behaviour.outcome === 'Failed';
-  return {
-    status: 200,
-    body: { id: operation.id, status: behaviour.outcome, ...(failed ? { error: { code: 'MigrationFailed', message: behaviour.failureMessage } } : {}) },
-  };
+  return { status: 200, body: operationBody(operation, behaviour.outcome) };
 };
 
 const getStatus: Handler = (ctx) => {
@@ -829,6 +958,9 @@ async function routePowerPlatform(state: FakeState, baseUrl: string, req: Incomi
   if (caller.app?.powerPlatformAdmin === false) {
     return apiError(403, 'Forbidden', `The app ${caller.clientId} is not a Power Platform management app in tenant ${caller.tenantId}.`);
   }
+  if (state.options.appOnlyTenantToTenant === false && !caller.delegated && /\/(t2tmigration|createt2t|generateTenantToTenantResourceStorage)/i.test(req.path)) {
+    return apiError(403, 'UserContextRequired', 'Tenant-to-tenant migration operations require a signed-in Power Platform or Dynamics 365 administrator.');
+  }
   if (!req.path.startsWith(`${API}/`)) return apiError(404, 'NotFound', `No route ${req.method} ${req.path}.`);
   if (req.url.searchParams.get('api-version') !== API_VERSION) return apiError(400, 'InvalidApiVersion', `api-version must be ${API_VERSION}.`);
   const sub = req.path.slice(API.length);
@@ -856,7 +988,9 @@ export interface MicrosoftFakes {
   /** token requests (POSTs to the token endpoint) for a tenant, or for all tenants */
   tokenRequests(tenantId?: string): number;
   /** settings for the product pointing at this fake, with these credentials */
-  settings(tenants: MicrosoftTenantCredential[], operationPollMs?: number): MicrosoftSettings;
+  settings(tenants: MicrosoftTenantCredential[], operationPollMs?: number, operationBudgetMs?: number): MicrosoftSettings;
+  /** the principal the fake records for a user (by UPN) or an app (by display name or client id) of a tenant */
+  principalOf(tenantId: string, name: string, type: FakePrincipal['type']): FakePrincipal;
   /** a valid access token without going through sign-in, e.g. for Graph route tests */
   issueToken(tenantId: string, clientId: string, scope: string): string;
   /**
@@ -871,12 +1005,14 @@ export interface MicrosoftFakes {
   /** how the next prepare/migrate answer and their operations behave */
   setOperationBehaviour(behaviour: Partial<OperationBehaviour>): void;
   setPageSize(pageSize: number): void;
+  /** whether the tenant-to-tenant calls take app-only tokens (see MicrosoftFakesOptions.appOnlyTenantToTenant) */
+  setAppOnlyTenantToTenant(accepted: boolean): void;
   setCreateAnswer(shape: CreateAnswerShape): void;
   addEnvironment(tenantId: string, environment: FakeEnvironment): void;
   environments(tenantId: string): FakeEnvironment[];
   /** the migration requests as the fake holds them (live objects) */
   requests(): FakeMigrationRequest[];
-  /** an admin approving in the admin center, not through the product */
+  /** an admin (by UPN, a user of the target tenant) approving in the admin center, not through the product */
   approveExternally(approvalIdOrMigrationId: string, by: string): void;
   rejectExternally(approvalIdOrMigrationId: string, by: string): void;
   deleteExternally(migrationId: string): void;
@@ -992,7 +1128,7 @@ export async function startMicrosoftFakes(options: MicrosoftFakesOptions): Promi
     const request = state.findRequest(idOrMigration);
     if (!request) throw new Error(`the fake has no migration or approval ${idOrMigration}`);
     request.approvalStatus = decision;
-    request.approvalActionedBy = by;
+    request.approvalActionedBy = state.principal(request.targetTenantId, by, 'User');
   };
 
   return {
@@ -1005,17 +1141,19 @@ export async function startMicrosoftFakes(options: MicrosoftFakesOptions): Promi
     requestLog: state.log,
     tokenRequests: (tenantId) =>
       tenantId === undefined ? [...state.tokenRequests.values()].reduce((a, b) => a + b, 0) : (state.tokenRequests.get(tenantId.toLowerCase()) ?? 0),
-    settings: (tenants, operationPollMs = 50) => ({
+    settings: (tenants, operationPollMs = 50, operationBudgetMs = 3_600_000) => ({
       powerPlatformApiUrl: `${origin}/bap`,
       graphApiUrl: `${origin}/graph`,
       authorityHost: `${origin}/login`,
       customAuthority: true,
       tenants,
       operationPollMs,
+      operationBudgetMs,
     }),
+    principalOf: (tenantId, name, type) => state.principal(tenantId, name, type),
     issueToken(tenantId, clientId, scope) {
       const app = state.app(tenantId, clientId);
-      const reply = issueAccessToken(state, { tenantId, clientId, actor: app?.displayName ?? clientId }, scope);
+      const reply = issueAccessToken(state, { tenantId, clientId, actor: state.principal(tenantId, app?.displayName ?? clientId, 'ServicePrincipal') }, scope);
       if (reply.status !== 200) throw new Error(`the fake cannot issue a token for scope ${scope}`);
       return (reply.body as { access_token: string }).access_token;
     },
@@ -1023,6 +1161,7 @@ export async function startMicrosoftFakes(options: MicrosoftFakesOptions): Promi
     clearFaults: () => void state.faults.splice(0),
     setOperationBehaviour: (behaviour) => void Object.assign(state.behaviour, behaviour),
     setPageSize: (pageSize) => void (state.options.pageSize = pageSize),
+    setAppOnlyTenantToTenant: (accepted) => void (state.options.appOnlyTenantToTenant = accepted),
     setCreateAnswer: (shape) => void (state.options.createAnswer = shape),
     addEnvironment: (tenantId, environment) => state.addEnvironment(tenantId, environment),
     environments: (tenantId) => [...(state.tenant(tenantId)?.environments.values() ?? [])],

@@ -5,7 +5,7 @@
 // used only where npm has no build for the platform.
 // T2T_TEST_POSTGRES_URL points the tests at an existing server instead.
 import { execFileSync, ExecFileSyncOptions } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports';
@@ -57,6 +57,26 @@ export function postgresServerUser(): { uid: number; gid: number } | undefined {
   throw new PostgresUnavailable('running as root, and there is neither a `postgres` nor a `nobody` user to start the server as');
 }
 
+/**
+ * The binaries where the server's user can run them. As root the server runs as another user,
+ * who cannot reach binaries inside a checkout that only its owner may enter (a home folder of
+ * mode 700): then the server's folder (bin, lib, share: about 60 MB) is copied into the cluster's
+ * own temporary folder, which that user owns.
+ */
+export function reachableBinaries(bin: string, user: { uid: number; gid: number } | undefined, dir: string): string {
+  if (!user) return bin;
+  try {
+    execFileSync(path.join(bin, 'initdb'), ['--version'], { stdio: 'pipe', ...user });
+    return bin;
+  } catch {
+    // not reachable (EACCES): run a copy instead
+  }
+  const copy = path.join(dir, 'server');
+  // The package's library symlinks are relative: kept as they are, they point inside the copy.
+  cpSync(path.dirname(bin), copy, { recursive: true, verbatimSymlinks: true });
+  return path.join(copy, path.basename(bin));
+}
+
 let shared: Promise<RunningPostgres> | undefined;
 
 /** One server for the whole test run; rejects with PostgresUnavailable when it cannot start. */
@@ -69,15 +89,20 @@ async function start(): Promise<RunningPostgres> {
   const existing = process.env.T2T_TEST_POSTGRES_URL;
   if (existing) return withDatabases(existing, async () => undefined);
 
-  const bin = postgresBinaries();
   const user = postgresServerUser();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-pg-'));
+  if (user) chownSync(dir, user.uid, user.gid);
+  let bin: string;
+  try {
+    bin = reachableBinaries(postgresBinaries(), user, dir);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err instanceof PostgresUnavailable ? err : new PostgresUnavailable(`the server's binaries cannot be copied where ${user ? `uid ${user.uid}` : 'its user'} reaches them: ${failure(err)}`);
+  }
   const run = (command: string, args: string[]) => {
     const options: ExecFileSyncOptions = { stdio: 'pipe', ...(user ?? {}) };
     execFileSync(path.join(bin, command), args, options);
   };
-
-  const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-pg-'));
-  if (user) chownSync(dir, user.uid, user.gid);
   const data = path.join(dir, 'data');
   const log = path.join(dir, 'server.log');
   try {

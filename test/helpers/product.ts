@@ -37,6 +37,13 @@ export interface ProductOptions {
   taskQueue?: string;
   /** the payload codec's data converter for the worker and the client (src/codec/); none: payloads in clear */
   dataConverter?: DataConverter;
+  /** the worker also serves the reconciler's workflow and activities, as the product's worker does */
+  reconciler?: boolean;
+  /**
+   * The Worker Deployment the worker declares a version of (its build id: `buildId`, or the
+   * bundle's default). Unset: an unversioned worker, alone on its task queue, as most tests want.
+   */
+  versioning?: { deploymentName: string; buildId?: string };
 }
 
 export interface Product {
@@ -60,6 +67,9 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
       AZURE_STORAGE_CONNECTION_STRING: options.azurite.connectionString,
       T2T_TASK_QUEUE: options.taskQueue ?? `t2t-test-${randomBytes(4).toString('hex')}`,
       ...(options.databaseUrl ? { T2T_DATABASE_URL: options.databaseUrl } : {}),
+      ...(options.versioning
+        ? { T2T_DEPLOYMENT_NAME: options.versioning.deploymentName, ...(options.versioning.buildId ? { T2T_BUILD_ID: options.versioning.buildId } : {}) }
+        : { T2T_WORKER_VERSIONING: 'off' }),
     }),
     ...options.durations,
   };
@@ -99,6 +109,7 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
         workflowBundle: bundle,
         remapBatchSize: options.remapBatchSize,
         ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+        ...(options.reconciler ? { reconciler: { client } } : {}),
       });
       const done = worker.run();
       running = { worker, done };

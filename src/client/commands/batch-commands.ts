@@ -1,8 +1,9 @@
 // batch submit · batch status — many environments at once.
 import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
-import { UserError, submitBatch } from '../migrations';
-import { batchStatusQuery, batchWorkflowId, BatchStatus } from '../../contracts';
+import { UserError } from '../user-error';
+import type { BatchOutcome, BatchStatus } from '../../contracts';
+import { describeClosure, type RunClosure } from '../run-closure';
 
 export function registerBatchCommands(program: Command, runtime: CommandRuntime): void {
   const batch = program.command('batch').description('migrate many environments of a tenant at once');
@@ -17,6 +18,7 @@ export function registerBatchCommands(program: Command, runtime: CommandRuntime)
     .action(async (opts: { sourceTenant: string; targetTenant: string; environment?: string[]; concurrency: string }) => {
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100) throw new UserError('--concurrency must be a whole number from 1 to 100');
+      const { submitBatch } = await import('../migrations');
       const context = runtime.context();
       const submitted = await submitBatch(
         { client: await context.client(), controlPlane: await context.controlPlane(), config: context.config },
@@ -34,6 +36,7 @@ export function registerBatchCommands(program: Command, runtime: CommandRuntime)
     .description('the outcome of each environment of a batch')
     .requiredOption('--batch-id <id>', 'the batch id')
     .action(async (opts: { batchId: string }) => {
+      const [{ batchStatusQuery, batchWorkflowId }, { closuresOf }] = await Promise.all([import('../../contracts'), import('../closed-runs')]);
       const client = await runtime.context().client();
       let status: BatchStatus;
       try {
@@ -41,11 +44,21 @@ export function registerBatchCommands(program: Command, runtime: CommandRuntime)
       } catch {
         throw new UserError(`no batch has the id '${opts.batchId}'`);
       }
+      // A child closed without our code (terminate, timeout) keeps its last state in the batch until
+      // the batch hears of it: say how it closed, as `t2t status` does.
+      const unfinished = (o: BatchOutcome) => o.state !== 'ended' || o.phase === 'Terminated';
+      const closures = await closuresOf(client, status.outcomes.filter(unfinished).map((o) => o.migrationId));
+      const outcomes: (BatchOutcome & { closed?: RunClosure })[] = status.outcomes.map((o) => {
+        const closed = unfinished(o) ? closures.get(o.migrationId) : undefined;
+        if (!closed) return o;
+        const phase = closed.how === 'failed' ? 'Failed' : 'Terminated';
+        return { ...o, state: 'ended', phase, reason: `${describeClosure(closed)}${closed.whilePhase ? ` (while ${closed.whilePhase})` : ''}`, closed };
+      });
       const printer = runtime.printer();
-      printer.document(status);
+      printer.document({ ...status, outcomes });
       printer.line(`Batch ${status.batchId}: ${status.sourceTenantId} → ${status.targetTenantId}${status.done ? ' (done)' : ''}`);
       if (!status.done) printer.line(`  ${status.migrating} migrating (at most ${status.concurrency}), ${status.waitingForSlot} waiting for a migrate slot`);
-      for (const o of status.outcomes) {
+      for (const o of outcomes) {
         const state = o.state === 'ended' ? o.phase : o.migrateSlot === 'held' ? 'migrating' : o.migrateSlot === 'queued' ? 'waiting for a migrate slot' : o.state;
         printer.line(`  ${o.environmentId.padEnd(24)} ${state}${o.reason ? ` — ${o.reason}` : ''}`);
       }

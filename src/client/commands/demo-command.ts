@@ -4,14 +4,10 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CommandRuntime } from '../cli';
-import { readWorldFile } from '../../controlplane/world';
 import { projectRoot } from '../../temporal-binaries';
-import { migrationWorkflowId, statusQuery, isFinalPhase } from '../../contracts';
 import { describeStatus } from '../output';
-import { migrationPeople } from '../../migration/migration-people';
-import { UserError } from '../migrations';
-import { ContainerClient } from '@azure/storage-blob';
-import { MAPPING_BLOB_NAME } from '../../storage/migration-storage';
+import { UserError } from '../user-error';
+import { MAPPING_BLOB_NAME } from '../../storage/blob-names';
 
 export const DEMO = {
   environmentId: 'env-sales',
@@ -28,6 +24,12 @@ export function registerDemoCommand(program: Command, runtime: CommandRuntime): 
     .option('--world <file>', 'the demo world', path.join(projectRoot(), 'examples', 'demo-world.json'))
     .option('--mapping <file>', 'the demo mapping file', path.join(projectRoot(), 'examples', 'usermapping.csv'))
     .action(async (opts: { world: string; mapping: string }) => {
+      const [{ readWorldFile }, { migrationWorkflowId, statusQuery, isFinalPhase }, { migrationPeople }, { ContainerClient }] = await Promise.all([
+        import('../../controlplane/world'),
+        import('../../contracts'),
+        import('../../migration/migration-people'),
+        import('@azure/storage-blob'),
+      ]);
       const context = runtime.context();
       const printer = runtime.printer();
       const step = (n: number, text: string) => printer.line(`\n[${n}] ${text}`);

@@ -2,11 +2,7 @@
 // for auditors and change boards, and its check (docs/auditors.md).
 import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
-import { UserError } from '../migrations';
-import { describeError } from '../../errors';
-import { collectEvidence } from '../../evidence/collect';
-import { checkOutput, verifyPack, writePack } from '../../evidence/pack';
-import { loadSigner, loadVerifier } from '../../evidence/signing';
+import { UserError } from '../user-error';
 
 export function registerEvidenceCommands(program: Command, runtime: CommandRuntime): void {
   const evidence = program
@@ -16,9 +12,17 @@ export function registerEvidenceCommands(program: Command, runtime: CommandRunti
     .option('--out <file>', 'the archive to write, e.g. evidence.tar.gz (never overwritten)')
     .action(async (opts: { migrationId?: string; out?: string }) => {
       if (!opts.migrationId || !opts.out) throw new UserError('evidence needs --migration-id <id> and --out <file> (or: evidence verify <file>)');
+      const [{ describeError }, { collectEvidence }, { checkOutput, writePack }, { loadSigner }, { evidenceSettings }] = await Promise.all([
+        import('../../errors'),
+        import('../../evidence/collect'),
+        import('../../evidence/pack'),
+        import('../../evidence/signing'),
+        import('../../evidence/sandbox-key'),
+      ]);
       const context = runtime.context();
       // Everything that can be refused without the servers is refused first: no work, no file.
-      const signer = loadSigner(context.config.evidence);
+      // The configured key; in the sandbox, the key `npm start` made in the data folder.
+      const signer = loadSigner(evidenceSettings(context.config));
       const out = checkOutput(opts.out);
       let actor: string | undefined;
       try {
@@ -67,7 +71,12 @@ export function registerEvidenceCommands(program: Command, runtime: CommandRunti
     .description("check an evidence pack: the manifest's signature and every part's SHA-256; names the first part that was changed")
     .argument('<file>', 'the evidence pack (tar.gz)')
     .action(async (file: string) => {
-      const verifier = loadVerifier(runtime.context().config.evidence);
+      const [{ verifyPack }, { loadVerifier }, { evidenceSettings }] = await Promise.all([
+        import('../../evidence/pack'),
+        import('../../evidence/signing'),
+        import('../../evidence/sandbox-key'),
+      ]);
+      const verifier = loadVerifier(evidenceSettings(runtime.context().config));
       const verified = await verifyPack(file, verifier);
       const printer = runtime.printer();
       printer.document({

@@ -1,11 +1,8 @@
 // mapping check — the SPEC §4 checks on a local file, before any upload.
 import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
-import { UserError } from '../migrations';
-import { validateMappingFile } from '../../mapping/validator';
-import { invalidFileHints } from '../../mapping/messages';
-import { createDirectoryChecker } from '../../mapping/directory';
-import { ApplicationFailure } from '@temporalio/common';
+import { UserError } from '../user-error';
+import { progressLine, rowsProgress } from '../progress';
 
 export function registerMappingCommands(program: Command, runtime: CommandRuntime): void {
   program
@@ -17,8 +14,10 @@ export function registerMappingCommands(program: Command, runtime: CommandRuntim
     .option('--target-tenant <id>', 'also check the destination users in this tenant')
     .option('--environment <id>', "the environment the file is for (its tenant is the source tenant; default: the acting admin's tenant)")
     .action(async (opts: { file: string; targetTenant?: string; environment?: string }) => {
+      const [{ validateMappingFile }, { invalidFileHints }] = await Promise.all([import('../../mapping/validator'), import('../../mapping/messages')]);
       let directory;
       if (opts.targetTenant) {
+        const [{ createDirectoryChecker }, { ApplicationFailure }] = await Promise.all([import('../../mapping/directory'), import('@temporalio/common')]);
         const context = runtime.context();
         const service = await context.service();
         let sourceTenantId: string | undefined;
@@ -40,8 +39,15 @@ export function registerMappingCommands(program: Command, runtime: CommandRuntim
         }
         directory = createDirectoryChecker(service.directory, sourceTenantId, opts.targetTenant);
       }
-      const result = await validateMappingFile(opts.file, { directory });
       const printer = runtime.printer();
+      // On a terminal, rows, rate and errors so far while a large file is read; nothing in a pipe or with --json.
+      const progress = progressLine(printer.json);
+      const started = Date.now();
+      const result = await validateMappingFile(opts.file, {
+        directory,
+        onProgress: (p) =>
+          progress.show(p.phase === 'duplicates' ? `spelling out duplicates: line ${(p.line ?? 0).toLocaleString('en-US')} of ${p.rowsValidated.toLocaleString('en-US')} rows · ${p.errors.toLocaleString('en-US')} errors so far` : rowsProgress(p.rowsValidated, p.errors, Date.now() - started, p.bytesRead)),
+      }).finally(() => progress.done());
       printer.document({ rows: result.rows, errors: result.errors });
       if (result.errors.length === 0) {
         printer.line(`${opts.file}: ${count(result.rows, 'row')}, no errors${opts.targetTenant ? ' (directory checks included)' : ''}.`);

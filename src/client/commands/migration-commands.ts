@@ -2,14 +2,17 @@
 // status · migrate · cancel (alias delete)
 import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
-import { describeStatus, describeWarnings, statusDocument } from '../output';
-import { UserError, SignalAction, ActionOutcome } from '../migrations';
-import { isFinalPhase, MigrationStatus, Phase, phaseOfUnfinishedRun } from '../../contracts';
-import { watchMigration } from '../watch';
-import { migrationPeople } from '../../migration/migration-people';
-import { stalledById } from '../../operations/stalls';
+import { describeStatus, describeWarnings, shownPeople, statusDocument } from '../output';
+import { UserError } from '../user-error';
+import type { SignalAction, ActionOutcome } from '../migrations';
+import type { MigrationStatus, Phase } from '../../contracts';
 import type { StalledMigration } from '../../operations/phase-times';
 import { formatDuration } from '../../duration';
+import { isEmail } from '../../mapping/email';
+
+// The libraries behind these commands load when one of them runs, not with `t2t --help`.
+const contracts = () => import('../../contracts');
+const watching = () => import('../watch');
 
 /** Phases in which the migration waits for a person: `--watch` stops there. */
 const WAITING_FOR_PEOPLE: Phase[] = ['PendingApproval', 'PendingLockbox', 'Approved', 'ValidationFailed', 'Prepared', 'PreparationExpired'];
@@ -24,9 +27,11 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     return outcome;
   };
 
-  const report = async (status: MigrationStatus, view: 'source' | 'target' = 'source', extra: Record<string, unknown> = {}) => {
+  /** Prints a status; the lists of people are cut to a screenful each unless `full` (a migration may move 100,000 users). */
+  const report = async (status: MigrationStatus, view: 'source' | 'target' = 'source', extra: Record<string, unknown> = {}, full = false) => {
     const printer = runtime.printer();
-    const people = await peopleOf(status);
+    const found = await peopleOf(status);
+    const people = found && (full ? found : shownPeople(found));
     printer.document(statusDocument(status, extra, people));
     for (const line of describeStatus(status, view, people)) printer.line(line);
   };
@@ -35,6 +40,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
   const peopleOf = async (status: MigrationStatus) => {
     // Only the simulated back end keeps who was re-mapped; Microsoft's service does not report it.
     if (!status.summary || !status.sourceTenantId || (status.backend ?? 'simulated') !== 'simulated') return undefined;
+    const { migrationPeople } = await import('../../migration/migration-people');
     return migrationPeople(await runtime.context().controlPlane(), {
       migrationId: status.migrationId,
       environmentId: status.environmentId,
@@ -75,8 +81,11 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
         const tenants = await (await context.service()).tenantsOf(actor);
         if (tenants.length === 0) throw new UserError(`${actor} is not a user of any tenant the control plane knows`);
         const migrations = await context.migrations();
-        const executions = await migrations.list(view === 'source' ? { sourceTenantIds: tenants } : { targetTenantIds: tenants });
-        const stalled = await stalledById(context.config);
+        const [{ isFinalPhase, phaseOfUnfinishedRun }, { stalledById }] = await Promise.all([contracts(), import('../../operations/stalls')]);
+        const [executions, stalled] = await Promise.all([
+          migrations.list(view === 'source' ? { sourceTenantIds: tenants } : { targetTenantIds: tenants }),
+          stalledById(context.config),
+        ]);
         const rows: Record<string, unknown>[] = [];
         for (const execution of executions) {
           // A run closed without our code ending it keeps the phase it stopped in: say how it closed instead.
@@ -141,8 +150,9 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .requiredOption('--migration-id <id>', 'the source migration id')
     .requiredOption('--target-tenant <id>', 'the target tenant id')
     .requiredOption('--mapping-container <uri>', 'the container SAS URI, up to the container name (the query part may be left out)')
-    .action(async (opts: { migrationId: string; targetTenant: string; mappingContainer: string }) => {
-      const { status } = await act(opts.migrationId, 'prepare', { targetTenantId: opts.targetTenant, mappingContainer: opts.mappingContainer });
+    .option('--guest-admin <email>', "a guest admin of the target tenant, for Microsoft's service (GuestAdminUserEmail)")
+    .action(async (opts: { migrationId: string; targetTenant: string; mappingContainer: string; guestAdmin?: string }) => {
+      const { status } = await act(opts.migrationId, 'prepare', { targetTenantId: opts.targetTenant, mappingContainer: opts.mappingContainer, ...guestAdminOf(opts) });
       await report(status);
       if (status.phase !== 'Prepared') runtime.setExitCode(1);
     });
@@ -152,18 +162,20 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .description('where a migration stands (source or target migration id)')
     .requiredOption('--migration-id <id>', 'the source or target migration id')
     .option('--watch', 'follow the migration until it settles or waits for a person')
-    .action(async (opts: { migrationId: string; watch?: boolean }) => {
+    .option('--full', 'every user in the lists of people, not the first 20 of each')
+    .action(async (opts: { migrationId: string; watch?: boolean; full?: boolean }) => {
       const context = runtime.context();
-      const migrations = await context.migrations();
+      const [migrations, { isFinalPhase }, { watchMigration }] = await Promise.all([context.migrations(), contracts(), watching()]);
       const handle = await migrations.find(opts.migrationId);
-      let status = await migrations.waitForStatus(handle, () => true);
+      // statusOf, not the bare query: a terminated run's own state shows the phase it stopped in for ever.
+      let status = await migrations.statusOf(handle);
       const view = status.targetMigrationId === opts.migrationId ? 'target' : 'source';
       if (opts.watch && !runtime.printer().json) {
         status = await watchMigration(migrations, handle, (s) => isFinalPhase(s.phase) || WAITING_FOR_PEOPLE.includes(s.phase));
       } else if (opts.watch) {
         status = await migrations.waitForStatus(handle, (s) => isFinalPhase(s.phase) || WAITING_FOR_PEOPLE.includes(s.phase), 24 * 3_600_000);
       }
-      await report(await migrations.withReversal(status), view);
+      await report(await migrations.withReversal(status), view, {}, Boolean(opts.full));
     });
 
   program
@@ -175,12 +187,13 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .option('--now', 'migrate now (also replaces a cutover you booked)')
     .option('--unschedule', 'clear the cutover you booked')
     .option('--no-wait', 'return once the migrate request is accepted')
-    .action(async (opts: { migrationId: string; targetTenant: string; at?: string; now?: boolean; unschedule?: boolean; wait: boolean }) => {
+    .option('--guest-admin <email>', "a guest admin of the target tenant, for Microsoft's service (GuestAdminUserEmail)")
+    .action(async (opts: { migrationId: string; targetTenant: string; at?: string; now?: boolean; unschedule?: boolean; wait: boolean; guestAdmin?: string }) => {
       const chosen = [opts.at !== undefined && '--at', opts.now && '--now', opts.unschedule && '--unschedule'].filter(Boolean);
       if (chosen.length > 1) throw new UserError(`choose one of ${chosen.join(', ')}`);
       if (opts.at !== undefined) {
         const at = parseCutoverTime(opts.at);
-        const { status } = await act(opts.migrationId, 'migrate', { targetTenantId: opts.targetTenant, at });
+        const { status } = await act(opts.migrationId, 'migrate', { targetTenantId: opts.targetTenant, at, ...guestAdminOf(opts) });
         runtime.printer().line(`Cutover booked for ${status.scheduledMigrateAt}: migrate starts then by itself (window closes ${status.prepareDeadline}).`);
         await report(status);
         return;
@@ -191,9 +204,10 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
         await report(status);
         return;
       }
-      const { status } = await act(opts.migrationId, 'migrate', { targetTenantId: opts.targetTenant });
+      const { status } = await act(opts.migrationId, 'migrate', { targetTenantId: opts.targetTenant, ...guestAdminOf(opts) });
       let final = status;
       if (opts.wait) {
+        const [{ isFinalPhase }, { watchMigration }] = await Promise.all([contracts(), watching()]);
         const migrations = await runtime.context().migrations();
         const handle = await migrations.find(opts.migrationId);
         final = runtime.printer().json
@@ -214,6 +228,14 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
       const { status } = await act(opts.migrationId, 'cancel', opts.reason ? { reason: opts.reason } : {});
       await report(status);
     });
+}
+
+/** `--guest-admin`, checked here so that a typo is one line and nothing is sent. */
+export function guestAdminOf(opts: { guestAdmin?: string }): { guestAdmin?: string } {
+  if (opts.guestAdmin === undefined) return {};
+  const email = opts.guestAdmin.trim();
+  if (!isEmail(email)) throw new UserError(`--guest-admin '${opts.guestAdmin}' is not an email address (the guest admin's address in the target tenant, e.g. admin@fabrikam.com)`);
+  return { guestAdmin: email };
 }
 
 /** An ISO 8601 time with a date and a time of day; one without a zone is refused rather than guessed. */

@@ -3,7 +3,6 @@
 import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
 import { describeStatus, statusDocument } from '../output';
-import { openMoveBack } from '../movebacks';
 
 export function registerMoveBackCommands(program: Command, runtime: CommandRuntime): void {
   program
@@ -12,6 +11,7 @@ export function registerMoveBackCommands(program: Command, runtime: CommandRunti
     .requiredOption('--migration-id <id>', 'the migration to reverse (its source or target migration id)')
     .option('--out <file>', 'also write the inverse usermapping.csv here, to review it before the approval')
     .action(async (opts: { migrationId: string; out?: string }) => {
+      const { openMoveBack } = await import('../movebacks');
       const context = runtime.context();
       const actor = context.actor();
       const service = await context.service();

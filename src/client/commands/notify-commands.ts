@@ -4,12 +4,16 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
 import type { CommandContext } from '../context';
-import { UserError } from '../migrations';
-import { createControlPlane, openDatabase } from '../../controlplane/database';
+import { UserError } from '../user-error';
 import { NOTIFICATION_KINDS, isNotificationKind, type NotificationKind } from '../../notifications/events';
-import { NotificationStore, type Channel, type Subscription } from '../../notifications/store';
-import { describeUrl } from '../../notifications/delivery';
-import { isEmailAddress } from '../../notifications/settings';
+import type { NotificationStore, Channel, Subscription } from '../../notifications/store';
+
+/** What the notify commands use, loaded when one of them runs (not with `t2t --help`). */
+async function libraries() {
+  const [{ describeUrl }, { isEmailAddress }] = await Promise.all([import('../../notifications/delivery'), import('../../notifications/settings')]);
+  return { describeUrl, isEmailAddress };
+}
+type Libraries = Awaited<ReturnType<typeof libraries>>;
 
 /** Shortest secret accepted: HMAC keys shorter than this are guessable. */
 const MIN_SECRET_LENGTH = 16;
@@ -36,15 +40,16 @@ export function registerNotifyCommands(program: Command, runtime: CommandRuntime
     .option('--secret-file <path>', 'the webhook key read from a file, instead of --secret')
     .option('--email <address>', 'an email address that receives a message per event')
     .action(async (opts: AddOptions) => {
+      const lib = await libraries();
       const kinds = parseKinds(opts.kind);
-      const target = parseTarget(opts);
+      const target = parseTarget(opts, lib);
       await withStore(runtime.context(), async (store, tenantExists) => {
         if (!(await tenantExists(opts.tenant))) throw new UserError(`no tenant has the id '${opts.tenant}'`);
         const added: { subscription: Subscription; created: boolean }[] = [];
         for (const kind of kinds) added.push(await store.addSubscription({ tenantId: opts.tenant, kind, ...target }));
         const printer = runtime.printer();
-        printer.document({ subscriptions: added.map(({ subscription, created }) => ({ ...shown(subscription), created })) });
-        for (const { subscription, created } of added) printer.line(`${created ? 'Subscribed' : 'Already subscribed'}: ${describe(subscription)}`);
+        printer.document({ subscriptions: added.map(({ subscription, created }) => ({ ...shown(subscription, lib), created })) });
+        for (const { subscription, created } of added) printer.line(`${created ? 'Subscribed' : 'Already subscribed'}: ${describe(subscription, lib)}`);
         if (target.channel === 'email' && !runtime.context().config.smtpUrl) {
           printer.line('Note: no mail server is configured here (T2T_SMTP_URL); the worker needs one to send email.');
         }
@@ -56,18 +61,19 @@ export function registerNotifyCommands(program: Command, runtime: CommandRuntime
     .description("the subscriptions (a tenant's, or all), with how their deliveries went; secrets are never shown")
     .option('--tenant <id>', 'one tenant')
     .action(async (opts: { tenant?: string }) => {
+      const lib = await libraries();
       await withStore(runtime.context(), async (store) => {
         const subscriptions = await store.listSubscriptions(opts.tenant !== undefined ? { tenantId: opts.tenant } : {});
         const counts = await store.deliveryCounts(subscriptions.map((s) => s.id));
         const printer = runtime.printer();
         printer.document({
-          subscriptions: subscriptions.map((s) => ({ ...shown(s), deliveries: counts.get(s.id) ?? { delivered: 0, failed: 0, pending: 0 } })),
+          subscriptions: subscriptions.map((s) => ({ ...shown(s, lib), deliveries: counts.get(s.id) ?? { delivered: 0, failed: 0, pending: 0 } })),
         });
         if (subscriptions.length === 0) printer.line(opts.tenant !== undefined ? `No subscriptions for tenant '${opts.tenant}'.` : 'No subscriptions.');
         for (const s of subscriptions) {
           const c = counts.get(s.id);
           const deliveries = c ? ` · delivered ${c.delivered}, failed ${c.failed}${c.pending ? `, pending ${c.pending}` : ''}${c.lastError ? ` (last failure: ${c.lastError})` : ''}` : '';
-          printer.line(`${describe(s)}${deliveries}`);
+          printer.line(`${describe(s, lib)}${deliveries}`);
         }
       });
     });
@@ -77,6 +83,7 @@ export function registerNotifyCommands(program: Command, runtime: CommandRuntime
     .description('remove subscriptions by id; deliveries not made yet are cancelled')
     .requiredOption('--id <id...>', 'the subscription ids (t2t notify list)')
     .action(async (opts: { id: string[] }) => {
+      const lib = await libraries();
       await withStore(runtime.context(), async (store) => {
         const found = await Promise.all(opts.id.map(async (id) => ({ id, subscription: await store.getSubscription(id) })));
         const missing = found.filter((f) => !f.subscription);
@@ -84,7 +91,7 @@ export function registerNotifyCommands(program: Command, runtime: CommandRuntime
         for (const { id } of found) await store.removeSubscription(id);
         const printer = runtime.printer();
         printer.document({ removed: found.map((f) => f.id) });
-        for (const { subscription } of found) printer.line(`Removed: ${describe(subscription!)}`);
+        for (const { subscription } of found) printer.line(`Removed: ${describe(subscription!, lib)}`);
       });
     });
 }
@@ -99,7 +106,7 @@ function parseKinds(text: string): NotificationKind[] {
   return [...new Set(names as NotificationKind[])];
 }
 
-function parseTarget(opts: AddOptions): { channel: Channel; target: string; secret?: string } {
+function parseTarget(opts: AddOptions, { isEmailAddress }: Libraries): { channel: Channel; target: string; secret?: string } {
   if ((opts.webhook === undefined) === (opts.email === undefined)) throw new UserError('give either --webhook <url> or --email <address>');
   if (opts.email !== undefined) {
     if (opts.secret !== undefined || opts.secretFile !== undefined) throw new UserError('--secret is for webhooks; an email subscription has none');
@@ -141,7 +148,7 @@ function secretOf(opts: AddOptions): string {
 }
 
 /** A subscription as printed: no secret, and a URL without its query (it may carry a token). */
-function shown(s: Subscription): Record<string, unknown> {
+function shown(s: Subscription, { describeUrl }: Libraries): Record<string, unknown> {
   return {
     id: s.id,
     tenantId: s.tenantId,
@@ -153,7 +160,7 @@ function shown(s: Subscription): Record<string, unknown> {
   };
 }
 
-function describe(s: Subscription): string {
+function describe(s: Subscription, { describeUrl }: Libraries): string {
   const target = s.channel === 'webhook' ? `webhook ${describeUrl(s.target)} (signed)` : `email ${s.target}`;
   return `${s.id} · tenant ${s.tenantId} · ${s.kind} → ${target}`;
 }
@@ -164,6 +171,7 @@ function describe(s: Subscription): string {
  * back end's configured tenants.
  */
 async function withStore(context: CommandContext, work: (store: NotificationStore, tenantExists: (id: string) => Promise<boolean>) => Promise<void>): Promise<void> {
+  const [{ createControlPlane, openDatabase }, { NotificationStore }] = await Promise.all([import('../../controlplane/database'), import('../../notifications/store')]);
   const { config } = context;
   const controlPlane = await createControlPlane(config.databaseUrl);
   try {

@@ -3,8 +3,8 @@
 import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
 import type { Printer } from '../output';
-import { RehearsalClient, cannotRehearse, type RehearsalRun } from '../rehearsals';
-import { UserError } from '../migrations';
+import type { RehearsalRun } from '../rehearsals';
+import { UserError } from '../user-error';
 import { formatMs } from '../../workflows/details';
 
 export function registerRehearsalCommands(program: Command, runtime: CommandRuntime): void {
@@ -15,6 +15,7 @@ export function registerRehearsalCommands(program: Command, runtime: CommandRunt
     .requiredOption('--target-tenant <id>', 'the tenant it would move to')
     .requiredOption('--file <path>', 'the local usermapping.csv')
     .action(async (opts: { environment: string; targetTenant: string; file: string }) => {
+      const { RehearsalClient, cannotRehearse } = await import('../rehearsals');
       const context = runtime.context();
       const actor = context.actor();
       const service = await context.service();

@@ -2,14 +2,17 @@
 import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
 import { formatDuration } from '../../duration';
-import { readPhaseChanges } from '../../operations/phase-history';
-import { phasePeriods, phaseStatistics, stalledMigrations, stallThreshold } from '../../operations/phase-times';
+
 
 export function registerStatsCommands(program: Command, runtime: CommandRuntime): void {
   program
     .command('stats')
     .description("each phase's count, p50, p90 and max over every migration the control plane has seen, and the stalled migrations")
     .action(async () => {
+      const [{ readPhaseChanges }, { phasePeriods, phaseStatistics, stalledMigrations, stallThreshold }] = await Promise.all([
+        import('../../operations/phase-history'),
+        import('../../operations/phase-times'),
+      ]);
       const context = runtime.context();
       const settings = { limitMs: context.config.stall.limitMs, minSamples: context.config.stall.minSamples };
       const periods = phasePeriods(await readPhaseChanges(context.config.databaseUrl));

@@ -4,18 +4,21 @@ import { Command } from 'commander';
 import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ContainerClient, RestError } from '@azure/storage-blob';
 import type { CommandRuntime } from '../cli';
 import { statusDocument } from '../output';
-import { UserError } from '../migrations';
-import { migrationWorkflowId, statusQuery, MigrationStatus } from '../../contracts';
-import { MAPPING_BLOB_NAME } from '../../storage/migration-storage';
+import { UserError } from '../user-error';
+import type { MigrationStatus } from '../../contracts';
+import { MAPPING_BLOB_NAME } from '../../storage/blob-names';
 import { stripQuery } from '../../migration/container-uri';
-import { INVALID_FILE } from '../../mapping/messages';
+import { progressLine, bytesProgress } from '../progress';
+
+/** Microsoft's invalid-file text (SPEC §4), from the module that keeps it, loaded when a file is refused. */
+const invalidFile = async () => (await import('../../mapping/messages')).INVALID_FILE;
 
 export function registerStorageCommands(program: Command, runtime: CommandRuntime): void {
   /** Generate resource storage for the environment's open migration; returns its status. */
   const generateStorage = async (environmentId: string): Promise<MigrationStatus> => {
+    const { migrationWorkflowId, statusQuery } = await import('../../contracts');
     const context = runtime.context();
     const actor = context.actor();
     const migrations = await context.migrations();
@@ -33,19 +36,27 @@ export function registerStorageCommands(program: Command, runtime: CommandRuntim
 
   const uploadFile = async (sasUrl: string, file: string): Promise<void> => {
     if (path.basename(file) !== MAPPING_BLOB_NAME) {
-      throw new UserError(`${INVALID_FILE} (the file must be named exactly ${MAPPING_BLOB_NAME}, got ${path.basename(file)})`);
+      throw new UserError(`${await invalidFile()} (the file must be named exactly ${MAPPING_BLOB_NAME}, got ${path.basename(file)})`);
     }
-    if (!existsSync(file)) throw new UserError(`${INVALID_FILE} (cannot read ${file}: no such file)`);
+    if (!existsSync(file)) throw new UserError(`${await invalidFile()} (cannot read ${file}: no such file)`);
+    const { ContainerClient, RestError } = await import('@azure/storage-blob');
     const container = new ContainerClient(sasUrl);
+    // On a terminal, bytes sent, share and rate while a large file goes up; nothing in a pipe or with --json.
+    const progress = progressLine(runtime.printer().json);
+    const total = statSync(file).size;
+    const started = Date.now();
     try {
       await container.getBlockBlobClient(MAPPING_BLOB_NAME).uploadStream(createReadStream(file), 4 * 1024 * 1024, 2, {
         blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
+        onProgress: (event) => progress.show(bytesProgress(event.loadedBytes, total, Date.now() - started)),
       });
     } catch (err) {
       if (err instanceof RestError && (err.statusCode === 403 || err.statusCode === 404)) {
         throw new UserError(`upload refused by storage (${err.statusCode}): the SAS URL is wrong, expired or revoked`);
       }
       throw err;
+    } finally {
+      progress.done();
     }
   };
 
@@ -71,7 +82,7 @@ export function registerStorageCommands(program: Command, runtime: CommandRuntim
     .action(async (opts: { sas?: string; environment?: string; file: string }) => {
       if (Boolean(opts.sas) === Boolean(opts.environment)) throw new UserError('upload needs exactly one of --sas <url> or --environment <id>');
       if (path.basename(opts.file) !== MAPPING_BLOB_NAME) {
-        throw new UserError(`${INVALID_FILE} (the file must be named exactly ${MAPPING_BLOB_NAME}, got ${path.basename(opts.file)})`);
+        throw new UserError(`${await invalidFile()} (the file must be named exactly ${MAPPING_BLOB_NAME}, got ${path.basename(opts.file)})`);
       }
       const status = opts.environment ? await generateStorage(opts.environment) : undefined;
       const sasUrl = opts.sas ?? status!.storage!.sasUrl;

