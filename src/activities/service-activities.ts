@@ -65,19 +65,12 @@ export function createServiceActivities(service: MigrationService) {
       await service.cancel(input.migration, input.actor);
     },
 
-    /** Migrations started before the port send only the first three fields; the tenants are then not needed. */
-    async createMigrationStorage(input: {
-      migrationId: string;
-      environmentId: string;
-      actor: string;
-      migration?: ServiceMigration;
-    }): Promise<StorageInfo> {
-      const migration = input.migration ?? { migrationId: input.migrationId, environmentId: input.environmentId, sourceTenantId: '', targetTenantId: '' };
-      return service.createStorage(migration, input.actor);
+    async createMigrationStorage(input: { migrationId: string; environmentId: string; actor: string; migration: ServiceMigration }): Promise<StorageInfo> {
+      return service.createStorage(input.migration, input.actor);
     },
 
-    async revokeMigrationStorage(input: { containerName: string; storage?: StorageInfo }): Promise<void> {
-      await service.revokeStorage(input.storage ?? { containerName: input.containerName, sasUrl: '', expiresOn: '' });
+    async revokeMigrationStorage(input: { storage: StorageInfo }): Promise<void> {
+      await service.revokeStorage(input.storage);
     },
 
     /** Every ending: storage access revoked (what the product can revoke), the request closed with the service. */

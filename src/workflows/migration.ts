@@ -13,7 +13,6 @@ import {
   proxyLocalActivities,
   isCancellation,
   log,
-  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -60,25 +59,6 @@ const retry: RetryPolicy = {
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
 };
 
-/**
- * Since this patch, the workflow acts through the migration-service port: it registers the
- * request with the service, tells the service of approvals, denials and cancellations, watches
- * the request for actions taken outside the product, and migrates in one resumable service step.
- */
-const MIGRATION_SERVICE_PORT = 'migration-service-port';
-
-/**
- * Since this patch, a migration's history carries one patch marker (each also upserts
- * TemporalChangeVersion) instead of one for each change before it, whose code it takes.
- */
-export const LEAN_HISTORY = 'lean-history';
-
-/**
- * Since this patch, which takes lean-history's code with it (one marker, not two), a role check is
- * a local activity: a short look-up, one marker in history instead of three events and a workflow task.
- */
-export const LOCAL_ROLE_CHECKS = 'local-role-checks';
-
 const DEFAULT_SERVICE_POLL_MS = 5 * 60_000;
 
 const TEMPORAL_CANCEL = 'requested through Temporal (Web UI or temporal workflow cancel)';
@@ -110,14 +90,6 @@ const STATUS_LOG_IN_STATE = 200;
 const REFUSAL_MEMORY_MS = 60_000;
 const DEFAULT_CONTINUE_AFTER_EVENTS = 10_000;
 
-const { recordAudit } = proxyLocalActivities<MigrationActivities>({ startToCloseTimeout: '30s', retry, summary: 'Write the audit trail' });
-
-/**
- * Since this patch, the migration notifies (docs/operations.md): each write of its audit trail also
- * writes its events (phase changes, refusals, reminders, escalations) to the control plane's outbox,
- * and it reminds the people who must act before each deadline, then tells the escalation contact.
- */
-const NOTIFICATIONS = 'notifications';
 // A write that cannot be made in two minutes is kept for the next one: the migration never waits on it for long.
 const { recordTrail } = proxyLocalActivities<MigrationActivities>({ startToCloseTimeout: '30s', scheduleToCloseTimeout: '2m', retry, summary: 'Write the audit trail and the notifications' });
 
@@ -135,8 +107,6 @@ class Migration {
   private readonly inbox: Inbox;
   private sourceTenantId = '';
   private validationRound = 0;
-  /** false when replaying a migration started before the port */
-  private usesPort = false;
   private externalActions = false;
   private servicePrepares = false;
   private nextWatchAt = 0;
@@ -149,8 +119,8 @@ class Migration {
   private endReported = false;
   /** a notice (a stall) waits to be written: the waiting migration wakes to write it */
   private noticeToWrite = false;
-  /** reminders and notifications; undefined when replaying a migration started before them */
-  private notify?: MigrationNotifications;
+  /** reminders and notifications, written with the audit trail */
+  private readonly notify: MigrationNotifications;
 
   constructor(private readonly input: MigrationInput) {
     this.state = {
@@ -163,7 +133,6 @@ class Migration {
       lockboxRequired: false,
       warnings: [],
       audit: [],
-      // State only, no command: histories recorded before move-backs existed replay unchanged.
       ...(input.reversesMigrationId ? { reversesMigrationId: input.reversesMigrationId } : {}),
     };
     this.inbox = new Inbox({
@@ -181,14 +150,10 @@ class Migration {
       this.servicePrepares = resume.servicePrepares;
       this.nextWatchAt = resume.nextWatchAt;
     }
+    this.notify = new MigrationNotifications(input.migrationId, (resume as (CarriedMigration & CarriedNotifications) | undefined)?.notices);
   }
 
   async run(): Promise<MigrationStatus> {
-    const lean = patched(LOCAL_ROLE_CHECKS) || patched(LEAN_HISTORY);
-    this.usesPort = lean || patched(MIGRATION_SERVICE_PORT);
-    if (this.usesPort && (lean || patched(NOTIFICATIONS))) {
-      this.notify = new MigrationNotifications(this.input.migrationId, (this.input.resume as (CarriedMigration & CarriedNotifications) | undefined)?.notices);
-    }
     this.inbox.register();
     setHandler(statusQuery, () => this.state);
     setHandler(submittedUpdate, async () => {
@@ -227,7 +192,7 @@ class Migration {
     for (;;) {
       if (!(await this.prepareUntilMigrate())) return;
       // Once migrate has started it runs to its end: a cancellation meanwhile is refused.
-      const outcome = await CancellationScope.nonCancellable(() => (this.usesPort ? this.migrate() : this.migrateStepByStep()));
+      const outcome = await CancellationScope.nonCancellable(() => this.migrate());
       if (outcome === 'ended') {
         if (CancellationScope.current().consideredCancelled) {
           this.record('cancel', 'Temporal', 'refused', 'cancel refused: migrate had started; it ran to its end', undefined, TEMPORAL_CANCEL);
@@ -272,24 +237,22 @@ class Migration {
       this.setPhase('Failed');
       return false;
     }
-    if (this.usesPort) {
-      this.state.backend = assessment.backend;
-      if (assessment.unknown.length > 0) this.state.unknown = assessment.unknown;
-      try {
-        const submission = await activity('submitMigration', 'Register the request with the migration service')({
-          migration: this.serviceMigration(),
-          submittedBy: this.input.submittedBy,
-        });
-        this.state.serviceMigrationId = submission.serviceMigrationId;
-        this.externalActions = submission.externalActions;
-        this.servicePrepares = submission.servicePrepares;
-      } catch (err) {
-        const reason = `submit refused by the migration service: ${failureMessage(err)}`;
-        this.record('submit', this.input.submittedBy, 'refused', reason);
-        this.state.reason = reason;
-        this.setPhase('Failed');
-        return false;
-      }
+    this.state.backend = assessment.backend;
+    if (assessment.unknown.length > 0) this.state.unknown = assessment.unknown;
+    try {
+      const submission = await activity('submitMigration', 'Register the request with the migration service')({
+        migration: this.serviceMigration(),
+        submittedBy: this.input.submittedBy,
+      });
+      this.state.serviceMigrationId = submission.serviceMigrationId;
+      this.externalActions = submission.externalActions;
+      this.servicePrepares = submission.servicePrepares;
+    } catch (err) {
+      const reason = `submit refused by the migration service: ${failureMessage(err)}`;
+      this.record('submit', this.input.submittedBy, 'refused', reason);
+      this.state.reason = reason;
+      this.setPhase('Failed');
+      return false;
     }
     this.record('submit', this.input.submittedBy, 'accepted');
     return true;
@@ -456,7 +419,7 @@ class Migration {
         migrationId: this.input.migrationId,
         environmentId: this.input.environmentId,
         actor,
-        ...(this.usesPort ? { migration: this.serviceMigration() } : {}),
+        migration: this.serviceMigration(),
       });
       showDetails(this.state);
       return 'continue';
@@ -536,7 +499,6 @@ class Migration {
     summary: string,
     details: { actor: string; reason?: string },
   ): Promise<'done' | { refused: string }> {
-    if (!this.usesPort) return 'done';
     try {
       await activity(name, summary)({ migration: this.serviceMigration(), actor: details.actor, reason: details.reason ?? '' });
       return 'done';
@@ -596,8 +558,7 @@ class Migration {
     const storage = this.state.storage!;
     return {
       migrationId: this.input.migrationId,
-      containerName: storage.containerName,
-      ...(this.usesPort ? { storage } : {}),
+      storage,
       sourceTenantId: this.sourceTenantId,
       targetTenantId: this.input.targetTenantId,
       round,
@@ -610,7 +571,7 @@ class Migration {
     this.state.reason = undefined;
     this.setPhase('Migrating');
     // Migrate may take hours: the accepted migrate and the new phase are told now, not at the end.
-    if (this.notify) await this.writeAudit();
+    await this.writeAudit();
     try {
       const check = await this.checkAgainBeforeMigrate();
       const outcome = await activity('migrateEnvironment', 'Migrate: re-link, re-map users, mailboxes, source access, checklist', SERVICE_OPERATION)({
@@ -661,79 +622,6 @@ class Migration {
       );
     }
     return check;
-  }
-
-  /** Migrations started before the port run the steps as separate activities, as they were recorded. */
-  private async migrateStepByStep(): Promise<'ended'> {
-    const storageInfo = this.state.storage!;
-    this.state.status = STATUS.migrateRunning;
-    this.state.reason = undefined;
-    this.setPhase('Migrating');
-    const environmentId = this.input.environmentId;
-    let previousAdminMode: boolean | undefined;
-    try {
-      const assessment = await activity('assessMigration', 'Check eligibility again before migrating')({ environmentId, targetTenantId: this.input.targetTenantId });
-      if (assessment.blocking.length > 0) {
-        throw ApplicationFailure.nonRetryable(
-          `not eligible any more: ${assessment.blocking.map((b) => b.message).join('; ')}`,
-          'NotEligible',
-        );
-      }
-      // The file may have changed since prepare: check it again before any effect.
-      const check = await activity('validateMapping', 'Validate usermapping.csv again before migrating', LONG_RUNNING)({
-        migrationId: this.input.migrationId,
-        containerName: storageInfo.containerName,
-        sourceTenantId: this.sourceTenantId,
-        targetTenantId: this.input.targetTenantId,
-        round: this.validationRound + 1,
-      });
-      if (check.errors > 0) {
-        this.state.validation = check;
-        throw ApplicationFailure.nonRetryable(
-          `the mapping file no longer passes validation (${check.errors} errors, report: ${check.errorReportUrl}); nothing was changed`,
-          'MappingInvalidAtMigrate',
-        );
-      }
-
-      previousAdminMode = (await activity('getAdministrationMode', 'Remember the administration mode')({ environmentId })).adminMode;
-      await activity('setAdministrationMode', 'Turn administration mode on')({ environmentId, adminMode: true });
-      await activity('relinkEnvironment', 'Re-link the environment to the target tenant')({ environmentId, targetTenantId: this.input.targetTenantId, migrationId: this.input.migrationId });
-      const remap = await activity('remapUsers', 'Re-map users to their target identities', LONG_RUNNING)({
-        migrationId: this.input.migrationId,
-        environmentId,
-        containerName: storageInfo.containerName,
-        mappingEtag: check.mappingEtag,
-      });
-      const mailboxes = await activity('configureMailboxes', 'Configure mailboxes')({
-        migrationId: this.input.migrationId,
-        environmentId,
-        sourceTenantId: this.sourceTenantId,
-        targetTenantId: this.input.targetTenantId,
-      });
-      await activity('setSourceAccess', 'Make the environment inaccessible from the source tenant')({ environmentId, sourceAccess: false });
-      await activity('setAdministrationMode', 'Restore the administration mode')({ environmentId, adminMode: previousAdminMode });
-      const checklist = await activity('postMigrationChecklist', 'Compute the post-migration checklist')({ environmentId });
-      this.state.summary = {
-        usersRemapped: remap.usersRemapped,
-        unmappedUsers: remap.unmappedTotal,
-        mailboxesConfigured: mailboxes.configured,
-        mailboxesToReconfigure: mailboxes.toReconfigure,
-        onmicrosoftAddressesRewritten: mailboxes.onmicrosoftRewritten,
-        checklist: checklist.items,
-        flowActivationOrder: checklist.flowActivationOrder,
-      };
-      this.state.status = STATUS.migrateSucceeded;
-      this.setPhase('Succeeded');
-    } catch (err) {
-      this.state.status = undefined;
-      this.state.reason = `migration failed: ${failureMessage(err)}`;
-      log.warn('migration failed', { migrationId: this.input.migrationId, error: failureMessage(err) });
-      if (previousAdminMode !== undefined) {
-        await activity('setAdministrationMode', 'Restore the administration mode')({ environmentId, adminMode: previousAdminMode });
-      }
-      this.setPhase('Failed');
-    }
-    return 'ended';
   }
 
   // ---- the batch's migrate slots -------------------------------------------------
@@ -826,17 +714,13 @@ class Migration {
     }
     // Before the cleanup: the batch can give the slot to the next migration meanwhile.
     await this.reportEnd(this.state.phase, this.state.reason);
-    if (this.usesPort) {
-      await this.writeAudit();
-      // Storage access ends and the request is closed with the service, whatever the ending.
-      await activity('endMigration', 'Revoke the storage access and close the request', STORAGE)({
-        migration: this.serviceMigration(),
-        phase: this.state.phase,
-        ...(this.state.storage ? { storage: this.state.storage } : {}),
-      });
-    } else if (this.state.storage) {
-      await activity('revokeMigrationStorage', 'Revoke the SAS of the migration container', STORAGE)({ containerName: this.state.storage.containerName });
-    }
+    await this.writeAudit();
+    // Storage access ends and the request is closed with the service, whatever the ending.
+    await activity('endMigration', 'Revoke the storage access and close the request', STORAGE)({
+      migration: this.serviceMigration(),
+      phase: this.state.phase,
+      ...(this.state.storage ? { storage: this.state.storage } : {}),
+    });
     showDetails(this.state);
     await condition(allHandlersFinished);
     return this.state;
@@ -864,15 +748,13 @@ class Migration {
       // An accepted action can move the deadline (a successful prepare opens the window).
       const deadline = currentDeadline();
       if (this.inbox.size === 0 && !isReady()) {
-        if (this.usesPort) {
-          this.noticeToWrite = false;
-          await this.writeAudit();
-          if (this.historyIsLong() && this.inbox.size === 0 && allHandlersFinished()) await this.continueAsNewRun();
-        }
+        this.noticeToWrite = false;
+        await this.writeAudit();
+        if (this.historyIsLong() && this.inbox.size === 0 && allHandlersFinished()) await this.continueAsNewRun();
         if (watching && this.nextWatchAt === 0) this.nextWatchAt = Date.now() + this.servicePollMs();
         const watchAt = watching ? this.nextWatchAt : undefined;
         // The next reminder or escalation of the deadline waited on shares the one durable timer.
-        const notice = this.notify?.next(this.state);
+        const notice = this.notify.next(this.state);
         const dueAt = readyAt?.at();
         const wakeAt = earliest(deadline, watchAt, notice?.at, dueAt);
         if (wakeAt === undefined) {
@@ -893,7 +775,7 @@ class Migration {
             if (isReady()) continue;
             if (notice && Date.now() >= notice.at) {
               // Sent once: marked done now, written at the top of the loop, carried across continue-as-new.
-              this.notify!.send(notice, this.state);
+              this.notify.send(notice, this.state);
               continue;
             }
             // A durable timer, not a busy loop: the request is read once per interval.
@@ -942,22 +824,18 @@ class Migration {
   /** The actor's role for the action; a directory that cannot answer refuses the action, never fails the migration. */
   private async checkRole(action: Action, actor: string, summary: string): Promise<{ allowed: boolean; reason?: string }> {
     const key = `${action}\u0000${actor.toLowerCase()}`;
-    const remembered = this.usesPort ? this.refusals.get(key) : undefined;
+    const remembered = this.refusals.get(key);
     if (remembered && remembered.until > Date.now()) return { allowed: false, reason: remembered.reason };
     let result: { allowed: boolean; reason?: string };
     try {
       const request = this.authorizationRequest(action, actor);
-      result = patched(LOCAL_ROLE_CHECKS)
-        ? await this.localRoleCheck(request, summary)
-        : await activity('authorize', summary, this.withinBudget(CONTROL_PLANE))(request);
+      result = await this.localRoleCheck(request, summary);
     } catch (err) {
       // Not remembered: the directory may answer next time.
       return { allowed: false, reason: `${action} refused: could not check your role; try again (${failureMessage(err)})` };
     }
-    if (this.usesPort) {
-      if (result.allowed) this.refusals.delete(key);
-      else this.refusals.set(key, { reason: result.reason!, until: Date.now() + REFUSAL_MEMORY_MS });
-    }
+    if (result.allowed) this.refusals.delete(key);
+    else this.refusals.set(key, { reason: result.reason!, until: Date.now() + REFUSAL_MEMORY_MS });
     return result;
   }
 
@@ -989,7 +867,7 @@ class Migration {
    */
   private async continueAsNewRun(): Promise<void> {
     await this.writeAudit();
-    if (this.inbox.size > 0 || this.auditToWrite.length > 0 || this.notify?.hasPending || !allHandlersFinished()) return;
+    if (this.inbox.size > 0 || this.auditToWrite.length > 0 || this.notify.hasPending || !allHandlersFinished()) return;
     // The reminders sent so far go along, so that the next run sends none of them again.
     const resume: CarriedMigration & CarriedNotifications = {
       state: this.state,
@@ -998,27 +876,14 @@ class Migration {
       externalActions: this.externalActions,
       servicePrepares: this.servicePrepares,
       nextWatchAt: this.nextWatchAt,
-      ...(this.notify ? this.notify.carried() : {}),
+      ...this.notify.carried(),
     };
     await continueAsNew<typeof tenantMigration>({ ...this.input, resume });
   }
 
-  /** Writes the entries recorded since the last write to the control plane's audit trail (one local activity). */
-  private async writeAudit(): Promise<void> {
-    if (this.notify) return this.writeTrail(this.notify);
-    if (this.auditToWrite.length === 0) return;
-    const entries = this.auditToWrite.splice(0, this.auditToWrite.length);
-    try {
-      await recordAudit(entries);
-    } catch (err) {
-      // Kept for the next write rather than lost; the migration does not stop for its audit trail.
-      this.auditToWrite.unshift(...entries);
-      log.warn('the audit trail could not be written; it is written at the next wait', { migrationId: this.input.migrationId, error: failureMessage(err) });
-    }
-  }
-
   /** The audit entries and notification events since the last write, in one local activity (one marker in history). */
-  private async writeTrail(notify: MigrationNotifications): Promise<void> {
+  private async writeAudit(): Promise<void> {
+    const notify = this.notify;
     if (this.auditToWrite.length === 0 && !notify.hasPending) return;
     const entries = this.auditToWrite.splice(0, this.auditToWrite.length);
     const { events, collected } = notify.take(entries, this.state);
@@ -1064,7 +929,7 @@ class Migration {
     if (note) entry.note = note;
     this.state.audit.push(entry);
     if (this.state.audit.length > AUDIT_IN_STATE) this.state.audit.splice(0, this.state.audit.length - AUDIT_IN_STATE);
-    if (this.usesPort) this.toWrite(entry);
+    this.toWrite(entry);
     return entry;
   }
 
@@ -1094,8 +959,8 @@ class Migration {
     if (typeof notice.since !== 'string' || typeof notice.thresholdMs !== 'number' || (notice.basis !== 'p90' && notice.basis !== 'limit')) return;
     this.state.stalled = { phase: notice.phase, since: notice.since, thresholdMs: notice.thresholdMs, basis: notice.basis, markedAt: new Date().toISOString() };
     upsertSearchAttributes([{ key: SearchAttributes.stalled, value: true }]);
-    this.notify?.stalled(this.state);
-    this.noticeToWrite = this.notify !== undefined;
+    this.notify.stalled(this.state);
+    this.noticeToWrite = true;
     showDetails(this.state);
   }
 
@@ -1109,8 +974,7 @@ class Migration {
       alongside = [...alongside, { key: SearchAttributes.stalled, value: null }];
     }
     // An event for the outbox, written with the next audit write: no command of its own.
-    this.notify?.phaseChanged(this.state, previous);
-    // State only, no command: histories recorded before the log existed replay unchanged.
+    this.notify.phaseChanged(this.state, previous);
     // A run continued as new sets the phase it resumes in again: not a change.
     const log = (this.state.statusLog ??= []);
     const last = log[log.length - 1];
