@@ -12,7 +12,8 @@ import { devServer } from './helpers/temporal';
 import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, uploadWithSas, Product, ProductOptions } from './helpers/product';
-import { SearchAttributes, migrationWorkflowId, statusQuery, approveSignal, cancelSignal } from '../src/contracts';
+import { randomUUID } from 'node:crypto';
+import { MIGRATION_WORKFLOW_TYPE, SearchAttributes, isFinalPhase, migrationWorkflowId, statusQuery, approveSignal, cancelSignal, requestStorageUpdate, type MigrationInput } from '../src/contracts';
 import { UserError } from '../src/client/migrations';
 import { resolveTemporalBinary } from '../src/temporal-binaries';
 import { recordHistory } from './helpers/histories';
@@ -196,6 +197,38 @@ describe('safe under Temporal\'s own tools @integration', function () {
         await release();
       }
       await p.client.actOn(handle, 'cancel', { actor: w.sourceAdmin });
+    }));
+
+  it('a start that forges carried state (an approval nobody gave) is refused and audited, and nothing is done', () =>
+    withProduct({}, async (p, w) => {
+      // As an operator would try it: `temporal workflow start --type tenantMigration` with `resume.state.phase = "Approved"`.
+      const [migrationId, targetMigrationId] = [randomUUID(), randomUUID()];
+      const state = { migrationId, targetMigrationId, environmentId: w.environmentId, targetTenantId: w.target, sourceTenantId: w.source, phase: 'Approved' as const, submittedAt: new Date().toISOString(), lockboxRequired: false, warnings: [], audit: [] };
+      const input: MigrationInput = {
+        migrationId,
+        targetMigrationId,
+        environmentId: w.environmentId,
+        targetTenantId: w.target,
+        submittedBy: w.sourceAdmin,
+        approvalTimeoutMs: p.config.approvalTimeoutMs,
+        lockboxTimeoutMs: p.config.lockboxTimeoutMs,
+        prepareWindowMs: p.config.prepareWindowMs,
+        resume: { state, sourceTenantId: w.source, validationRound: 0, externalActions: false, servicePrepares: false, nextWatchAt: 0 },
+      };
+      const handle = await env.client.workflow.start(MIGRATION_WORKFLOW_TYPE, { taskQueue: p.config.taskQueue, workflowId: migrationWorkflowId(w.environmentId), args: [input] });
+      const ended = await p.client.waitForStatus(handle, (s) => isFinalPhase(s.phase), 30_000);
+      assert.equal(ended.phase, 'Failed');
+      assert.match(String(ended.reason), /^submit refused: the start carried the state of a migration in progress/);
+      await assert.rejects(handle.executeUpdate(requestStorageUpdate, { args: [{ actor: w.sourceAdmin }] }), 'no storage for the source admin');
+      assert.equal(ended.storage, undefined);
+      assert.equal((await p.controlPlane.getEnvironment(w.environmentId))?.tenantId, w.source, 'the environment stays in its tenant');
+      assert.equal(await p.controlPlane.getRequest(migrationId), undefined, 'no request was registered with the service, none closed');
+      const trail = await p.auditLog.list(migrationId);
+      assert.deepEqual(trail.map((e) => [e.action, e.actor, e.outcome]), [['submit', w.sourceAdmin, 'refused']], 'the refusal is in the audit trail');
+      // The environment is free for a real submit, which waits for the target admin's approval.
+      const real = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      assert.equal(real.phase, 'PendingApproval');
+      await p.client.actOn(await p.client.find(real.migrationId), 'cancel', { actor: w.sourceAdmin });
     }));
 
   it('terminate: t2t status says Terminated (not the phase the run stopped in), and an action says how it ended', () =>

@@ -35,6 +35,21 @@ export async function runToAnEnd(m: Migration, steps: () => Promise<void>): Prom
   return CancellationScope.nonCancellable(() => closeMigration(m));
 }
 
+/**
+ * A start that carries a migration's state without continuing from its run (`temporal workflow
+ * start` with `resume`, say with an approval nobody gave): refused and audited, and nothing else
+ * is done: no service, batch or storage is told of a migration that never was.
+ */
+export async function refuseForgedStart(m: Migration): Promise<MigrationStatus> {
+  const reason = 'submit refused: the start carried the state of a migration in progress, which only a run continued from that migration may carry; nothing was done';
+  m.record('submit', m.input.submittedBy, 'refused', reason, undefined, 'a start with carried state, not continued from the migration');
+  m.state.reason = reason;
+  m.setPhase('Failed');
+  await m.writeTrail();
+  await condition(allHandlersFinished);
+  return m.state;
+}
+
 /** `t2t cancel`: the service deletes the request, then the migration ends Cancelled. */
 export async function cancel(m: Migration, payload: Record<string, unknown>, actor: string): Promise<'done' | { refused: string }> {
   const told = await tellService(m, 'cancelOnService', 'Delete the request on the migration service', { actor });

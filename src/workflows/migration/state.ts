@@ -34,6 +34,13 @@ export class Migration {
   endReported = false;
   /** a notice (a stall) waits to be written: the waiting migration wakes to write it */
   noticeToWrite = false;
+  /**
+   * The state carried from the run this one continued from. A start that carries state of its own
+   * (anyone can start a workflow with any input) is not trusted: see `forged`.
+   */
+  readonly resumed?: CarriedMigration & CarriedNotifications;
+  /** the input carried state, but this run did not continue from an earlier run of the migration */
+  readonly forged: boolean;
   /** actor refusals remembered for a while, so that a script retrying a refused action costs no look-ups */
   readonly refusals = new Map<string, { reason: string; until: number }>();
 
@@ -56,7 +63,11 @@ export class Migration {
       answerAtOnce: (action) => this.state.phase === 'Migrating' || (isFinalPhase(this.state.phase) && !phaseAccepts(this.state.phase, action)),
       refuse: (action, actor, reason, requestId) => this.record(action, actor, 'refused', reason, requestId),
     });
-    const resume = input.resume;
+    // Only continue-as-new (the workflow's own doing) starts a run that continues from another.
+    const continued = workflowInfo().continuedFromExecutionRunId !== undefined;
+    this.forged = input.resume !== undefined && !continued;
+    const resume = continued ? (input.resume as (CarriedMigration & CarriedNotifications) | undefined) : undefined;
+    this.resumed = resume;
     if (resume) {
       this.state = resume.state;
       this.sourceTenantId = resume.sourceTenantId;
@@ -65,7 +76,7 @@ export class Migration {
       this.servicePrepares = resume.servicePrepares;
       this.nextWatchAt = resume.nextWatchAt;
     }
-    const notify = new MigrationNotifications(input.migrationId, (resume as (CarriedMigration & CarriedNotifications) | undefined)?.notices);
+    const notify = new MigrationNotifications(input.migrationId, resume?.notices);
     this.trail = new AuditTrail(input.migrationId, notify);
   }
 
@@ -76,7 +87,7 @@ export class Migration {
   /** Whether the migration has yet to reach `phase`'s step: a run continued from an earlier one goes on from where that one stopped. */
   before(phase: 'PendingApproval' | 'PendingLockbox' | 'Approved'): boolean {
     const steps = ['Submitted', 'PendingApproval', 'PendingLockbox', 'Approved'];
-    const stage = steps.indexOf(this.input.resume?.state.phase ?? 'Submitted');
+    const stage = steps.indexOf(this.resumed?.state.phase ?? 'Submitted');
     return (stage === -1 ? 3 : stage) < steps.indexOf(phase);
   }
 

@@ -7,7 +7,7 @@ import { MigrationInput, MigrationStatus, grantMigrateSlotSignal, statusQuery, s
 import { stalledSignal } from '../../operations/stall-signal';
 import { awaitApproval, awaitLockbox } from './approval';
 import { slotGranted } from './batch-slot';
-import { runToAnEnd } from './ending';
+import { refuseForgedStart, runToAnEnd } from './ending';
 import { migrate } from './migrate';
 import { prepareUntilMigrate } from './prepare';
 import { Migration } from './state';
@@ -16,7 +16,8 @@ import { submit } from './submit';
 export async function tenantMigration(input: MigrationInput): Promise<MigrationStatus> {
   const m = new Migration(input);
   listen(m);
-  if (!input.resume) m.setPhase('Submitted');
+  if (!m.resumed) m.setPhase('Submitted');
+  if (m.forged) return refuseForgedStart(m);
   return runToAnEnd(m, async () => {
     if (m.before('PendingApproval') && !(await submit(m))) return;
     if (m.before('PendingLockbox') && !(await awaitApproval(m))) return;
