@@ -136,6 +136,10 @@ describe('safe under Temporal\'s own tools @integration', function () {
       const cancelByUpdate = await p.client.actOn(handle, 'cancel', { actor: w.sourceAdmin });
       assert.equal(cancelByUpdate.entry.outcome, 'refused');
       assert.ok(Date.now() - started < 3_000, 'answered at once, not after migrate');
+      // Rejected by the validator: no event in history, nothing counted towards the run's Updates.
+      for (const refused of [approve, cancelByUpdate]) assert.equal(refused.entry.note, 'rejected by the migration before it was queued');
+      const updates = ((await handle.fetchHistory()).events ?? []).map((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId).filter(Boolean);
+      assert.ok(!updates.includes(approve.entry.requestId) && !updates.includes(cancelByUpdate.entry.requestId), 'no Update event for the refused actions');
 
       await handle.signal(cancelSignal, { actor: w.sourceAdmin, requestId: 'signal-while-migrating' });
       await handle.signal(approveSignal, { actor: w.targetAdmin, requestId: 'late-approve' });

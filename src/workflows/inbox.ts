@@ -200,12 +200,13 @@ export class Inbox {
           }
         },
         {
-          // Synchronous and without effects: a rejection here writes no history.
+          // Synchronous and without effects: a rejection here writes no history and does not count
+          // towards the run's Updates (while migrate runs, every action is rejected here).
           validator: (payload: unknown) => {
             const parsed = parseAction(action, payload);
             if (!parsed.ok) throw new Error(parsed.reason);
             const refusal = this.rules.refusalNow(action);
-            if (refusal && !this.rules.answerAtOnce(action)) throw new Error(refusal);
+            if (refusal) throw new Error(refusal);
           },
         },
       );
