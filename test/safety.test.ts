@@ -235,6 +235,32 @@ describe('safe under Temporal\'s own tools @integration', function () {
       await p.client.actOn(await p.client.find(real.migrationId), 'cancel', { actor: w.sourceAdmin });
     }));
 
+  it('the migration service down while an approval waits: the approval is answered within the check budget, and the deadline still fires', function () {
+    let serviceDown = false;
+    const down = (cp: ControlPlane): ControlPlane =>
+      new Proxy(cp, {
+        get(target, prop, receiver) {
+          if (prop !== 'setRequestStatus') return Reflect.get(target, prop, receiver) as unknown;
+          return async (...args: Parameters<ControlPlane['setRequestStatus']>) => {
+            if (serviceDown) throw new Error('the migration service is unavailable');
+            return target.setRequestStatus(...args);
+          };
+        },
+      });
+    return withProduct({ wrapControlPlane: down, durations: { checkBudgetMs: 4_000, approvalTimeoutMs: 40_000 } }, async (p, w) => {
+      const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      serviceDown = true;
+      const approval = await p.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });
+      assert.equal(approval.entry.outcome, 'refused');
+      assert.match(String(approval.entry.reason), /^the migration service refused it: /);
+      assert.equal(approval.status.phase, 'PendingApproval');
+      const expired = await p.client.waitForStatus(await p.client.find(submitted.migrationId), (s) => s.phase !== 'PendingApproval', 120_000);
+      assert.equal(expired.phase, 'Expired', 'the approval deadline fired');
+      serviceDown = false;
+      await (await p.client.find(submitted.migrationId)).result();
+    });
+  });
+
   it('terminate: t2t status says Terminated (not the phase the run stopped in), and an action says how it ended', () =>
     withProduct({}, async (p, w) => {
       const { submitted, handle } = await approvedWithStorage(p, w);

@@ -40,7 +40,11 @@ export function withinBudget(m: Migration, options: ActivityOptions): ActivityOp
   return { ...options, startToCloseTimeout: startToClose, scheduleToCloseTimeout: budget };
 }
 
-/** Tells the service of an accepted action; a refusal by the service refuses the action. */
+/**
+ * Tells the service of an accepted action; a refusal by the service refuses the action, and so
+ * does a service that does not answer within the check budget: the admin is answered, and the
+ * migration goes back to its deadlines and its other actions.
+ */
 export async function tellService(
   m: Migration,
   name: 'approveOnService' | 'denyOnService' | 'approveLockboxOnService' | 'cancelOnService',
@@ -48,7 +52,7 @@ export async function tellService(
   details: { actor: string; reason?: string },
 ): Promise<'done' | { refused: string }> {
   try {
-    await activity(name, summary)({ migration: m.serviceMigration(), actor: details.actor, reason: details.reason ?? '' });
+    await activity(name, summary, withinBudget(m, CONTROL_PLANE))({ migration: m.serviceMigration(), actor: details.actor, reason: details.reason ?? '' });
     return 'done';
   } catch (err) {
     return { refused: `the migration service refused it: ${failureMessage(err)}` };
@@ -58,12 +62,13 @@ export async function tellService(
 /**
  * Reads the request on the service: an approval, denial or deletion made outside the
  * product (Microsoft's admin center, PowerShell) moves the migration on as if the action
- * had come through it. `approvalAwaited`: whether an approval or denial is news now.
+ * had come through it. `approvalAwaited`: whether an approval or denial is news now. Held to the
+ * check budget, so that a service that is down never holds the migration's wait.
  */
 export async function watchRequest(m: Migration, approvalAwaited: boolean): Promise<'continue' | 'done'> {
   let request;
   try {
-    request = await activity('readMigrationRequest', 'Check the request on the migration service')({ migration: m.serviceMigration() });
+    request = await activity('readMigrationRequest', 'Check the request on the migration service', withinBudget(m, CONTROL_PLANE))({ migration: m.serviceMigration() });
   } catch (err) {
     // A service that cannot be read now is read again at the next interval.
     log.warn('the request could not be read on the service', { migrationId: m.input.migrationId, error: failureMessage(err) });
