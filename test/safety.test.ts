@@ -18,6 +18,7 @@ import { UserError } from '../src/client/migrations';
 import { resolveTemporalBinary } from '../src/temporal-binaries';
 import { recordHistory } from './helpers/histories';
 import type { ControlPlane } from '../src/controlplane/control-plane';
+import type { AuditLog, AuditRecord } from '../src/controlplane/audit-log';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -258,6 +259,45 @@ describe('safe under Temporal\'s own tools @integration', function () {
       assert.equal(expired.phase, 'Expired', 'the approval deadline fired');
       serviceDown = false;
       await (await p.client.find(submitted.migrationId)).result();
+    });
+  });
+
+  it('the control-plane database down for a while: actions are still answered, and the trail is written once it is back, nothing lost', function () {
+    this.timeout(300_000);
+    let databaseDown = false;
+    const unavailable = (log: AuditLog): AuditLog => ({
+      append: async (entries) => {
+        if (databaseDown) throw new Error('connect ECONNREFUSED: the control-plane database is down');
+        return log.append(entries);
+      },
+      list: (migrationId, options) => log.list(migrationId, options),
+      close: () => log.close(),
+    });
+    return withProduct({ wrapAuditLog: unavailable }, async (p, w) => {
+      const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      databaseDown = true;
+      const approved = await p.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });
+      assert.equal(approved.entry.outcome, 'accepted');
+      // Taken after a write of the trail that failed: the migration did not wait for the database.
+      const storage = await p.client.act(submitted.migrationId, 'requestStorage', { actor: w.sourceAdmin });
+      assert.equal(storage.entry.outcome, 'accepted');
+      assert.ok(storage.status.storage?.sasUrl);
+      const written = (trail: AuditRecord[]) =>
+        [approved, storage].every((action) => trail.some((e) => e.requestId === action.entry.requestId && e.outcome === 'accepted'));
+      assert.ok(!written(await p.auditLog.list(submitted.migrationId)), 'nothing could be written meanwhile');
+      databaseDown = false;
+      // Written at the next try, with nothing else waking the migration.
+      let trail = await p.auditLog.list(submitted.migrationId);
+      while (!written(trail)) {
+        await sleep(500);
+        trail = await p.auditLog.list(submitted.migrationId);
+      }
+      assert.deepEqual(
+        trail.map((e) => [e.action, e.outcome]),
+        [['submit', 'accepted'], ['approve', 'accepted'], ['requestStorage', 'accepted']],
+        'every entry once, in order',
+      );
+      await p.client.act(submitted.migrationId, 'cancel', { actor: w.sourceAdmin });
     });
   });
 

@@ -50,7 +50,9 @@ export async function handleActions(m: Migration, { handlers, deadline: currentD
       // The next reminder or escalation of the deadline waited on shares the one durable timer.
       const notice = m.notify.next(m.state);
       const dueAt = readyAt?.at();
-      const wakeAt = earliest(deadline, watchAt, notice?.at, dueAt);
+      // A trail the control plane could not take is written again later, whatever else happens meanwhile.
+      const trailAt = m.trail.retryAt;
+      const wakeAt = earliest(deadline, watchAt, notice?.at, dueAt, trailAt);
       if (wakeAt === undefined) {
         await condition(() => m.inbox.size > 0 || isReady() || m.noticeToWrite);
       } else {
@@ -62,7 +64,9 @@ export async function handleActions(m: Migration, { handlers, deadline: currentD
               ? MigrationNotifications.summary(notice)
               : readyAt && wakeAt === dueAt
                 ? readyAt.summary
-                : 'next look at the request on the migration service';
+                : wakeAt === trailAt
+                  ? 'next try at writing the audit trail'
+                  : 'next look at the request on the migration service';
         const arrived = remaining > 0 && (await condition(() => m.inbox.size > 0 || isReady() || m.noticeToWrite, remaining, { summary }));
         if (!arrived) {
           if (deadline !== undefined && Date.now() >= deadline) return 'timeout';
@@ -72,6 +76,8 @@ export async function handleActions(m: Migration, { handlers, deadline: currentD
             m.notify.send(notice, m.state);
             continue;
           }
+          // Written at the top of the loop.
+          if (trailAt !== undefined && Date.now() >= trailAt) continue;
           // A durable timer, not a busy loop: the request is read once per interval.
           m.nextWatchAt = Date.now() + m.servicePollMs();
           if ((await watch!()) === 'done') return 'done';

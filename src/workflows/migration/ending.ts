@@ -45,8 +45,8 @@ export async function refuseForgedStart(m: Migration): Promise<MigrationStatus> 
   m.record('submit', m.input.submittedBy, 'refused', reason, undefined, 'a start with carried state, not continued from the migration');
   m.state.reason = reason;
   m.setPhase('Failed');
-  await m.writeTrail();
   await condition(allHandlersFinished);
+  await m.writeWholeTrail();
   return m.state;
 }
 
@@ -92,5 +92,7 @@ async function closeMigration(m: Migration): Promise<MigrationStatus> {
   });
   showDetails(m.state);
   await condition(allHandlersFinished);
+  // Refusals recorded while the last handlers finished, and whatever an unavailable control plane could not take yet.
+  await m.writeWholeTrail();
   return m.state;
 }

@@ -123,9 +123,14 @@ export class Migration {
     return entry;
   }
 
-  /** Writes what the audit trail and the notifications have collected (one local activity). */
+  /** Writes what the audit trail and the notifications have collected (one local activity); kept for later if it cannot. */
   writeTrail(): Promise<void> {
     return this.trail.write(this.state);
+  }
+
+  /** At the end: everything collected is written, however long the control plane takes to come back. */
+  writeWholeTrail(): Promise<void> {
+    return this.trail.writeAll(this.state);
   }
 
   /** When the booked cutover is due, while the window it was booked in is open. */
