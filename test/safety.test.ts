@@ -13,7 +13,7 @@ import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, uploadWithSas, Product, ProductOptions } from './helpers/product';
 import { randomUUID } from 'node:crypto';
-import { MIGRATION_WORKFLOW_TYPE, SearchAttributes, isFinalPhase, migrationWorkflowId, statusQuery, approveSignal, cancelSignal, requestStorageUpdate, type MigrationInput } from '../src/contracts';
+import { MIGRATION_WORKFLOW_TYPE, SearchAttributes, isFinalPhase, migrationWorkflowId, statusQuery, approveSignal, cancelSignal, requestStorageUpdate, prepareUpdate, prepareSignal, type MigrationInput } from '../src/contracts';
 import { UserError } from '../src/client/migrations';
 import { resolveTemporalBinary } from '../src/temporal-binaries';
 import { recordHistory } from './helpers/histories';
@@ -300,6 +300,33 @@ describe('safe under Temporal\'s own tools @integration', function () {
       await p.client.act(submitted.migrationId, 'cancel', { actor: w.sourceAdmin });
     });
   });
+
+  it('the same action id sent before and after a continue-as-new is applied once, also as a signal', () =>
+    withProduct({ durations: { continueAfterEvents: 20 } }, async (p, w) => {
+      const { submitted, handle, sasUrl } = await approvedWithStorage(p, w);
+      const runBefore = (await handle.describe()).runId;
+      const payload = { actor: w.sourceAdmin, targetTenantId: w.target, mappingContainer: sasUrl, requestId: 'prepare-once' };
+      const first = await handle.executeUpdate(prepareUpdate, { args: [payload], updateId: 'prepare-once' });
+      assert.equal(first.outcome, 'accepted');
+      const prepared = await handle.query(statusQuery);
+      assert.equal(prepared.phase, 'Prepared');
+      // Its history is past 20 events: the waiting migration continues as new.
+      while ((await handle.describe()).runId === runBefore) await sleep(200);
+
+      // A client sending the same Update again, now to the next run (Temporal's own de-duplication ends with the run).
+      const again = await handle.executeUpdate(prepareUpdate, { args: [payload], updateId: 'prepare-once' });
+      assert.deepEqual(again, first, 'answered as the first time');
+      // The same as a signal, followed by another action: handled in order, so once that one is answered the repeat has been.
+      await handle.signal(prepareSignal, payload);
+      await handle.signal(approveSignal, { actor: w.targetAdmin, requestId: 'after-the-repeat' });
+      const status = await p.client.waitForStatus(handle, (s) => s.audit.some((e) => e.requestId === 'after-the-repeat'));
+      assert.equal(status.prepareDeadline, prepared.prepareDeadline, 'the seven-day window did not restart');
+      assert.equal(status.validation?.round, prepared.validation?.round, 'no second validation round');
+      assert.equal(status.audit.filter((e) => e.requestId === 'prepare-once').length, 1, 'one entry for the action');
+      await p.client.act(submitted.migrationId, 'cancel', { actor: w.sourceAdmin });
+      const trail = await p.auditLog.list(submitted.migrationId);
+      assert.equal(trail.filter((e) => e.requestId === 'prepare-once').length, 1, 'one entry in the audit trail');
+    }));
 
   it('terminate: t2t status says Terminated (not the phase the run stopped in), and an action says how it ended', () =>
     withProduct({}, async (p, w) => {

@@ -95,6 +95,12 @@ export async function handleActions(m: Migration, { handlers, deadline: currentD
     if (!message) return 'ready';
     const parsed = parseAction(message.action, message.payload);
     const requestId = message.replyTo ?? requestIdOf(message.payload);
+    // Sent again (a client retrying after a continue-as-new, a signal repeated): answered as before, not applied twice.
+    const earlier = m.answeredBefore(requestId, message.action, parsed.actor);
+    if (earlier) {
+      m.inbox.answer(message, earlier);
+      continue;
+    }
     const refuse = (reason: string) => m.inbox.answer(message, m.record(message.action, parsed.actor, 'refused', reason, requestId));
     if (!parsed.ok) {
       refuse(parsed.reason);

@@ -20,6 +20,8 @@ const DEFAULT_SERVICE_POLL_MS = 5 * 60_000;
 // action is refused with one line, and the migration goes on taking actions.
 const DEFAULT_CHECK_BUDGET_MS = 3 * 60_000;
 const DEFAULT_CONTINUE_AFTER_EVENTS = 10_000;
+/** Action ids remembered as handled, carried across continue-as-new (Temporal's own de-duplication of Update ids ends with the run). */
+const HANDLED_IDS = 500;
 
 export class Migration {
   state: MigrationStatus;
@@ -41,6 +43,9 @@ export class Migration {
   readonly resumed?: CarriedMigration & CarriedNotifications;
   /** the input carried state, but this run did not continue from an earlier run of the migration */
   readonly forged: boolean;
+  /** the ids of the actions handled most recently, oldest first */
+  private readonly handledIds: string[] = [];
+  private readonly handled = new Set<string>();
   /** actor refusals remembered for a while, so that a script retrying a refused action costs no look-ups */
   readonly refusals = new Map<string, { reason: string; until: number }>();
 
@@ -75,6 +80,7 @@ export class Migration {
       this.externalActions = resume.externalActions;
       this.servicePrepares = resume.servicePrepares;
       this.nextWatchAt = resume.nextWatchAt;
+      for (const id of resume.handledActionIds ?? []) this.markHandled(id);
     }
     const notify = new MigrationNotifications(input.migrationId, resume?.notices);
     this.trail = new AuditTrail(input.migrationId, notify);
@@ -120,7 +126,22 @@ export class Migration {
     this.state.audit.push(entry);
     if (this.state.audit.length > AUDIT_IN_STATE) this.state.audit.splice(0, this.state.audit.length - AUDIT_IN_STATE);
     this.trail.add(entry);
+    if (requestId) this.markHandled(requestId);
     return entry;
+  }
+
+  /** The answer given to an action id handled before (in this run or an earlier one), if it was. */
+  answeredBefore(requestId: string | undefined, action: Action, actor: string): AuditEntry | undefined {
+    if (!requestId || !this.handled.has(requestId)) return undefined;
+    const earlier = [...this.state.audit].reverse().find((e) => e.requestId === requestId);
+    return earlier ?? { at: new Date().toISOString(), action, actor, outcome: 'refused', reason: `${action} refused: the action ${requestId} was handled already`, requestId };
+  }
+
+  private markHandled(id: string): void {
+    if (this.handled.has(id)) return;
+    this.handled.add(id);
+    this.handledIds.push(id);
+    if (this.handledIds.length > HANDLED_IDS) this.handled.delete(this.handledIds.shift()!);
   }
 
   /** Writes what the audit trail and the notifications have collected (one local activity); kept for later if it cannot. */
@@ -212,6 +233,7 @@ export class Migration {
       externalActions: this.externalActions,
       servicePrepares: this.servicePrepares,
       nextWatchAt: this.nextWatchAt,
+      handledActionIds: [...this.handledIds],
       ...this.notify.carried(),
     };
   }
