@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
 import { devServer } from './helpers/temporal';
 import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld, TestWorld } from './helpers/world';
@@ -327,6 +328,51 @@ describe('safe under Temporal\'s own tools @integration', function () {
       const trail = await p.auditLog.list(submitted.migrationId);
       assert.equal(trail.filter((e) => e.requestId === 'prepare-once').length, 1, 'one entry in the audit trail');
     }));
+
+  it('a Temporal cancel during prepare: recorded as cancelled, not as an accepted prepare, and the cleanup waits until validation has stopped', () => {
+    let slow = false;
+    const slowDirectory = (cp: ControlPlane): ControlPlane =>
+      new Proxy(cp, {
+        get(target, prop, receiver) {
+          if (prop !== 'findTenantUsers') return Reflect.get(target, prop, receiver) as unknown;
+          return async (...args: Parameters<ControlPlane['findTenantUsers']>) => {
+            // A slow look-up inside the validation step, which heartbeats meanwhile (as it does between
+            // batches), and so learns of a cancellation: then it stops.
+            const context = Context.current();
+            for (let waited = 0; slow && waited < 60_000; waited += 500) {
+              context.heartbeat();
+              await Promise.race([sleep(500), context.cancelled]);
+            }
+            return target.findTenantUsers(...args);
+          };
+        },
+      });
+    return withProduct({ wrapControlPlane: slowDirectory }, async (p, w) => {
+      const { handle, sasUrl } = await approvedWithStorage(p, w);
+      slow = true;
+      const prepare = p.client.actOn(handle, 'prepare', { actor: w.sourceAdmin, targetTenantId: w.target, mappingContainer: sasUrl }).catch((err: unknown) => err);
+      await p.client.waitForStatus(handle, (s) => s.phase === 'Validating');
+      await handle.cancel();
+      await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
+      await prepare;
+      const status = await handle.query(statusQuery);
+      assert.equal(status.phase, 'Cancelled');
+      assert.ok(!status.audit.some((e) => e.action === 'prepare' && e.outcome === 'accepted'), 'the prepare cut short is not recorded as accepted');
+      assert.ok(status.audit.some((e) => e.action === 'cancel' && e.actor === 'Temporal' && e.outcome === 'accepted'), 'the cancellation is');
+      // Storage revoked and the request closed only once validation had stopped reading the container.
+      const events = (await handle.fetchHistory()).events ?? [];
+      const id = (value: unknown) => Number(String(value));
+      const validation = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'validateMapping');
+      assert.ok(validation);
+      const closedAt = events.find((e) => {
+        const closed = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskCanceledEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+        return closed && id(closed.scheduledEventId) === id(validation.eventId);
+      });
+      const cleanup = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'endMigration');
+      assert.ok(closedAt && cleanup, 'validation closed, and the cleanup ran');
+      assert.ok(id(closedAt.eventId) < id(cleanup.eventId), 'the cleanup was scheduled after validation had stopped');
+    });
+  });
 
   it('terminate: t2t status says Terminated (not the phase the run stopped in), and an action says how it ended', () =>
     withProduct({}, async (p, w) => {

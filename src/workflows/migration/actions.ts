@@ -2,7 +2,7 @@
 // service watch and continue-as-new share one durable timer) and who may act (role
 // checks). Bad payloads, wrong phases and wrong people are refused and recorded;
 // none of them changes the migration.
-import { allHandlersFinished, condition, proxyLocalActivities } from '@temporalio/workflow';
+import { allHandlersFinished, condition, isCancellation, proxyLocalActivities } from '@temporalio/workflow';
 import type { Action } from '../../contracts';
 import type { MigrationActivities } from '../../activities';
 import { phaseAccepts, phaseRefusal } from '../phase-rules';
@@ -112,12 +112,19 @@ export async function handleActions(m: Migration, { handlers, deadline: currentD
       refuse(phaseRefusal(message.action, m.state.phase, m.state.prepareDeadline));
       continue;
     }
-    const authorization = await checkRole(m, message.action, actor, `Check the role for ${message.action}`);
-    if (!authorization.allowed) {
-      refuse(authorization.reason!);
-      continue;
+    let outcome: Awaited<ReturnType<ActionHandler>>;
+    try {
+      const authorization = await checkRole(m, message.action, actor, `Check the role for ${message.action}`);
+      if (!authorization.allowed) {
+        refuse(authorization.reason!);
+        continue;
+      }
+      outcome = await handler(payload, actor);
+    } catch (err) {
+      // Cancelled through Temporal while this action ran: its sender is answered, and the migration ends.
+      if (isCancellation(err)) refuse(`${message.action} refused: the migration was cancelled through Temporal while it ran`);
+      throw err;
     }
-    const outcome = await handler(payload, actor);
     if (typeof outcome === 'object') {
       refuse(outcome.refused);
       continue;
@@ -136,6 +143,7 @@ export async function checkRole(m: Migration, action: Action, actor: string, sum
   try {
     result = await localRoleCheck(m, action, actor, summary);
   } catch (err) {
+    if (isCancellation(err)) throw err;
     // Not remembered: the directory may answer next time.
     return { allowed: false, reason: `${action} refused: could not check your role; try again (${failureMessage(err)})` };
   }

@@ -1,6 +1,7 @@
 // Step 4, the prepare rounds: resource storage, then validation of the mapping file (and
 // the service's own prepare), which opens the seven-day window to migrate. Rounds repeat
 // until a migrate is accepted, now or at the booked cutover, or the migration ends.
+import { isCancellation } from '@temporalio/workflow';
 import { SearchAttributes, STATUS, isFinalPhase } from '../../contracts';
 import { containerNameFromUri } from '../../migration/container-uri';
 import { showDetails } from '../visibility';
@@ -68,6 +69,7 @@ async function requestStorage(m: Migration, actor: string): Promise<'continue' |
     showDetails(m.state);
     return 'continue';
   } catch (err) {
+    if (isCancellation(err)) throw err;
     return { refused: `storage refused: ${failureMessage(err)}` };
   }
 }
@@ -94,6 +96,8 @@ async function prepare(m: Migration, payload: Record<string, unknown>): Promise<
   try {
     result = await activity('validateMapping', `Validate usermapping.csv (round ${m.validationRound})`, VALIDATION)(m.validationRequest(m.validationRound));
   } catch (err) {
+    // Cancelled through Temporal: the migration ends Cancelled, not back to its phase before the round.
+    if (isCancellation(err)) throw err;
     state.status = undefined;
     state.reason = `validation could not run: ${failureMessage(err)}`;
     m.setPhase(previous === 'Prepared' ? 'ValidationFailed' : previous);
@@ -114,6 +118,7 @@ async function prepare(m: Migration, payload: Record<string, unknown>): Promise<
         storage: state.storage,
       });
     } catch (err) {
+      if (isCancellation(err)) throw err;
       onService = { succeeded: false, message: `the service's prepare could not run: ${failureMessage(err)}`, errorReportUrl: undefined };
     }
     if (!onService.succeeded) {

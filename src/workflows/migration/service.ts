@@ -1,7 +1,7 @@
 // The migration's outside systems as the workflow calls them: the activity presets
 // (retry, time-outs), and the migration service, told of actions and watched for
 // actions taken outside the product.
-import { log, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
 import { NON_RETRYABLE_ERRORS } from '../../contracts';
 import type { MigrationActivities } from '../../activities';
@@ -21,12 +21,15 @@ export const CONTROL_PLANE: ActivityOptions = { startToCloseTimeout: '1m', retry
 export const STORAGE: ActivityOptions = { startToCloseTimeout: '2m', retry };
 // Long steps heartbeat their progress; a retry resumes from the last heartbeat.
 export const LONG_RUNNING: ActivityOptions = { startToCloseTimeout: '2h', heartbeatTimeout: '20s', retry };
+// A cancelled step is waited for until it has stopped (it learns of it at its next heartbeat): the
+// ending's cleanup never revokes storage while validation or the service's prepare still reads it.
+const STOPPED_BEFORE_CLEANUP = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
 // Validation may take long on a big file, so its budget is in attempts (about a minute and a half of
 // back-off in all), not in time; when it runs out the admin is told and may prepare again.
-export const VALIDATION: ActivityOptions = { ...LONG_RUNNING, retry: { ...retry, maximumAttempts: 8 } };
+export const VALIDATION: ActivityOptions = { ...LONG_RUNNING, ...STOPPED_BEFORE_CLEANUP, retry: { ...retry, maximumAttempts: 8 } };
 // The service's own prepare and migrate are polled long-running operations: hours, heartbeating
 // while they wait, so that a lost worker is noticed within seconds and another resumes the step.
-export const SERVICE_OPERATION: ActivityOptions = { startToCloseTimeout: '24h', heartbeatTimeout: '30s', retry };
+export const SERVICE_OPERATION: ActivityOptions = { startToCloseTimeout: '24h', heartbeatTimeout: '30s', ...STOPPED_BEFORE_CLEANUP, retry };
 
 /** An activity with the one-line summary the Web UI shows for it (no personal data). */
 export function activity<K extends keyof MigrationActivities>(name: K, summary: string, options: ActivityOptions = CONTROL_PLANE): MigrationActivities[K] {
@@ -55,6 +58,8 @@ export async function tellService(
     await activity(name, summary, withinBudget(m, CONTROL_PLANE))({ migration: m.serviceMigration(), actor: details.actor, reason: details.reason ?? '' });
     return 'done';
   } catch (err) {
+    // A cancellation through Temporal is the migration's ending, not the service's refusal.
+    if (isCancellation(err)) throw err;
     return { refused: `the migration service refused it: ${failureMessage(err)}` };
   }
 }
@@ -70,6 +75,7 @@ export async function watchRequest(m: Migration, approvalAwaited: boolean): Prom
   try {
     request = await activity('readMigrationRequest', 'Check the request on the migration service', withinBudget(m, CONTROL_PLANE))({ migration: m.serviceMigration() });
   } catch (err) {
+    if (isCancellation(err)) throw err;
     // A service that cannot be read now is read again at the next interval.
     log.warn('the request could not be read on the service', { migrationId: m.input.migrationId, error: failureMessage(err) });
     return 'continue';
