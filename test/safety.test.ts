@@ -237,6 +237,17 @@ describe('safe under Temporal\'s own tools @integration', function () {
       await p.client.actOn(await p.client.find(real.migrationId), 'cancel', { actor: w.sourceAdmin });
     }));
 
+  it("a move-back link in the input is checked against what was recorded: one naming a migration that never moved the environment is refused", () =>
+    withProduct({}, async (p, w) => {
+      const forged = randomUUID();
+      const status = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin, reversesMigrationId: forged });
+      assert.equal(status.phase, 'Failed');
+      assert.equal(status.reason, `submit refused: not a move-back of migration ${forged}: no migration ${forged} was recorded`);
+      assert.equal(status.reversesMigrationId, undefined, 'the status does not claim the link');
+      const trail = await p.auditLog.list(status.migrationId);
+      assert.deepEqual(trail.map((e) => [e.action, e.outcome]), [['submit', 'refused']]);
+    }));
+
   it('the migration service down while an approval waits: the approval is answered within the check budget, and the deadline still fires', function () {
     let serviceDown = false;
     const down = (cp: ControlPlane): ControlPlane =>

@@ -40,6 +40,20 @@ export function createServiceActivities(service: MigrationService) {
       return service.authorize(input.action, input.actor, input);
     },
 
+    /**
+     * Whether a move-back's link holds: the migration it names moved this environment from the tenant
+     * the move-back goes to, into the one it leaves, and succeeded. Undefined when it holds, else why not.
+     */
+    async checkMoveBackLink(input: { reversesMigrationId: string; environmentId: string; sourceTenantId: string; targetTenantId: string }): Promise<string | undefined> {
+      if (!service.recordedMigration) return `the ${service.backend} back end keeps no record to check the migration it reverses against`;
+      const reversed = await service.recordedMigration(input.reversesMigrationId);
+      if (!reversed) return `no migration ${input.reversesMigrationId} was recorded`;
+      const matches = reversed.environmentId === input.environmentId && reversed.sourceTenantId === input.targetTenantId && reversed.targetTenantId === input.sourceTenantId;
+      if (!matches) return `migration ${input.reversesMigrationId} did not move this environment from tenant '${input.targetTenantId}' to '${input.sourceTenantId}'`;
+      if (reversed.status !== 'Succeeded') return `migration ${input.reversesMigrationId} did not succeed (it is ${reversed.status})`;
+      return undefined;
+    },
+
     async submitMigration(input: { migration: ServiceMigration; submittedBy: string }): Promise<Submission> {
       return service.submit(input.migration, input.submittedBy);
     },

@@ -32,6 +32,19 @@ export async function submit(m: Migration): Promise<boolean> {
   const authorization = await checkRole(m, 'submit', input.submittedBy, 'Check the role of the submitter');
   if (!authorization.allowed) return refused(authorization.reason);
   if (assessment.blocking.length > 0) return refused(`not eligible: ${assessment.blocking.map((b) => b.message).join('; ')}`);
+  // A move-back's link is checked against what the back end recorded, never taken on trust from the input.
+  if (input.reversesMigrationId) {
+    const broken = await activity('checkMoveBackLink', 'Check the migration this move-back reverses')({
+      reversesMigrationId: input.reversesMigrationId,
+      environmentId: input.environmentId,
+      sourceTenantId: m.sourceTenantId,
+      targetTenantId: input.targetTenantId,
+    });
+    if (broken) {
+      state.reversesMigrationId = undefined;
+      return refused(`submit refused: not a move-back of migration ${input.reversesMigrationId}: ${broken}`);
+    }
+  }
   state.backend = assessment.backend;
   if (assessment.unknown.length > 0) state.unknown = assessment.unknown;
   try {
