@@ -78,7 +78,6 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     activities: createActivities({
       service: opened.service,
       auditLog: options.auditLog,
-      legacy: opened.simulated ? { controlPlane: options.controlPlane, service: opened.simulated, remapBatchSize } : undefined,
       reconciler:
         opened.simulated && options.reconciler
           ? { controlPlane: options.controlPlane, storage: options.storage ?? new MigrationStorage(config.storageConnectionString), client: options.reconciler.client }

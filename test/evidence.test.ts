@@ -592,7 +592,7 @@ describe("the mapping file's SHA-256 comes from the download the validation read
     const service = { mappingContainer: () => container, directory: { findTenantUsers: async () => new Map() } } as unknown as MigrationService;
     const activities = createMappingActivities(service);
     const result: ValidationInfo = await new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run(activities.validateMapping, {
-      migrationId: 'm', containerName: 'c', sourceTenantId: 's', targetTenantId: 't', round: 1,
+      migrationId: 'm', storage: { containerName: 'c', sasUrl: 'http://127.0.0.1/c', expiresOn: '2026-12-31T00:00:00.000Z' }, sourceTenantId: 's', targetTenantId: 't', round: 1,
     });
     return { result, downloads };
   }

@@ -30,6 +30,8 @@ export interface ProductOptions {
   durations?: Partial<Pick<Config, 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs' | 'checkBudgetMs' | 'continueAfterEvents'>>;
   /** wraps the control plane, e.g. to inject faults */
   wrapControlPlane?: (cp: ControlPlane) => ControlPlane;
+  /** wraps the audit log the worker writes, e.g. to make its database unavailable for a while */
+  wrapAuditLog?: (log: AuditLog) => AuditLog;
   remapBatchSize?: number;
   databaseUrl?: string;
   /** keep what the database holds (a restart), instead of loading the world */
@@ -104,7 +106,7 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
         config,
         connection: options.env.nativeConnection,
         controlPlane,
-        auditLog,
+        auditLog: options.wrapAuditLog ? options.wrapAuditLog(auditLog) : auditLog,
         storage,
         workflowBundle: bundle,
         remapBatchSize: options.remapBatchSize,

@@ -1,5 +1,5 @@
 // A batch's migration and its migrate slot, the migration's side (the batch's side is
-// batch.ts). Each request carries a token fresh for it, as the mutex sample's grants
+// ../batch.ts). Each request carries a token fresh for it, as the mutex sample's grants
 // carry a fresh id: signals between two workflows can cross, and a grant that was meant
 // for a request the migration withdrew since (the window lapsed, prepare again, migrate
 // undone) must not let it migrate in a slot the batch no longer counts as its.
@@ -8,7 +8,7 @@
 // is cancelled fails the run at once, racing the cleanup), and what the batch is told
 // is told by the migration's main loop, which withdrew the request in the first place.
 import { log, uuid4 } from '@temporalio/workflow';
-import { MigrateSlotSchema, MigrateSlotSignal, MigrationStatus } from '../contracts';
+import { MigrateSlotSchema, MigrateSlotSignal, MigrationStatus } from '../../contracts';
 
 export type SlotState = Pick<MigrationStatus, 'migrateSlot' | 'migrateSlotRequest'>;
 
