@@ -103,6 +103,21 @@ const EnvironmentSchema = z.object({
   }).optional(),
   T2T_NOTIFY_FROM: z.string().regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be an email address such as t2t@contoso.com').default('t2t@localhost'),
   T2T_NOTIFY_BUDGET: duration('T2T_NOTIFY_BUDGET', '10m'),
+  // Payload encryption (docs/payload-format.md, docs/deployment.md): the keys are read and checked in src/codec/.
+  T2T_PAYLOAD_ENCRYPTION: z.enum(['on', 'off'], { message: 'must be on or off' }).optional(),
+  T2T_PAYLOAD_KEYS: z.string().min(1).optional(),
+  T2T_PAYLOAD_KEYS_FILE: z.string().min(1).optional(),
+  T2T_PAYLOAD_KEY_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 of A-Z a-z 0-9 . _ -').optional(),
+  T2T_CODEC_ADDRESS: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]*:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8234 (:8234 for every interface)')
+    .optional(),
+  T2T_CODEC_CORS_ORIGINS: z
+    .string()
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .refine((origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'must be origins such as https://temporal-ui.contoso.com, comma-separated, without a path')
+    .optional(),
+  T2T_CODEC_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters (a random secret, e.g. openssl rand -hex 32)').optional(),
   // Worker Versioning (docs/deployment.md): the deployment this worker belongs to and its build.
   T2T_WORKER_VERSIONING: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
   T2T_DEPLOYMENT_NAME: z
@@ -115,6 +130,27 @@ const EnvironmentSchema = z.object({
     .optional(),
   T2T_BECOME_CURRENT: z.enum(['if-none', 'always', 'never'], { message: 'must be if-none, always or never' }).default('if-none'),
 });
+
+/** Where the payload keys come from; src/codec/ reads and checks them when a process connects. */
+export interface PayloadSettings {
+  /** on: keys are required; off: payloads are written in clear; unset: keys when some are configured or in the data folder */
+  encryption?: 'on' | 'off';
+  /** T2T_PAYLOAD_KEYS: `id:base64key` entries (never logged) */
+  keys?: string;
+  keysFile?: string;
+  /** the encrypting key; default the first listed */
+  keyId?: string;
+}
+
+/** The product's codec server (src/codec/server.ts), for the Web UI and `temporal --codec-endpoint`. */
+export interface CodecServerSettings {
+  /** host:port it listens on; unset: not started (the embedded stack starts it on 127.0.0.1:8234) */
+  address?: string;
+  /** the Web UI origins allowed by CORS; unset: the embedded Web UI's */
+  corsOrigins: string[];
+  /** a bearer token callers must present; unset: none asked (loopback only) */
+  authToken?: string;
+}
 
 /** How evidence packs are signed and verified; key files are read and checked when an evidence command starts. */
 export interface EvidenceSettings {
@@ -180,6 +216,8 @@ export interface Config {
   notifyBudgetMs: number;
   /** stall detection (docs/operations.md): a phase's p90 once it has minSamples completed periods, limitMs before */
   stall: { limitMs: number; minSamples: number; checkIntervalMs: number };
+  payload: PayloadSettings;
+  codecServer: CodecServerSettings;
   /**
    * The Worker Deployment version this worker declares (docs/deployment.md); undefined: an
    * unversioned worker. The build id, when not configured, is derived from the package version
@@ -227,6 +265,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.T2T_EVIDENCE_HMAC_KEY && (e.T2T_EVIDENCE_SIGNING_KEY_FILE || e.T2T_EVIDENCE_PUBLIC_KEY_FILE)) {
     throw new ConfigError('configuration: T2T_EVIDENCE_HMAC_KEY: set either it or the Ed25519 key files (T2T_EVIDENCE_SIGNING_KEY_FILE, T2T_EVIDENCE_PUBLIC_KEY_FILE), not both');
   }
+  if (e.T2T_PAYLOAD_KEYS && e.T2T_PAYLOAD_KEYS_FILE) {
+    throw new ConfigError('configuration: T2T_PAYLOAD_KEYS: set either it or T2T_PAYLOAD_KEYS_FILE, not both');
+  }
+  if (e.T2T_PAYLOAD_ENCRYPTION === 'off' && (e.T2T_PAYLOAD_KEYS || e.T2T_PAYLOAD_KEYS_FILE)) {
+    throw new ConfigError('configuration: T2T_PAYLOAD_ENCRYPTION: is off while payload keys are configured; unset one of them');
+  }
   const dataDir = path.resolve(e.T2T_DATA_DIR);
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
@@ -266,6 +310,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     notifyFrom: e.T2T_NOTIFY_FROM,
     notifyBudgetMs: e.T2T_NOTIFY_BUDGET,
     stall: { limitMs: e.T2T_STALL_AFTER, minSamples: e.T2T_STALL_MIN_SAMPLES, checkIntervalMs: e.T2T_STALL_CHECK_INTERVAL },
+    payload: {
+      ...(e.T2T_PAYLOAD_ENCRYPTION ? { encryption: e.T2T_PAYLOAD_ENCRYPTION } : {}),
+      ...(e.T2T_PAYLOAD_KEYS ? { keys: e.T2T_PAYLOAD_KEYS } : {}),
+      ...(e.T2T_PAYLOAD_KEYS_FILE ? { keysFile: path.resolve(e.T2T_PAYLOAD_KEYS_FILE) } : {}),
+      ...(e.T2T_PAYLOAD_KEY_ID ? { keyId: e.T2T_PAYLOAD_KEY_ID } : {}),
+    },
+    codecServer: {
+      ...(e.T2T_CODEC_ADDRESS ? { address: e.T2T_CODEC_ADDRESS } : {}),
+      corsOrigins: e.T2T_CODEC_CORS_ORIGINS ?? [`http://localhost:${e.T2T_UI_PORT}`, `http://127.0.0.1:${e.T2T_UI_PORT}`],
+      ...(e.T2T_CODEC_AUTH_TOKEN ? { authToken: e.T2T_CODEC_AUTH_TOKEN } : {}),
+    },
     ...(e.T2T_WORKER_VERSIONING === 'on'
       ? { versioning: { deploymentName: e.T2T_DEPLOYMENT_NAME, ...(e.T2T_BUILD_ID ? { buildId: e.T2T_BUILD_ID } : {}), becomeCurrent: e.T2T_BECOME_CURRENT } }
       : {}),

@@ -21,6 +21,8 @@ import { runCli } from '../src/client/cli';
 import { STATUS, migrationWorkflowId, statusQuery, type MigrationStatus, type ValidationInfo } from '../src/contracts';
 import { createMappingActivities } from '../src/activities/mapping-activities';
 import type { MigrationService } from '../src/service/migration-service';
+import { AesGcmPayloadCodec } from '../src/codec/aes-gcm-codec';
+import { parseKeyRing } from '../src/codec/keys';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -492,6 +494,37 @@ describe('evidence pack @integration', function () {
       assert.equal(verified.code, 0, verified.stderr);
       assert.match(verified.stdout, new RegExp(`migration ${status.migrationId}: running at .*, phase Approved`));
       assert.equal((await handleOf(w).query(statusQuery)).phase, 'Approved', 'making a pack changes nothing');
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('a migration whose payloads are encrypted: the pack holds its history decoded and names the key; t2t without the key stops with one line', async () => {
+    const keys = `${'k-evidence'}:${randomBytes(32).toString('base64')}`;
+    const ring = parseKeyRing(keys, 'test keys');
+    const w = makeTestWorld({ users: 2 });
+    const p = await startProduct({ env, azurite, world: w.world, dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(ring)] } });
+    try {
+      const status = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      await p.client.act(status.targetMigrationId, 'approve', { actor: w.targetAdmin });
+      await p.client.act(status.migrationId, 'requestStorage', { actor: w.sourceAdmin });
+      const file = path.join(dir, 'encrypted.tar.gz');
+      const made = await t2t(p, ['--as', w.sourceAdmin, 'evidence', '--migration-id', status.migrationId, '--out', file, '--json'], { T2T_PAYLOAD_KEYS: keys });
+      assert.equal(made.code, 0, made.stderr);
+      const pack = await unpack(file);
+      const runs = pack.json<{ payloadsDecodedWithKeyIds: string[]; runs: { payloadKeyIds: string[]; part: string }[] }>('history/runs.json');
+      assert.deepEqual(runs.payloadsDecodedWithKeyIds, ['k-evidence']);
+      assert.deepEqual(runs.runs[0].payloadKeyIds, ['k-evidence']);
+      assert.match(pack.text('README.txt'), /Payloads were encrypted in Temporal with key\(s\) k-evidence; they are included decoded\./);
+      const history = pack.json<{ events: { workflowExecutionStartedEventAttributes?: { input?: { payloads: { metadata: Record<string, string>; data: string }[] } } }[] }>(runs.runs[0].part);
+      const input = history.events[0].workflowExecutionStartedEventAttributes!.input!.payloads[0];
+      assert.equal(Buffer.from(input.metadata.encoding, 'base64').toString(), 'json/plain', 'the input is included decoded');
+      assert.equal(JSON.parse(Buffer.from(input.data, 'base64').toString()).submittedBy, w.sourceAdmin);
+      const keyless = await t2t(p, ['--as', w.sourceAdmin, 'evidence', '--migration-id', status.migrationId, '--out', path.join(dir, 'keyless.tar.gz')]);
+      assert.equal(keyless.code, 1);
+      assert.match(keyless.stderr, /^t2t: .*encrypted \(key 'k-evidence'\) and no payload keys are configured here: set T2T_PAYLOAD_KEYS_FILE or T2T_PAYLOAD_KEYS/);
+      assert.equal(keyless.stderr.trim().split('\n').length, 1);
+      assert.ok(!existsSync(path.join(dir, 'keyless.tar.gz')));
     } finally {
       await p.stop();
     }
