@@ -14,6 +14,7 @@ import { createControlPlane } from './controlplane/database';
 import { createMigrationWorker, startReconciler, startStallCheck } from './worker';
 import { openAuditLog } from './controlplane/audit-log';
 import { describeError } from './errors';
+import { startSandboxIdentity } from './identity/sandbox';
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/;
 
@@ -138,6 +139,7 @@ async function main(): Promise<void> {
 
   await ensurePortFree(temporalEndpoint, 'Temporal');
   if (blobEndpoint) await ensurePortFree(blobEndpoint, 'Azurite');
+  if (config.signIn.sandbox) await ensurePortFree({ host: '127.0.0.1', port: config.signIn.sandboxPort }, 'identity provider');
 
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -166,6 +168,8 @@ async function main(): Promise<void> {
     await controlPlane.migrateSchema();
     const environments = await controlPlane.listEnvironments();
     const auditLog = await openAuditLog(config.databaseUrl);
+    // The sandbox's own OpenID Connect provider, knowing the world's users (docs/identity.md).
+    const identity = config.signIn.sandbox ? await startSandboxIdentity(config, controlPlane) : undefined;
 
     const connection = await NativeConnection.connect({ address: config.temporalAddress });
     const reconciles = config.backend === 'simulated';
@@ -188,6 +192,7 @@ async function main(): Promise<void> {
     console.log(`  Database:  ${config.databaseUrl.startsWith('postgres') ? 'PostgreSQL' : config.databaseUrl}`);
     // The servers' own output goes to log files there (startChild): where to look when one stops.
     console.log(`  Data:      ${path.resolve(config.dataDir)} (server logs: temporal.log${blobEndpoint ? ', azurite.log' : ''})`);
+    console.log(`  Sign-in:   ${identity ? `${identity.issuer} (sandbox provider: t2t login --as <upn>)` : config.signIn.authority}`);
     console.log(`  Worker:    ready, task queue '${config.taskQueue}'`);
     if (environments.length === 0) console.log('\n  The control plane is empty: load the demo world with `npx t2t world load examples/demo-world.json`.');
     console.log('\nPress Ctrl-C to stop.');
@@ -195,6 +200,7 @@ async function main(): Promise<void> {
     // Worker.run() stops on SIGINT/SIGTERM by itself, letting running activities finish.
     await worker.run();
     stopping = true;
+    await identity?.close();
     await auditLog.close();
     await controlPlane.close();
     await connection.close();

@@ -16,6 +16,7 @@ import { registerMoveBackCommands } from './commands/moveback-commands';
 import { registerNotifyCommands } from './commands/notify-commands';
 import { registerEvidenceCommands } from './commands/evidence-commands';
 import { registerStatsCommands } from './commands/stats-commands';
+import { registerIdentityCommands } from './commands/identity-commands';
 
 export interface CommandRuntime {
   context: () => CommandContext;
@@ -52,6 +53,7 @@ export function buildProgram(runtime: { out?: (s: string) => void; env?: NodeJS.
   registerNotifyCommands(program, shared);
   registerEvidenceCommands(program, shared);
   registerStatsCommands(program, shared);
+  registerIdentityCommands(program, shared, runtime.env ?? process.env);
   return { program, finish: async () => context?.close(), exitCode: () => exitCode };
 }
 
