@@ -2,67 +2,12 @@
 // real provider over https and Microsoft's sign-in library: the admin completes
 // the device code at the provider's pages as a person would in a browser.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import https from 'node:https';
-import os from 'node:os';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
-import { loadConfig, type Config } from '../src/config';
-import { createControlPlane } from '../src/controlplane/database';
-import type { ControlPlane } from '../src/controlplane/control-plane';
-import { readWorldFile } from '../src/controlplane/world';
-import { startSandboxIdentity } from '../src/identity/sandbox';
-import type { LocalProvider } from '../src/identity/local-provider';
 import { signInWithDeviceCode, SIGN_IN_AGAIN } from '../src/identity/sign-in';
 import { completeSandboxDeviceCode } from '../src/identity/sandbox-device-sign-in';
-import { runCli } from '../src/client/cli';
-import { freePort } from './helpers/ports';
-
-const demoWorld = path.join(__dirname, '..', '..', 'examples', 'demo-world.json');
-
-function getJson<T>(url: string, ca: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(url, { ca }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += String(c)));
-        res.on('end', () => resolve(JSON.parse(body) as T));
-      })
-      .on('error', reject);
-  });
-}
-
-async function cli(env: NodeJS.ProcessEnv, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { env, out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
-
-interface Sandbox {
-  env: NodeJS.ProcessEnv;
-  config: Config;
-  controlPlane: ControlPlane;
-  provider: LocalProvider;
-  ca: string;
-}
-
-async function startSandbox(ttl?: { accessToken?: number; refreshToken?: number; grant?: number }): Promise<Sandbox> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-identity-'));
-  const port = await freePort();
-  const env = { T2T_DATA_DIR: dir, T2T_IDENTITY_PORT: String(port), T2T_TOKEN_CACHE: path.join(dir, 'home', '.t2t', 'token-cache.json') };
-  const config = loadConfig(env);
-  const controlPlane = await createControlPlane(config.databaseUrl);
-  await controlPlane.migrateSchema();
-  await controlPlane.loadWorld(await readWorldFile(demoWorld));
-  const provider = await startSandboxIdentity(config, controlPlane, { port, ttl });
-  return { env, config, controlPlane, provider, ca: readFileSync(config.signIn.sandboxCertificateFile, 'utf8') };
-}
-
-async function stopSandbox(s: Sandbox | undefined): Promise<void> {
-  await s?.provider.close();
-  await s?.controlPlane.close();
-}
+import { cli, getJson, startSandbox, stopSandbox, type Sandbox } from './helpers/identity';
 
 describe('sign-in at the sandbox identity provider', function () {
   let sandbox: Sandbox;
