@@ -170,6 +170,13 @@ async function main(): Promise<void> {
     const auditLog = await openAuditLog(config.databaseUrl);
     // The sandbox's own OpenID Connect provider, knowing the world's users (docs/identity.md).
     const identity = config.signIn.sandbox ? await startSandboxIdentity(config, controlPlane) : undefined;
+    // SIGHUP rotates the provider's signing key without a restart (docs/identity.md).
+    process.on('SIGHUP', () => {
+      identity?.rotateKeys().then(
+        (kid) => console.log(`identity provider: now signing with key ${kid}; the previous key stays published`),
+        (err: unknown) => console.error(`identity provider: key rotation failed: ${describeError(err)}`),
+      );
+    });
 
     const connection = await NativeConnection.connect({ address: config.temporalAddress });
     const reconciles = config.backend === 'simulated';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPair, SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { createTokenVerifier, TokenRefused, type TokenVerifier } from '../src/identity/token-verifier';
-import { startSandbox, stopSandbox, tokenOf, type Sandbox } from './helpers/identity';
+import { cli, startSandbox, stopSandbox, tokenOf, type Sandbox } from './helpers/identity';
 
 async function refusedWith(promise: Promise<unknown>): Promise<TokenRefused> {
   try {
@@ -76,6 +76,29 @@ describe('the gateway verifies the admin\'s token before anything reaches Tempor
     const refused = await refusedWith(verifier.verify(`Bearer ${sourceAdminToken}`, 't-fabrikam'));
     assert.equal(refused.status, 403);
     assert.equal(refused.message, 'admin@contoso.com is signed in to tenant t-contoso; this action needs an admin of tenant t-fabrikam');
+  });
+});
+
+describe('key rotation at the sandbox provider, without a restart', function () {
+  let sandbox: Sandbox | undefined;
+  after(() => stopSandbox(sandbox));
+
+  it('new tokens carry the new key, older ones still verify, and a signed-in admin stays signed in', async () => {
+    sandbox = await startSandbox();
+    const verifier = createTokenVerifier({ issuers: [sandbox.provider.issuer], audience: sandbox.config.signIn.api, ca: sandbox.ca, keyRefetchCooldownMs: 0 });
+    assert.equal((await cli(sandbox.env, '--as', 'admin@fabrikam.com', 'login')).code, 0);
+    const before = await tokenOf(sandbox, 'admin@contoso.com');
+    await verifier.verify(`Bearer ${before}`, 't-contoso');
+
+    const kid = await sandbox.provider.rotateKeys();
+    const after = await tokenOf(sandbox, 'admin@contoso.com');
+    assert.equal(decodeProtectedHeader(after).kid, kid);
+    assert.notEqual(decodeProtectedHeader(before).kid, kid);
+    assert.equal((await verifier.verify(`Bearer ${after}`, 't-contoso')).user, 'admin@contoso.com', 'the verifier fetched the new key by itself');
+    assert.equal((await verifier.verify(`Bearer ${before}`, 't-contoso')).user, 'admin@contoso.com', 'the previous key stays published');
+    const whoami = await cli(sandbox.env, 'whoami', '--json');
+    assert.equal(whoami.code, 0, whoami.err);
+    assert.equal((JSON.parse(whoami.out) as { user: string }).user, 'admin@fabrikam.com');
   });
 });
 

@@ -10,7 +10,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { loadSigningKeys } from './provider-keys';
+import { loadCookieKeys, loadSigningKeys, rotateSigningKeys } from './provider-keys';
 import { renderPage, escapeHtml, readForm } from './provider-pages';
 
 /** A world user as the provider needs them: the control plane answers this in the sandbox. */
@@ -37,6 +37,8 @@ export interface LocalProviderOptions {
 
 export interface LocalProvider {
   issuer: string;
+  /** signs with a new key from now on, the previous one still published; no restart, no one signed out */
+  rotateKeys: () => Promise<string>;
   close: () => Promise<void>;
 }
 
@@ -51,7 +53,7 @@ export function apiScope(api: string): string {
   return `${api}/actions`;
 }
 
-function configuration(options: LocalProviderOptions, jwks: Configuration['jwks']): Configuration {
+function configuration(options: LocalProviderOptions, jwks: Configuration['jwks'], cookieKeys: string[]): Configuration {
   const { clientId, api, findUser } = options;
   const claimsOf = (user: SandboxUser) => ({
     sub: sandboxObjectId(user.tenantId, user.upn),
@@ -138,7 +140,7 @@ function configuration(options: LocalProviderOptions, jwks: Configuration['jwks'
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 3600,
       IdToken: 3600, DeviceCode: 600, Interaction: 600, Session: 8 * 3600, Grant: options.ttl?.grant ?? 8 * 3600, RefreshToken: options.ttl?.refreshToken ?? 8 * 3600 },
-    cookies: { keys: [createHash('sha256').update(JSON.stringify(jwks)).digest('hex')] },
+    cookies: { keys: cookieKeys },
   };
 }
 
@@ -203,9 +205,16 @@ export async function startLocalProvider(options: LocalProviderOptions): Promise
   });
   const port = (server.address() as AddressInfo).port;
   const issuer = `https://localhost:${port}`;
-  const provider = new Provider(issuer, configuration(options, jwks));
-  provider.proxy = false;
-  const handle = provider.callback();
+  const cookieKeys = loadCookieKeys(options.dataDir);
+  const create = (keys: Configuration['jwks']) => {
+    const made = new Provider(issuer, configuration(options, keys, cookieKeys));
+    made.proxy = false;
+    return made;
+  };
+  // Replaced whole on rotation: oidc-provider takes its keys at construction, and its
+  // in-memory store (sessions, grants, device codes) is shared by every instance.
+  let provider = create(jwks);
+  let handle = provider.callback();
   server.on('request', (req, res) => {
     if (req.url?.startsWith('/interaction/')) {
       interaction(provider, options, req, res).catch((err: unknown) => {
@@ -227,6 +236,12 @@ export async function startLocalProvider(options: LocalProviderOptions): Promise
   });
   return {
     issuer,
+    rotateKeys: async () => {
+      const rotated = await rotateSigningKeys(options.dataDir);
+      provider = create(rotated);
+      handle = provider.callback();
+      return String(rotated.keys[0].kid);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -41,6 +41,8 @@ export interface TokenVerifierOptions {
   clockToleranceSec?: number;
   /** a certificate to trust for the issuers' https endpoints (the sandbox provider's) */
   ca?: string;
+  /** least time between two fetches of an issuer's keys for an unknown key id (default 30 s) */
+  keyRefetchCooldownMs?: number;
 }
 
 function trustingFetch(ca: string) {
@@ -69,7 +71,7 @@ export function createTokenVerifier(options: TokenVerifierOptions) {
         if (res.status !== 200) throw new Error(`discovery at ${issuer} answered ${res.status}`);
         const { jwks_uri: jwksUri } = (await res.json()) as { jwks_uri?: string };
         if (!jwksUri) throw new Error(`discovery at ${issuer} names no jwks_uri`);
-        return createRemoteJWKSet(new URL(jwksUri), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, [customFetch]: fetcher });
+        return createRemoteJWKSet(new URL(jwksUri), { cacheMaxAge: 10 * 60_000, cooldownDuration: options.keyRefetchCooldownMs ?? 30_000, [customFetch]: fetcher });
       })();
       keys.catch(() => keySets.delete(issuer));
       keySets.set(issuer, keys);

@@ -62,9 +62,11 @@ export async function stopSandbox(s: Sandbox | undefined): Promise<void> {
 }
 
 
-/** A world user's access token for the product API, signed in by device code at the provider's pages. */
+/** A world user's access token for the product API, signed in by device code at the provider's pages (not the CLI's sign-in). */
 export async function tokenOf(sandbox: Sandbox, upn: string): Promise<string> {
-  const who = await signInWithDeviceCode(sandbox.config.signIn, (prompt) =>
+  // A cache of its own: the CLI's signed-in admin stays as it is.
+  const signIn = { ...sandbox.config.signIn, tokenCacheFile: path.join(mkdtempSync(path.join(os.tmpdir(), 't2t-token-')), 'cache.json') };
+  const who = await signInWithDeviceCode(signIn, (prompt) =>
     completeSandboxDeviceCode({ verificationUri: prompt.verificationUri, userCode: prompt.userCode, upn, ca: sandbox.ca }),
   );
   return who.accessToken;
