@@ -1,0 +1,78 @@
+// The action gateway over real HTTP, with tokens from the real sandbox provider:
+// refusals are one line with their status, a script hammering it gets 429, and
+// a verified action gets a proof that the workflow's check accepts.
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { createGateway } from '../src/gateway/server';
+import { createTokenVerifier } from '../src/identity/token-verifier';
+import { ActionSigner, newGatewayKey } from '../src/identity/action-signer';
+import { checkActionProof, type PublishedKey } from '../src/identity/action-proof';
+import { startSandbox, stopSandbox, tokenOf, type Sandbox } from './helpers/identity';
+
+describe('the action gateway', function () {
+  let sandbox: Sandbox;
+  let gateway: FastifyInstance;
+  let base: string;
+  let targetAdminToken: string;
+
+  before(async () => {
+    sandbox = await startSandbox();
+    const verifier = createTokenVerifier({ issuers: [sandbox.provider.issuer], audience: sandbox.config.signIn.api, ca: sandbox.ca });
+    gateway = await createGateway({ verifier, signer: new ActionSigner([newGatewayKey('gw-test')]), rateLimit: { max: 5, windowMs: 60_000 } });
+    await gateway.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}`;
+    targetAdminToken = await tokenOf(sandbox, 'admin@fabrikam.com');
+  });
+  after(async () => {
+    await gateway?.close();
+    await stopSandbox(sandbox);
+  });
+
+  const approve = { action: 'approve', migrationId: 'tm-1', tenantId: 't-fabrikam', payload: { actor: 'admin@fabrikam.com' } };
+  const post = (body: unknown, token?: string) =>
+    fetch(`${base}/v1/proofs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+
+  it('signs a verified admin\'s action: the proof names who, and the workflow\'s check accepts it', async () => {
+    const res = await post(approve, targetAdminToken);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.ok(!text.includes(targetAdminToken.split('.')[1]), 'the token is not echoed');
+    const { proof } = JSON.parse(text) as { proof: { claims: { user: string; tenantId: string } } };
+    assert.equal(proof.claims.user, 'admin@fabrikam.com');
+    assert.equal(proof.claims.tenantId, 't-fabrikam');
+    const { keys } = (await (await fetch(`${base}/v1/keys`)).json()) as { keys: PublishedKey[] };
+    assert.equal(checkActionProof(proof, approve, keys).ok, true);
+  });
+
+  it('refuses no token and a forged token (401), another tenant\'s admin (403), each in one line', async () => {
+    const none = await post(approve);
+    assert.equal(none.status, 401);
+    assert.match(((await none.json()) as { error: string }).error, /^no sign-in/);
+
+    const [h, p] = targetAdminToken.split('.');
+    const forged = await post(approve, `${h}.${p}.${'A'.repeat(342)}`);
+    assert.equal(forged.status, 401);
+    assert.match(((await forged.json()) as { error: string }).error, /signature does not verify/);
+
+    const other = await post({ ...approve, tenantId: 't-contoso' }, targetAdminToken);
+    assert.equal(other.status, 403);
+    assert.equal(((await other.json()) as { error: string }).error, 'admin@fabrikam.com is signed in to tenant t-fabrikam; this action needs an admin of tenant t-contoso');
+  });
+
+  it('rate-limits per identity: a script hammering a refused action stops with 429, another admin is not affected', async () => {
+    const sourceAdminToken = await tokenOf(sandbox, 'admin@contoso.com');
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await post({ ...approve, tenantId: 't-fabrikam' }, sourceAdminToken)).status);
+    assert.deepEqual(statuses.slice(0, 5), [403, 403, 403, 403, 403]);
+    assert.deepEqual(statuses.slice(5), [429, 429, 429]);
+    const limited = await post(approve, sourceAdminToken);
+    assert.match(((await limited.json()) as { error: string }).error, /^too many requests/);
+    // the target admin has used fewer than five requests of their own
+    assert.equal((await post(approve, targetAdminToken)).status, 200);
+  });
+});
