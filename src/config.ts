@@ -101,6 +101,8 @@ const EnvironmentSchema = z.object({
   T2T_AUTH_CLIENT_ID: z.string().min(1).default('t2t-cli'),
   T2T_AUTH_API: z.string().min(1).default('api://t2t'),
   T2T_TOKEN_CACHE: z.string().min(1).optional(),
+  T2T_GATEWAY_ADDRESS: hostPort.default('localhost:8236'),
+  T2T_GATEWAY_KEY_FILE: z.string().min(1).optional(),
 });
 
 /** How evidence packs are signed and verified; key files are read and checked when an evidence command starts. */
@@ -129,6 +131,10 @@ export interface SignInSettings {
   api: string;
   /** the signed-in user's token cache, readable by that user only */
   tokenCacheFile: string;
+  /** where the action gateway listens (host:port) */
+  gatewayAddress: string;
+  /** the gateway's Ed25519 signing key (PEM); unset: one made in the data folder */
+  gatewayKeyFile?: string;
 }
 
 export interface Config {
@@ -262,6 +268,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       clientId: e.T2T_AUTH_CLIENT_ID,
       api: e.T2T_AUTH_API,
       tokenCacheFile: path.resolve(e.T2T_TOKEN_CACHE ?? path.join(os.homedir(), '.t2t', 'token-cache.json')),
+      gatewayAddress: e.T2T_GATEWAY_ADDRESS,
+      ...(e.T2T_GATEWAY_KEY_FILE ? { gatewayKeyFile: path.resolve(e.T2T_GATEWAY_KEY_FILE) } : {}),
     },
     stall: { limitMs: e.T2T_STALL_AFTER, minSamples: e.T2T_STALL_MIN_SAMPLES, checkIntervalMs: e.T2T_STALL_CHECK_INTERVAL },
   };

@@ -14,7 +14,7 @@ import { createControlPlane } from './controlplane/database';
 import { createMigrationWorker, startReconciler, startStallCheck } from './worker';
 import { openAuditLog } from './controlplane/audit-log';
 import { describeError } from './errors';
-import { startSandboxIdentity } from './identity/sandbox';
+import { startSandboxGateway, startSandboxIdentity } from './identity/sandbox';
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/;
 
@@ -140,6 +140,7 @@ async function main(): Promise<void> {
   await ensurePortFree(temporalEndpoint, 'Temporal');
   if (blobEndpoint) await ensurePortFree(blobEndpoint, 'Azurite');
   if (config.signIn.sandbox) await ensurePortFree({ host: '127.0.0.1', port: config.signIn.sandboxPort }, 'identity provider');
+  await ensurePortFree(splitHostPort(config.signIn.gatewayAddress), 'action gateway');
 
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -170,6 +171,7 @@ async function main(): Promise<void> {
     const auditLog = await openAuditLog(config.databaseUrl);
     // The sandbox's own OpenID Connect provider, knowing the world's users (docs/identity.md).
     const identity = config.signIn.sandbox ? await startSandboxIdentity(config, controlPlane) : undefined;
+    const gateway = await startSandboxGateway(config, identity?.issuer ?? config.signIn.authority);
     // SIGHUP rotates the provider's signing key without a restart (docs/identity.md).
     process.on('SIGHUP', () => {
       identity?.rotateKeys().then(
@@ -200,6 +202,7 @@ async function main(): Promise<void> {
     // The servers' own output goes to log files there (startChild): where to look when one stops.
     console.log(`  Data:      ${path.resolve(config.dataDir)} (server logs: temporal.log${blobEndpoint ? ', azurite.log' : ''})`);
     console.log(`  Sign-in:   ${identity ? `${identity.issuer} (sandbox provider: t2t login --as <upn>)` : config.signIn.authority}`);
+    console.log(`  Gateway:   ${gateway.address} (verifies sign-ins, signs actions)`);
     console.log(`  Worker:    ready, task queue '${config.taskQueue}'`);
     if (environments.length === 0) console.log('\n  The control plane is empty: load the demo world with `npx t2t world load examples/demo-world.json`.');
     console.log('\nPress Ctrl-C to stop.');
@@ -207,6 +210,7 @@ async function main(): Promise<void> {
     // Worker.run() stops on SIGINT/SIGTERM by itself, letting running activities finish.
     await worker.run();
     stopping = true;
+    await gateway.close();
     await identity?.close();
     await auditLog.close();
     await controlPlane.close();

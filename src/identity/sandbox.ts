@@ -1,5 +1,6 @@
 // The embedded stack's identity provider, wired to the control plane's world:
 // what `npm start` and the tests start.
+import { readFileSync } from 'node:fs';
 import type { Config } from '../config';
 import type { ControlPlane } from '../controlplane/control-plane';
 import { startLocalProvider, type LocalProvider, type LocalProviderOptions, type SandboxUser } from './local-provider';
@@ -33,4 +34,20 @@ export async function startSandboxIdentity(
     clientId: config.signIn.clientId,
     api: config.signIn.api,
   });
+}
+
+/** The action gateway as the embedded stack runs it: tokens from the configured issuer, the data folder's key. */
+export async function startSandboxGateway(config: Config, issuer: string): Promise<{ address: string; close: () => Promise<void> }> {
+  const { createGateway } = await import('../gateway/server');
+  const { loadGatewayKey } = await import('../gateway/keys');
+  const { createTokenVerifier } = await import('./token-verifier');
+  const { ActionSigner } = await import('./action-signer');
+  const ca = config.signIn.sandbox ? readFileSync(config.signIn.sandboxCertificateFile, 'utf8') : undefined;
+  const verifier = createTokenVerifier({ issuers: [issuer], audience: config.signIn.api, ...(ca ? { ca } : {}) });
+  const signer = new ActionSigner([loadGatewayKey({ keyFile: config.signIn.gatewayKeyFile, dataDir: config.dataDir })]);
+  const app = await createGateway({ verifier, signer });
+  const i = config.signIn.gatewayAddress.lastIndexOf(':');
+  const host = config.signIn.gatewayAddress.slice(0, i).replace(/^\[|\]$/g, '');
+  await app.listen({ host: host === 'localhost' ? '127.0.0.1' : host, port: Number(config.signIn.gatewayAddress.slice(i + 1)) });
+  return { address: `http://${config.signIn.gatewayAddress}`, close: () => app.close() };
 }
