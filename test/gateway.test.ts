@@ -8,7 +8,8 @@ import { createGateway } from '../src/gateway/server';
 import { createTokenVerifier } from '../src/identity/token-verifier';
 import { ActionSigner, newGatewayKey } from '../src/identity/action-signer';
 import { checkActionProof, type PublishedKey } from '../src/identity/action-proof';
-import { startSandbox, stopSandbox, tokenOf, type Sandbox } from './helpers/identity';
+import { cli, startSandbox, stopSandbox, tokenOf, type Sandbox } from './helpers/identity';
+import { ApproveSchema } from '../src/contracts';
 
 describe('the action gateway', function () {
   let sandbox: Sandbox;
@@ -74,5 +75,23 @@ describe('the action gateway', function () {
     assert.match(((await limited.json()) as { error: string }).error, /^too many requests/);
     // the target admin has used fewer than five requests of their own
     assert.equal((await post(approve, targetAdminToken)).status, 200);
+  });
+
+  it('t2t sign prints a payload signed for the signed-in admin, that the approve signal\'s schema takes and the workflow\'s check accepts', async () => {
+    const env: NodeJS.ProcessEnv = { ...sandbox.env, T2T_GATEWAY_ADDRESS: base.replace('http://', '') };
+    const notSignedIn = await cli({ ...env, T2T_TOKEN_CACHE: `${env.T2T_TOKEN_CACHE}.none` }, 'sign', 'approve', '--migration-id', 'tm-7');
+    assert.equal(notSignedIn.code, 1);
+    assert.equal(notSignedIn.err, 't2t: nobody is signed in: sign in with `t2t login`\n');
+
+    assert.equal((await cli(env, '--as', 'admin@fabrikam.com', 'login')).code, 0);
+    const signed = await cli(env, 'sign', 'approve', '--migration-id', 'tm-7');
+    assert.equal(signed.code, 0, signed.err);
+    assert.equal(signed.out.trim().split('\n').length, 1, 'one line, for a shell to pass to the temporal CLI');
+    const payload = JSON.parse(signed.out) as Record<string, unknown> & { proof: unknown };
+    assert.equal(payload.actor, 'admin@fabrikam.com');
+    assert.equal(ApproveSchema.safeParse(payload).success, true);
+    const { keys } = (await (await fetch(`${base}/v1/keys`)).json()) as { keys: PublishedKey[] };
+    assert.equal(checkActionProof(payload.proof, { action: 'approve', migrationId: 'tm-7', payload }, keys).ok, true);
+    assert.equal(checkActionProof(payload.proof, { action: 'approve', migrationId: 'tm-8', payload }, keys).ok, false);
   });
 });

@@ -17,6 +17,7 @@ import { registerNotifyCommands } from './commands/notify-commands';
 import { registerEvidenceCommands } from './commands/evidence-commands';
 import { registerStatsCommands } from './commands/stats-commands';
 import { registerIdentityCommands } from './commands/identity-commands';
+import { registerSignCommands } from './commands/sign-commands';
 
 export interface CommandRuntime {
   context: () => CommandContext;
@@ -54,6 +55,7 @@ export function buildProgram(runtime: { out?: (s: string) => void; env?: NodeJS.
   registerEvidenceCommands(program, shared);
   registerStatsCommands(program, shared);
   registerIdentityCommands(program, shared, runtime.env ?? process.env);
+  registerSignCommands(program, shared, runtime.env ?? process.env);
   return { program, finish: async () => context?.close(), exitCode: () => exitCode };
 }
 

@@ -28,8 +28,8 @@ declare module 'fastify' {
 const ProofRequest = z.object({
   action: z.enum(['submit', 'approve', 'deny', 'approveLockbox', 'prepare', 'migrate', 'cancel']),
   migrationId: z.string().min(1).max(200),
-  /** the tenant whose admin the action needs */
-  tenantId: z.string().min(1).max(200),
+  /** the tenant whose admin the action needs; unset, the signed-in admin's own (the workflow then checks their role there) */
+  tenantId: z.string().min(1).max(200).optional(),
   payload: z.record(z.string(), z.unknown()).default({}),
 });
 
@@ -70,7 +70,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const parsed = ProofRequest.safeParse(request.body);
     if (!parsed.success) return reply.status(400).send({ error: `bad request: ${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message}` });
     const claims = request.verified!;
-    if (claims.tenantId !== parsed.data.tenantId) {
+    if (parsed.data.tenantId !== undefined && claims.tenantId !== parsed.data.tenantId) {
       return reply.status(403).send({ error: `${claims.user} is signed in to tenant ${claims.tenantId}; this action needs an admin of tenant ${parsed.data.tenantId}` });
     }
     const { roles: _roles, ...proofClaims } = claims;
