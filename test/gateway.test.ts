@@ -95,3 +95,58 @@ describe('the action gateway', function () {
     assert.equal(checkActionProof(payload.proof, { action: 'approve', migrationId: 'tm-8', payload }, keys).ok, false);
   });
 });
+
+describe('a signed payload sent with the temporal CLI @integration', function () {
+  this.timeout(180_000);
+  let sandbox: Sandbox;
+  let gateway: FastifyInstance;
+  let signer: ActionSigner;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    sandbox = await startSandbox();
+    const verifier = createTokenVerifier({ issuers: [sandbox.provider.issuer], audience: sandbox.config.signIn.api, ca: sandbox.ca });
+    signer = new ActionSigner([newGatewayKey('gw-cli')]);
+    gateway = await createGateway({ verifier, signer });
+    await gateway.listen({ host: '127.0.0.1', port: 0 });
+    env = { ...sandbox.env, T2T_GATEWAY_ADDRESS: `127.0.0.1:${(gateway.server.address() as AddressInfo).port}` };
+  });
+  after(async () => {
+    await gateway?.close();
+    await stopSandbox(sandbox);
+  });
+
+  it('is acted on once; the same payload again (a replay) and an unsigned one are refused', async () => {
+    const { devServer } = await import('./helpers/temporal');
+    const { Worker } = await import('@temporalio/worker');
+    const { resolveTemporalBinary } = await import('../src/temporal-binaries');
+    const { execFile } = await import('node:child_process');
+    const temporalEnv = await devServer();
+    const taskQueue = `gate-${Date.now()}`;
+    const workflowId = `tm-gate-${Math.random().toString(36).slice(2)}`;
+    const worker = await Worker.create({ connection: temporalEnv.nativeConnection, taskQueue, workflowsPath: require.resolve('./fixtures/proof-workflow') });
+    const temporal = resolveTemporalBinary('temporal')!;
+    const signal = (input: string) =>
+      new Promise<void>((resolve, reject) =>
+        execFile(temporal, ['workflow', 'signal', '--address', temporalEnv.address, '--workflow-id', workflowId, '--name', 'approve', '--input', input], (error, _out, stderr) =>
+          error ? reject(new Error(stderr)) : resolve(),
+        ),
+      );
+
+    assert.equal((await cli(env, '--as', 'admin@fabrikam.com', 'login')).code, 0);
+    const signed = await cli(env, 'sign', 'approve', '--migration-id', workflowId);
+    assert.equal(signed.code, 0, signed.err);
+
+    await worker.runUntil(async () => {
+      const handle = await temporalEnv.client.workflow.start('approvalGateWorkflow', { taskQueue, workflowId, args: [{ keys: signer.published(), expect: 3 }] });
+      await signal(signed.out.trim());
+      await signal(signed.out.trim());
+      await signal(JSON.stringify({ actor: 'admin@fabrikam.com' }));
+      const outcomes = (await handle.result()) as Array<{ ok: boolean; reason?: string; proof?: { claims: { user: string } } }>;
+      assert.equal(outcomes[0].ok, true);
+      assert.equal(outcomes[0].proof?.claims.user, 'admin@fabrikam.com');
+      assert.match(String(outcomes[1].reason), /already used \(a replay\)$/);
+      assert.equal(outcomes[2].reason, 'unsigned: the action carries no gateway proof');
+    });
+  });
+});
