@@ -72,7 +72,7 @@ export function createSignInApp(settings: SignInSettings): PublicClientApplicati
   let networkClient: INetworkModule | undefined;
   if (settings.sandbox) {
     if (!existsSync(settings.sandboxCertificateFile)) {
-      throw new SignInError(`the sandbox identity provider has not run yet (no ${settings.sandboxCertificateFile}): start the stack (npm start)`);
+      throw new SignInError('the sandbox identity provider has not run yet: start the stack (npm start)');
     }
     networkClient = networkTrusting(readFileSync(settings.sandboxCertificateFile, 'utf8'));
   }

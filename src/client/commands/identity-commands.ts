@@ -10,7 +10,7 @@ import { loadConfig, type Config } from '../../config';
 import { currentSignIn, signInWithBrowser, signInWithDeviceCode, signOut, type SignedIn } from '../../identity/sign-in';
 import { completeSandboxDeviceCode } from '../../identity/sandbox-device-sign-in';
 import { openBrowser } from '../../identity/open-browser';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 export function registerIdentityCommands(program: Command, runtime: CommandRuntime, env: NodeJS.ProcessEnv = process.env): void {
   const config = (): Config => loadConfig(env);
@@ -26,6 +26,7 @@ export function registerIdentityCommands(program: Command, runtime: CommandRunti
       let who: SignedIn;
       if (as) {
         if (!settings.sandbox) throw new UserError(`--as signs a world user in at the sandbox's own identity provider only, and the issuer is ${settings.authority}: sign in with \`t2t login\``);
+        if (!existsSync(settings.sandboxCertificateFile)) throw new UserError('the sandbox identity provider has not run yet: start the stack (npm start)');
         const ca = readFileSync(settings.sandboxCertificateFile, 'utf8');
         who = await signInWithDeviceCode(settings, (prompt) =>
           completeSandboxDeviceCode({ verificationUri: prompt.verificationUri, userCode: prompt.userCode, upn: as, ca }),
