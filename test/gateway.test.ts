@@ -96,6 +96,32 @@ describe('the action gateway', function () {
   });
 });
 
+describe('the action gateway over TLS', function () {
+  let sandbox: Sandbox;
+  let gateway: FastifyInstance;
+  after(async () => {
+    await gateway?.close();
+    await stopSandbox(sandbox);
+  });
+
+  it('serves https with the configured certificate and refuses plain http', async () => {
+    sandbox = await startSandbox();
+    const { readFileSync } = await import('node:fs');
+    const https = await import('node:https');
+    const verifier = createTokenVerifier({ issuers: [sandbox.provider.issuer], audience: sandbox.config.signIn.api, ca: sandbox.ca });
+    // The sandbox's localhost certificate stands in for the deployment's.
+    const key = readFileSync(`${sandbox.config.dataDir}/identity/tls-key.pem`, 'utf8');
+    gateway = await createGateway({ verifier, signer: new ActionSigner([newGatewayKey()]), tls: { cert: sandbox.ca, key } });
+    await gateway.listen({ host: '127.0.0.1', port: 0 });
+    const port = (gateway.server.address() as AddressInfo).port;
+    const status = await new Promise<number>((resolve, reject) =>
+      https.get(`https://localhost:${port}/healthz`, { ca: sandbox.ca }, (res) => resolve(res.statusCode ?? 0)).on('error', reject),
+    );
+    assert.equal(status, 200);
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
+  });
+});
+
 describe('a signed payload sent with the temporal CLI @integration', function () {
   this.timeout(180_000);
   let sandbox: Sandbox;
