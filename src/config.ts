@@ -103,6 +103,8 @@ const EnvironmentSchema = z.object({
   T2T_TOKEN_CACHE: z.string().min(1).optional(),
   T2T_GATEWAY_ADDRESS: hostPort.default('localhost:8236'),
   T2T_GATEWAY_KEY_FILE: z.string().min(1).optional(),
+  T2T_GATEWAY_TLS_CERT: z.string().min(1).optional(),
+  T2T_GATEWAY_TLS_KEY: z.string().min(1).optional(),
 });
 
 /** How evidence packs are signed and verified; key files are read and checked when an evidence command starts. */
@@ -135,6 +137,8 @@ export interface SignInSettings {
   gatewayAddress: string;
   /** the gateway's Ed25519 signing key (PEM); unset: one made in the data folder */
   gatewayKeyFile?: string;
+  /** the gateway's own TLS certificate and key (PEM files): https when set */
+  gatewayTls?: { certFile: string; keyFile: string };
 }
 
 export interface Config {
@@ -222,6 +226,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.T2T_EVIDENCE_HMAC_KEY && (e.T2T_EVIDENCE_SIGNING_KEY_FILE || e.T2T_EVIDENCE_PUBLIC_KEY_FILE)) {
     throw new ConfigError('configuration: T2T_EVIDENCE_HMAC_KEY: set either it or the Ed25519 key files (T2T_EVIDENCE_SIGNING_KEY_FILE, T2T_EVIDENCE_PUBLIC_KEY_FILE), not both');
   }
+  if (Boolean(e.T2T_GATEWAY_TLS_CERT) !== Boolean(e.T2T_GATEWAY_TLS_KEY)) {
+    throw new ConfigError('configuration: T2T_GATEWAY_TLS_CERT and T2T_GATEWAY_TLS_KEY: set both, or neither');
+  }
   const dataDir = path.resolve(e.T2T_DATA_DIR);
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
@@ -270,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokenCacheFile: path.resolve(e.T2T_TOKEN_CACHE ?? path.join(os.homedir(), '.t2t', 'token-cache.json')),
       gatewayAddress: e.T2T_GATEWAY_ADDRESS,
       ...(e.T2T_GATEWAY_KEY_FILE ? { gatewayKeyFile: path.resolve(e.T2T_GATEWAY_KEY_FILE) } : {}),
+      ...(e.T2T_GATEWAY_TLS_CERT && e.T2T_GATEWAY_TLS_KEY ? { gatewayTls: { certFile: path.resolve(e.T2T_GATEWAY_TLS_CERT), keyFile: path.resolve(e.T2T_GATEWAY_TLS_KEY) } } : {}),
     },
     stall: { limitMs: e.T2T_STALL_AFTER, minSamples: e.T2T_STALL_MIN_SAMPLES, checkIntervalMs: e.T2T_STALL_CHECK_INTERVAL },
   };

@@ -12,10 +12,7 @@ import { ActionSigner } from '../identity/action-signer';
 async function main(): Promise<void> {
   const config = loadConfig();
   const { signIn } = config;
-  const certFile = process.env.T2T_GATEWAY_TLS_CERT;
-  const keyFile = process.env.T2T_GATEWAY_TLS_KEY;
-  if (Boolean(certFile) !== Boolean(keyFile)) throw new Error('T2T_GATEWAY_TLS_CERT and T2T_GATEWAY_TLS_KEY: set both, or neither');
-  const tls = certFile && keyFile ? { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } : undefined;
+  const tls = signIn.gatewayTls ? { cert: readFileSync(signIn.gatewayTls.certFile, 'utf8'), key: readFileSync(signIn.gatewayTls.keyFile, 'utf8') } : undefined;
   const verifier = createTokenVerifier({
     issuers: [signIn.authority],
     audience: signIn.api,
