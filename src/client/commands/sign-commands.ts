@@ -7,7 +7,6 @@ import { Command, Option } from 'commander';
 import type { CommandRuntime } from '../cli';
 import { UserError } from '../migrations';
 import { loadConfig } from '../../config';
-import { currentSignIn } from '../../identity/sign-in';
 
 const ACTIONS = ['approve', 'deny', 'approveLockbox', 'prepare', 'migrate', 'cancel'] as const;
 
@@ -22,6 +21,7 @@ export function registerSignCommands(program: Command, runtime: CommandRuntime, 
     .addOption(new Option('--mapping-container <uri>', 'prepare: the mapping container'))
     .action(async (action: (typeof ACTIONS)[number], options: { migrationId: string; reason?: string; targetTenant?: string; mappingContainer?: string }) => {
       const config = loadConfig(env);
+      const { currentSignIn } = await import('../../identity/sign-in');
       const who = await currentSignIn(config.signIn).catch((err: unknown) => {
         throw new UserError((err as Error).message);
       });
