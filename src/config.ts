@@ -1,6 +1,7 @@
 // The one place configuration is read (SPEC §7). Everything comes from the
 // environment, is validated at start, and a bad value stops the process with one
 // line naming the variable.
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration';
@@ -129,6 +130,16 @@ const EnvironmentSchema = z.object({
     .regex(/^(?!__)[\x21-\x7e]{1,200}$/, 'must be 1 to 200 printable characters without spaces, not starting with __')
     .optional(),
   T2T_BECOME_CURRENT: z.enum(['if-none', 'always', 'never'], { message: 'must be if-none, always or never' }).default('if-none'),
+  // Sign-in (docs/identity.md): the issuer admins sign in with; unset, the embedded stack's own provider.
+  T2T_IDENTITY_PORT: z.coerce.number().int().min(1).max(65535).default(8235),
+  T2T_AUTH_AUTHORITY: z.url({ protocol: /^https$/, message: 'must be an https URL, e.g. https://login.microsoftonline.com/<tenant id>/v2.0' }).optional(),
+  T2T_AUTH_CLIENT_ID: z.string().min(1).default('t2t-cli'),
+  T2T_AUTH_API: z.string().min(1).default('api://t2t'),
+  T2T_TOKEN_CACHE: z.string().min(1).optional(),
+  T2T_GATEWAY_ADDRESS: hostPort.default('localhost:8236'),
+  T2T_GATEWAY_KEY_FILE: z.string().min(1).optional(),
+  T2T_GATEWAY_TLS_CERT: z.string().min(1).optional(),
+  T2T_GATEWAY_TLS_KEY: z.string().min(1).optional(),
 });
 
 /** Where the payload keys come from; src/codec/ reads and checks them when a process connects. */
@@ -161,6 +172,29 @@ export interface EvidenceSettings {
   publicKeyFile?: string;
   /** the name the manifest gives the key; default: a fingerprint of the key */
   keyId?: string;
+}
+
+export interface SignInSettings {
+  /** the issuer admins sign in with (Entra ID: https://login.microsoftonline.com/<tenant id>/v2.0) */
+  authority: string;
+  /** true when that is the embedded stack's own provider: only there may `--as` sign a world user in */
+  sandbox: boolean;
+  /** the embedded provider's port (npm start) */
+  sandboxPort: number;
+  /** the sandbox provider's self-signed certificate, the one the CLI trusts for it */
+  sandboxCertificateFile: string;
+  /** the public client the CLI signs in as */
+  clientId: string;
+  /** the product API's identifier: the audience of the tokens the gateway accepts */
+  api: string;
+  /** the signed-in user's token cache, readable by that user only */
+  tokenCacheFile: string;
+  /** where the action gateway listens (host:port) */
+  gatewayAddress: string;
+  /** the gateway's Ed25519 signing key (PEM); unset: one made in the data folder */
+  gatewayKeyFile?: string;
+  /** the gateway's own TLS certificate and key (PEM files): https when set */
+  gatewayTls?: { certFile: string; keyFile: string };
 }
 
 export interface Config {
@@ -214,6 +248,8 @@ export interface Config {
   notifyFrom: string;
   /** how long one notification is retried before it counts as failed */
   notifyBudgetMs: number;
+  /** how admins sign in (docs/identity.md) */
+  signIn: SignInSettings;
   /** stall detection (docs/operations.md): a phase's p90 once it has minSamples completed periods, limitMs before */
   stall: { limitMs: number; minSamples: number; checkIntervalMs: number };
   payload: PayloadSettings;
@@ -270,6 +306,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.T2T_PAYLOAD_ENCRYPTION === 'off' && (e.T2T_PAYLOAD_KEYS || e.T2T_PAYLOAD_KEYS_FILE)) {
     throw new ConfigError('configuration: T2T_PAYLOAD_ENCRYPTION: is off while payload keys are configured; unset one of them');
+  if (Boolean(e.T2T_GATEWAY_TLS_CERT) !== Boolean(e.T2T_GATEWAY_TLS_KEY)) {
+    throw new ConfigError('configuration: T2T_GATEWAY_TLS_CERT and T2T_GATEWAY_TLS_KEY: set both, or neither');
   }
   const dataDir = path.resolve(e.T2T_DATA_DIR);
   return {
@@ -309,6 +347,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: e.T2T_SMTP_URL,
     notifyFrom: e.T2T_NOTIFY_FROM,
     notifyBudgetMs: e.T2T_NOTIFY_BUDGET,
+    signIn: {
+      authority: e.T2T_AUTH_AUTHORITY ?? `https://localhost:${e.T2T_IDENTITY_PORT}`,
+      sandbox: !e.T2T_AUTH_AUTHORITY || e.T2T_AUTH_AUTHORITY.replace(/\/$/, '') === `https://localhost:${e.T2T_IDENTITY_PORT}`,
+      sandboxPort: e.T2T_IDENTITY_PORT,
+      sandboxCertificateFile: path.join(dataDir, 'identity', 'tls-cert.pem'),
+      clientId: e.T2T_AUTH_CLIENT_ID,
+      api: e.T2T_AUTH_API,
+      tokenCacheFile: path.resolve(e.T2T_TOKEN_CACHE ?? path.join(os.homedir(), '.t2t', 'token-cache.json')),
+      gatewayAddress: e.T2T_GATEWAY_ADDRESS,
+      ...(e.T2T_GATEWAY_KEY_FILE ? { gatewayKeyFile: path.resolve(e.T2T_GATEWAY_KEY_FILE) } : {}),
+      ...(e.T2T_GATEWAY_TLS_CERT && e.T2T_GATEWAY_TLS_KEY ? { gatewayTls: { certFile: path.resolve(e.T2T_GATEWAY_TLS_CERT), keyFile: path.resolve(e.T2T_GATEWAY_TLS_KEY) } } : {}),
+    },
     stall: { limitMs: e.T2T_STALL_AFTER, minSamples: e.T2T_STALL_MIN_SAMPLES, checkIntervalMs: e.T2T_STALL_CHECK_INTERVAL },
     payload: {
       ...(e.T2T_PAYLOAD_ENCRYPTION ? { encryption: e.T2T_PAYLOAD_ENCRYPTION } : {}),

@@ -22,6 +22,7 @@ import { splitCodecAddress, startCodecServer, type RunningCodecServer } from './
 export const DEFAULT_CODEC_ADDRESS = '127.0.0.1:8234';
 import { runsPinnedElsewhere } from './versioning/routing';
 import { ensureSandboxSigningKey } from './evidence/sandbox-key';
+import { startSandboxGateway, startSandboxIdentity } from './identity/sandbox';
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/;
 
@@ -176,6 +177,8 @@ async function main(): Promise<void> {
   await ensurePortFree(temporalEndpoint, 'Temporal');
   if (blobEndpoint) await ensurePortFree(blobEndpoint, 'Azurite');
   if (protection.ring) await ensurePortFree(codecAddress, 'codec server');
+  if (config.signIn.sandbox) await ensurePortFree({ host: '127.0.0.1', port: config.signIn.sandboxPort }, 'identity provider');
+  await ensurePortFree(splitHostPort(config.signIn.gatewayAddress), 'action gateway');
 
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -209,6 +212,16 @@ async function main(): Promise<void> {
     await controlPlane.migrateSchema();
     const environments = await controlPlane.listEnvironments();
     const auditLog = await openAuditLog(config.databaseUrl);
+    // The sandbox's own OpenID Connect provider, knowing the world's users (docs/identity.md).
+    const identity = config.signIn.sandbox ? await startSandboxIdentity(config, controlPlane) : undefined;
+    const gateway = await startSandboxGateway(config, identity?.issuer ?? config.signIn.authority);
+    // SIGHUP rotates the provider's signing key without a restart (docs/identity.md).
+    process.on('SIGHUP', () => {
+      identity?.rotateKeys().then(
+        (kid) => console.log(`identity provider: now signing with key ${kid}; the previous key stays published`),
+        (err: unknown) => console.error(`identity provider: key rotation failed: ${describeError(err)}`),
+      );
+    });
 
     const connection = await NativeConnection.connect({ address: config.temporalAddress });
     const reconciles = config.backend === 'simulated';
@@ -244,11 +257,15 @@ async function main(): Promise<void> {
     const version = deploymentVersionOf(worker);
     console.log(`  Worker:    ready, task queue '${config.taskQueue}'${version ? `, version ${version.deploymentName}.${version.buildId}` : ''}`);
     if (sandboxKey) console.log(`  Evidence:  signed with this sandbox's own key ${sandboxKey.created ? '(made now) ' : ''}${sandboxKey.file}; set T2T_EVIDENCE_SIGNING_KEY_FILE in production`);
+    console.log(`  Sign-in:   ${identity ? `${identity.issuer} (sandbox provider: t2t login --as <upn>)` : config.signIn.authority}`);
+    console.log(`  Gateway:   ${gateway.address} (verifies sign-ins, signs actions)`);
     if (environments.length === 0) console.log('\n  The control plane is empty: load the demo world with `npx t2t world load examples/demo-world.json`.');
     console.log('\nPress Ctrl-C to stop.');
 
     await running;
     stopping = true;
+    await gateway.close();
+    await identity?.close();
     await auditLog.close();
     await controlPlane.close();
     await connection.close();
