@@ -9,9 +9,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-# The postinstall fetches the Temporal CLI and test server, for development and
-# tests only: not in the image.
+# The postinstall fetches the Temporal CLI and test server, and Temporal's Python
+# SDK for one test: for development and tests only, not in the image.
 ENV T2T_SKIP_TEMPORAL_BINARIES=1
+ENV T2T_SKIP_PYTHON_SDK=1
 COPY package.json package-lock.json ./
 COPY scripts ./scripts
 RUN npm ci --no-audit --no-fund

@@ -61,6 +61,8 @@ async function main(): Promise<void> {
     T2T_DATA_DIR: dir,
     AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
     T2T_MAX_CACHED_WORKFLOWS: String(CACHE),
+    // Comparable with the runs before the payload codec; npm run bench:codec measures its cost.
+    T2T_PAYLOAD_ENCRYPTION: 'off',
   });
   console.log(`one worker process, workflow cache ${CACHE} (T2T_MAX_CACHED_WORKFLOWS), ${IN_FLIGHT} submits in flight; Node ${process.version}, ${os.cpus().length} cores`);
   try {

@@ -131,6 +131,8 @@ async function main(): Promise<void> {
     T2T_DATA_DIR: dir,
     AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
     ...(BATCH > 0 ? { T2T_REMAP_BATCH_SIZE: String(BATCH) } : {}),
+    // Comparable with the runs before the payload codec; npm run bench:codec measures its cost.
+    T2T_PAYLOAD_ENCRYPTION: 'off',
   });
   const batch = BATCH > 0 ? BATCH : p.config.remapBatchSize;
   console.log(`one worker process; ${WAITING} migrations waiting for approval, each sent a signal every ${ROUND_MS} ms and ${QUERIES_PER_ROUND} of them a status query; Node ${process.version}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} at start`);

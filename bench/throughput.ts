@@ -164,6 +164,8 @@ async function main(): Promise<void> {
         T2T_DATABASE_URL: p.config.databaseUrl,
         T2T_DATA_DIR: dir,
         AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+        // Comparable with the runs before the payload codec; npm run bench:codec measures its cost.
+        T2T_PAYLOAD_ENCRYPTION: 'off',
       });
       const trivialWorker = startWorkerProcess(path.join(__dirname, 'fixtures', 'trivial-worker.js'), {
         TEMPORAL_ADDRESS: env.address,

@@ -1,6 +1,7 @@
 // The one place configuration is read (SPEC §7). Everything comes from the
 // environment, is validated at start, and a bad value stops the process with one
 // line naming the variable.
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration';
@@ -103,6 +104,21 @@ const EnvironmentSchema = z.object({
   }).optional(),
   T2T_NOTIFY_FROM: z.string().regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be an email address such as t2t@contoso.com').default('t2t@localhost'),
   T2T_NOTIFY_BUDGET: duration('T2T_NOTIFY_BUDGET', '10m'),
+  // Payload encryption (docs/payload-format.md, docs/deployment.md): the keys are read and checked in src/codec/.
+  T2T_PAYLOAD_ENCRYPTION: z.enum(['on', 'off'], { message: 'must be on or off' }).optional(),
+  T2T_PAYLOAD_KEYS: z.string().min(1).optional(),
+  T2T_PAYLOAD_KEYS_FILE: z.string().min(1).optional(),
+  T2T_PAYLOAD_KEY_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 of A-Z a-z 0-9 . _ -').optional(),
+  T2T_CODEC_ADDRESS: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]*:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8234 (:8234 for every interface)')
+    .optional(),
+  T2T_CODEC_CORS_ORIGINS: z
+    .string()
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .refine((origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'must be origins such as https://temporal-ui.contoso.com, comma-separated, without a path')
+    .optional(),
+  T2T_CODEC_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters (a random secret, e.g. openssl rand -hex 32)').optional(),
   // Worker Versioning (docs/deployment.md): the deployment this worker belongs to and its build.
   T2T_WORKER_VERSIONING: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
   T2T_DEPLOYMENT_NAME: z
@@ -114,7 +130,38 @@ const EnvironmentSchema = z.object({
     .regex(/^(?!__)[\x21-\x7e]{1,200}$/, 'must be 1 to 200 printable characters without spaces, not starting with __')
     .optional(),
   T2T_BECOME_CURRENT: z.enum(['if-none', 'always', 'never'], { message: 'must be if-none, always or never' }).default('if-none'),
+  // Sign-in (docs/identity.md): the issuer admins sign in with; unset, the embedded stack's own provider.
+  T2T_IDENTITY_PORT: z.coerce.number().int().min(1).max(65535).default(8235),
+  T2T_AUTH_AUTHORITY: z.url({ protocol: /^https$/, message: 'must be an https URL, e.g. https://login.microsoftonline.com/<tenant id>/v2.0' }).optional(),
+  T2T_AUTH_CLIENT_ID: z.string().min(1).default('t2t-cli'),
+  T2T_AUTH_API: z.string().min(1).default('api://t2t'),
+  T2T_TOKEN_CACHE: z.string().min(1).optional(),
+  T2T_GATEWAY_ADDRESS: hostPort.default('localhost:8236'),
+  T2T_GATEWAY_KEY_FILE: z.string().min(1).optional(),
+  T2T_GATEWAY_TLS_CERT: z.string().min(1).optional(),
+  T2T_GATEWAY_TLS_KEY: z.string().min(1).optional(),
 });
+
+/** Where the payload keys come from; src/codec/ reads and checks them when a process connects. */
+export interface PayloadSettings {
+  /** on: keys are required; off: payloads are written in clear; unset: keys when some are configured or in the data folder */
+  encryption?: 'on' | 'off';
+  /** T2T_PAYLOAD_KEYS: `id:base64key` entries (never logged) */
+  keys?: string;
+  keysFile?: string;
+  /** the encrypting key; default the first listed */
+  keyId?: string;
+}
+
+/** The product's codec server (src/codec/server.ts), for the Web UI and `temporal --codec-endpoint`. */
+export interface CodecServerSettings {
+  /** host:port it listens on; unset: not started (the embedded stack starts it on 127.0.0.1:8234) */
+  address?: string;
+  /** the Web UI origins allowed by CORS; unset: the embedded Web UI's */
+  corsOrigins: string[];
+  /** a bearer token callers must present; unset: none asked (loopback only) */
+  authToken?: string;
+}
 
 /** How evidence packs are signed and verified; key files are read and checked when an evidence command starts. */
 export interface EvidenceSettings {
@@ -125,6 +172,29 @@ export interface EvidenceSettings {
   publicKeyFile?: string;
   /** the name the manifest gives the key; default: a fingerprint of the key */
   keyId?: string;
+}
+
+export interface SignInSettings {
+  /** the issuer admins sign in with (Entra ID: https://login.microsoftonline.com/<tenant id>/v2.0) */
+  authority: string;
+  /** true when that is the embedded stack's own provider: only there may `--as` sign a world user in */
+  sandbox: boolean;
+  /** the embedded provider's port (npm start) */
+  sandboxPort: number;
+  /** the sandbox provider's self-signed certificate, the one the CLI trusts for it */
+  sandboxCertificateFile: string;
+  /** the public client the CLI signs in as */
+  clientId: string;
+  /** the product API's identifier: the audience of the tokens the gateway accepts */
+  api: string;
+  /** the signed-in user's token cache, readable by that user only */
+  tokenCacheFile: string;
+  /** where the action gateway listens (host:port) */
+  gatewayAddress: string;
+  /** the gateway's Ed25519 signing key (PEM); unset: one made in the data folder */
+  gatewayKeyFile?: string;
+  /** the gateway's own TLS certificate and key (PEM files): https when set */
+  gatewayTls?: { certFile: string; keyFile: string };
 }
 
 export interface Config {
@@ -178,8 +248,12 @@ export interface Config {
   notifyFrom: string;
   /** how long one notification is retried before it counts as failed */
   notifyBudgetMs: number;
+  /** how admins sign in (docs/identity.md) */
+  signIn: SignInSettings;
   /** stall detection (docs/operations.md): a phase's p90 once it has minSamples completed periods, limitMs before */
   stall: { limitMs: number; minSamples: number; checkIntervalMs: number };
+  payload: PayloadSettings;
+  codecServer: CodecServerSettings;
   /**
    * The Worker Deployment version this worker declares (docs/deployment.md); undefined: an
    * unversioned worker. The build id, when not configured, is derived from the package version
@@ -227,6 +301,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.T2T_EVIDENCE_HMAC_KEY && (e.T2T_EVIDENCE_SIGNING_KEY_FILE || e.T2T_EVIDENCE_PUBLIC_KEY_FILE)) {
     throw new ConfigError('configuration: T2T_EVIDENCE_HMAC_KEY: set either it or the Ed25519 key files (T2T_EVIDENCE_SIGNING_KEY_FILE, T2T_EVIDENCE_PUBLIC_KEY_FILE), not both');
   }
+  if (e.T2T_PAYLOAD_KEYS && e.T2T_PAYLOAD_KEYS_FILE) {
+    throw new ConfigError('configuration: T2T_PAYLOAD_KEYS: set either it or T2T_PAYLOAD_KEYS_FILE, not both');
+  }
+  if (e.T2T_PAYLOAD_ENCRYPTION === 'off' && (e.T2T_PAYLOAD_KEYS || e.T2T_PAYLOAD_KEYS_FILE)) {
+    throw new ConfigError('configuration: T2T_PAYLOAD_ENCRYPTION: is off while payload keys are configured; unset one of them');
+  if (Boolean(e.T2T_GATEWAY_TLS_CERT) !== Boolean(e.T2T_GATEWAY_TLS_KEY)) {
+    throw new ConfigError('configuration: T2T_GATEWAY_TLS_CERT and T2T_GATEWAY_TLS_KEY: set both, or neither');
+  }
   const dataDir = path.resolve(e.T2T_DATA_DIR);
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
@@ -265,7 +347,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: e.T2T_SMTP_URL,
     notifyFrom: e.T2T_NOTIFY_FROM,
     notifyBudgetMs: e.T2T_NOTIFY_BUDGET,
+    signIn: {
+      authority: e.T2T_AUTH_AUTHORITY ?? `https://localhost:${e.T2T_IDENTITY_PORT}`,
+      sandbox: !e.T2T_AUTH_AUTHORITY || e.T2T_AUTH_AUTHORITY.replace(/\/$/, '') === `https://localhost:${e.T2T_IDENTITY_PORT}`,
+      sandboxPort: e.T2T_IDENTITY_PORT,
+      sandboxCertificateFile: path.join(dataDir, 'identity', 'tls-cert.pem'),
+      clientId: e.T2T_AUTH_CLIENT_ID,
+      api: e.T2T_AUTH_API,
+      tokenCacheFile: path.resolve(e.T2T_TOKEN_CACHE ?? path.join(os.homedir(), '.t2t', 'token-cache.json')),
+      gatewayAddress: e.T2T_GATEWAY_ADDRESS,
+      ...(e.T2T_GATEWAY_KEY_FILE ? { gatewayKeyFile: path.resolve(e.T2T_GATEWAY_KEY_FILE) } : {}),
+      ...(e.T2T_GATEWAY_TLS_CERT && e.T2T_GATEWAY_TLS_KEY ? { gatewayTls: { certFile: path.resolve(e.T2T_GATEWAY_TLS_CERT), keyFile: path.resolve(e.T2T_GATEWAY_TLS_KEY) } } : {}),
+    },
     stall: { limitMs: e.T2T_STALL_AFTER, minSamples: e.T2T_STALL_MIN_SAMPLES, checkIntervalMs: e.T2T_STALL_CHECK_INTERVAL },
+    payload: {
+      ...(e.T2T_PAYLOAD_ENCRYPTION ? { encryption: e.T2T_PAYLOAD_ENCRYPTION } : {}),
+      ...(e.T2T_PAYLOAD_KEYS ? { keys: e.T2T_PAYLOAD_KEYS } : {}),
+      ...(e.T2T_PAYLOAD_KEYS_FILE ? { keysFile: path.resolve(e.T2T_PAYLOAD_KEYS_FILE) } : {}),
+      ...(e.T2T_PAYLOAD_KEY_ID ? { keyId: e.T2T_PAYLOAD_KEY_ID } : {}),
+    },
+    codecServer: {
+      ...(e.T2T_CODEC_ADDRESS ? { address: e.T2T_CODEC_ADDRESS } : {}),
+      corsOrigins: e.T2T_CODEC_CORS_ORIGINS ?? [`http://localhost:${e.T2T_UI_PORT}`, `http://127.0.0.1:${e.T2T_UI_PORT}`],
+      ...(e.T2T_CODEC_AUTH_TOKEN ? { authToken: e.T2T_CODEC_AUTH_TOKEN } : {}),
+    },
     ...(e.T2T_WORKER_VERSIONING === 'on'
       ? { versioning: { deploymentName: e.T2T_DEPLOYMENT_NAME, ...(e.T2T_BUILD_ID ? { buildId: e.T2T_BUILD_ID } : {}), becomeCurrent: e.T2T_BECOME_CURRENT } }
       : {}),

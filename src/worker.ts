@@ -1,6 +1,7 @@
 // The worker: serves the migration workflow and its activities on the task queue.
 import { DefaultLogger, NativeConnection, Runtime, Worker, WorkerOptions, bundleWorkflowCode, type LogLevel, type Logger, type LogMetadata } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { loadConfig, Config } from './config';
 import { createActivities } from './activities';
 import { workerNotifications } from './activities/notification-activities';
@@ -19,6 +20,8 @@ import { deploymentVersion } from './versioning/build-id';
 import { routeToVersion } from './versioning/routing';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { startHealthServer, READINESS_PATH, LIVENESS_PATH, type HealthServer } from './worker-health';
+import { dataConverterOf, payloadProtection } from './codec';
+import { checkKeysOfOpenMigrations } from './codec/key-check';
 
 export interface MigrationWorkerOptions {
   config: Config;
@@ -41,6 +44,8 @@ export interface MigrationWorkerOptions {
   reconciler?: { client: Client };
   /** Serves the stall check's activity, which lists and signals migrations with this client. */
   stallCheck?: { client: Client };
+  /** the payload codec's data converter (src/codec/); the same one every client of these migrations uses */
+  dataConverter?: DataConverter;
 }
 
 export async function createMigrationWorker(options: MigrationWorkerOptions): Promise<Worker> {
@@ -69,10 +74,10 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
     // Each workflow type declares its own behaviour (src/workflows/index.ts); pinned is the safe
     // default for one that forgot: it never meets code other than its own.
     ...(version ? { workerDeploymentOptions: { version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' as const } } : {}),
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     activities: createActivities({
       service: opened.service,
       auditLog: options.auditLog,
-      legacy: opened.simulated ? { controlPlane: options.controlPlane, service: opened.simulated, remapBatchSize } : undefined,
       reconciler:
         opened.simulated && options.reconciler
           ? { controlPlane: options.controlPlane, storage: options.storage ?? new MigrationStorage(config.storageConnectionString), client: options.reconciler.client }
@@ -174,16 +179,21 @@ async function run(): Promise<void> {
   let worker: Worker | undefined;
   const health: HealthServer | undefined = config.healthAddress ? await startHealthServer(config.healthAddress, () => worker?.getState() ?? 'STARTING') : undefined;
   try {
+    // The keys are checked before anything connects: a bad or missing key is one line, at start.
+    const protection = payloadProtection(config, 'worker');
+    const dataConverter = dataConverterOf(protection);
     const connection = await NativeConnection.connect(temporalConnectionOptions(config));
     const controlPlane = await createControlPlane(config.databaseUrl);
     await controlPlane.migrateSchema();
     const auditLog = await openAuditLog(config.databaseUrl);
     const clientConnection = await Connection.connect(temporalConnectionOptions(config));
-    const client = new Client({ connection: clientConnection, namespace: config.namespace });
+    const client = new Client({ connection: clientConnection, namespace: config.namespace, dataConverter });
+    await checkKeysOfOpenMigrations(client, config.taskQueue, protection.ring);
+    console.log(`worker: ${protection.summary}`);
     // Microsoft's back end keeps the requests on Microsoft's side; closing those of workflows
     // that ended without finishing them (deleting them on the service) is not built yet.
     const reconciles = config.backend === 'simulated';
-    worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, stallCheck: { client }, ...(reconciles ? { reconciler: { client } } : {}) });
+    worker = await createMigrationWorker({ config, connection, controlPlane, auditLog, dataConverter, stallCheck: { client }, ...(reconciles ? { reconciler: { client } } : {}) });
     if (reconciles) await startReconciler(client, config);
     else console.log('worker: no reconciler on the Microsoft back end: requests of terminated migrations are not closed on the service');
     await startStallCheck(client, config);

@@ -20,6 +20,7 @@ const ROOT = projectRoot();
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
 const EXPECTED_SERVICES = [
   'azurite',
+  'codec-server',
   'control-plane-db',
   'postgresql',
   'prometheus',
@@ -151,6 +152,7 @@ describe('docker-compose.yml', function () {
     }
     assert.deepEqual(published.sort(), [
       'azurite 127.0.0.1:10000:10000',
+      'codec-server 127.0.0.1:8234:8234',
       'postgresql 127.0.0.1:5432:5432',
       'prometheus 127.0.0.1:9090:9090',
       'temporal 127.0.0.1:7233:7233',
@@ -160,7 +162,8 @@ describe('docker-compose.yml', function () {
 
   it('pins every image it pulls, with one Temporal version for the server and its schema tools', () => {
     for (const [name, value] of Object.entries(services)) {
-      if (name === 'worker') continue;
+      // The product's own image, built here (the codec server runs the worker's).
+      if (name === 'worker' || name === 'codec-server') continue;
       const image = String(asMap(value, name).image);
       const tag = /:([^/:]+)$/.exec(image)?.[1];
       assert.ok(tag && tag !== 'latest', `${name} runs ${image}: pin a version`);
@@ -228,6 +231,22 @@ describe('docker-compose.yml', function () {
     const scrape = readFileSync(prometheusYml, 'utf8');
     assert.match(scrape, /names: \[worker\]/);
     assert.match(scrape, new RegExp(`port: ${port}\\b`));
+  });
+
+  it("runs the codec server with the worker's keys, and points the Web UI at it", () => {
+    const codec = service('codec-server');
+    assert.equal(codec.image, service('worker').image, 'the same image as the worker');
+    assert.deepEqual(asList(codec.command), ['node', 'dist/src/codec/serve.js']);
+    const env = environment('codec-server');
+    assert.equal(env.T2T_CODEC_ADDRESS, ':8234');
+    for (const name of ['T2T_PAYLOAD_KEYS', 'T2T_PAYLOAD_ENCRYPTION']) assert.ok(name in env && name in environment('worker'), `${name} reaches both`);
+    assert.equal(environment('temporal-ui').TEMPORAL_CODEC_ENDPOINT, 'http://localhost:8234');
+    const uiPort = asList(service('temporal-ui').ports)[0].split(':')[1];
+    assert.ok(String(env.T2T_CODEC_CORS_ORIGINS).split(',').includes(`http://localhost:${uiPort}`), "CORS admits the Web UI's origin");
+    const withKeys = compose({ T2T_PAYLOAD_KEYS: 'k1:abc', T2T_CODEC_PUBLIC_URL: 'https://codec.contoso.com' }).config;
+    const services = asMap(withKeys.services, 'services');
+    assert.equal(asMap(asMap(services.worker, 'worker').environment, 'env').T2T_PAYLOAD_KEYS, 'k1:abc');
+    assert.equal(asMap(asMap(services['temporal-ui'], 'ui').environment, 'env').TEMPORAL_CODEC_ENDPOINT, 'https://codec.contoso.com');
   });
 
   it('takes its settings from the environment', () => {

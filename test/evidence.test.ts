@@ -21,6 +21,8 @@ import { runCli } from '../src/client/cli';
 import { STATUS, migrationWorkflowId, statusQuery, type MigrationStatus, type ValidationInfo } from '../src/contracts';
 import { createMappingActivities } from '../src/activities/mapping-activities';
 import type { MigrationService } from '../src/service/migration-service';
+import { AesGcmPayloadCodec } from '../src/codec/aes-gcm-codec';
+import { parseKeyRing } from '../src/codec/keys';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -497,6 +499,37 @@ describe('evidence pack @integration', function () {
     }
   });
 
+  it('a migration whose payloads are encrypted: the pack holds its history decoded and names the key; t2t without the key stops with one line', async () => {
+    const keys = `${'k-evidence'}:${randomBytes(32).toString('base64')}`;
+    const ring = parseKeyRing(keys, 'test keys');
+    const w = makeTestWorld({ users: 2 });
+    const p = await startProduct({ env, azurite, world: w.world, dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(ring)] } });
+    try {
+      const status = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      await p.client.act(status.targetMigrationId, 'approve', { actor: w.targetAdmin });
+      await p.client.act(status.migrationId, 'requestStorage', { actor: w.sourceAdmin });
+      const file = path.join(dir, 'encrypted.tar.gz');
+      const made = await t2t(p, ['--as', w.sourceAdmin, 'evidence', '--migration-id', status.migrationId, '--out', file, '--json'], { T2T_PAYLOAD_KEYS: keys });
+      assert.equal(made.code, 0, made.stderr);
+      const pack = await unpack(file);
+      const runs = pack.json<{ payloadsDecodedWithKeyIds: string[]; runs: { payloadKeyIds: string[]; part: string }[] }>('history/runs.json');
+      assert.deepEqual(runs.payloadsDecodedWithKeyIds, ['k-evidence']);
+      assert.deepEqual(runs.runs[0].payloadKeyIds, ['k-evidence']);
+      assert.match(pack.text('README.txt'), /Payloads were encrypted in Temporal with key\(s\) k-evidence; they are included decoded\./);
+      const history = pack.json<{ events: { workflowExecutionStartedEventAttributes?: { input?: { payloads: { metadata: Record<string, string>; data: string }[] } } }[] }>(runs.runs[0].part);
+      const input = history.events[0].workflowExecutionStartedEventAttributes!.input!.payloads[0];
+      assert.equal(Buffer.from(input.metadata.encoding, 'base64').toString(), 'json/plain', 'the input is included decoded');
+      assert.equal(JSON.parse(Buffer.from(input.data, 'base64').toString()).submittedBy, w.sourceAdmin);
+      const keyless = await t2t(p, ['--as', w.sourceAdmin, 'evidence', '--migration-id', status.migrationId, '--out', path.join(dir, 'keyless.tar.gz')]);
+      assert.equal(keyless.code, 1);
+      assert.match(keyless.stderr, /^t2t: .*encrypted \(key 'k-evidence'\) and no payload keys are configured here: set T2T_PAYLOAD_KEYS_FILE or T2T_PAYLOAD_KEYS/);
+      assert.equal(keyless.stderr.trim().split('\n').length, 1);
+      assert.ok(!existsSync(path.join(dir, 'keyless.tar.gz')));
+    } finally {
+      await p.stop();
+    }
+  });
+
   it('an unknown migration id, an --out in a folder that does not exist, no signing key: one line each, and no file written', async () => {
     const w = makeTestWorld({ users: 1 });
     const p = await startProduct({ env, azurite, world: w.world });
@@ -559,7 +592,7 @@ describe("the mapping file's SHA-256 comes from the download the validation read
     const service = { mappingContainer: () => container, directory: { findTenantUsers: async () => new Map() } } as unknown as MigrationService;
     const activities = createMappingActivities(service);
     const result: ValidationInfo = await new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run(activities.validateMapping, {
-      migrationId: 'm', containerName: 'c', sourceTenantId: 's', targetTenantId: 't', round: 1,
+      migrationId: 'm', storage: { containerName: 'c', sasUrl: 'http://127.0.0.1/c', expiresOn: '2026-12-31T00:00:00.000Z' }, sourceTenantId: 's', targetTenantId: 't', round: 1,
     });
     return { result, downloads };
   }

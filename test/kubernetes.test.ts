@@ -339,6 +339,29 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.ok(apiKey.tls, 'TLS on');
   });
 
+  it('the codec server runs the worker\'s image with the payload keys of the worker\'s Secret, on the port its Service and probe name', async () => {
+    const docs = yamlFiles(path.join(K8S, 'codec-server')).filter((f) => !isKustomization(f)).flatMap(parseFile);
+    const deployment = one(docs, 'Deployment', 't2t-codec-server');
+    const service = one(docs, 'Service', 't2t-codec-server');
+    const [c] = deployment.spec.template.spec.containers as Doc[];
+    assert.equal(c.image, container(workerSet()).image, "the worker's image");
+    assert.deepEqual(c.command, ['node', 'dist/src/codec/serve.js']);
+    assert.ok(existsSync(path.join(ROOT, 'src', 'codec', 'serve.ts')), 'the entry point exists');
+    const env: Record<string, Doc> = Object.fromEntries((c.env as Doc[]).map((e) => [e.name, e]));
+    assert.equal(env.T2T_PAYLOAD_KEYS.valueFrom.secretKeyRef.name, 't2t-worker');
+    assert.ok('T2T_PAYLOAD_KEYS' in workerSet().secret.stringData, 'the example Secret has the keys the worker and the codec server read');
+    const port = Number(String(env.T2T_CODEC_ADDRESS.value).split(':').pop());
+    assert.equal((c.ports as Doc[])[0].containerPort, port);
+    assert.equal(c.readinessProbe.httpGet.port, (c.ports as Doc[])[0].name);
+    assert.equal(service.spec.ports[0].targetPort, (c.ports as Doc[])[0].name);
+    assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels);
+    const plain = Object.fromEntries(Object.entries(env).filter(([, e]) => e.value !== undefined).map(([name, e]) => [name, String(e.value)]));
+    const config = loadConfig(plain);
+    assert.deepEqual(config.codecServer.corsOrigins, ['https://temporal-ui.example.com']);
+    new Deployment(deployment).validate();
+    new Service(service).validate();
+  });
+
   it("the memory request covers the benchmark's highest worker peak RSS (docs/benchmarks.md), the limit more", () => {
     const figures = readFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), 'utf8');
     const start = figures.indexOf('$ npm run bench:throughput');

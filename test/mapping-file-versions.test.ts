@@ -18,7 +18,7 @@ import type { ControlPlane } from '../src/controlplane/control-plane';
 import { MigrationStorage, BlobChangedError, MAPPING_BLOB_NAME, containerNameFor } from '../src/storage/migration-storage';
 import { createActivities } from '../src/activities';
 import { SimulatedMigrationService } from '../src/service/simulated';
-import type { RemapResult } from '../src/service/simulated-migrate';
+import { remapUsers } from '../src/service/simulated-migrate';
 import type { ValidationInfo } from '../src/contracts';
 import { ContainerClient } from '@azure/storage-blob';
 import { parseErrorReport } from '../src/mapping/report';
@@ -35,6 +35,7 @@ describe('which version of the mapping file is read @integration', function () {
   let storage: MigrationStorage;
   let w: TestWorld;
   let activities: ReturnType<typeof createActivities>;
+  let service: SimulatedMigrationService;
   let round = 0;
 
   before(async () => {
@@ -45,9 +46,9 @@ describe('which version of the mapping file is read @integration', function () {
     await controlPlane.migrateSchema();
     await controlPlane.loadWorld(parseWorld(w.world));
     storage = new MigrationStorage(azurite.connectionString);
-    const service = new SimulatedMigrationService({ controlPlane, storage, sasValidityMs: 3_600_000, remapBatchSize: 200 });
+    service = new SimulatedMigrationService({ controlPlane, storage, sasValidityMs: 3_600_000, remapBatchSize: 200 });
     const auditLog = { append: async () => undefined, list: async () => [], close: async () => undefined };
-    activities = createActivities({ service, auditLog, legacy: { controlPlane, service, remapBatchSize: 200 } });
+    activities = createActivities({ service, auditLog });
   });
   after(async () => {
     await controlPlane?.close();
@@ -62,10 +63,18 @@ describe('which version of the mapping file is read @integration', function () {
     return containerName;
   }
 
-  function validate(migrationId: string, containerName: string) {
+  async function validate(migrationId: string, containerName: string) {
     round += 1;
-    const input = { migrationId, containerName, sourceTenantId: w.source, targetTenantId: w.target, round };
+    // A repeated provision answers with the container's access as it is.
+    const access = await storage.provision(containerName, 3_600_000);
+    const input = { migrationId, storage: access, sourceTenantId: w.source, targetTenantId: w.target, round };
     return activityEnvironment().run(activities.validateMapping, input) as Promise<ValidationInfo>;
+  }
+
+  /** The simulated service's re-mapping step, as its migrate runs it. */
+  function remap(migrationId: string, containerName: string, mappingEtag: string | undefined) {
+    const input = { migrationId, environmentId: w.environmentId, container: service.mappingContainer({ containerName }), mappingEtag, batchSize: 200 };
+    return remapUsers(controlPlane, input, { heartbeat: () => undefined, signal: new AbortController().signal });
   }
 
   it('a clean round writes no error report; a failing round writes one behind its link', async () => {
@@ -124,15 +133,12 @@ describe('which version of the mapping file is read @integration', function () {
     assert.equal(validated.errors, 0);
     // an upload after validation, e.g. with mappings that were never checked
     await uploadWithSas(storage.containerSasUrl(containerName), `${w.sourceUpn(1)},${w.targetUpn(2)}\n${w.sourceUpn(2)},${w.targetUpn(1)}\n`);
-    const remap = () =>
-      activityEnvironment().run(activities.remapUsers, { migrationId, environmentId: w.environmentId, containerName, mappingEtag: validated.mappingEtag });
-    await assert.rejects(remap(), (err: unknown) => err instanceof ApplicationFailure && err.type === 'MappingChanged' && err.nonRetryable);
+    await assert.rejects(remap(migrationId, containerName, validated.mappingEtag), (err: unknown) => err instanceof ApplicationFailure && err.type === 'MappingChanged' && err.nonRetryable);
     assert.deepEqual(await controlPlane.listRemaps(migrationId), []);
 
     // validated again, the new file is the one re-mapping reads
     const revalidated = await validate(migrationId, containerName);
-    const input = { migrationId, environmentId: w.environmentId, containerName, mappingEtag: revalidated.mappingEtag };
-    const result = (await activityEnvironment().run(activities.remapUsers, input)) as RemapResult;
+    const result = await remap(migrationId, containerName, revalidated.mappingEtag);
     assert.equal(result.usersRemapped, 2);
     assert.deepEqual((await controlPlane.listRemaps(migrationId)).map((r) => r.targetUpn).sort(), [w.targetUpn(1), w.targetUpn(2)]);
   });

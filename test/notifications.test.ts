@@ -229,6 +229,8 @@ describe('notifications on the dev server @integration', function () {
       }
       worker = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'worker.js')], {
         env: {
+          // Payload encryption is another test's subject (codec.test.ts, payload-encryption.test.ts).
+          T2T_PAYLOAD_ENCRYPTION: 'off',
           PATH: process.env.PATH,
           // Unversioned, as the tests' in-process workers are (test/helpers/product.ts).
           T2T_WORKER_VERSIONING: 'off',

@@ -39,6 +39,8 @@ describe('reliability @integration', function () {
     const startWorker = () => {
       worker = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'worker.js')], {
         env: {
+          // Payload encryption is another test's subject (codec.test.ts, payload-encryption.test.ts).
+          T2T_PAYLOAD_ENCRYPTION: 'off',
           PATH: process.env.PATH,
           // Unversioned, as the tests' in-process workers are (test/helpers/product.ts).
           T2T_WORKER_VERSIONING: 'off',

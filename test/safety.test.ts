@@ -8,15 +8,18 @@ import { execFile } from 'node:child_process';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
 import { devServer } from './helpers/temporal';
 import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, uploadWithSas, Product, ProductOptions } from './helpers/product';
-import { SearchAttributes, migrationWorkflowId, statusQuery, approveSignal, cancelSignal } from '../src/contracts';
+import { randomUUID } from 'node:crypto';
+import { MIGRATION_WORKFLOW_TYPE, SearchAttributes, isFinalPhase, migrationWorkflowId, statusQuery, approveSignal, cancelSignal, requestStorageUpdate, prepareUpdate, prepareSignal, type MigrationInput } from '../src/contracts';
 import { UserError } from '../src/client/migrations';
 import { resolveTemporalBinary } from '../src/temporal-binaries';
 import { recordHistory } from './helpers/histories';
 import type { ControlPlane } from '../src/controlplane/control-plane';
+import type { AuditLog, AuditRecord } from '../src/controlplane/audit-log';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -135,6 +138,10 @@ describe('safe under Temporal\'s own tools @integration', function () {
       const cancelByUpdate = await p.client.actOn(handle, 'cancel', { actor: w.sourceAdmin });
       assert.equal(cancelByUpdate.entry.outcome, 'refused');
       assert.ok(Date.now() - started < 3_000, 'answered at once, not after migrate');
+      // Rejected by the validator: no event in history, nothing counted towards the run's Updates.
+      for (const refused of [approve, cancelByUpdate]) assert.equal(refused.entry.note, 'rejected by the migration before it was queued');
+      const updates = ((await handle.fetchHistory()).events ?? []).map((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId).filter(Boolean);
+      assert.ok(!updates.includes(approve.entry.requestId) && !updates.includes(cancelByUpdate.entry.requestId), 'no Update event for the refused actions');
 
       await handle.signal(cancelSignal, { actor: w.sourceAdmin, requestId: 'signal-while-migrating' });
       await handle.signal(approveSignal, { actor: w.targetAdmin, requestId: 'late-approve' });
@@ -197,6 +204,186 @@ describe('safe under Temporal\'s own tools @integration', function () {
       }
       await p.client.actOn(handle, 'cancel', { actor: w.sourceAdmin });
     }));
+
+  it('a start that forges carried state (an approval nobody gave) is refused and audited, and nothing is done', () =>
+    withProduct({}, async (p, w) => {
+      // As an operator would try it: `temporal workflow start --type tenantMigration` with `resume.state.phase = "Approved"`.
+      const [migrationId, targetMigrationId] = [randomUUID(), randomUUID()];
+      const state = { migrationId, targetMigrationId, environmentId: w.environmentId, targetTenantId: w.target, sourceTenantId: w.source, phase: 'Approved' as const, submittedAt: new Date().toISOString(), lockboxRequired: false, warnings: [], audit: [] };
+      const input: MigrationInput = {
+        migrationId,
+        targetMigrationId,
+        environmentId: w.environmentId,
+        targetTenantId: w.target,
+        submittedBy: w.sourceAdmin,
+        approvalTimeoutMs: p.config.approvalTimeoutMs,
+        lockboxTimeoutMs: p.config.lockboxTimeoutMs,
+        prepareWindowMs: p.config.prepareWindowMs,
+        resume: { state, sourceTenantId: w.source, validationRound: 0, externalActions: false, servicePrepares: false, nextWatchAt: 0 },
+      };
+      const handle = await env.client.workflow.start(MIGRATION_WORKFLOW_TYPE, { taskQueue: p.config.taskQueue, workflowId: migrationWorkflowId(w.environmentId), args: [input] });
+      const ended = await p.client.waitForStatus(handle, (s) => isFinalPhase(s.phase), 30_000);
+      assert.equal(ended.phase, 'Failed');
+      assert.match(String(ended.reason), /^submit refused: the start carried the state of a migration in progress/);
+      await assert.rejects(handle.executeUpdate(requestStorageUpdate, { args: [{ actor: w.sourceAdmin }] }), 'no storage for the source admin');
+      assert.equal(ended.storage, undefined);
+      assert.equal((await p.controlPlane.getEnvironment(w.environmentId))?.tenantId, w.source, 'the environment stays in its tenant');
+      assert.equal(await p.controlPlane.getRequest(migrationId), undefined, 'no request was registered with the service, none closed');
+      const trail = await p.auditLog.list(migrationId);
+      assert.deepEqual(trail.map((e) => [e.action, e.actor, e.outcome]), [['submit', w.sourceAdmin, 'refused']], 'the refusal is in the audit trail');
+      // The environment is free for a real submit, which waits for the target admin's approval.
+      const real = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      assert.equal(real.phase, 'PendingApproval');
+      await p.client.actOn(await p.client.find(real.migrationId), 'cancel', { actor: w.sourceAdmin });
+    }));
+
+  it("a move-back link in the input is checked against what was recorded: one naming a migration that never moved the environment is refused", () =>
+    withProduct({}, async (p, w) => {
+      const forged = randomUUID();
+      const status = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin, reversesMigrationId: forged });
+      assert.equal(status.phase, 'Failed');
+      assert.equal(status.reason, `submit refused: not a move-back of migration ${forged}: no migration ${forged} was recorded`);
+      assert.equal(status.reversesMigrationId, undefined, 'the status does not claim the link');
+      const trail = await p.auditLog.list(status.migrationId);
+      assert.deepEqual(trail.map((e) => [e.action, e.outcome]), [['submit', 'refused']]);
+    }));
+
+  it('the migration service down while an approval waits: the approval is answered within the check budget, and the deadline still fires', function () {
+    let serviceDown = false;
+    const down = (cp: ControlPlane): ControlPlane =>
+      new Proxy(cp, {
+        get(target, prop, receiver) {
+          if (prop !== 'setRequestStatus') return Reflect.get(target, prop, receiver) as unknown;
+          return async (...args: Parameters<ControlPlane['setRequestStatus']>) => {
+            if (serviceDown) throw new Error('the migration service is unavailable');
+            return target.setRequestStatus(...args);
+          };
+        },
+      });
+    return withProduct({ wrapControlPlane: down, durations: { checkBudgetMs: 4_000, approvalTimeoutMs: 40_000 } }, async (p, w) => {
+      const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      serviceDown = true;
+      const approval = await p.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });
+      assert.equal(approval.entry.outcome, 'refused');
+      assert.match(String(approval.entry.reason), /^the migration service refused it: /);
+      assert.equal(approval.status.phase, 'PendingApproval');
+      const expired = await p.client.waitForStatus(await p.client.find(submitted.migrationId), (s) => s.phase !== 'PendingApproval', 120_000);
+      assert.equal(expired.phase, 'Expired', 'the approval deadline fired');
+      serviceDown = false;
+      await (await p.client.find(submitted.migrationId)).result();
+    });
+  });
+
+  it('the control-plane database down for a while: actions are still answered, and the trail is written once it is back, nothing lost', function () {
+    this.timeout(300_000);
+    let databaseDown = false;
+    const unavailable = (log: AuditLog): AuditLog => ({
+      append: async (entries) => {
+        if (databaseDown) throw new Error('connect ECONNREFUSED: the control-plane database is down');
+        return log.append(entries);
+      },
+      list: (migrationId, options) => log.list(migrationId, options),
+      close: () => log.close(),
+    });
+    return withProduct({ wrapAuditLog: unavailable }, async (p, w) => {
+      const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      databaseDown = true;
+      const approved = await p.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });
+      assert.equal(approved.entry.outcome, 'accepted');
+      // Taken after a write of the trail that failed: the migration did not wait for the database.
+      const storage = await p.client.act(submitted.migrationId, 'requestStorage', { actor: w.sourceAdmin });
+      assert.equal(storage.entry.outcome, 'accepted');
+      assert.ok(storage.status.storage?.sasUrl);
+      const written = (trail: AuditRecord[]) =>
+        [approved, storage].every((action) => trail.some((e) => e.requestId === action.entry.requestId && e.outcome === 'accepted'));
+      assert.ok(!written(await p.auditLog.list(submitted.migrationId)), 'nothing could be written meanwhile');
+      databaseDown = false;
+      // Written at the next try, with nothing else waking the migration.
+      let trail = await p.auditLog.list(submitted.migrationId);
+      while (!written(trail)) {
+        await sleep(500);
+        trail = await p.auditLog.list(submitted.migrationId);
+      }
+      assert.deepEqual(
+        trail.map((e) => [e.action, e.outcome]),
+        [['submit', 'accepted'], ['approve', 'accepted'], ['requestStorage', 'accepted']],
+        'every entry once, in order',
+      );
+      await p.client.act(submitted.migrationId, 'cancel', { actor: w.sourceAdmin });
+    });
+  });
+
+  it('the same action id sent before and after a continue-as-new is applied once, also as a signal', () =>
+    withProduct({ durations: { continueAfterEvents: 20 } }, async (p, w) => {
+      const { submitted, handle, sasUrl } = await approvedWithStorage(p, w);
+      const runBefore = (await handle.describe()).runId;
+      const payload = { actor: w.sourceAdmin, targetTenantId: w.target, mappingContainer: sasUrl, requestId: 'prepare-once' };
+      const first = await handle.executeUpdate(prepareUpdate, { args: [payload], updateId: 'prepare-once' });
+      assert.equal(first.outcome, 'accepted');
+      const prepared = await handle.query(statusQuery);
+      assert.equal(prepared.phase, 'Prepared');
+      // Its history is past 20 events: the waiting migration continues as new.
+      while ((await handle.describe()).runId === runBefore) await sleep(200);
+
+      // A client sending the same Update again, now to the next run (Temporal's own de-duplication ends with the run).
+      const again = await handle.executeUpdate(prepareUpdate, { args: [payload], updateId: 'prepare-once' });
+      assert.deepEqual(again, first, 'answered as the first time');
+      // The same as a signal, followed by another action: handled in order, so once that one is answered the repeat has been.
+      await handle.signal(prepareSignal, payload);
+      await handle.signal(approveSignal, { actor: w.targetAdmin, requestId: 'after-the-repeat' });
+      const status = await p.client.waitForStatus(handle, (s) => s.audit.some((e) => e.requestId === 'after-the-repeat'));
+      assert.equal(status.prepareDeadline, prepared.prepareDeadline, 'the seven-day window did not restart');
+      assert.equal(status.validation?.round, prepared.validation?.round, 'no second validation round');
+      assert.equal(status.audit.filter((e) => e.requestId === 'prepare-once').length, 1, 'one entry for the action');
+      await p.client.act(submitted.migrationId, 'cancel', { actor: w.sourceAdmin });
+      const trail = await p.auditLog.list(submitted.migrationId);
+      assert.equal(trail.filter((e) => e.requestId === 'prepare-once').length, 1, 'one entry in the audit trail');
+    }));
+
+  it('a Temporal cancel during prepare: recorded as cancelled, not as an accepted prepare, and the cleanup waits until validation has stopped', () => {
+    let slow = false;
+    const slowDirectory = (cp: ControlPlane): ControlPlane =>
+      new Proxy(cp, {
+        get(target, prop, receiver) {
+          if (prop !== 'findTenantUsers') return Reflect.get(target, prop, receiver) as unknown;
+          return async (...args: Parameters<ControlPlane['findTenantUsers']>) => {
+            // A slow look-up inside the validation step, which heartbeats meanwhile (as it does between
+            // batches), and so learns of a cancellation: then it stops.
+            const context = Context.current();
+            for (let waited = 0; slow && waited < 60_000; waited += 500) {
+              context.heartbeat();
+              await Promise.race([sleep(500), context.cancelled]);
+            }
+            return target.findTenantUsers(...args);
+          };
+        },
+      });
+    return withProduct({ wrapControlPlane: slowDirectory }, async (p, w) => {
+      const { handle, sasUrl } = await approvedWithStorage(p, w);
+      slow = true;
+      const prepare = p.client.actOn(handle, 'prepare', { actor: w.sourceAdmin, targetTenantId: w.target, mappingContainer: sasUrl }).catch((err: unknown) => err);
+      await p.client.waitForStatus(handle, (s) => s.phase === 'Validating');
+      await handle.cancel();
+      await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
+      await prepare;
+      const status = await handle.query(statusQuery);
+      assert.equal(status.phase, 'Cancelled');
+      assert.ok(!status.audit.some((e) => e.action === 'prepare' && e.outcome === 'accepted'), 'the prepare cut short is not recorded as accepted');
+      assert.ok(status.audit.some((e) => e.action === 'cancel' && e.actor === 'Temporal' && e.outcome === 'accepted'), 'the cancellation is');
+      // Storage revoked and the request closed only once validation had stopped reading the container.
+      const events = (await handle.fetchHistory()).events ?? [];
+      const id = (value: unknown) => Number(String(value));
+      const validation = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'validateMapping');
+      assert.ok(validation);
+      const closedAt = events.find((e) => {
+        const closed = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskCanceledEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+        return closed && id(closed.scheduledEventId) === id(validation.eventId);
+      });
+      const cleanup = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'endMigration');
+      assert.ok(closedAt && cleanup, 'validation closed, and the cleanup ran');
+      assert.ok(id(closedAt.eventId) < id(cleanup.eventId), 'the cleanup was scheduled after validation had stopped');
+    });
+  });
 
   it('terminate: t2t status says Terminated (not the phase the run stopped in), and an action says how it ended', () =>
     withProduct({}, async (p, w) => {

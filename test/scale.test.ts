@@ -31,6 +31,8 @@ describe('scale out: a batch on two workers and a shared database @integration',
     const workers: ChildProcess[] = metricsPorts.map((port) =>
       spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'worker.js')], {
         env: {
+          // Payload encryption is another test's subject (codec.test.ts, payload-encryption.test.ts).
+          T2T_PAYLOAD_ENCRYPTION: 'off',
           PATH: process.env.PATH,
           // Unversioned, as the tests' in-process workers are (test/helpers/product.ts).
           T2T_WORKER_VERSIONING: 'off',

@@ -20,12 +20,16 @@ describe('embedded stack (npm start) @integration', function () {
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 't2t-stack-'));
-    const [temporalPort, uiPort, blobPort] = [await freePort(), await freePort(), await freePort()];
+    const [temporalPort, uiPort, blobPort, codecPort, identityPort, gatewayPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     env = {
       PATH: process.env.PATH,
       T2T_DATA_DIR: path.join(dir, 'data'),
       TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
       T2T_UI_PORT: String(uiPort),
+      T2T_CODEC_ADDRESS: `127.0.0.1:${codecPort}`,
+      T2T_IDENTITY_PORT: String(identityPort),
+      T2T_GATEWAY_ADDRESS: `127.0.0.1:${gatewayPort}`,
+      T2T_TOKEN_CACHE: path.join(dir, 'home', '.t2t', 'token-cache.json'),
       AZURE_STORAGE_CONNECTION_STRING:
         `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=http://127.0.0.1:${blobPort}/${DEV_ACCOUNT};`,
     };
@@ -86,8 +90,22 @@ describe('embedded stack (npm start) @integration', function () {
     assert.equal(statSync(sandboxKey).mode & 0o777, 0o600, 'only its owner reads the private key');
     const ui = await fetch(`http://127.0.0.1:${env.T2T_UI_PORT}/`);
     assert.equal(ui.status, 200, 'the Web UI answers');
+    // Payloads encrypted from the first start, with a key made in the data folder; the Web UI decodes through the codec server.
+    assert.match(first.output(), /Payloads: +payloads encrypted with key 'k\d{8}-[0-9a-f]{6}'; a new key was created in .*payload-keys/);
+    assert.ok(first.output().includes(`Codec:     http://${env.T2T_CODEC_ADDRESS}`), first.output());
+    const settings = (await (await fetch(`http://127.0.0.1:${env.T2T_UI_PORT}/api/v1/settings`)).json()) as { Codec?: { Endpoint?: string } };
+    assert.equal(settings.Codec?.Endpoint, `http://${env.T2T_CODEC_ADDRESS}`, "the Web UI's codec endpoint is the product's codec server");
 
     assert.equal((await t2t(['world', 'load', 'world.json'])).code, 0);
+    // The sandbox's own identity provider runs with the stack and knows the world's users.
+    assert.match(first.output(), new RegExp(`Sign-in: +https://localhost:${env.T2T_IDENTITY_PORT} \\(sandbox provider`));
+    const login = await t2t(['--as', w.targetAdmin, 'login', '--json']);
+    assert.equal(login.code, 0, login.stderr);
+    assert.equal((JSON.parse(login.stdout) as { user: string; tenantId: string }).tenantId, w.target);
+    const keys = (await (await fetch(`http://${env.T2T_GATEWAY_ADDRESS}/v1/keys`)).json()) as { keys: { kid: string }[] };
+    assert.equal(keys.keys.length, 1, 'the action gateway runs with the stack and publishes its key');
+    const unsigned = await fetch(`http://${env.T2T_GATEWAY_ADDRESS}/v1/proofs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(unsigned.status, 401);
     const submitted = await t2t(['--as', w.sourceAdmin, 'submit', '--environment', w.environmentId, '--target-tenant', w.target, '--json']);
     assert.equal(submitted.code, 0, submitted.stderr);
     const { migrationId, targetMigrationId } = JSON.parse(submitted.stdout) as { migrationId: string; targetMigrationId: string };
@@ -101,6 +119,7 @@ describe('embedded stack (npm start) @integration', function () {
 
     const second = await startStack();
     try {
+      assert.match(second.output(), /Payloads: +payloads encrypted with key 'k\d{8}-[0-9a-f]{6}' \(keys from .*payload-keys\)/, 'a second start keeps the key');
       assert.ok(second.output().includes(`worker: version ${version} is current`), 'the same build again: already current');
       const status = await t2t(['status', '--migration-id', migrationId, '--json']);
       assert.equal(status.code, 0, status.stderr);

@@ -171,6 +171,8 @@ describe('Worker Versioning: worker processes (npm run worker) on the dev server
           AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
           T2T_DEPLOYMENT_NAME: deploymentName,
           T2T_BUILD_ID: buildId,
+          // Payload encryption is another test's subject (codec.test.ts, payload-encryption.test.ts).
+          T2T_PAYLOAD_ENCRYPTION: 'off',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -13,6 +13,13 @@ import { startProduct, Product } from './helpers/product';
 import { projectRoot } from '../src/temporal-binaries';
 import { migrationWorkflowId } from '../src/contracts';
 import { chromiumBuild } from './helpers/chromium';
+import { randomBytes } from 'node:crypto';
+import { testingExecutable } from '../src/temporal-binaries';
+import { ALL_SEARCH_ATTRIBUTES } from '../src/contracts';
+import { freePort } from './helpers/ports';
+import { AesGcmPayloadCodec } from '../src/codec/aes-gcm-codec';
+import { parseKeyRing } from '../src/codec/keys';
+import { startCodecServer, type CodecServerOptions, type RunningCodecServer } from '../src/codec/server';
 
 const ARTIFACTS = path.join(projectRoot(), 'test-artifacts');
 
@@ -95,5 +102,91 @@ describe('Temporal Web UI (headless Chromium) @integration', function () {
     assert.ok(detailText.includes(submitted.targetMigrationId), 'the details name the target migration id');
     assert.match(detailText, /Approval deadline:\s*\d{4}-\d\d-\d\dT/, 'the current details show the deadline');
     assert.doesNotMatch(detailText, /@contoso\.com|@fabrikam\.com/, 'no email address in summary or details');
+  });
+});
+
+describe('Temporal Web UI with the codec server (headless Chromium) @integration', function () {
+  this.timeout(240_000);
+  const codec = new AesGcmPayloadCodec(parseKeyRing(`k-ui:${randomBytes(32).toString('base64')}`, 'test keys'));
+  let env: TestWorkflowEnvironment;
+  let azurite: RunningAzurite;
+  let product: Product | undefined;
+  let browser: Browser;
+  let codecServer: RunningCodecServer;
+  let codecOptions: CodecServerOptions;
+  let ui: string;
+
+  before(async () => {
+    const build = await chromiumBuild();
+    const [uiPort, codecPort] = [await freePort(), await freePort()];
+    ui = `http://127.0.0.1:${uiPort}`;
+    // Read at each request, so that the test can make the same server refuse later (see below).
+    codecOptions = { codec, namespace: 'default', corsOrigins: [ui, `http://localhost:${uiPort}`], port: codecPort };
+    codecServer = await startCodecServer(codecOptions);
+    // A dev server of its own: its Web UI is pointed at the codec server, as `npm start` points the embedded one.
+    [env, azurite] = await Promise.all([
+      TestWorkflowEnvironment.createLocal({
+        server: {
+          executable: testingExecutable('temporal'),
+          ip: '127.0.0.1',
+          ui: true,
+          uiPort,
+          searchAttributes: ALL_SEARCH_ATTRIBUTES,
+          extraArgs: ['--log-level', 'error', '--ui-codec-endpoint', codecServer.url],
+        },
+      }),
+      startTestAzurite(),
+    ]);
+    browser = await chromium.launch({
+      executablePath: build.executablePath,
+      env: { ...process.env, ...build.env },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await product?.stop();
+    await env?.teardown();
+    await codecServer?.close();
+    await azurite?.dispose();
+  });
+
+  it("shows a migration's input decoded through the codec server, and ciphertext once the codec server refuses", async () => {
+    const w = makeTestWorld();
+    product = await startProduct({ env, azurite, world: w.world, dataConverter: { payloadCodecs: [codec] } });
+    const submitted = await product.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+    const workflowId = migrationWorkflowId(w.environmentId);
+    const described = await env.client.workflowService.describeWorkflowExecution({ namespace: 'default', execution: { workflowId } });
+    const runId = described.workflowExecutionInfo!.execution!.runId!;
+    const historyPage = `${ui}/namespaces/default/workflows/${workflowId}/${runId}/history`;
+
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
+    const codecCalls: number[] = [];
+    page.on('response', (response) => {
+      if (response.url().startsWith(codecServer.url)) codecCalls.push(response.status());
+    });
+    await page.goto(historyPage, { waitUntil: 'domcontentloaded' });
+    await waitForText(page, w.sourceAdmin);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'webui-decoded.png'), fullPage: true });
+    const decoded = await pageText(page);
+    assert.ok(decoded.includes(submitted.targetMigrationId), 'the decoded input shows the target migration id');
+    assert.ok(codecCalls.includes(200), `the browser called the codec server (${codecCalls.join(',')})`);
+
+    // The codec server now asks for a token that the Web UI does not have (no sign-in configured).
+    codecOptions.authToken = randomBytes(24).toString('hex');
+    codecCalls.length = 0;
+    const refused = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
+    refused.on('response', (response) => {
+      if (response.url().startsWith(codecServer.url)) codecCalls.push(response.status());
+    });
+    await refused.goto(historyPage, { waitUntil: 'domcontentloaded' });
+    // The Web UI says so and shows the payload as stored: base64 of ciphertext.
+    await waitForText(refused, 'Codec Server could not connect');
+    await refused.screenshot({ path: path.join(ARTIFACTS, 'webui-refused.png'), fullPage: true });
+    const text = await pageText(refused);
+    assert.ok(!text.includes(w.sourceAdmin) && !text.includes(submitted.targetMigrationId), 'no decoded value without the codec server');
+    assert.match(text, /Input\s*"[A-Za-z0-9+/]{40,}/, 'the input is shown as the stored ciphertext');
+    assert.ok(codecCalls.includes(401), `the codec server refused (${codecCalls.join(',')})`);
   });
 });

@@ -90,16 +90,15 @@ export function createMappingActivities(service: MigrationService) {
   return {
     async validateMapping(input: {
       migrationId: string;
-      containerName: string;
-      /** the container's access; migrations started before the port send only its name */
-      storage?: StorageInfo;
+      /** the container's access */
+      storage: StorageInfo;
       sourceTenantId: string;
       targetTenantId: string;
       round: number;
     }): Promise<ValidationInfo> {
       const context = Context.current();
       const started = performance.now();
-      const container = service.mappingContainer(input.storage ?? { containerName: input.containerName, sasUrl: '', expiresOn: '' });
+      const container = service.mappingContainer(input.storage);
       const mapping = await openMappingFile(container);
       const reportName = `validation/round-${input.round}-errors.csv`;
       const report = createErrorReportStream();

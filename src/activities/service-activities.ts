@@ -41,6 +41,20 @@ export function createServiceActivities(service: MigrationService) {
       return service.authorize(input.action, input.actor, input);
     },
 
+    /**
+     * Whether a move-back's link holds: the migration it names moved this environment from the tenant
+     * the move-back goes to, into the one it leaves, and succeeded. Undefined when it holds, else why not.
+     */
+    async checkMoveBackLink(input: { reversesMigrationId: string; environmentId: string; sourceTenantId: string; targetTenantId: string }): Promise<string | undefined> {
+      if (!service.recordedMigration) return `the ${service.backend} back end keeps no record to check the migration it reverses against`;
+      const reversed = await service.recordedMigration(input.reversesMigrationId);
+      if (!reversed) return `no migration ${input.reversesMigrationId} was recorded`;
+      const matches = reversed.environmentId === input.environmentId && reversed.sourceTenantId === input.targetTenantId && reversed.targetTenantId === input.sourceTenantId;
+      if (!matches) return `migration ${input.reversesMigrationId} did not move this environment from tenant '${input.targetTenantId}' to '${input.sourceTenantId}'`;
+      if (reversed.status !== 'Succeeded') return `migration ${input.reversesMigrationId} did not succeed (it is ${reversed.status})`;
+      return undefined;
+    },
+
     async submitMigration(input: { migration: ServiceMigration; submittedBy: string }): Promise<Submission> {
       return service.submit(input.migration, input.submittedBy);
     },
@@ -66,19 +80,12 @@ export function createServiceActivities(service: MigrationService) {
       await service.cancel(input.migration, input.actor);
     },
 
-    /** Migrations started before the port send only the first three fields; the tenants are then not needed. */
-    async createMigrationStorage(input: {
-      migrationId: string;
-      environmentId: string;
-      actor: string;
-      migration?: ServiceMigration;
-    }): Promise<StorageInfo> {
-      const migration = input.migration ?? { migrationId: input.migrationId, environmentId: input.environmentId, sourceTenantId: '', targetTenantId: '' };
-      return service.createStorage(migration, input.actor);
+    async createMigrationStorage(input: { migrationId: string; environmentId: string; actor: string; migration: ServiceMigration }): Promise<StorageInfo> {
+      return service.createStorage(input.migration, input.actor);
     },
 
-    async revokeMigrationStorage(input: { containerName: string; storage?: StorageInfo }): Promise<void> {
-      await service.revokeStorage(input.storage ?? { containerName: input.containerName, sasUrl: '', expiresOn: '' });
+    async revokeMigrationStorage(input: { storage: StorageInfo }): Promise<void> {
+      await service.revokeStorage(input.storage);
     },
 
     /** Every ending: storage access revoked (what the product can revoke), the request closed with the service. */

@@ -40,6 +40,8 @@ async function describeFailure(error: unknown): Promise<string> {
   const { describeError } = await import('../errors');
   return describeError(error);
 }
+import { registerIdentityCommands } from './commands/identity-commands';
+import { registerSignCommands } from './commands/sign-commands';
 
 export interface CommandRuntime {
   context: () => CommandContext;
@@ -81,6 +83,8 @@ export function buildProgram(runtime: { out?: (s: string) => void; env?: NodeJS.
   registerEvidenceCommands(program, shared);
   registerStatsCommands(program, shared);
   registerCompletionCommand(program, shared);
+  registerIdentityCommands(program, shared, runtime.env ?? process.env);
+  registerSignCommands(program, shared, runtime.env ?? process.env);
   return { program, finish: async () => context?.close(), exitCode: () => exitCode };
 }
 

@@ -15,6 +15,7 @@ import type { AuditLog } from '../controlplane/audit-log';
 export class CommandContext {
   readonly config: Config;
   private connection?: Connection;
+  private temporalClient?: Client;
   private controlPlaneValue?: ControlPlane;
   private migrationsValue?: MigrationClient;
   private serviceValue?: MigrationService;
@@ -68,7 +69,11 @@ export class CommandContext {
   }
 
   async client(): Promise<Client> {
+    if (this.temporalClient) return this.temporalClient;
     const { Client, Connection } = await import('@temporalio/client');
+    // Loaded only by the commands that talk to Temporal; a key problem is one line before anything connects.
+    const { payloadProtection, dataConverterOf } = await import('../codec');
+    const dataConverter = dataConverterOf(payloadProtection(this.config, 'client'));
     if (!this.connection) {
       try {
         this.connection = await Connection.connect({ ...temporalConnectionOptions(this.config), connectTimeout: 5_000 });
@@ -78,7 +83,8 @@ export class CommandContext {
         );
       }
     }
-    return new Client({ connection: this.connection, namespace: this.config.namespace });
+    this.temporalClient = new Client({ connection: this.connection, namespace: this.config.namespace, dataConverter });
+    return this.temporalClient;
   }
 
   async migrations(): Promise<MigrationClient> {

@@ -15,21 +15,14 @@ import {
   MigrationInput,
   MigrationStatus,
   SearchAttributes,
-  approveLockboxSignal,
   approveLockboxUpdate,
-  approveSignal,
   approveUpdate,
   cancelUpdate,
   denyUpdate,
   migrateUpdate,
   prepareUpdate,
   requestStorageUpdate,
-  cancelSignal,
-  denySignal,
-  migrateSignal,
   migrationWorkflowId,
-  prepareSignal,
-  requestStorageSignal,
   statusQuery,
   submittedUpdate,
   initialSearchAttributes,
@@ -84,17 +77,7 @@ const UPDATES = {
   cancel: cancelUpdate,
 } as const;
 
-const SIGNALS = {
-  approve: approveSignal,
-  deny: denySignal,
-  approveLockbox: approveLockboxSignal,
-  requestStorage: requestStorageSignal,
-  prepare: prepareSignal,
-  migrate: migrateSignal,
-  cancel: cancelSignal,
-} as const;
-
-export type SignalAction = keyof typeof SIGNALS;
+export type SignalAction = keyof typeof UPDATES;
 
 export interface ActionOutcome {
   entry: AuditEntry;
@@ -199,12 +182,11 @@ export class MigrationClient {
           `submit refused: environment '${environment.id}' already has an open migration${open ? ` (${open.migrationId}, ${open.phase})` : ''}`,
         );
       }
-      // Started, but no answer: a worker that does not know the Update yet (the status says where
-      // it is), or none running within the time (as any wait for a migration's answer ends).
-      const handle = await start.workflowHandle().catch(() => undefined);
-      if (!handle) throw err;
-      if (Date.now() >= deadline) throw new UserError(`the migration did not answer within ${SUBMIT_ANSWER_MS / 1000}s; see \`t2t status\``);
-      return this.waitForStatus(handle, (s) => s.phase !== 'Submitted', deadline - Date.now());
+      // Started, but no worker answered within the time (as any wait for a migration's answer ends).
+      if (Date.now() >= deadline && (await start.workflowHandle().catch(() => undefined))) {
+        throw new UserError(`the migration did not answer within ${SUBMIT_ANSWER_MS / 1000}s; see \`t2t status\``);
+      }
+      throw err;
     }
   }
 
@@ -291,10 +273,6 @@ export class MigrationClient {
         const ended = await this.statusOf(handle).then((s) => s.phase as string, () => description.status.name.toLowerCase());
         throw new UserError(`${verbOf(action)} refused: the migration has ended (${ended})`);
       }
-      // Migrations started before Updates existed have no handler for them: send the signal instead.
-      if (/update.*(not found|unknown|no handler)|handler.*not.*registered/i.test((err as Error).message ?? '')) {
-        return this.signalAndWait(handle, action, payload, requestId);
-      }
       throw err;
     }
     return { entry, status: await handle.query(statusQuery) };
@@ -313,19 +291,6 @@ export class MigrationClient {
         if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) || Date.now() >= deadline) throw err;
       }
     }
-  }
-
-  /** The signal path: sends the action and waits until the workflow has recorded its outcome in the audit trail. */
-  private async signalAndWait(handle: WorkflowHandle, action: SignalAction, payload: Record<string, unknown>, requestId: string): Promise<ActionOutcome> {
-    await handle.signal(SIGNALS[action], { ...payload, requestId });
-    const status = await this.waitForStatus(
-      handle,
-      (s) => s.audit.some((e) => e.requestId === requestId),
-      this.options.ackTimeoutMs ?? 600_000,
-    );
-    const entry = status.audit.find((e) => e.requestId === requestId);
-    if (!entry) throw new UserError(`${verbOf(action)} refused: the migration has ended (${status.phase})`);
-    return { entry, status };
   }
 
   /** Polls the status query until `done` holds (or the migration has ended). */

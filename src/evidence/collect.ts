@@ -144,9 +144,10 @@ export async function collectEvidence(migrationId: string, sources: EvidenceSour
     redacted += redactInPlace(run.history);
     const name = `history/run-${String(index + 1).padStart(2, '0')}-${run.runId}.json`;
     parts.push({ name, about: `Temporal history of run ${index + 1} (${run.closedAs}), exported as JSON`, data: Buffer.from(historyToJSON(run.history), 'utf8') });
-    return { run: index + 1, runId: run.runId, closedAs: run.closedAs, startedAt: run.startedAt ?? null, closedAt: run.closedAt ?? null, events: run.history.events?.length ?? 0, part: name };
+    return { run: index + 1, runId: run.runId, closedAs: run.closedAs, startedAt: run.startedAt ?? null, closedAt: run.closedAt ?? null, events: run.history.events?.length ?? 0, payloadKeyIds: run.payloadKeyIds, part: name };
   });
-  add('history/runs.json', `the workflow's runs in order (${runs.length}; each continue-as-new starts the next)`, json({ workflowId: found.workflowId, runs: runRows, sasSignaturesRedacted: redacted }));
+  const payloadKeyIds = [...new Set(runs.flatMap((run) => run.payloadKeyIds))].sort();
+  add('history/runs.json', `the workflow's runs in order (${runs.length}; each continue-as-new starts the next)`, json({ workflowId: found.workflowId, runs: runRows, sasSignaturesRedacted: redacted, payloadsDecodedWithKeyIds: payloadKeyIds }));
 
   // ---- the migration itself ----
   const generatedBy = sources.actor ?? null;
@@ -193,7 +194,7 @@ export async function collectEvidence(migrationId: string, sources: EvidenceSour
       actors,
     }),
   );
-  const readme = readmeText({ facts, status, trailSource, actors, refused, prepares: prepares.rows, statusRows, users: users.summary, runs: runRows, redacted, parts });
+  const readme = readmeText({ facts, status, trailSource, actors, refused, prepares: prepares.rows, statusRows, users: users.summary, runs: runRows, redacted, payloadKeyIds, parts });
   parts.unshift({ name: 'README.txt', about: 'this file', data: Buffer.from(redactText(readme), 'utf8') });
   return { facts, parts };
 }
@@ -423,6 +424,7 @@ function readmeText(input: {
   users: { usersRemapped: number | null; listed: boolean; why: string };
   runs: { run: number; runId: string; closedAs: string; events: number }[];
   redacted: number;
+  payloadKeyIds: string[];
   parts: EvidencePart[];
 }): string {
   const { facts, status } = input;
@@ -478,6 +480,11 @@ function readmeText(input: {
   lines.push(`POST-MIGRATION CHECKLIST: ${status.summary ? `${status.summary.checklist.length} items (checklist.txt)` : 'none (the migration has not migrated)'}`);
   lines.push(`RE-MAPPED USERS: ${input.users.usersRemapped ?? 'none (the migration has not migrated)'}; list ${input.users.listed ? 'included (users/remapped.csv)' : `not included: ${input.users.why}`}`);
   lines.push(`TEMPORAL HISTORY: ${input.runs.length} run(s), ${input.runs.reduce((n, r) => n + r.events, 0)} events (history/)` + (input.redacted > 0 ? `; ${input.redacted} SAS signatures replaced by sig=REDACTED, nothing else changed` : ''));
+  lines.push(
+    input.payloadKeyIds.length > 0
+      ? `  Payloads were encrypted in Temporal with key(s) ${input.payloadKeyIds.join(', ')}; they are included decoded.`
+      : '  Payloads were recorded unencrypted (no payload key).',
+  );
   lines.push('');
   lines.push('PARTS');
   for (const part of input.parts) lines.push(`  ${part.name}: ${part.about}`);

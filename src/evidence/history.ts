@@ -7,6 +7,7 @@ import type { History } from '@temporalio/common/lib/proto-utils';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import type { ValidationInfo } from '../contracts';
 import type { ServicePrepareResult } from '../service/migration-service';
+import { decodeHistoryPayloads } from '../codec/history';
 
 type HistoryEvent = NonNullable<History['events']>[number];
 type Payloads = { payloads?: unknown[] | null } | null | undefined;
@@ -19,6 +20,8 @@ export interface RunHistory {
   closedAs: 'Running' | 'Completed' | 'Failed' | 'Canceled' | 'Terminated' | 'TimedOut' | 'ContinuedAsNew';
   startedAt?: string;
   closedAt?: string;
+  /** the payload keys the run's encrypted payloads were written with (none: it holds plain payloads only) */
+  payloadKeyIds: string[];
 }
 
 /** A chain longer than this is not followed further (a continue-as-new happens every 10,000 events by default). */
@@ -39,7 +42,9 @@ export async function fetchEveryRun(client: Client, workflowId: string, runId: s
   const runs: RunHistory[] = [];
   while (next && runs.length < MAX_RUNS) {
     const history: History = await client.workflow.getHandle(workflowId, next).fetchHistory();
-    const run = describeRun(next, history);
+    // Decoded with the client's own codec: the pack holds what was recorded, readable.
+    const payloadKeyIds = await decodeHistoryPayloads(history, client.options.loadedDataConverter.payloadCodecs);
+    const run = { ...describeRun(next, history), payloadKeyIds };
     runs.push(run);
     const last: HistoryEvent | undefined = history.events?.[history.events.length - 1];
     next = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
@@ -47,7 +52,7 @@ export async function fetchEveryRun(client: Client, workflowId: string, runId: s
   return runs;
 }
 
-function describeRun(runId: string, history: History): RunHistory {
+function describeRun(runId: string, history: History): Omit<RunHistory, 'payloadKeyIds'> {
   const events = history.events ?? [];
   const last = events[events.length - 1];
   const closedAs: RunHistory['closedAs'] = !last

@@ -8,7 +8,7 @@ import { SimulatedMigrationService } from './simulated';
 
 export interface OpenedService {
   service: MigrationService;
-  /** set on the simulated back end, whose control plane also serves migrations started before the port */
+  /** set on the simulated back end, whose control plane the reconciler reads */
   simulated?: SimulatedMigrationService;
 }
 

@@ -184,6 +184,11 @@ export interface MigrationService {
   copyEnvironment(environmentId: string, copyId: string): Promise<EnvironmentCopy>;
   /** Removes a copy made by copyEnvironment, with its users and re-mappings; false when already gone. Refuses anything else. */
   removeEnvironmentCopy(copyId: string): Promise<boolean>;
+  /**
+   * A migration as the back end recorded it (its environment, tenants and how it ended), for checking a
+   * move-back's link to the migration it reverses; absent where the back end keeps no such record.
+   */
+  recordedMigration?(migrationId: string): Promise<{ environmentId: string; sourceTenantId: string; targetTenantId: string; status: string } | undefined>;
   /** Who a migration re-mapped, left out or left with a mailbox to reconfigure; undefined where the back end does not record it. */
   migrationPeople(migration: ServiceMigration): Promise<MigrationNames | undefined>;
   /**

@@ -263,6 +263,11 @@ export class SimulatedMigrationService implements MigrationService {
     return this.controlPlane.removeEnvironmentCopy(copyId);
   }
 
+  async recordedMigration(migrationId: string) {
+    const request = await this.controlPlane.getRequest(migrationId);
+    return request && { environmentId: request.environmentId, sourceTenantId: request.sourceTenantId, targetTenantId: request.targetTenantId, status: request.approvalStatus };
+  }
+
   async migrationPeople(migration: ServiceMigration): Promise<MigrationNames> {
     const [people, remaps] = await Promise.all([
       migrationPeople(this.controlPlane, migration),

@@ -38,7 +38,7 @@ import {
   requestMigrateSlotSignal,
   returnMigrateSlotSignal,
 } from '../contracts';
-import { tenantMigration } from './migration';
+import { tenantMigration } from './migration/workflow';
 import { continueAsNewOnTarget, newerVersionIsTarget } from './versioning';
 
 /** Children started in one workflow task: a few hundred commands at most, whatever the batch's size. */

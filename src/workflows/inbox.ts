@@ -3,7 +3,7 @@
 // the same name (the answer is the action's audit entry). One queue, taken one
 // action at a time by the migration; what cannot wait for it (a malformed
 // payload, a phase that takes no such action) is answered at once.
-import { condition, setHandler, uuid4 } from '@temporalio/workflow';
+import { condition, currentUpdateInfo, setHandler, uuid4 } from '@temporalio/workflow';
 import type { z } from 'zod';
 import { isEmail } from '../mapping/email';
 import {
@@ -195,7 +195,8 @@ export class Inbox {
           if (this.rules.answerAtOnce(action)) {
             return this.rules.refuse(action, actorOf(payload), this.rules.refusalNow(action)!, requestIdOf(payload));
           }
-          const replyTo = requestIdOf(payload) ?? uuid4();
+          // Keyed on the Update's own id: two Updates whose payloads name one requestId get an answer each.
+          const replyTo = currentUpdateInfo()?.id ?? requestIdOf(payload) ?? uuid4();
           this.waiting.add(replyTo);
           this.queue.push({ action, payload, replyTo });
           try {
@@ -207,12 +208,13 @@ export class Inbox {
           }
         },
         {
-          // Synchronous and without effects: a rejection here writes no history.
+          // Synchronous and without effects: a rejection here writes no history and does not count
+          // towards the run's Updates (while migrate runs, every action is rejected here).
           validator: (payload: unknown) => {
             const parsed = parseAction(action, payload);
             if (!parsed.ok) throw new Error(parsed.reason);
             const refusal = this.rules.refusalNow(action);
-            if (refusal && !this.rules.answerAtOnce(action)) throw new Error(refusal);
+            if (refusal) throw new Error(refusal);
           },
         },
       );

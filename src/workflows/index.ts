@@ -1,7 +1,7 @@
 // The workflow bundle's entry point: every workflow type the worker serves, each
 // with its Worker Versioning behaviour (pinned; src/workflows/versioning.ts says
 // which of them move to a newer version at continue-as-new).
-import { tenantMigration } from './migration';
+import { tenantMigration } from './migration/workflow';
 import { batchMigration } from './batch';
 import { reconcileMigrations } from './reconciler';
 import { notificationDelivery } from './notification-delivery';

@@ -152,7 +152,6 @@ class Rehearsal {
     const validation = await this.step('validation', 'Validate usermapping.csv', true, () =>
       activity('validateMapping', 'Validate usermapping.csv against the copy', VALIDATION)({
         migrationId: input.rehearsalId,
-        containerName: input.storage.containerName,
         storage: input.storage,
         sourceTenantId: assessment.sourceTenantId,
         targetTenantId: input.targetTenantId,
@@ -215,7 +214,7 @@ class Rehearsal {
       });
       report.copyRemoved = true;
     }
-    await activity('revokeMigrationStorage', "Revoke the SAS of the rehearsal's container")({ containerName: input.storage.containerName, storage: input.storage });
+    await activity('revokeMigrationStorage', "Revoke the SAS of the rehearsal's container")({ storage: input.storage });
     report.finishedAt = new Date().toISOString();
     this.currentStep = 'ended';
     this.show();

@@ -1,31 +1,19 @@
 // What operators see of a migration without opening it: the search attributes
 // (the Web UI's list filters and columns), the memo, and the current details.
 // One call per phase change writes them together.
-import { patched, setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { SearchAttributes, type MigrationStatus } from '../contracts';
 import { renderDetails } from './details';
 
 /**
- * Since this patch, a phase and the attributes that change with it are one upsert, and
+ * Shows the migration's phase, with the search attributes that change with it: one upsert, and
  * values the start already carried are not upserted again (fewer events, fewer visibility writes).
  */
-const ONE_UPSERT_PER_PHASE = 'one-upsert-per-phase';
-/** the migration's later patches that take this one's code without a marker of their own (migration.ts) */
-const LATER_PATCHES = ['local-role-checks', 'lean-history'];
-const onePerPhase = (): boolean => LATER_PATCHES.some((id) => patched(id)) || patched(ONE_UPSERT_PER_PHASE);
-
-/** Shows the migration's phase, with the search attributes that change with it. */
 export function showPhase(state: MigrationStatus, alongside: SearchAttributeUpdatePair[] = []): void {
   const phase = { key: SearchAttributes.phase, value: state.phase } as const;
-  if (onePerPhase()) {
-    const updates = [phase, ...alongside].filter((pair) => !carriesAlready(pair));
-    if (updates.length > 0) upsertSearchAttributes(updates as SearchAttributeUpdatePair[]);
-  } else {
-    // Migrations started before the change replay their upserts as they made them.
-    if (alongside.length > 0) upsertSearchAttributes(alongside);
-    upsertSearchAttributes([phase]);
-  }
+  const updates = [phase, ...alongside].filter((pair) => !carriesAlready(pair));
+  if (updates.length > 0) upsertSearchAttributes(updates as SearchAttributeUpdatePair[]);
   showDetails(state);
 }
 
@@ -37,9 +25,8 @@ export function showDetails(state: MigrationStatus): void {
 /** The source tenant and the names, once the migration has been assessed. */
 export function showAssessment(sourceTenantId: string, memo: Record<string, string>): void {
   const sourceTenant = { key: SearchAttributes.sourceTenantId, value: sourceTenantId } as const;
-  const onlyChanges = onePerPhase();
-  if (!onlyChanges || !carriesAlready(sourceTenant)) upsertSearchAttributes([sourceTenant]);
-  if (!onlyChanges || !carriesMemoAlready(memo)) upsertMemo(memo);
+  if (!carriesAlready(sourceTenant)) upsertSearchAttributes([sourceTenant]);
+  if (!carriesMemoAlready(memo)) upsertMemo(memo);
 }
 
 /**

@@ -221,6 +221,8 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
     const startWorker = async (): Promise<WorkerProcess> => {
       const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'worker.js')], {
         env: {
+          // Payload encryption is another test's subject (codec.test.ts, payload-encryption.test.ts).
+          T2T_PAYLOAD_ENCRYPTION: 'off',
           PATH: process.env.PATH,
           TEMPORAL_ADDRESS: server!.address,
           T2T_TASK_QUEUE: p.config.taskQueue,

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { loadConfig, Config } from '../../src/config';
 import { createControlPlane } from '../../src/controlplane/database';
@@ -28,11 +30,15 @@ export interface ProductOptions {
   durations?: Partial<Pick<Config, 'approvalTimeoutMs' | 'lockboxTimeoutMs' | 'prepareWindowMs' | 'checkBudgetMs' | 'continueAfterEvents'>>;
   /** wraps the control plane, e.g. to inject faults */
   wrapControlPlane?: (cp: ControlPlane) => ControlPlane;
+  /** wraps the audit log the worker writes, e.g. to make its database unavailable for a while */
+  wrapAuditLog?: (log: AuditLog) => AuditLog;
   remapBatchSize?: number;
   databaseUrl?: string;
   /** keep what the database holds (a restart), instead of loading the world */
   keepWorld?: boolean;
   taskQueue?: string;
+  /** the payload codec's data converter for the worker and the client (src/codec/); none: payloads in clear */
+  dataConverter?: DataConverter;
   /** the worker also serves the reconciler's workflow and activities, as the product's worker does */
   reconciler?: boolean;
   /**
@@ -76,6 +82,9 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
   const storage = new MigrationStorage(config.storageConnectionString);
   const auditLog = await openAuditLog(config.databaseUrl);
   const bundle = await workflowBundle();
+  const client = options.dataConverter
+    ? new Client({ connection: options.env.connection, namespace: options.env.namespace ?? 'default', dataConverter: options.dataConverter })
+    : options.env.client;
 
   let running: { worker: Worker; done: Promise<void> } | undefined;
   const product: Product = {
@@ -84,12 +93,12 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
     controlPlane: realControlPlane,
     storage,
     client: new MigrationClient({
-      client: options.env.client,
+      client,
       config,
       service: new SimulatedMigrationService({ controlPlane: realControlPlane, storage, sasValidityMs: config.sasValidityMs, remapBatchSize: config.remapBatchSize }),
       ackTimeoutMs: 120_000,
       auditLog,
-      publish: refusalPublisher(options.env.client, config),
+      publish: refusalPublisher(client, config),
     }),
     worker: undefined as unknown as Worker,
     async startWorker() {
@@ -97,11 +106,12 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
         config,
         connection: options.env.nativeConnection,
         controlPlane,
-        auditLog,
+        auditLog: options.wrapAuditLog ? options.wrapAuditLog(auditLog) : auditLog,
         storage,
         workflowBundle: bundle,
         remapBatchSize: options.remapBatchSize,
-        ...(options.reconciler ? { reconciler: { client: options.env.client } } : {}),
+        ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+        ...(options.reconciler ? { reconciler: { client } } : {}),
       });
       const done = worker.run();
       running = { worker, done };

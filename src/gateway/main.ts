@@ -1,0 +1,36 @@
+// The action gateway on its own (`npm run gateway`), for compose and clusters:
+// tokens from the configured issuer, TLS when T2T_GATEWAY_TLS_CERT and
+// T2T_GATEWAY_TLS_KEY name PEM files.
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '../config';
+import { describeError } from '../errors';
+import { createGateway } from './server';
+import { loadGatewayKey } from './keys';
+import { createTokenVerifier } from '../identity/token-verifier';
+import { ActionSigner } from '../identity/action-signer';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const { signIn } = config;
+  const tls = signIn.gatewayTls ? { cert: readFileSync(signIn.gatewayTls.certFile, 'utf8'), key: readFileSync(signIn.gatewayTls.keyFile, 'utf8') } : undefined;
+  const verifier = createTokenVerifier({
+    issuers: [signIn.authority],
+    audience: signIn.api,
+    ...(signIn.sandbox ? { ca: readFileSync(signIn.sandboxCertificateFile, 'utf8') } : {}),
+  });
+  const signer = new ActionSigner([loadGatewayKey({ keyFile: signIn.gatewayKeyFile, dataDir: config.dataDir })]);
+  const app = await createGateway({ verifier, signer, ...(tls ? { tls } : {}) });
+  const i = signIn.gatewayAddress.lastIndexOf(':');
+  await app.listen({ host: signIn.gatewayAddress.slice(0, i) || '0.0.0.0', port: Number(signIn.gatewayAddress.slice(i + 1)) });
+  console.log(`action gateway on ${tls ? 'https' : 'http'}://${signIn.gatewayAddress}, tokens from ${signIn.authority}`);
+  const stop = () => void app.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(`t2t gateway: ${describeError(err)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,53 @@
+// The embedded stack's identity provider, wired to the control plane's world:
+// what `npm start` and the tests start.
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config';
+import type { ControlPlane } from '../controlplane/control-plane';
+import { startLocalProvider, type LocalProvider, type LocalProviderOptions, type SandboxUser } from './local-provider';
+import { ensureSandboxCertificate } from './sandbox-tls';
+
+/** A world user by name, in whichever tenant has them; read at each sign-in, so a reloaded world counts at once. */
+export function worldUserFinder(controlPlane: ControlPlane): (upn: string) => Promise<SandboxUser | undefined> {
+  return async (upn) => {
+    for (const tenant of await controlPlane.listTenants()) {
+      const user = await controlPlane.getTenantUser(tenant.id, upn);
+      if (user) return { tenantId: user.tenantId, upn: user.upn, enabled: user.enabled };
+    }
+    return undefined;
+  };
+}
+
+/** Starts the provider on localhost at the configured port (0 in tests: any free one). */
+export async function startSandboxIdentity(
+  config: Config,
+  controlPlane: ControlPlane,
+  options: { port?: number; ttl?: LocalProviderOptions['ttl'] } = {},
+): Promise<LocalProvider> {
+  const tls = await ensureSandboxCertificate(config.dataDir);
+  return startLocalProvider({
+    host: '127.0.0.1',
+    port: options.port ?? config.signIn.sandboxPort,
+    ttl: options.ttl,
+    dataDir: config.dataDir,
+    tls,
+    findUser: worldUserFinder(controlPlane),
+    clientId: config.signIn.clientId,
+    api: config.signIn.api,
+  });
+}
+
+/** The action gateway as the embedded stack runs it: tokens from the configured issuer, the data folder's key. */
+export async function startSandboxGateway(config: Config, issuer: string): Promise<{ address: string; close: () => Promise<void> }> {
+  const { createGateway } = await import('../gateway/server');
+  const { loadGatewayKey } = await import('../gateway/keys');
+  const { createTokenVerifier } = await import('./token-verifier');
+  const { ActionSigner } = await import('./action-signer');
+  const ca = config.signIn.sandbox ? readFileSync(config.signIn.sandboxCertificateFile, 'utf8') : undefined;
+  const verifier = createTokenVerifier({ issuers: [issuer], audience: config.signIn.api, ...(ca ? { ca } : {}) });
+  const signer = new ActionSigner([loadGatewayKey({ keyFile: config.signIn.gatewayKeyFile, dataDir: config.dataDir })]);
+  const app = await createGateway({ verifier, signer });
+  const i = config.signIn.gatewayAddress.lastIndexOf(':');
+  const host = config.signIn.gatewayAddress.slice(0, i).replace(/^\[|\]$/g, '');
+  await app.listen({ host: host === 'localhost' ? '127.0.0.1' : host, port: Number(config.signIn.gatewayAddress.slice(i + 1)) });
+  return { address: `http://${config.signIn.gatewayAddress}`, close: () => app.close() };
+}
