@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { Command, Option } from 'commander';
 import type { CommandRuntime } from '../cli';
-import { UserError } from '../migrations';
-import { loadConfig } from '../../config';
+import { UserError } from '../user-error';
+
 
 const ACTIONS = ['approve', 'deny', 'approveLockbox', 'prepare', 'migrate', 'cancel'] as const;
 
@@ -20,7 +20,8 @@ export function registerSignCommands(program: Command, runtime: CommandRuntime, 
     .addOption(new Option('--target-tenant <id>', 'prepare, migrate: the target tenant'))
     .addOption(new Option('--mapping-container <uri>', 'prepare: the mapping container'))
     .action(async (action: (typeof ACTIONS)[number], options: { migrationId: string; reason?: string; targetTenant?: string; mappingContainer?: string }) => {
-      const config = loadConfig(env);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const config = (require('../../config') as typeof import('../../config')).loadConfig(env);
       const { currentSignIn } = await import('../../identity/sign-in');
       const who = await currentSignIn(config.signIn).catch((err: unknown) => {
         throw new UserError((err as Error).message);
