@@ -4,6 +4,7 @@
 // a running migration, a denied one, one terminated outside the product, by either
 // id, and the same one-line refusal for an id no migration has.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,12 +17,18 @@ import { startTestAzurite, RunningAzurite } from './helpers/azurite';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product } from './helpers/product';
 import { READ_TYPES } from '../src/client/lean/read-api';
-import { LeanTemporal, decodePayload } from '../src/client/lean/lean-temporal';
+import { LeanTemporal, decodePayload, encodePayload } from '../src/client/lean/lean-temporal';
+import { AesGcmPayloadCodec, KeylessPayloadCodec } from '../src/codec/aes-gcm-codec';
+import { parseKeyRing } from '../src/codec/keys';
 import { leanList, leanStatus } from '../src/client/lean/lean-status';
 import { leanAct } from '../src/client/lean/lean-action';
 import { findRun } from '../src/client/status-reader';
 import { migrationListQuery, type ListedRun } from '../src/client/status-reader';
 import { migrationWorkflowId } from '../src/contracts';
+
+// Every migration here is written encrypted, as the product writes them: the lean path reads and sends through the codec.
+const keys = `k-lean-${randomBytes(2).toString('hex')}:${randomBytes(32).toString('base64')}`;
+const codec = new AesGcmPayloadCodec(parseKeyRing(keys, 'test keys'));
 
 describe('the lean status reader', () => {
   it("reads every field with Temporal's own number and type (@temporalio/proto's descriptor)", () => {
@@ -47,15 +54,21 @@ describe('the lean status reader', () => {
     }
   });
 
-  it('decodes JSON payloads and nothing else, in one function', () => {
+  it('decodes payloads through the payload codec, then JSON and nothing else', async () => {
+    const clear = new KeylessPayloadCodec();
     const meta = (encoding: string) => ({ encoding: Buffer.from(encoding) });
-    assert.deepEqual(decodePayload({ metadata: meta('json/plain'), data: Buffer.from('{"phase":"Approved"}') }), { phase: 'Approved' });
-    assert.equal(decodePayload({ metadata: meta('binary/null') }), undefined);
-    assert.throws(() => decodePayload({ metadata: meta('binary/encrypted'), data: Buffer.from('x') }), /binary\/encrypted/);
+    assert.deepEqual(await decodePayload(clear, { metadata: meta('json/plain'), data: Buffer.from('{"phase":"Approved"}') }), { phase: 'Approved' });
+    assert.equal(await decodePayload(clear, { metadata: meta('binary/null') }), undefined);
+    await assert.rejects(decodePayload(clear, { metadata: meta('binary/protobuf'), data: Buffer.from('x') }), /binary\/protobuf/);
+    const encrypted = await encodePayload(codec, { actor: 'admin@fabrikam.com' });
+    assert.notEqual(Buffer.from(encrypted.metadata!.encoding).toString(), 'json/plain');
+    assert.ok(!Buffer.from(encrypted.data!).toString().includes('fabrikam'));
+    assert.deepEqual(await decodePayload(codec, encrypted), { actor: 'admin@fabrikam.com' });
+    await assert.rejects(decodePayload(clear, encrypted), /encrypted .* no payload keys are configured here/);
   });
 
   it('leaves TLS and API-key connections to the Temporal client', () => {
-    const config = { temporalAddress: 'localhost:7233', namespace: 'default' } as never;
+    const config = { temporalAddress: 'localhost:7233', namespace: 'default', payload: {}, dataDir: '/nonexistent' } as never;
     assert.equal(LeanTemporal.open(config, { TEMPORAL_API_KEY: 'k' }), undefined);
     assert.equal(LeanTemporal.open(config, { TEMPORAL_TLS: 'true' }), undefined);
     const plain = LeanTemporal.open(config, {});
@@ -74,7 +87,7 @@ describe('the lean status reader against the dev server @integration', function 
   before(async () => {
     [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
     w = makeTestWorld({ users: 2, environments: 5 });
-    p = await startProduct({ env, azurite, world: w.world });
+    p = await startProduct({ env, azurite, world: w.world, dataConverter: { payloadCodecs: [codec] } });
   });
   after(async () => {
     await p?.stop();
@@ -82,7 +95,7 @@ describe('the lean status reader against the dev server @integration', function 
   });
 
   // The product's own config reaches Temporal through the test's client; the reader dials the dev server.
-  const config = () => ({ ...p.config, temporalAddress: env.address });
+  const config = () => ({ ...p.config, temporalAddress: env.address, payload: { keys } });
 
   /** the migration the lean path approved */
   let approvedTargetId: string;
@@ -92,7 +105,7 @@ describe('the lean status reader against the dev server @integration', function 
   const t2t = (node: string[], args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [...node, path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js'), ...args], {
-        env: { PATH: process.env.PATH ?? '', TEMPORAL_ADDRESS: env.address, T2T_TASK_QUEUE: p.config.taskQueue, T2T_DATABASE_URL: p.config.databaseUrl, T2T_DATA_DIR: p.config.dataDir },
+        env: { PATH: process.env.PATH ?? '', TEMPORAL_ADDRESS: env.address, T2T_TASK_QUEUE: p.config.taskQueue, T2T_DATABASE_URL: p.config.databaseUrl, T2T_DATA_DIR: p.config.dataDir, T2T_PAYLOAD_KEYS: keys },
       }, (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
     });
 

@@ -6,7 +6,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
 import type { KeyRing } from './keys';
 
 export const ENCODING = 'binary/encrypted';
@@ -25,6 +24,16 @@ export const COMPRESS_ABOVE_BYTES = 1024;
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 const text = (bytes: Uint8Array | null | undefined) => (bytes ? Buffer.from(bytes).toString('utf8') : undefined);
+
+/**
+ * Temporal's Payload message, loaded when a payload is first encrypted or decrypted: the
+ * package builds a reflection of Temporal's whole API, which a `t2t` reading payloads in
+ * clear (or through the lean path without keys) never needs.
+ */
+function payloadMessage(): typeof import('@temporalio/proto').temporal.api.common.v1.Payload {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('@temporalio/proto') as typeof import('@temporalio/proto')).temporal.api.common.v1.Payload;
+}
 
 export class PayloadDecodeError extends Error {
   override name = 'PayloadDecodeError';
@@ -56,7 +65,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 
   encodeOne(payload: Payload): Payload {
-    const serialised = temporal.api.common.v1.Payload.encode(payload).finish();
+    const serialised = payloadMessage().encode(payload).finish();
     const compressed = serialised.length > COMPRESS_ABOVE_BYTES ? deflateSync(serialised) : undefined;
     // Kept only when it is smaller: an already compressed file gains nothing.
     const useCompressed = compressed !== undefined && compressed.length < serialised.length;
@@ -101,7 +110,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       throw new PayloadDecodeError(`payload compressed with '${encryption.compression}', which this codec does not know (only ${COMPRESSION})`);
     }
     const serialised = encryption.compression ? inflateSync(plain) : plain;
-    return temporal.api.common.v1.Payload.decode(serialised);
+    return payloadMessage().decode(serialised);
   }
 }
 

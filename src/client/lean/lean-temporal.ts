@@ -6,6 +6,7 @@
 // payload codec plugs in. Only plain connections: with TLS or an API key
 // (temporal-connection.ts) the Temporal client answers.
 import type { Type } from 'protobufjs';
+import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { Config } from '../../config';
 import { temporalConnectionOptions } from '../../temporal-connection';
 import os from 'node:os';
@@ -19,19 +20,22 @@ interface RawPayload {
 }
 
 /**
- * A payload as the workflow's data converter wrote it, decoded: JSON (json/plain) or nothing
- * (binary/null). The one decode step of this path: a payload codec goes here.
+ * A payload as the workflow's data converter wrote it, decoded: the payload codec's decode
+ * (src/codec/: decryption), then JSON (json/plain) or nothing (binary/null). The one decode
+ * step of this path.
  */
-export function decodePayload(payload: RawPayload | undefined): unknown {
+export async function decodePayload(codec: PayloadCodec, raw: RawPayload | undefined): Promise<unknown> {
+  const payload = raw && ((await codec.decode([raw as Payload]))[0] as RawPayload);
   const encoding = payload?.metadata?.encoding && Buffer.from(payload.metadata.encoding).toString();
   if (!payload || encoding === 'binary/null') return undefined;
   if (encoding !== 'json/plain') throw new Error(`a payload in encoding '${encoding}', which this reader does not decode`);
   return JSON.parse(Buffer.from(payload.data ?? []).toString('utf8'));
 }
 
-/** A value as the workflow's data converter reads it: JSON (json/plain). The one encode step of this path. */
-export function encodePayload(value: unknown): RawPayload {
-  return { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(JSON.stringify(value)) };
+/** A value as the workflow's data converter reads it: JSON (json/plain), then the payload codec's encode. The one encode step of this path. */
+export async function encodePayload(codec: PayloadCodec, value: unknown): Promise<RawPayload> {
+  const [encoded] = await codec.encode([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(JSON.stringify(value)) }]);
+  return encoded as RawPayload;
 }
 
 /** A search attribute's value: the server's own JSON, never passed through a codec. */
@@ -70,16 +74,25 @@ export class LeanTemporal implements TemporalReads {
     private readonly grpc: GrpcChannel,
     private readonly types: (name: string) => Type,
     private readonly namespace: string,
+    private readonly codec: PayloadCodec,
   ) {}
 
   /** A reader for this configuration, or undefined when the connection needs TLS or an API key. */
   static open(config: Config, env: NodeJS.ProcessEnv = process.env): LeanTemporal | undefined {
     const options = temporalConnectionOptions(config, env);
     if (options.tls || options.apiKey || options.metadata) return undefined;
+    let codec: PayloadCodec;
+    try {
+      // The same codec the Temporal client's path uses (context.ts); a key problem is its one line there.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      codec = (require('../../codec') as typeof import('../../codec')).payloadProtection(config, 'client').codec;
+    } catch {
+      return undefined;
+    }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Root } = require('protobufjs/light') as typeof import('protobufjs');
     const root = Root.fromJSON(readDescriptor());
-    return new LeanTemporal(new GrpcChannel(options.address), (name) => root.lookupType(name), config.namespace);
+    return new LeanTemporal(new GrpcChannel(options.address), (name) => root.lookupType(name), config.namespace, codec);
   }
 
   close(): void {
@@ -101,12 +114,12 @@ export class LeanTemporal implements TemporalReads {
             namespace: this.namespace,
             workflowExecution: { workflowId: run.workflowId, runId: run.runId ?? '' },
             waitPolicy: { lifecycleStage: UPDATE_STAGE_COMPLETED },
-            request: { meta: { updateId, identity: `${process.pid}@${os.hostname()}` }, input: { name, args: { payloads: [encodePayload(arg)] } } },
+            request: { meta: { updateId, identity: `${process.pid}@${os.hostname()}` }, input: { name, args: { payloads: [await encodePayload(this.codec, arg)] } } },
           },
           UPDATE_CALL_MS,
         );
         if (reply.outcome?.failure) return { failure: reply.outcome.failure.message ?? '' };
-        if (reply.outcome?.success) return { value: decodePayload(reply.outcome.success.payloads?.[0]) };
+        if (reply.outcome?.success) return { value: await decodePayload(this.codec, reply.outcome.success.payloads?.[0]) };
       } catch (err) {
         if (!(err instanceof GrpcCallError) || err.code !== DEADLINE_EXCEEDED) throw err;
       }
@@ -126,7 +139,7 @@ export class LeanTemporal implements TemporalReads {
     let nextPageToken: Uint8Array | undefined;
     do {
       const page = await this.call<{ executions?: RawInfo[]; nextPageToken?: Uint8Array }>('ListWorkflowExecutions', { namespace: this.namespace, query, nextPageToken });
-      for (const info of page.executions ?? []) runs.push(listedRun(info));
+      for (const info of page.executions ?? []) runs.push(await listedRun(this.codec, info));
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken);
     return runs;
@@ -140,7 +153,7 @@ export class LeanTemporal implements TemporalReads {
     });
     // The Temporal client says why a query was rejected in its own words: let it.
     if (reply.queryRejected) throw new Error(`query rejected (${EXECUTION_STATUS[reply.queryRejected.status ?? 0]})`);
-    return decodePayload(reply.queryResult?.payloads?.[0]);
+    return decodePayload(this.codec, reply.queryResult?.payloads?.[0]);
   }
 
   async describe(run: RunRef): Promise<RunDescription> {
@@ -148,7 +161,7 @@ export class LeanTemporal implements TemporalReads {
       namespace: this.namespace,
       execution: { workflowId: run.workflowId, runId: run.runId ?? '' },
     });
-    const listed = listedRun(reply.workflowExecutionInfo ?? {});
+    const listed = await listedRun(this.codec, reply.workflowExecutionInfo ?? {});
     return { workflowId: listed.workflowId, runId: listed.runId, statusName: listed.statusName, closeTime: listed.closeTime };
   }
 
@@ -177,7 +190,7 @@ interface RawEvent {
   workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string };
 }
 
-function listedRun(info: RawInfo): ListedRun {
+async function listedRun(codec: PayloadCodec, info: RawInfo): Promise<ListedRun> {
   const attributes = info.searchAttributes?.indexedFields ?? {};
   const memo = info.memo?.fields;
   return {
@@ -187,6 +200,6 @@ function listedRun(info: RawInfo): ListedRun {
     startTime: dateOf(info.startTime) ?? new Date(0),
     closeTime: dateOf(info.closeTime),
     keyword: (name) => searchAttributeValue(attributes[name]) as string | undefined,
-    memo: memo ? Object.fromEntries(Object.entries(memo).map(([key, payload]) => [key, decodePayload(payload)])) : undefined,
+    memo: memo ? Object.fromEntries(await Promise.all(Object.entries(memo).map(async ([key, payload]) => [key, await decodePayload(codec, payload)]))) : undefined,
   };
 }
