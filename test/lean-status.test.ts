@@ -18,7 +18,7 @@ import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product } from './helpers/product';
 import { READ_TYPES } from '../src/client/lean/read-api';
 import { LeanTemporal, decodePayload, encodePayload } from '../src/client/lean/lean-temporal';
-import { AesGcmPayloadCodec, KeylessPayloadCodec } from '../src/codec/aes-gcm-codec';
+import { AesGcmPayloadCodec, KeylessPayloadCodec, PAYLOAD_DESCRIPTOR } from '../src/codec/aes-gcm-codec';
 import { parseKeyRing } from '../src/codec/keys';
 import { leanList, leanStatus } from '../src/client/lean/lean-status';
 import { leanAct } from '../src/client/lean/lean-action';
@@ -52,6 +52,20 @@ describe('the lean status reader', () => {
         }
       }
     }
+  });
+
+  it("the codec's Payload message: the same bytes as @temporalio/proto's, both ways", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const full = (require('@temporalio/proto/protos/json-module') as Root).lookupType('temporal.api.common.v1.Payload');
+    const lean = Root.fromJSON(PAYLOAD_DESCRIPTOR).lookupType('Payload');
+    const payload = {
+      metadata: { encoding: Buffer.from('json/plain'), messageType: Buffer.from('x') },
+      data: Buffer.from('{"a":1}'),
+      externalPayloads: [{ sizeBytes: 1234 }],
+    };
+    const bytes = Buffer.from(full.encode(full.fromObject(payload)).finish());
+    assert.deepEqual(Buffer.from(lean.encode(lean.fromObject(payload)).finish()), bytes);
+    assert.deepEqual(lean.toObject(lean.decode(bytes), { longs: Number }), full.toObject(full.decode(bytes), { longs: Number }));
   });
 
   it('decodes payloads through the payload codec, then JSON and nothing else', async () => {

@@ -2,7 +2,7 @@
 // migration found and its Update sent through the lean reader, then its status
 // read. Whatever is not an accepted action — the validator's refusal (which the
 // client records in the audit trail and notifies), a run that ended or continued
-// as new, a migration older than Updates, any fault — is handed to the Temporal
+// as new, any fault — is handed to the Temporal
 // client's path with the same request id, so an Update the server already ran is
 // answered from its record, never run twice.
 import { randomUUID } from 'node:crypto';
