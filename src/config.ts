@@ -306,6 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.T2T_PAYLOAD_ENCRYPTION === 'off' && (e.T2T_PAYLOAD_KEYS || e.T2T_PAYLOAD_KEYS_FILE)) {
     throw new ConfigError('configuration: T2T_PAYLOAD_ENCRYPTION: is off while payload keys are configured; unset one of them');
+  }
   if (Boolean(e.T2T_GATEWAY_TLS_CERT) !== Boolean(e.T2T_GATEWAY_TLS_KEY)) {
     throw new ConfigError('configuration: T2T_GATEWAY_TLS_CERT and T2T_GATEWAY_TLS_KEY: set both, or neither');
   }
