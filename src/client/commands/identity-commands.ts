@@ -5,13 +5,15 @@
 // these commands runs: other commands start as fast as before.
 import { Command, Option } from 'commander';
 import type { CommandRuntime } from '../cli';
-import { UserError } from '../migrations';
-import { loadConfig, type Config } from '../../config';
+import { UserError } from '../user-error';
+import type { Config } from '../../config';
 import type { SignedIn } from '../../identity/sign-in';
 import { existsSync, readFileSync } from 'node:fs';
 
 export function registerIdentityCommands(program: Command, runtime: CommandRuntime, env: NodeJS.ProcessEnv = process.env): void {
-  const config = (): Config => loadConfig(env);
+  // The configuration's schema (zod) loads when a command of these runs, not with `t2t --help`.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const config = (): Config => (require('../../config') as typeof import('../../config')).loadConfig(env);
 
   program
     .command('login')

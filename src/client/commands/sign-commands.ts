@@ -5,8 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Command, Option } from 'commander';
 import type { CommandRuntime } from '../cli';
-import { UserError } from '../migrations';
-import { loadConfig } from '../../config';
+import { UserError } from '../user-error';
 
 const ACTIONS = ['approve', 'deny', 'approveLockbox', 'prepare', 'migrate', 'cancel'] as const;
 
@@ -20,6 +19,7 @@ export function registerSignCommands(program: Command, runtime: CommandRuntime, 
     .addOption(new Option('--target-tenant <id>', 'prepare, migrate: the target tenant'))
     .addOption(new Option('--mapping-container <uri>', 'prepare: the mapping container'))
     .action(async (action: (typeof ACTIONS)[number], options: { migrationId: string; reason?: string; targetTenant?: string; mappingContainer?: string }) => {
+      const { loadConfig } = await import('../../config');
       const config = loadConfig(env);
       const { currentSignIn } = await import('../../identity/sign-in');
       const who = await currentSignIn(config.signIn).catch((err: unknown) => {
