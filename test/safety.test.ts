@@ -237,6 +237,31 @@ describe('safe under Temporal\'s own tools @integration', function () {
       await p.client.actOn(await p.client.find(real.migrationId), 'cancel', { actor: w.sourceAdmin });
     }));
 
+  it('a start that names a batch which did not start it is refused and audited, and nothing is done', () =>
+    withProduct({}, async (p, w) => {
+      // As an operator would try it: `temporal workflow start --type tenantMigration` with `batch.workflowId` set,
+      // to take a batch's migrate slot or to be counted in it. Temporal records who started a run: no parent here.
+      const [migrationId, targetMigrationId] = [randomUUID(), randomUUID()];
+      const input: MigrationInput = {
+        migrationId,
+        targetMigrationId,
+        environmentId: w.environmentId,
+        targetTenantId: w.target,
+        submittedBy: w.sourceAdmin,
+        approvalTimeoutMs: p.config.approvalTimeoutMs,
+        lockboxTimeoutMs: p.config.lockboxTimeoutMs,
+        prepareWindowMs: p.config.prepareWindowMs,
+        batch: { workflowId: 't2t-batch-not-its-parent' },
+      };
+      const handle = await env.client.workflow.start(MIGRATION_WORKFLOW_TYPE, { taskQueue: p.config.taskQueue, workflowId: migrationWorkflowId(w.environmentId), args: [input] });
+      const ended = await p.client.waitForStatus(handle, (s) => isFinalPhase(s.phase), 30_000);
+      assert.equal(ended.phase, 'Failed');
+      assert.equal(ended.reason, 'submit refused: the start names batch t2t-batch-not-its-parent, which did not start it; nothing was done');
+      assert.equal(await p.controlPlane.getRequest(migrationId), undefined, 'no request was registered with the service');
+      const trail = await p.auditLog.list(migrationId);
+      assert.deepEqual(trail.map((e) => [e.action, e.actor, e.outcome]), [['submit', w.sourceAdmin, 'refused']], 'the refusal is in the audit trail');
+    }));
+
   it("a move-back link in the input is checked against what was recorded: one naming a migration that never moved the environment is refused", () =>
     withProduct({}, async (p, w) => {
       const forged = randomUUID();

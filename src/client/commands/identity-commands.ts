@@ -11,7 +11,7 @@ import type { SignedIn } from '../../identity/sign-in';
 import { existsSync, readFileSync } from 'node:fs';
 
 export function registerIdentityCommands(program: Command, runtime: CommandRuntime, env: NodeJS.ProcessEnv = process.env): void {
-  // The configuration's schema loads when one of these commands runs, not with `t2t --help`.
+  // The configuration's schema (zod) loads when a command of these runs, not with `t2t --help`.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const config = (): Config => (require('../../config') as typeof import('../../config')).loadConfig(env);
 

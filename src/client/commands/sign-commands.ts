@@ -7,7 +7,6 @@ import { Command, Option } from 'commander';
 import type { CommandRuntime } from '../cli';
 import { UserError } from '../user-error';
 
-
 const ACTIONS = ['approve', 'deny', 'approveLockbox', 'prepare', 'migrate', 'cancel'] as const;
 
 export function registerSignCommands(program: Command, runtime: CommandRuntime, env: NodeJS.ProcessEnv = process.env): void {
@@ -20,8 +19,8 @@ export function registerSignCommands(program: Command, runtime: CommandRuntime, 
     .addOption(new Option('--target-tenant <id>', 'prepare, migrate: the target tenant'))
     .addOption(new Option('--mapping-container <uri>', 'prepare: the mapping container'))
     .action(async (action: (typeof ACTIONS)[number], options: { migrationId: string; reason?: string; targetTenant?: string; mappingContainer?: string }) => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const config = (require('../../config') as typeof import('../../config')).loadConfig(env);
+      const { loadConfig } = await import('../../config');
+      const config = loadConfig(env);
       const { currentSignIn } = await import('../../identity/sign-in');
       const who = await currentSignIn(config.signIn).catch((err: unknown) => {
         throw new UserError((err as Error).message);

@@ -41,8 +41,11 @@ export async function runToAnEnd(m: Migration, steps: () => Promise<void>): Prom
  * is done: no service, batch or storage is told of a migration that never was.
  */
 export async function refuseForgedStart(m: Migration): Promise<MigrationStatus> {
-  const reason = 'submit refused: the start carried the state of a migration in progress, which only a run continued from that migration may carry; nothing was done';
-  m.record('submit', m.input.submittedBy, 'refused', reason, undefined, 'a start with carried state, not continued from the migration');
+  const [reason, detail] =
+    m.forged === 'batch link'
+      ? [`submit refused: the start names batch ${m.input.batch!.workflowId}, which did not start it; nothing was done`, 'a start naming a batch that is not its parent']
+      : ['submit refused: the start carried the state of a migration in progress, which only a run continued from that migration may carry; nothing was done', 'a start with carried state, not continued from the migration'];
+  m.record('submit', m.input.submittedBy, 'refused', reason, undefined, detail);
   m.state.reason = reason;
   m.setPhase('Failed');
   await condition(allHandlersFinished);

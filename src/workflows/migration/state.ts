@@ -42,8 +42,11 @@ export class Migration {
    * (anyone can start a workflow with any input) is not trusted: see `forged`.
    */
   readonly resumed?: CarriedMigration & CarriedNotifications;
-  /** the input carried state, but this run did not continue from an earlier run of the migration */
-  readonly forged: boolean;
+  /**
+   * What the start claimed that nothing recorded: carried state in a run that did not continue from
+   * an earlier run of the migration, or a batch that did not start it (Temporal records the parent).
+   */
+  readonly forged?: 'carried state' | 'batch link';
   /** the ids of the actions handled most recently, oldest first */
   private readonly handledIds: string[] = [];
   private readonly handled = new Set<string>();
@@ -71,7 +74,9 @@ export class Migration {
     });
     // Only continue-as-new (the workflow's own doing) starts a run that continues from another.
     const continued = workflowInfo().continuedFromExecutionRunId !== undefined;
-    this.forged = input.resume !== undefined && !continued;
+    // A batch's migration is its child: the parent Temporal recorded is the batch the input names.
+    const batchLinkForged = input.batch !== undefined && workflowInfo().parent?.workflowId !== input.batch.workflowId;
+    this.forged = input.resume !== undefined && !continued ? 'carried state' : batchLinkForged ? 'batch link' : undefined;
     const resume = continued ? (input.resume as (CarriedMigration & CarriedNotifications) | undefined) : undefined;
     this.resumed = resume;
     if (resume) {
