@@ -120,6 +120,9 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     T2T_DATA_DIR: path.join(dir, 'data'),
+    // Payloads in clear: the temporal CLI reads encrypted ones only through a codec endpoint, and
+    // the comparison is of the two clients' own work (t2t's codec is AES-GCM in node:crypto).
+    T2T_PAYLOAD_ENCRYPTION: 'off',
     TEMPORAL_ADDRESS: address,
     T2T_UI_PORT: String(uiPort),
     AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=http://127.0.0.1:${blobPort}/${DEV_ACCOUNT};`,

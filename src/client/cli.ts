@@ -46,6 +46,8 @@ import { registerSignCommands } from './commands/sign-commands';
 export interface CommandRuntime {
   context: () => CommandContext;
   printer: () => Printer;
+  /** the environment the command reads its settings from */
+  env: NodeJS.ProcessEnv;
   /** a result that is not a success (validation failed, errors found): exit 1 after printing */
   setExitCode: (code: number) => void;
 }
@@ -62,6 +64,7 @@ export function buildProgram(runtime: { out?: (s: string) => void; env?: NodeJS.
   let context: CommandContext | undefined;
   let exitCode = 0;
   const shared: CommandRuntime = {
+    env: runtime.env ?? process.env,
     setExitCode: (code) => {
       exitCode = code;
     },

@@ -2,11 +2,10 @@
 // latest runs of a batch's migrations from visibility (see run-closure.ts).
 import type { Client } from '@temporalio/client';
 import type { Phase } from '../contracts';
-import { phaseOfUnfinishedRun, SearchAttributes } from '../contracts';
+import { SearchAttributes } from '../contracts';
 import type { RunClosure } from './run-closure';
-
-/** Only the close event of a run's history. */
-const HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT = 2;
+import { closureOfRun } from './status-reader';
+import { clientReads } from './client-reads';
 
 /** The closure of a run Temporal reports as closed by `runStatus`, or undefined for every other run. */
 export async function runClosureOf(
@@ -14,26 +13,7 @@ export async function runClosureOf(
   run: { workflowId: string; runId?: string; runStatus: string; closeTime?: Date },
   whilePhase?: Phase,
 ): Promise<RunClosure | undefined> {
-  if (!phaseOfUnfinishedRun(run.runStatus)) return undefined;
-  const how: RunClosure['how'] = run.runStatus === 'TIMED_OUT' ? 'timed out' : run.runStatus === 'FAILED' ? 'failed' : 'terminated';
-  const closure: RunClosure = { how, at: run.closeTime?.toISOString() ?? '', ...(whilePhase ? { whilePhase } : {}) };
-  const history = await client.workflowService
-    .getWorkflowExecutionHistory({
-      namespace: client.options.namespace,
-      execution: { workflowId: run.workflowId, ...(run.runId ? { runId: run.runId } : {}) },
-      historyEventFilterType: HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
-    })
-    .catch(() => undefined);
-  const event = history?.history?.events?.[0];
-  if (event?.eventTime?.seconds != null) {
-    closure.at = new Date(Number(event.eventTime.seconds) * 1000 + Math.floor((event.eventTime.nanos ?? 0) / 1e6)).toISOString();
-  }
-  const terminated = event?.workflowExecutionTerminatedEventAttributes;
-  if (terminated?.identity) closure.by = terminated.identity;
-  if (terminated?.reason) closure.reason = terminated.reason;
-  const failure = event?.workflowExecutionFailedEventAttributes?.failure?.message;
-  if (failure) closure.reason = failure;
-  return closure;
+  return closureOfRun(clientReads(client), run, whilePhase);
 }
 
 /**

@@ -14,7 +14,6 @@ import {
   MIGRATION_WORKFLOW_TYPE,
   MigrationInput,
   MigrationStatus,
-  Phase,
   SearchAttributes,
   approveLockboxUpdate,
   approveUpdate,
@@ -28,12 +27,12 @@ import {
   submittedUpdate,
   initialSearchAttributes,
   isFinalPhase,
-  phaseOfUnfinishedRun,
 } from '../contracts';
 import { checkEligibility } from '../migration/eligibility';
 import { authorizeAction } from '../migration/authorization';
 import type { ReportedStatus } from './run-closure';
-import { runClosureOf } from './closed-runs';
+import { clientReads, handleReads } from './client-reads';
+import { findRun, latestRunOf, migrationListQuery, statusOfRun, withReversal, type ListedRun } from './status-reader';
 import { BATCH_WORKFLOW_TYPE, BatchEnvironment, BatchInput, batchWorkflowId } from '../contracts';
 
 import { UserError } from './user-error';
@@ -57,9 +56,6 @@ async function refusedAs<T>(action: string, work: () => Promise<T>): Promise<T> 
 async function opened<T extends object>(value: T | (() => Promise<T>)): Promise<T> {
   return typeof value === 'function' ? (value as () => Promise<T>)() : value;
 }
-
-/** Only the close event of a run's history: enough to learn which run it continued as. */
-const HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT = 2;
 
 /** How often a wait asks the server whether the migration's run has ended. */
 const ENDED_CHECK_INTERVAL_MS = 2_000;
@@ -204,117 +200,42 @@ export class MigrationClient {
 
   /** Finds a migration by its source or its target migration id. */
   async find(migrationId: string): Promise<WorkflowHandle> {
-    if (!/^[0-9a-fA-F-]{8,64}$/.test(migrationId)) throw new UserError(`no migration has the id '${migrationId}'`);
-    const query = `(${SearchAttributes.sourceMigrationId.name} = '${migrationId}' OR ${SearchAttributes.targetMigrationId.name} = '${migrationId}')`;
-    // Visibility is eventually consistent: a migration submitted a moment ago may take a moment to show.
-    for (let attempt = 0; attempt < 20; attempt += 1) {
-      // A migration that continued as new has several runs: the running one, else the latest.
-      let found: WorkflowExecutionInfo | undefined;
-      for await (const execution of this.client.workflow.list({ query })) {
-        if (execution.status.name === 'RUNNING') {
-          found = execution;
-          break;
-        }
-        if (!found || execution.startTime > found.startTime) found = execution;
-      }
-      if (found) {
-        // The last run of a chain may not be listed yet: follow the chain from the one found.
-        if (found.status.name === 'CONTINUED_AS_NEW') return this.latestRunOf(found.workflowId, found.runId);
-        return this.client.workflow.getHandle(found.workflowId, found.runId);
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new UserError(`no migration has the id '${migrationId}'`);
+    const run = await findRun(clientReads(this.client), migrationId);
+    return this.client.workflow.getHandle(run.workflowId, run.runId);
   }
 
   /** The run a continued-as-new run led to, following the chain until a run that did not continue. */
   private async latestRunOf(workflowId: string, runId: string): Promise<WorkflowHandle> {
-    let current = runId;
-    for (let hops = 0; hops < 100; hops += 1) {
-      const history = await this.client.workflowService.getWorkflowExecutionHistory({
-        namespace: this.client.options.namespace,
-        execution: { workflowId, runId: current },
-        historyEventFilterType: HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
-      });
-      const next = history.history?.events?.[0]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
-      if (!next) break;
-      current = next;
-    }
-    return this.client.workflow.getHandle(workflowId, current);
+    const run = await latestRunOf(clientReads(this.client), { workflowId, runId });
+    return this.client.workflow.getHandle(run.workflowId, run.runId);
   }
-
 
   async status(migrationId: string): Promise<ReportedStatus> {
     return this.withReversal(await this.statusOf(await this.find(migrationId)));
   }
 
-  /** A succeeded migration's status with the move-back that reverses it, if one was opened (reversalOf). */
+  /** A succeeded migration's status with the move-back that reverses it, if one was opened (status-reader.ts). */
   async withReversal<S extends MigrationStatus>(status: S): Promise<S> {
-    const reversedBy = await this.reversalOf(status);
-    return reversedBy ? { ...status, reversedBy } : status;
+    return withReversal(clientReads(this.client), status);
   }
 
-  /**
-   * The latest move-back of a succeeded migration: a migration of the same environment, the other
-   * way, whose memo names this one (set when `t2t moveback` started it). Read from visibility, so no
-   * workflow is asked; a move-back started a moment ago may take a moment to show.
-   */
-  async reversalOf(status: MigrationStatus): Promise<MigrationStatus['reversedBy']> {
-    if (status.phase !== 'Succeeded' || !status.sourceTenantId) return undefined;
-    const quote = (value: string) => `'${value.replace(/'/g, '')}'`;
-    const query = [
-      `WorkflowType = '${MIGRATION_WORKFLOW_TYPE}'`,
-      `${SearchAttributes.environmentId.name} = ${quote(status.environmentId)}`,
-      `${SearchAttributes.sourceTenantId.name} = ${quote(status.targetTenantId)}`,
-      `${SearchAttributes.targetTenantId.name} = ${quote(status.sourceTenantId)}`,
-    ].join(' AND ');
-    let found: WorkflowExecutionInfo | undefined;
-    for await (const execution of this.client.workflow.list({ query })) {
-      if (execution.memo?.reversesMigrationId !== status.migrationId) continue;
-      if (!found || execution.startTime > found.startTime) found = execution;
-    }
-    const migrationId = found?.typedSearchAttributes.get(SearchAttributes.sourceMigrationId);
-    if (!found || !migrationId) return undefined;
-    const phase = phaseOfUnfinishedRun(found.status.name) ?? (found.typedSearchAttributes.get(SearchAttributes.phase) as Phase | undefined);
-    return { migrationId, ...(phase ? { phase } : {}) };
-  }
-
-  /**
-   * The status query, corrected for a run that closed without our code ending it (terminate,
-   * timeout, a failed task): its own state still shows the phase it stopped in, so the phase is
-   * `Terminated` (or `Failed`) and `closed` says how, when and by whom, from the run's close event.
-   */
+  /** The status query, corrected for a run closed outside the product (status-reader.ts). */
   async statusOf(handle: WorkflowHandle): Promise<ReportedStatus> {
-    // Both at once: a status is one round trip's wait, not two.
-    const [status, description] = await Promise.all([handle.query(statusQuery), handle.describe()]);
-    if (isFinalPhase(status.phase)) return status;
-    const closed = await runClosureOf(
-      this.client,
-      { workflowId: description.workflowId, runId: description.runId, runStatus: description.status.name, closeTime: description.closeTime },
-      status.phase,
-    );
-    const phase = phaseOfUnfinishedRun(description.status.name);
-    if (!phase || !closed) return status;
-    return {
-      ...status,
-      phase,
-      status: undefined,
-      // How, by whom and when are in `closed` (and the status's Closed line); the reason says what follows.
-      reason: `the migration's workflow was ${closed.how} while ${status.phase}, outside the product; its storage access is revoked by the reconciler`,
-      closed,
-    };
+    return statusOfRun(handleReads(this.client, handle), { workflowId: handle.workflowId });
   }
 
   async list(filter: { sourceTenantIds?: string[]; targetTenantIds?: string[]; environmentId?: string }): Promise<WorkflowExecutionInfo[]> {
-    const clauses: string[] = [`WorkflowType = '${MIGRATION_WORKFLOW_TYPE}'`];
-    const inList = (ids: string[]) => ids.map((id) => `'${id.replace(/'/g, '')}'`).join(', ');
-    if (filter.sourceTenantIds) clauses.push(`${SearchAttributes.sourceTenantId.name} IN (${inList(filter.sourceTenantIds)})`);
-    if (filter.targetTenantIds) clauses.push(`${SearchAttributes.targetTenantId.name} IN (${inList(filter.targetTenantIds)})`);
-    if (filter.environmentId) clauses.push(`${SearchAttributes.environmentId.name} = '${filter.environmentId.replace(/'/g, '')}'`);
-    if ((filter.sourceTenantIds?.length ?? 1) === 0 || (filter.targetTenantIds?.length ?? 1) === 0) return [];
+    const query = migrationListQuery(filter);
+    if (!query) return [];
     const found: WorkflowExecutionInfo[] = [];
-    for await (const execution of this.client.workflow.list({ query: clauses.join(' AND ') })) found.push(execution);
+    for await (const execution of this.client.workflow.list({ query })) found.push(execution);
     return found;
+  }
+
+  /** The same list, as status-reader.ts reads runs (the form `t2t requests` prints from, on either path). */
+  async listRuns(filter: { sourceTenantIds?: string[]; targetTenantIds?: string[] }): Promise<ListedRun[]> {
+    const query = migrationListQuery(filter);
+    return query ? clientReads(this.client).list(query) : [];
   }
 
   /**
@@ -327,7 +248,8 @@ export class MigrationClient {
   }
 
   async actOn(handle: WorkflowHandle, action: SignalAction, payload: Record<string, unknown> & { actor: string }): Promise<ActionOutcome> {
-    const requestId = randomUUID();
+    // An action a first send already carried (the lean path's, lean/lean-action.ts) keeps its id: the server answers it from its record.
+    const requestId = typeof payload.requestId === 'string' ? payload.requestId : randomUUID();
     let entry: AuditEntry;
     try {
       entry = await this.executeUntilAnswered(handle, action, { ...payload, requestId });

@@ -2,7 +2,7 @@
 // simulated one on the control plane, or Microsoft's.
 import type { Config } from '../config';
 import type { ControlPlane } from '../controlplane/control-plane';
-import { MigrationStorage } from '../storage/migration-storage';
+import type { MigrationStorage } from '../storage/migration-storage';
 import type { MigrationService } from './migration-service';
 import { SimulatedMigrationService } from './simulated';
 
@@ -22,7 +22,11 @@ export async function openMigrationService(
   }
   const service = new SimulatedMigrationService({
     controlPlane: simulated.controlPlane,
-    storage: simulated.storage ?? new MigrationStorage(config.storageConnectionString),
+    storage:
+      simulated.storage ??
+      // The storage SDK loads only when a migration's container is used, not to list an admin's tenants.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      (() => new ((require('../storage/migration-storage') as typeof import('../storage/migration-storage')).MigrationStorage)(config.storageConnectionString)),
     sasValidityMs: config.sasValidityMs,
     remapBatchSize: config.remapBatchSize,
   });

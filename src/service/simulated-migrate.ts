@@ -9,7 +9,7 @@ import { parse } from 'csv-parse';
 import type { ControlPlane, EnvironmentRecord } from '../controlplane/control-plane';
 import { ControlPlaneNotFoundError } from '../controlplane/errors';
 import { ErrorType, NON_RETRYABLE_ERRORS, type ChecklistItem } from '../contracts';
-import { BlobChangedError, MAPPING_BLOB_NAME } from '../storage/migration-storage';
+import { BlobChangedError, MAPPING_BLOB_NAME } from '../storage/blob-names';
 import { postMigrationChecklist, FlowCycleError } from '../migration/checklist';
 import { migrationPeople } from '../migration/migration-people';
 import type { MappingContainer, MigrateOutcome, OperationContext } from './migration-service';

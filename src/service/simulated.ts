@@ -8,7 +8,8 @@ import { ControlPlaneNotFoundError } from '../controlplane/errors';
 import { Action, ErrorType, Phase, StorageInfo } from '../contracts';
 import { checkEligibility } from '../migration/eligibility';
 import { authorizeAction, requiredTenant, AuthorizationResult } from '../migration/authorization';
-import { MigrationStorage, containerNameFor } from '../storage/migration-storage';
+import type { MigrationStorage } from '../storage/migration-storage';
+import { containerNameFor } from '../storage/blob-names';
 import { migrationPeople } from '../migration/migration-people';
 import type {
   ApprovalListing,
@@ -31,7 +32,8 @@ export const BASIC_USER_ROLE = 'Basic User';
 
 export interface SimulatedServiceOptions {
   controlPlane: ControlPlane;
-  storage: MigrationStorage;
+  /** the blob storage, or the call that opens it: reading tenants and requests never loads the storage SDK */
+  storage: MigrationStorage | (() => MigrationStorage);
   sasValidityMs: number;
   /** users re-mapped per transaction and heartbeat */
   remapBatchSize: number;
@@ -67,6 +69,13 @@ export class SimulatedMigrationService implements MigrationService {
   constructor(private readonly options: SimulatedServiceOptions) {
     this.controlPlane = options.controlPlane;
     this.directory = options.controlPlane;
+  }
+
+  private storageValue?: MigrationStorage;
+
+  private get storage(): MigrationStorage {
+    const { storage } = this.options;
+    return (this.storageValue ??= typeof storage === 'function' ? storage() : storage);
   }
 
   async tenantsOf(actor: string): Promise<string[]> {
@@ -188,15 +197,15 @@ export class SimulatedMigrationService implements MigrationService {
         ErrorType.PreconditionFailed,
       );
     }
-    return this.options.storage.provision(containerNameFor(migration.migrationId), this.options.sasValidityMs);
+    return this.storage.provision(containerNameFor(migration.migrationId), this.options.sasValidityMs);
   }
 
   async revokeStorage(storage: Pick<StorageInfo, 'containerName'>): Promise<void> {
-    await this.options.storage.revoke(storage.containerName);
+    await this.storage.revoke(storage.containerName);
   }
 
   mappingContainer(storage: Pick<StorageInfo, 'containerName'>): MappingContainer {
-    const blobs = this.options.storage;
+    const blobs = this.storage;
     const name = storage.containerName;
     return {
       openVersion: (blobName: string, etag?: string) => blobs.openVersion(name, blobName, etag),
@@ -268,7 +277,7 @@ export class SimulatedMigrationService implements MigrationService {
   }
 
   async stagingStorage(migrationId: string): Promise<StorageInfo> {
-    return this.options.storage.provision(containerNameFor(migrationId), this.options.sasValidityMs);
+    return this.storage.provision(containerNameFor(migrationId), this.options.sasValidityMs);
   }
 
   async close(): Promise<void> {

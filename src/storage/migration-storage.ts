@@ -11,25 +11,12 @@ import {
 } from '@azure/storage-blob';
 import type { Readable } from 'node:stream';
 
-import { MAPPING_BLOB_NAME } from './blob-names';
-export { MAPPING_BLOB_NAME };
+import { MAPPING_BLOB_NAME, BlobChangedError, containerNameFor } from './blob-names';
+export { MAPPING_BLOB_NAME, BlobChangedError, containerNameFor };
 /** Upload policy: read, create, write, list — no delete, no account-level rights. */
 export const UPLOAD_POLICY = 't2t-upload';
 /** Read-only policy for the error report links. */
 export const READ_POLICY = 't2t-read';
-
-export function containerNameFor(migrationId: string): string {
-  const name = `t2t-${migrationId.toLowerCase().replace(/[^a-z0-9-]/g, '')}`.replace(/-+/g, '-').slice(0, 63);
-  return name.replace(/-$/, '');
-}
-
-/** The blob was replaced after the version being read was chosen. */
-export class BlobChangedError extends Error {
-  override name = 'BlobChangedError';
-  constructor(blobName: string) {
-    super(`${blobName} was replaced while it was being read`);
-  }
-}
 
 /**
  * Opens a blob for reading with the ETag of the version being read; undefined

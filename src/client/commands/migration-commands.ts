@@ -21,8 +21,13 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
   const act = async (migrationId: string, action: SignalAction, payload: Record<string, unknown>): Promise<ActionOutcome> => {
     const context = runtime.context();
     const actor = context.actor();
-    const migrations = await context.migrations();
-    const outcome = await migrations.act(migrationId, action, { ...payload, actor });
+    // Sent through the lean reader (lean/); what it does not settle goes the Temporal client's way, with the same request id.
+    const { leanAct } = await import('../lean/lean-action');
+    const lean = await leanAct(context.config, migrationId, action, { ...payload, actor }, runtime.env);
+    const outcome =
+      'outcome' in lean
+        ? lean.outcome
+        : await (await context.migrations()).act(migrationId, action, { ...payload, actor, ...(lean.requestId ? { requestId: lean.requestId } : {}) });
     if (outcome.entry.outcome === 'refused') throw new UserError(outcome.entry.reason ?? `${action} refused`);
     return outcome;
   };
@@ -80,18 +85,23 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
         const actor = context.actor();
         const tenants = await (await context.service()).tenantsOf(actor);
         if (tenants.length === 0) throw new UserError(`${actor} is not a user of any tenant the control plane knows`);
-        const migrations = await context.migrations();
-        const [{ isFinalPhase, phaseOfUnfinishedRun }, { stalledById }] = await Promise.all([contracts(), import('../../operations/stalls')]);
-        const [executions, stalled] = await Promise.all([
-          migrations.list(view === 'source' ? { sourceTenantIds: tenants } : { targetTenantIds: tenants }),
-          stalledById(context.config),
+        const filter = view === 'source' ? { sourceTenantIds: tenants } : { targetTenantIds: tenants };
+        const [{ isFinalPhase, phaseOfUnfinishedRun }, { stalledById }, { migrationListQuery }, { leanList }] = await Promise.all([
+          contracts(),
+          import('../../operations/stalls'),
+          import('../status-reader'),
+          import('../lean/lean-status'),
         ]);
+        // The list reads through the lean reader (lean/); the Temporal client where it does not apply.
+        const query = migrationListQuery(filter);
+        const listed = async () => (query ? ((await leanList(context.config, query, runtime.env)) ?? (await context.migrations()).listRuns(filter)) : []);
+        const [executions, stalled] = await Promise.all([listed(), stalledById(context.config)]);
         const rows: Record<string, unknown>[] = [];
         for (const execution of executions) {
           // A run closed without our code ending it keeps the phase it stopped in: say how it closed instead.
-          const phase = phaseOfUnfinishedRun(execution.status.name) ?? (execution.typedSearchAttributes.get({ name: 'T2TPhase', type: 'KEYWORD' } as never) as Phase | undefined);
+          const phase = phaseOfUnfinishedRun(execution.statusName) ?? (execution.keyword('T2TPhase') as Phase | undefined);
           if (!opts.all && phase && isFinalPhase(phase)) continue;
-          const get = (n: string) => execution.typedSearchAttributes.get({ name: n, type: 'KEYWORD' } as never) as string | undefined;
+          const get = (n: string) => execution.keyword(n);
           rows.push({
             migrationId: view === 'source' ? get('T2TSourceMigrationId') : get('T2TTargetMigrationId'),
             environmentId: get('T2TEnvironmentId'),
@@ -165,6 +175,12 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .option('--full', 'every user in the lists of people, not the first 20 of each')
     .action(async (opts: { migrationId: string; watch?: boolean; full?: boolean }) => {
       const context = runtime.context();
+      if (!opts.watch) {
+        // A plain read needs neither the Temporal client nor its reflection of the whole API (lean/).
+        const { leanStatus } = await import('../lean/lean-status');
+        const status = await leanStatus(context.config, opts.migrationId, runtime.env);
+        if (status) return report(status, status.targetMigrationId === opts.migrationId ? 'target' : 'source', {}, Boolean(opts.full));
+      }
       const [migrations, { isFinalPhase }, { watchMigration }] = await Promise.all([context.migrations(), contracts(), watching()]);
       const handle = await migrations.find(opts.migrationId);
       // statusOf, not the bare query: a terminated run's own state shows the phase it stopped in for ever.
