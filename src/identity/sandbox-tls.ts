@@ -37,7 +37,8 @@ function installReflectMetadata(): void {
   };
 }
 
-function loadX509(): Promise<X509Module> {
+/** @peculiar/x509 with Node's WebCrypto, loaded once (the sandbox's certificate, the tests' fakes of Microsoft's services). */
+export function loadX509(): Promise<X509Module> {
   installReflectMetadata();
   x509Loaded ??= import('@peculiar/x509').then((x509) => {
     x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);

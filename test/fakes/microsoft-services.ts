@@ -14,43 +14,11 @@ import path from 'node:path';
 import tls from 'node:tls';
 import type { MicrosoftSettings, MicrosoftTenantCredential } from '../../src/microsoft/settings';
 import { createGraphRoutes } from './graph-routes';
+import { loadX509 } from '../../src/identity/sandbox-tls';
 
 // ---------------------------------------------------------------- certificates
 
-type X509Module = typeof import('@peculiar/x509');
-let x509Loaded: Promise<X509Module> | undefined;
-
-/**
- * @peculiar/x509 resolves its algorithms through tsyringe, which refuses to load
- * without the Reflect metadata API; the project has no reflect-metadata package
- * and tsyringe uses only these three calls, so a small stand-in is enough.
- */
-function installReflectMetadata(): void {
-  const reflect = Reflect as unknown as Record<string, unknown>;
-  if (typeof reflect.getMetadata === 'function') return;
-  const store = new WeakMap<object, Map<unknown, unknown>>();
-  reflect.getOwnMetadata = (key: unknown, target: object) => store.get(target)?.get(key);
-  reflect.getMetadata = (key: unknown, target: object) => {
-    for (let o: object | null = target; o; o = Object.getPrototypeOf(o)) {
-      const own = store.get(o);
-      if (own?.has(key)) return own.get(key);
-    }
-    return undefined;
-  };
-  reflect.defineMetadata = (key: unknown, value: unknown, target: object) => {
-    if (!store.has(target)) store.set(target, new Map());
-    store.get(target)!.set(key, value);
-  };
-}
-
-function loadX509(): Promise<X509Module> {
-  installReflectMetadata();
-  x509Loaded ??= import('@peculiar/x509').then((x509) => {
-    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-    return x509;
-  });
-  return x509Loaded;
-}
+// @peculiar/x509 loads as the sandbox's identity provider loads it (Reflect metadata stand-in, Node's WebCrypto).
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
