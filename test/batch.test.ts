@@ -20,8 +20,9 @@ import {
 import type { ControlPlane } from '../src/controlplane/control-plane';
 import { submitBatch } from '../src/client/migrations';
 import { Worker } from '@temporalio/worker';
-import { devServer, workflowBundle } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { workflowBundle } from './helpers/temporal';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas } from './helpers/product';
 import { recordHistory } from './helpers/histories';
@@ -80,12 +81,7 @@ describe('batches: migrate slots, not places held while people decide @integrati
   let env: TestWorkflowEnvironment;
   let azurite: RunningAzurite;
 
-  before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
-  });
-  after(async () => {
-    await azurite?.dispose();
-  });
+  useRealServers((servers) => ({ env, azurite } = servers));
 
   /** The batch, the migrations it started, and checks that no two ever hold a migrate slot at once. */
   async function submitted(p: Product, w: TestWorld, concurrency: number) {

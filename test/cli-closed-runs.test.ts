@@ -8,8 +8,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { devServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product } from './helpers/product';
 import { projectRoot, resolveTemporalBinary } from '../src/temporal-binaries';
@@ -39,8 +39,8 @@ describe('t2t status after a terminate outside the product @integration', functi
   let p: Product;
   let dir: string;
 
+  useRealServers((servers) => ({ env, azurite } = servers));
   before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
     w = makeTestWorld({ users: 2, environments: 3 });
     p = await startProduct({ env, azurite, world: w.world });
     dir = mkdtempSync(path.join(os.tmpdir(), 't2t-closed-'));
@@ -48,7 +48,6 @@ describe('t2t status after a terminate outside the product @integration', functi
   });
   after(async () => {
     await p?.stop();
-    await azurite?.dispose();
   });
 
   const t2t = (args: string[]) =>

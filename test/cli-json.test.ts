@@ -8,8 +8,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { devServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, uploadWithSas, Product } from './helpers/product';
 import { projectRoot } from '../src/temporal-binaries';
@@ -68,8 +68,8 @@ describe('--json says all the text says @integration', function () {
   let succeeded: { migrationId: string; targetMigrationId: string };
   let booked: { migrationId: string; targetMigrationId: string };
 
+  useRealServers((servers) => ({ env, azurite } = servers));
   before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
     w = makeTestWorld({ users: 4, unmappedUsers: 2, environments: 3 });
     p = await startProduct({ env, azurite, world: w.world });
     dir = mkdtempSync(path.join(os.tmpdir(), 't2t-cli-json-'));
@@ -96,7 +96,6 @@ describe('--json says all the text says @integration', function () {
   });
   after(async () => {
     await p?.stop();
-    await azurite?.dispose();
   });
 
   function t2t(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -6,8 +6,8 @@ import { mkdtempSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { devServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product } from './helpers/product';
 import { projectRoot } from '../src/temporal-binaries';
@@ -30,8 +30,8 @@ describe('t2t command-line client @integration', function () {
   let p: Product;
   let dir: string;
 
+  useRealServers((servers) => ({ env, azurite } = servers));
   before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
     w = makeTestWorld({ users: 3 });
     p = await startProduct({ env, azurite, world: w.world });
     dir = mkdtempSync(path.join(os.tmpdir(), 't2t-cli-'));
@@ -40,7 +40,6 @@ describe('t2t command-line client @integration', function () {
   });
   after(async () => {
     await p?.stop();
-    await azurite?.dispose();
   });
 
   function t2t(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {

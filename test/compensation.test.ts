@@ -15,8 +15,8 @@ import {
   type CompensationDetails,
   type SimulatedMigrateStep,
 } from '../src/service/simulated-migrate';
-import { devServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas } from './helpers/product';
 
@@ -112,8 +112,8 @@ describe('a migrate step that fails for good is undone (dev server) @integration
   let faults: (Fault & { seenAfter: boolean; fired: number })[] = [];
   let calls: Partial<Record<Method, number>> = {};
 
+  useRealServers((servers) => ({ env, azurite } = servers));
   before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
     // one environment per test, all in one world, so that one worker serves the file
     w = makeTestWorld({ users: USERS, unmappedUsers: 1, environments: CASES.length + 3 });
     p = await startProduct({
@@ -147,7 +147,6 @@ describe('a migrate step that fails for good is undone (dev server) @integration
   });
   after(async () => {
     await p?.stop();
-    await azurite?.dispose();
   });
 
   function arm(...armed: Fault[]) {

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowHandle } from '@temporalio/client';
 import { MigrationStatus, SearchAttributes, migrationWorkflowId, statusQuery } from '../src/contracts';
-import { devServer, ownTimeSkippingServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas } from './helpers/product';
 import { parseCutoverTime } from '../src/client/commands/migration-commands';
@@ -21,12 +21,7 @@ describe('scheduled cutover (time-skipping server) @integration', function () {
   let env: TestWorkflowEnvironment;
   let azurite: RunningAzurite;
 
-  before(async () => {
-    [env, azurite] = await Promise.all([ownTimeSkippingServer(), startTestAzurite()]);
-  });
-  after(async () => {
-    await azurite?.dispose();
-  });
+  useRealServers((servers) => ({ env, azurite } = servers), 'own time-skipping');
 
   /** A world with a second source admin, who may migrate but not move another admin's booking. */
   function world(): TestWorld {
@@ -134,12 +129,7 @@ describe('scheduled cutover when no worker runs at the booked time (dev server) 
   let env: TestWorkflowEnvironment;
   let azurite: RunningAzurite;
 
-  before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
-  });
-  after(async () => {
-    await azurite?.dispose();
-  });
+  useRealServers((servers) => ({ env, azurite } = servers));
 
   it('a window that closes before the booked cutover could run is reported, not skipped', async () => {
     // A 20-second window, a cutover booked 8 seconds in, and no worker until the window has closed.

@@ -13,8 +13,9 @@ import { TestWorkflowEnvironment, MockActivityEnvironment } from '@temporalio/te
 import { DefaultLogger, Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { devServer, workflowBundle } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { workflowBundle } from './helpers/temporal';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, uploadWithSas, Product } from './helpers/product';
 import { runCli } from '../src/client/cli';
@@ -104,12 +105,11 @@ describe('evidence pack @integration', function () {
   let dir: string;
   const hmacKey = randomBytes(32).toString('hex');
 
+  useRealServers((servers) => ({ env, azurite } = servers));
   before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
     dir = mkdtempSync(path.join(os.tmpdir(), 't2t-evidence-test-'));
   });
   after(async () => {
-    await azurite?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

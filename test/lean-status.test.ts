@@ -12,8 +12,8 @@ import path from 'node:path';
 import { projectRoot } from '../src/temporal-binaries';
 import { Root, Type, Field } from 'protobufjs';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { devServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product } from './helpers/product';
 import { READ_TYPES } from '../src/client/lean/read-api';
@@ -98,14 +98,13 @@ describe('the lean status reader against the dev server @integration', function 
   let w: TestWorld;
   let p: Product;
 
+  useRealServers((servers) => ({ env, azurite } = servers));
   before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
     w = makeTestWorld({ users: 2, environments: 5 });
     p = await startProduct({ env, azurite, world: w.world, dataConverter: { payloadCodecs: [codec] } });
   });
   after(async () => {
     await p?.stop();
-    await azurite?.dispose();
   });
 
   // The product's own config reaches Temporal through the test's client; the reader dials the dev server.

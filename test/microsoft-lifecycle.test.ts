@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { devServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { readWithSas, uploadWithSas } from './helpers/product';
 import { startMicrosoftFakes, MicrosoftFakes } from './fakes/microsoft-services';
 import { GraphFakeState, fakeUser } from './fakes/graph-routes';
@@ -49,8 +49,8 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
   const taskQueue = `t2t-ms-${randomBytes(4).toString('hex')}`;
   let environmentCount = 0;
 
+  useRealServers((servers) => ({ env, azurite } = servers));
   before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
     storage = new MigrationStorage(azurite.connectionString);
     graph = new GraphFakeState();
     graph.setUsers(SOURCE, [
@@ -134,7 +134,6 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
       await exited;
     }
     await fakes?.stop();
-    await azurite?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

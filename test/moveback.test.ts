@@ -10,8 +10,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { devServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas, readWithSas } from './helpers/product';
 import { migrationWorkflowId, type MigrationStatus } from '../src/contracts';
@@ -37,15 +37,14 @@ describe('move-back of a migration @integration', function () {
   let p: Product;
   let dir: string;
 
+  useRealServers((servers) => ({ env, azurite } = servers));
   before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
     w = makeTestWorld({ users: 4, unmappedUsers: 1 });
     p = await startProduct({ env, azurite, world: w.world });
     dir = mkdtempSync(path.join(os.tmpdir(), 't2t-moveback-'));
   });
   after(async () => {
     await p?.stop();
-    await azurite?.dispose();
   });
 
   function t2t(args: string[]): Promise<Run> {

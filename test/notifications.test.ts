@@ -16,8 +16,8 @@ import { createNotificationActivities, workerNotifications } from '../src/activi
 import type { CloudEvent, NotificationEvent } from '../src/notifications/events';
 import { METRIC_NAMES } from '../src/notifications/metrics';
 import { projectRoot } from '../src/temporal-binaries';
-import { devServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, uploadWithSas, type ProductOptions } from './helpers/product';
 import { freePort } from './helpers/ports';
@@ -47,12 +47,7 @@ describe('notifications on the dev server @integration', function () {
   let env: TestWorkflowEnvironment;
   let azurite: RunningAzurite;
 
-  before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
-  });
-  after(async () => {
-    await azurite?.dispose();
-  });
+  useRealServers((servers) => ({ env, azurite } = servers));
 
   it('a whole migration: each phase change and refused action reaches each subscriber once, signed, with no mapping row or SAS secret; a receiver answering 500 is given up within its budget and the migration goes on', async () => {
     const w = makeTestWorld();

@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
-import { devServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas } from './helpers/product';
 import { migrationWorkflowId } from '../src/contracts';
@@ -61,14 +61,13 @@ describe('payloads encrypted in Temporal (raw history, CLI, worker start) @integ
   let codecServer: RunningCodecServer;
   let p: Product;
 
+  useRealServers((servers) => ({ env, azurite } = servers));
   before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
     codecServer = await startCodecServer({ codec, namespace: 'default', corsOrigins: [], authToken: token, port: 0 });
   });
   after(async () => {
     await p?.stop();
     await codecServer?.close();
-    await azurite?.dispose();
   });
 
   async function rawHistory(workflowId: string, runId: string): Promise<History> {

@@ -16,8 +16,9 @@ import { RECONCILER_ACTOR } from '../src/activities/reconciler-activities';
 import { RECONCILER_SCHEDULE_ID, RECONCILER_WORKFLOW_TYPE, ensureReconcilerSchedule, reconcilerScheduleId } from '../src/reconciler/schedule';
 import type { ReconcileInput, ReconcileResult, reconcileMigrations } from '../src/workflows/reconciler';
 import { resolveTemporalBinary } from '../src/temporal-binaries';
-import { devServer, workflowBundle } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { workflowBundle } from './helpers/temporal';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas } from './helpers/product';
 
@@ -59,12 +60,7 @@ describe('reconciler: requests of migrations closed without finishing them @inte
   let env: TestWorkflowEnvironment;
   let azurite: RunningAzurite;
 
-  before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
-  });
-  after(async () => {
-    await azurite?.dispose();
-  });
+  useRealServers((servers) => ({ env, azurite } = servers));
 
   /** The product, its worker serving the reconciler's activities as the real worker does. */
   async function reconciling(w: TestWorld, taskQueue?: string): Promise<Reconciling> {

@@ -13,8 +13,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { sql } from 'kysely';
-import { devServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, ProductOptions, uploadWithSas } from './helpers/product';
 import { CONTROL_PLANE_BACKENDS, startBackend } from './helpers/backends';
@@ -97,12 +97,9 @@ describe('rehearsal of a migration (dev server) @integration', function () {
   let azurite: RunningAzurite;
   let dir: string;
 
+  useRealServers((servers) => ({ env, azurite } = servers));
   before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
     dir = mkdtempSync(path.join(os.tmpdir(), 't2t-rehearsal-'));
-  });
-  after(async () => {
-    await azurite?.dispose();
   });
 
   function rehearsals(p: Product): RehearsalClient {

@@ -9,8 +9,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import { devServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, uploadWithSas, Product, ProductOptions } from './helpers/product';
 import { randomUUID } from 'node:crypto';
@@ -42,12 +42,7 @@ describe('safe under Temporal\'s own tools @integration', function () {
   let env: TestWorkflowEnvironment;
   let azurite: RunningAzurite;
 
-  before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
-  });
-  after(async () => {
-    await azurite?.dispose();
-  });
+  useRealServers((servers) => ({ env, azurite } = servers));
 
   async function approvedWithStorage(p: Product, w: TestWorld) {
     const submitted = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });

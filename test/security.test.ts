@@ -7,8 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { devServer } from './helpers/temporal';
 import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas } from './helpers/product';
 import { projectRoot, resolveTemporalBinary } from '../src/temporal-binaries';
@@ -25,9 +25,7 @@ describe('least privilege and bad input @integration', function () {
   let env: TestWorkflowEnvironment;
   let azurite: RunningAzurite;
 
-  before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
-  });
+  useRealServers((servers) => ({ env, azurite } = servers));
   after(async () => azurite?.dispose());
 
   async function approvedWithStorage(p: Product, w: TestWorld) {

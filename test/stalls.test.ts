@@ -11,8 +11,9 @@ import { openDatabase } from '../src/controlplane/database';
 import { STALL_CHECK_WORKFLOW_TYPE, stallCheckScheduleId } from '../src/operations/stall-schedule';
 import type { StallCheckResult } from '../src/activities/stall-activities';
 import { runCli } from '../src/client/cli';
-import { devServer, workflowBundle } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { workflowBundle } from './helpers/temporal';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld } from './helpers/world';
 import { startProduct } from './helpers/product';
 
@@ -31,12 +32,7 @@ describe('stall detection (dev server) @integration', function () {
   let env: TestWorkflowEnvironment;
   let azurite: RunningAzurite;
 
-  before(async () => {
-    [env, azurite] = await Promise.all([devServer(), startTestAzurite()]);
-  });
-  after(async () => {
-    await azurite?.dispose();
-  });
+  useRealServers((servers) => ({ env, azurite } = servers));
 
   it('marks a migration past its phase limit as stalled (T2TStalled, status, notification, t2t requests, t2t stats) once, and the next phase clears it', async () => {
     const w = makeTestWorld();

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowHandle } from '@temporalio/client';
 import { MigrationStatus, migrationWorkflowId, statusQuery } from '../src/contracts';
-import { ownTimeSkippingServer } from './helpers/temporal';
-import { startTestAzurite, RunningAzurite } from './helpers/azurite';
+import { RunningAzurite } from './helpers/azurite';
+import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas } from './helpers/product';
 import { recordHistory } from './helpers/histories';
@@ -16,12 +16,7 @@ describe('durable timers (time-skipping server) @integration', function () {
   let env: TestWorkflowEnvironment;
   let azurite: RunningAzurite;
 
-  before(async () => {
-    [env, azurite] = await Promise.all([ownTimeSkippingServer(), startTestAzurite()]);
-  });
-  after(async () => {
-    await azurite?.dispose();
-  });
+  useRealServers((servers) => ({ env, azurite } = servers), 'own time-skipping');
 
   async function submitted(p: Product, w: TestWorld): Promise<{ handle: WorkflowHandle; status: MigrationStatus }> {
     const status = await p.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
