@@ -20,6 +20,7 @@ import { startProduct, uploadWithSas } from '../test/helpers/product';
 import { makeTestWorld } from '../test/helpers/world';
 import { processCpu, cpuPer } from './process-cpu';
 import { startWorkerProcess } from './worker-process';
+import { runBenchmark } from './lib/run';
 
 const arg = (name: string, fallback: string) => (process.argv.indexOf(name) > 0 ? process.argv[process.argv.indexOf(name) + 1] : fallback);
 const SIZES = arg('--sizes', '100').split(',').map(Number);
@@ -123,10 +124,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

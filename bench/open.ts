@@ -17,6 +17,7 @@ import { startTestAzurite } from '../test/helpers/azurite';
 import { startProduct } from '../test/helpers/product';
 import { makeTestWorld } from '../test/helpers/world';
 import { startWorkerProcess } from './worker-process';
+import { runBenchmark } from './lib/run';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -132,10 +133,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

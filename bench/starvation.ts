@@ -22,6 +22,7 @@ import { makeTestWorld } from '../test/helpers/world';
 import { startWorkerProcess } from './worker-process';
 import { workflowTaskLatencies } from './lib/workflow-task-latency';
 import { timeline } from './lib/timeline';
+import { runBenchmark } from './lib/run';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -207,10 +208,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -21,6 +21,7 @@ import { freePort } from '../test/helpers/ports';
 import { serverRequests, requestsPer } from './server-requests';
 import { processCpu, cpuPer } from './process-cpu';
 import { startWorkerProcess, writeTrivialBundle } from './worker-process';
+import { runBenchmark } from './lib/run';
 
 const sizesArg = process.argv.indexOf('--sizes');
 const SIZES = (sizesArg > 0 ? process.argv[sizesArg + 1] : '10,100,1000').split(',').map(Number);
@@ -224,10 +225,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBenchmark(main);
