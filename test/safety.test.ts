@@ -200,23 +200,26 @@ describe('safe under Temporal\'s own tools @integration', function () {
       await p.client.actOn(handle, 'cancel', { actor: w.sourceAdmin });
     }));
 
+  /** Starts the migration workflow as `temporal workflow start` would, with what the client would have put in its input and `claims` on top. */
+  function startAroundTheClient(p: Product, w: TestWorld, claims: Pick<MigrationInput, 'migrationId' | 'targetMigrationId'> & Partial<MigrationInput>) {
+    const input: MigrationInput = {
+      environmentId: w.environmentId,
+      targetTenantId: w.target,
+      submittedBy: w.sourceAdmin,
+      approvalTimeoutMs: p.config.approvalTimeoutMs,
+      lockboxTimeoutMs: p.config.lockboxTimeoutMs,
+      prepareWindowMs: p.config.prepareWindowMs,
+      ...claims,
+    };
+    return env.client.workflow.start(MIGRATION_WORKFLOW_TYPE, { taskQueue: p.config.taskQueue, workflowId: migrationWorkflowId(w.environmentId), args: [input] });
+  }
+
   it('a start that forges carried state (an approval nobody gave) is refused and audited, and nothing is done', () =>
     withProduct({}, async (p, w) => {
       // As an operator would try it: `temporal workflow start --type tenantMigration` with `resume.state.phase = "Approved"`.
       const [migrationId, targetMigrationId] = [randomUUID(), randomUUID()];
       const state = { migrationId, targetMigrationId, environmentId: w.environmentId, targetTenantId: w.target, sourceTenantId: w.source, phase: 'Approved' as const, submittedAt: new Date().toISOString(), lockboxRequired: false, warnings: [], audit: [] };
-      const input: MigrationInput = {
-        migrationId,
-        targetMigrationId,
-        environmentId: w.environmentId,
-        targetTenantId: w.target,
-        submittedBy: w.sourceAdmin,
-        approvalTimeoutMs: p.config.approvalTimeoutMs,
-        lockboxTimeoutMs: p.config.lockboxTimeoutMs,
-        prepareWindowMs: p.config.prepareWindowMs,
-        resume: { state, sourceTenantId: w.source, validationRound: 0, externalActions: false, servicePrepares: false, nextWatchAt: 0 },
-      };
-      const handle = await env.client.workflow.start(MIGRATION_WORKFLOW_TYPE, { taskQueue: p.config.taskQueue, workflowId: migrationWorkflowId(w.environmentId), args: [input] });
+      const handle = await startAroundTheClient(p, w, { migrationId, targetMigrationId, resume: { state, sourceTenantId: w.source, validationRound: 0, externalActions: false, servicePrepares: false, nextWatchAt: 0 } });
       const ended = await p.client.waitForStatus(handle, (s) => isFinalPhase(s.phase), 30_000);
       assert.equal(ended.phase, 'Failed');
       assert.match(String(ended.reason), /^submit refused: the start carried the state of a migration in progress/);
@@ -237,18 +240,7 @@ describe('safe under Temporal\'s own tools @integration', function () {
       // As an operator would try it: `temporal workflow start --type tenantMigration` with `batch.workflowId` set,
       // to take a batch's migrate slot or to be counted in it. Temporal records who started a run: no parent here.
       const [migrationId, targetMigrationId] = [randomUUID(), randomUUID()];
-      const input: MigrationInput = {
-        migrationId,
-        targetMigrationId,
-        environmentId: w.environmentId,
-        targetTenantId: w.target,
-        submittedBy: w.sourceAdmin,
-        approvalTimeoutMs: p.config.approvalTimeoutMs,
-        lockboxTimeoutMs: p.config.lockboxTimeoutMs,
-        prepareWindowMs: p.config.prepareWindowMs,
-        batch: { workflowId: 't2t-batch-not-its-parent' },
-      };
-      const handle = await env.client.workflow.start(MIGRATION_WORKFLOW_TYPE, { taskQueue: p.config.taskQueue, workflowId: migrationWorkflowId(w.environmentId), args: [input] });
+      const handle = await startAroundTheClient(p, w, { migrationId, targetMigrationId, batch: { workflowId: 't2t-batch-not-its-parent' } });
       const ended = await p.client.waitForStatus(handle, (s) => isFinalPhase(s.phase), 30_000);
       assert.equal(ended.phase, 'Failed');
       assert.equal(ended.reason, 'submit refused: the start names batch t2t-batch-not-its-parent, which did not start it; nothing was done');
