@@ -140,6 +140,10 @@ const EnvironmentSchema = z.object({
   T2T_GATEWAY_KEY_FILE: z.string().min(1).optional(),
   T2T_GATEWAY_TLS_CERT: z.string().min(1).optional(),
   T2T_GATEWAY_TLS_KEY: z.string().min(1).optional(),
+  // Signed actions (docs/identity.md): on, workflows act only on actions the gateway signed.
+  T2T_AUTH: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+  T2T_GATEWAY_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL, e.g. https://t2t-gateway.example.com' }).optional(),
+  T2T_GATEWAY_PUBLIC_KEYS_FILE: z.string().min(1).optional(),
 });
 
 /** Where the payload keys come from; src/codec/ reads and checks them when a process connects. */
@@ -195,6 +199,15 @@ export interface SignInSettings {
   gatewayKeyFile?: string;
   /** the gateway's own TLS certificate and key (PEM files): https when set */
   gatewayTls?: { certFile: string; keyFile: string };
+  /**
+   * on: a workflow acts only on actions (and starts) the gateway signed, and t2t sends actions through the
+   * gateway; off: the raw-signal design alone (T2T_AUTH=off)
+   */
+  auth: 'on' | 'off';
+  /** where clients and workers reach the gateway (its /v1 API); default http://<gatewayAddress> */
+  gatewayUrl: string;
+  /** the gateway's published keys as a file ({ keys: [{ kid, x }] }, what GET /v1/keys answers); unset: read from gatewayUrl */
+  gatewayPublicKeysFile?: string;
 }
 
 export interface Config {
@@ -359,6 +372,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       gatewayAddress: e.T2T_GATEWAY_ADDRESS,
       ...(e.T2T_GATEWAY_KEY_FILE ? { gatewayKeyFile: path.resolve(e.T2T_GATEWAY_KEY_FILE) } : {}),
       ...(e.T2T_GATEWAY_TLS_CERT && e.T2T_GATEWAY_TLS_KEY ? { gatewayTls: { certFile: path.resolve(e.T2T_GATEWAY_TLS_CERT), keyFile: path.resolve(e.T2T_GATEWAY_TLS_KEY) } } : {}),
+      auth: e.T2T_AUTH,
+      gatewayUrl: (e.T2T_GATEWAY_URL ?? `http://${e.T2T_GATEWAY_ADDRESS}`).replace(/\/$/, ''),
+      ...(e.T2T_GATEWAY_PUBLIC_KEYS_FILE ? { gatewayPublicKeysFile: path.resolve(e.T2T_GATEWAY_PUBLIC_KEYS_FILE) } : {}),
     },
     stall: { limitMs: e.T2T_STALL_AFTER, minSamples: e.T2T_STALL_MIN_SAMPLES, checkIntervalMs: e.T2T_STALL_CHECK_INTERVAL },
     payload: {

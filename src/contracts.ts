@@ -5,6 +5,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 import type { z as Zod } from 'zod';
 import { isEmail } from './mapping/email';
+import type { ActionProof } from './identity/action-proof';
 
 // zod is loaded when a schema is first used, not when this module is: the workflow bundle
 // evaluates its modules once per workflow (each has its own module cache), and a migration
@@ -147,6 +148,11 @@ export interface AuditEntry {
   requestId?: string;
   /** how the product learned of the action, when not from its own client (e.g. Microsoft's admin center) */
   note?: string;
+  /**
+   * the gateway's signed proof the action carried (T2T_AUTH=on): the verified claims of who acted and the
+   * gateway's signature, which `t2t evidence verify` checks offline against the gateway's published keys
+   */
+  proof?: ActionProof;
 }
 
 export interface EligibilityFinding {
@@ -285,6 +291,8 @@ export interface MigrationInput {
   batch?: { workflowId: string };
   /** a move-back: the source migration id of the migration it reverses (shown in status and the Web UI) */
   reversesMigrationId?: string;
+  /** the gateway's signed proof of the submit (action 'submit', see submitProofPayload): required when T2T_AUTH=on */
+  proof?: ActionProof;
 }
 
 /** What a migration carries into its next run (continue-as-new): its state, with absolute deadlines. */

@@ -116,3 +116,17 @@ export function checkActionProof(
   if (used.has(p.actionId)) return { ok: false, reason: `action ${p.actionId} was already used (a replay)` };
   return { ok: true, proof: p as ActionProof };
 }
+
+/**
+ * What a signed submit covers: the migration it starts. The proof's migrationId is the input's
+ * migrationId; its claims' user is the submitter (the input's submittedBy is replaced by it).
+ */
+export function submitProofPayload(input: {
+  environmentId: string;
+  targetTenantId: string;
+  targetMigrationId: string;
+  reversesMigrationId?: string;
+}): Record<string, unknown> {
+  const { environmentId, targetTenantId, targetMigrationId, reversesMigrationId } = input;
+  return { environmentId, targetTenantId, targetMigrationId, ...(reversesMigrationId ? { reversesMigrationId } : {}) };
+}
