@@ -49,6 +49,13 @@ const hostPort = z
 const EnvironmentSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  // Temporal's own authorization (docs/deployment.md): the bearer token this process presents.
+  T2T_TEMPORAL_TOKEN_FILE: z.string().min(1).optional(),
+  T2T_TEMPORAL_TOKEN_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL, e.g. https://login.microsoftonline.com/<tenant id>/oauth2/v2.0/token' }).optional(),
+  T2T_TEMPORAL_CLIENT_ID: z.string().min(1).optional(),
+  T2T_TEMPORAL_CLIENT_SECRET: z.string().min(1).optional(),
+  T2T_TEMPORAL_CLIENT_SECRET_FILE: z.string().min(1).optional(),
+  T2T_TEMPORAL_TOKEN_SCOPE: z.string().min(1).optional(),
   T2T_TASK_QUEUE: z.string().min(1).default('tenant-migrations'),
   AZURE_STORAGE_CONNECTION_STRING: z
     .string()
@@ -210,9 +217,19 @@ export interface SignInSettings {
   gatewayPublicKeysFile?: string;
 }
 
+/**
+ * Where this process gets the bearer token it presents to Temporal (docs/deployment.md, "Temporal's
+ * own authorization"): a file something else keeps fresh, or OAuth 2.0 client credentials.
+ */
+export type TemporalTokenSettings =
+  | { file: string }
+  | { tokenUrl: string; clientId: string; clientSecret: { value: string } | { file: string }; scope: string };
+
 export interface Config {
   temporalAddress: string;
   namespace: string;
+  /** unset: no token (a cluster without authorization, the dev server, an API key or mTLS) */
+  temporalToken?: TemporalTokenSettings;
   taskQueue: string;
   storageConnectionString: string;
   dataDir: string;
@@ -323,10 +340,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (Boolean(e.T2T_GATEWAY_TLS_CERT) !== Boolean(e.T2T_GATEWAY_TLS_KEY)) {
     throw new ConfigError('configuration: T2T_GATEWAY_TLS_CERT and T2T_GATEWAY_TLS_KEY: set both, or neither');
   }
+  const temporalToken = temporalTokenSettings(e);
   const dataDir = path.resolve(e.T2T_DATA_DIR);
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
+    ...(temporalToken ? { temporalToken } : {}),
     taskQueue: e.T2T_TASK_QUEUE,
     storageConnectionString: e.AZURE_STORAGE_CONNECTION_STRING,
     dataDir,
@@ -391,5 +410,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.T2T_WORKER_VERSIONING === 'on'
       ? { versioning: { deploymentName: e.T2T_DEPLOYMENT_NAME, ...(e.T2T_BUILD_ID ? { buildId: e.T2T_BUILD_ID } : {}), becomeCurrent: e.T2T_BECOME_CURRENT } }
       : {}),
+  };
+}
+
+/** The Temporal token's source, or one line naming what is missing or set twice. */
+function temporalTokenSettings(e: z.infer<typeof EnvironmentSchema>): TemporalTokenSettings | undefined {
+  const clientCredentials = {
+    T2T_TEMPORAL_TOKEN_URL: e.T2T_TEMPORAL_TOKEN_URL,
+    T2T_TEMPORAL_CLIENT_ID: e.T2T_TEMPORAL_CLIENT_ID,
+    T2T_TEMPORAL_TOKEN_SCOPE: e.T2T_TEMPORAL_TOKEN_SCOPE,
+  };
+  const anyClientCredential = Object.values(clientCredentials).some(Boolean) || e.T2T_TEMPORAL_CLIENT_SECRET || e.T2T_TEMPORAL_CLIENT_SECRET_FILE;
+  if (e.T2T_TEMPORAL_TOKEN_FILE && anyClientCredential) {
+    throw new ConfigError('configuration: T2T_TEMPORAL_TOKEN_FILE: set either it or client credentials (T2T_TEMPORAL_TOKEN_URL, T2T_TEMPORAL_CLIENT_ID, ...), not both');
+  }
+  if (e.T2T_TEMPORAL_TOKEN_FILE) return { file: path.resolve(e.T2T_TEMPORAL_TOKEN_FILE) };
+  if (!anyClientCredential) return undefined;
+  for (const [name, value] of Object.entries(clientCredentials)) {
+    if (!value) throw new ConfigError(`configuration: ${name}: required with client credentials for Temporal (docs/deployment.md)`);
+  }
+  if (Boolean(e.T2T_TEMPORAL_CLIENT_SECRET) === Boolean(e.T2T_TEMPORAL_CLIENT_SECRET_FILE)) {
+    throw new ConfigError('configuration: T2T_TEMPORAL_CLIENT_SECRET: set it or T2T_TEMPORAL_CLIENT_SECRET_FILE (one of them) with client credentials for Temporal');
+  }
+  return {
+    tokenUrl: e.T2T_TEMPORAL_TOKEN_URL!,
+    clientId: e.T2T_TEMPORAL_CLIENT_ID!,
+    clientSecret: e.T2T_TEMPORAL_CLIENT_SECRET ? { value: e.T2T_TEMPORAL_CLIENT_SECRET } : { file: path.resolve(e.T2T_TEMPORAL_CLIENT_SECRET_FILE!) },
+    scope: e.T2T_TEMPORAL_TOKEN_SCOPE!,
   };
 }

@@ -12,7 +12,7 @@ import type { MigrationService } from './service/migration-service';
 import { openMigrationService, type OpenedService } from './service';
 import { describeError } from './errors';
 import { openAuditLog, type AuditLog } from './controlplane/audit-log';
-import { temporalConnectionOptions } from './temporal-connection';
+import { clientConnectionOptions, workerConnectionOptions } from './temporal-connection';
 import { ensureReconcilerSchedule, ensureSchedule, reconcilerScheduleId } from './reconciler/schedule';
 import { stallCheckScheduleId, stallCheckScheduleOptions } from './operations/stall-schedule';
 import { upToDateWorkflowBundle } from './workflow-bundle';
@@ -182,11 +182,13 @@ async function run(): Promise<void> {
     // The keys are checked before anything connects: a bad or missing key is one line, at start.
     const protection = payloadProtection(config, 'worker');
     const dataConverter = dataConverterOf(protection);
-    const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+    const native = await workerConnectionOptions(config);
+    const connection = await NativeConnection.connect(native.options);
+    native.follow(connection);
     const controlPlane = await createControlPlane(config.databaseUrl);
     await controlPlane.migrateSchema();
     const auditLog = await openAuditLog(config.databaseUrl);
-    const clientConnection = await Connection.connect(temporalConnectionOptions(config));
+    const clientConnection = await Connection.connect(await clientConnectionOptions(config));
     const client = new Client({ connection: clientConnection, namespace: config.namespace, dataConverter });
     await checkKeysOfOpenMigrations(client, config.taskQueue, protection.ring);
     console.log(`worker: ${protection.summary}`);

@@ -327,7 +327,8 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     const local = { ...env, TEMPORAL_TLS_CLIENT_CERT_PATH: path.join(dir, path.basename(env.TEMPORAL_TLS_CLIENT_CERT_PATH)), TEMPORAL_TLS_CLIENT_KEY_PATH: path.join(dir, path.basename(env.TEMPORAL_TLS_CLIENT_KEY_PATH)) };
     const mtls = temporalConnectionOptions(loadConfig(local), local);
     assert.equal(mtls.address, env.TEMPORAL_ADDRESS);
-    assert.equal(Buffer.from(mtls.tls!.clientCertPair!.crt).toString(), 'certificate');
+    assert.ok(mtls.tls, 'TLS on');
+    assert.equal(Buffer.from(mtls.tls.clientCertPair!.crt).toString(), 'certificate');
     // With an API key instead: TEMPORAL_API_KEY in the Secret (the example names it) and no certificate paths.
     assert.match(readFileSync(path.join(K8S, 'secret.example.yaml'), 'utf8'), /^ {2}# TEMPORAL_API_KEY: <api-key>$/m);
     const withKey: Record<string, string> = { ...env, TEMPORAL_API_KEY: 'key' };

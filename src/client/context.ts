@@ -8,7 +8,7 @@ import type { ControlPlane } from '../controlplane/control-plane';
 import type { MigrationClient } from './migrations';
 import { UserError } from './user-error';
 import type { MigrationService } from '../service/migration-service';
-import { temporalConnectionOptions } from '../temporal-connection';
+import { clientConnectionOptions } from '../temporal-connection';
 import type { NotificationEvent } from '../notifications/events';
 import type { AuditLog } from '../controlplane/audit-log';
 
@@ -75,8 +75,12 @@ export class CommandContext {
     const { payloadProtection, dataConverterOf } = await import('../codec');
     const dataConverter = dataConverterOf(payloadProtection(this.config, 'client'));
     if (!this.connection) {
+      // A token that cannot be had is its own line, not "cannot reach Temporal".
+      const options = await clientConnectionOptions(this.config).catch((err: Error) => {
+        throw new UserError(err.message);
+      });
       try {
-        this.connection = await Connection.connect({ ...temporalConnectionOptions(this.config), connectTimeout: 5_000 });
+        this.connection = await Connection.connect({ ...options, connectTimeout: 5_000 });
       } catch {
         throw new UserError(
           `cannot reach Temporal at ${this.config.temporalAddress} (namespace ${this.config.namespace}): is the stack running? (npm start)`,

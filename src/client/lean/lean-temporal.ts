@@ -80,7 +80,7 @@ export class LeanTemporal implements TemporalReads {
   /** A reader for this configuration, or undefined when the connection needs TLS or an API key. */
   static open(config: Config, env: NodeJS.ProcessEnv = process.env): LeanTemporal | undefined {
     const options = temporalConnectionOptions(config, env);
-    if (options.tls || options.apiKey || options.metadata) return undefined;
+    if (options.tls !== undefined || options.apiKey || options.metadata || config.temporalToken) return undefined;
     let codec: PayloadCodec;
     try {
       // The same codec the Temporal client's path uses (context.ts); a key problem is its one line there.
