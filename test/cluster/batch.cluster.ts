@@ -9,6 +9,12 @@
 // and the server process is stopped and started again on the same databases;
 // nothing is lost and nothing is done twice.
 //
+// The server runs Temporal's own authorization, as a deployment with an identity
+// provider does (docs/deployment.md): every caller presents a token whose `roles`
+// claim the default claim mapper reads. The setup job is `temporal-system:admin`;
+// the workers get theirs by client credentials and renew them while they run; the
+// admins' client is `default:write`; a reader is `default:read`; no token, no call.
+//
 // Run by `npm run test:cluster` (which first builds the server), not by `npm test`.
 import assert from 'node:assert/strict';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -19,6 +25,7 @@ import path from 'node:path';
 import { Client as PgClient } from 'pg';
 import YAML from 'yaml';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Connection, WorkflowClient } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { projectRoot } from '../../src/temporal-binaries';
 import { submitBatch } from '../../src/client/migrations';
@@ -30,7 +37,9 @@ import {
   SEARCH_ATTRIBUTE_TYPE_NAMES,
   batchStatusQuery,
   batchWorkflowId,
+  cancelSignal,
   migrationWorkflowId,
+  statusQuery,
 } from '../../src/contracts';
 import { testPostgres, RunningPostgres } from '../helpers/postgres';
 import { startTestAzurite, RunningAzurite } from '../helpers/azurite';
@@ -47,6 +56,7 @@ import {
   schemaJobEnv,
   toolsPath,
 } from './cluster';
+import { startTokenIssuer, Principal, TokenIssuer } from './token-issuer';
 
 const ENVIRONMENTS = 6;
 const CONCURRENCY = 2;
@@ -55,6 +65,19 @@ const USERS = 600;
 const REMAP_BATCH = 5;
 /** the activity that runs the migrate steps (re-link, re-map users, ...) on the simulated service, heartbeating its progress */
 const MIGRATE_ACTIVITY = 'migrateEnvironment';
+
+/** The Temporal app's Application ID URI: the tokens' audience. */
+const AUDIENCE = 'api://t2t-temporal';
+/** Service principals and the app roles assigned to them; the role values are Temporal permissions. */
+const principal = (clientId: string, roles: string[]): Principal => ({ clientId, secret: randomBytes(16).toString('hex'), roles });
+const SETUP = principal('t2t-setup', ['temporal-system:admin']);
+const WORKER = principal('t2t-worker', ['default:write']);
+const ADMINS = principal('t2t-admins', ['default:write']);
+const READER = principal('t2t-reader', ['default:read']);
+/** The workers' tokens live this long (seconds): they renew them several times during the batch. */
+const WORKER_TOKEN_LIFETIME = 20;
+/** grpc status PERMISSION_DENIED: what Temporal's authorizer answers a call it refuses */
+const PERMISSION_DENIED = 7;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -100,12 +123,16 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
   let azurite: RunningAzurite | undefined;
   let env: TestWorkflowEnvironment | undefined;
   let product: Product | undefined;
+  let issuer: TokenIssuer;
+  /** an environment the batch migrated */
+  let migrated: string | undefined;
   const workers: WorkerProcess[] = [];
 
   before(async () => {
     tools = clusterTools();
     postgres = await testPostgres();
     pg = postgresAccount(postgres.url);
+    issuer = await startTokenIssuer(AUDIENCE, [SETUP, WORKER, ADMINS, READER], WORKER_TOKEN_LIFETIME);
   });
 
   after(async () => {
@@ -113,6 +140,7 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
     await product?.stop();
     await env?.teardown();
     await server?.stop(10_000);
+    await issuer?.close();
     await azurite?.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -186,10 +214,22 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
     }
   });
 
-  it('temporal-server starts on them with deploy/temporal/server.yaml; register-search-attributes.sh creates the namespace and every search attribute, and finds them on a second run', async () => {
-    server = await TemporalServerProcess.create(tools, pg, databases, path.join(dir, 'temporal-server.log'));
+  it('temporal-server starts on them with deploy/temporal/server.yaml and the JWT authorizer; register-search-attributes.sh (temporal-system:admin) creates the namespace and every search attribute, and finds them on a second run', async () => {
+    server = await TemporalServerProcess.create(tools, pg, databases, path.join(dir, 'temporal-server.log'), {
+      keysUrl: issuer.keysUrl,
+      audience: AUDIENCE,
+      permissionsClaim: 'roles',
+    });
     server.start();
-    const jobEnv = { PATH: toolsPath(tools), TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default', T2T_NAMESPACE_RETENTION: '1d' };
+    const jobEnv = {
+      PATH: toolsPath(tools),
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: 'default',
+      T2T_NAMESPACE_RETENTION: '1d',
+      // the CLI sends its API key as the bearer token; plain gRPC on loopback
+      TEMPORAL_API_KEY: await issuer.mint(SETUP),
+      TEMPORAL_TLS: 'false',
+    };
     const first = await runDeployScript('register-search-attributes.sh', jobEnv).catch((err: Error) => {
       throw new Error(`${err.message}\n${diagnostics()}`);
     });
@@ -199,7 +239,19 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
     const second = await runDeployScript('register-search-attributes.sh', jobEnv);
     assert.match(second, /namespace default exists/);
 
-    env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address, namespace: 'default' });
+    // Without a token the server takes no call but its health check.
+    const anonymous = await Connection.connect({ address: server.address });
+    try {
+      await assert.rejects(anonymous.workflowService.describeNamespace({ namespace: 'default' }), (err: { code?: number }) => err.code === PERMISSION_DENIED);
+    } finally {
+      await anonymous.close();
+    }
+
+    env = await TestWorkflowEnvironment.createFromExistingServer({
+      address: server.address,
+      namespace: 'default',
+      connectionOptions: { apiKey: await issuer.mint(ADMINS), tls: false },
+    });
     const listed = await env.connection.operatorService.listSearchAttributes({ namespace: 'default' });
     // temporal.api.enums.v1.IndexedValueType, by number
     const indexedValueType: Record<string, number> = { [SearchAttributeType.KEYWORD]: 2, [SearchAttributeType.BOOL]: 5, [SearchAttributeType.DATETIME]: 6 };
@@ -229,6 +281,12 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
           T2T_DATABASE_URL: databaseUrl,
           AZURE_STORAGE_CONNECTION_STRING: azurite!.connectionString,
           T2T_REMAP_BATCH_SIZE: String(REMAP_BATCH),
+          // Temporal's authorization: the worker's service principal, by client credentials
+          T2T_TEMPORAL_TOKEN_URL: issuer.tokenUrl,
+          T2T_TEMPORAL_CLIENT_ID: WORKER.clientId,
+          T2T_TEMPORAL_CLIENT_SECRET: WORKER.secret,
+          T2T_TEMPORAL_TOKEN_SCOPE: issuer.scope,
+          TEMPORAL_TLS: 'false',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -248,6 +306,7 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
       { sourceTenantId: w.source, targetTenantId: w.target, actor: w.sourceAdmin, concurrency: CONCURRENCY },
     );
     assert.equal(submitted.environments.length, ENVIRONMENTS);
+    migrated = submitted.environments[0].environmentId;
     const batch = temporal.client.workflow.getHandle(batchWorkflowId(submitted.batchId));
 
     // The admins' actions and the server restart take turns: a restart never cuts an action in two.
@@ -397,9 +456,35 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
     assert.equal(await count(`T2TPhase = 'Succeeded'`), ENVIRONMENTS);
     assert.equal(await count(`ExecutionStatus = 'Running'`), 0);
 
+    // The workers' tokens expired during the batch: each worker asked for new ones, and its connections took them.
+    const workerTokens = issuer.issued.get(WORKER.clientId) ?? 0;
+    assert.ok(workerTokens > workers.length, `the workers renewed their ${WORKER_TOKEN_LIFETIME} s tokens (${workerTokens} issued to ${workers.length} workers)`);
+
     console.log(
       `      worker killed at ${killed.done}/${USERS} users re-mapped; server restarted` +
-        `${restarted.whileRemapping ? ' during a re-mapping' : ''} after ${restarted.endedBefore} of ${ENVIRONMENTS} migrations ended, down ${Math.round(restarted.downMs / 1000)} s`,
+        `${restarted.whileRemapping ? ' during a re-mapping' : ''} after ${restarted.endedBefore} of ${ENVIRONMENTS} migrations ended, down ${Math.round(restarted.downMs / 1000)} s;` +
+        ` ${workerTokens} worker tokens issued`,
+    );
+  });
+
+  it('a read-only principal (default:read) describes and queries a migration, and its signal is refused; a writer\'s same signal passes authorization', async () => {
+    assert.ok(server && env && migrated, 'the batch ran (previous test)');
+    const environmentId = migrated;
+    const connection = await Connection.connect({ address: server.address, apiKey: await issuer.mint(READER), tls: false });
+    try {
+      const reader = new WorkflowClient({ connection, namespace: 'default' });
+      const handle = reader.getHandle(migrationWorkflowId(environmentId));
+      assert.equal((await handle.describe()).status.name, 'COMPLETED');
+      assert.equal((await handle.query(statusQuery)).phase, 'Succeeded', 'the reader queries (a worker answers)');
+      await assert.rejects(handle.signal(cancelSignal, { actor: 'reader@contoso.com' }), (err: { code?: number; cause?: { code?: number } }) =>
+        [err.code, err.cause?.code].includes(PERMISSION_DENIED),
+      );
+    } finally {
+      await connection.close();
+    }
+    // The writer's signal gets past authorization and meets the workflow's state instead.
+    await assert.rejects(env.client.workflow.getHandle(migrationWorkflowId(environmentId)).signal(cancelSignal, { actor: 'admin@contoso.com' }), (err: Error) =>
+      /completed|not found/i.test(err.message),
     );
   });
 });

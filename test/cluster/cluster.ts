@@ -112,6 +112,9 @@ const PORT_VARIABLES = [
   'FRONTEND_GRPC_PORT',
   'FRONTEND_HTTP_PORT',
   'FRONTEND_MEMBERSHIP_PORT',
+  'INTERNAL_FRONTEND_GRPC_PORT',
+  'INTERNAL_FRONTEND_HTTP_PORT',
+  'INTERNAL_FRONTEND_MEMBERSHIP_PORT',
   'HISTORY_GRPC_PORT',
   'HISTORY_MEMBERSHIP_PORT',
   'MATCHING_GRPC_PORT',
@@ -120,10 +123,22 @@ const PORT_VARIABLES = [
   'WORKER_MEMBERSHIP_PORT',
 ] as const;
 
+/** Temporal's own authorization, as a deployment with an identity provider sets it (docs/deployment.md). */
+export interface ServerAuthorization {
+  /** the provider's JWKS URL (TEMPORAL_JWT_KEY_SOURCE1) */
+  keysUrl: string;
+  /** the tokens' audience (TEMPORAL_JWT_AUDIENCE) */
+  audience: string;
+  /** the claim listing `<namespace>:<role>` entries (TEMPORAL_JWT_PERMISSIONS_CLAIM) */
+  permissionsClaim: string;
+}
+
 /**
  * `temporal-server start` with deploy/temporal/server.yaml, as compose's
  * `temporal` service runs it (same command, file and variables), on loopback ports
- * picked once so that a restart comes back where the clients look.
+ * picked once so that a restart comes back where the clients look. With
+ * `authorization`, as a deployment with an identity provider runs it instead: the
+ * JWT authorizer on, and the internal frontend started for the server's own worker.
  */
 export class TemporalServerProcess {
   process: ChildProcess | undefined;
@@ -137,7 +152,13 @@ export class TemporalServerProcess {
     this.logFile = logFile;
   }
 
-  static async create(tools: ClusterTools, pg: PostgresAccount, databases: { temporal: string; visibility: string }, logFile: string): Promise<TemporalServerProcess> {
+  static async create(
+    tools: ClusterTools,
+    pg: PostgresAccount,
+    databases: { temporal: string; visibility: string },
+    logFile: string,
+    authorization?: ServerAuthorization,
+  ): Promise<TemporalServerProcess> {
     const ports: Record<string, string> = {};
     for (const name of PORT_VARIABLES) ports[name] = String(await freePortBelow32768(Object.values(ports).map(Number)));
     return new TemporalServerProcess(
@@ -155,8 +176,15 @@ export class TemporalServerProcess {
         BIND_ON_IP: '127.0.0.1',
         DYNAMIC_CONFIG_FILE_PATH: path.join(DEPLOY, 'dynamicconfig', 'docker.yaml'),
         LOG_LEVEL: 'warn',
-        // no authorizer, as in compose: said on purpose, so the server does not warn about it
-        TEMPORAL_ALLOW_NO_AUTH: 'true',
+        ...(authorization
+          ? {
+              TEMPORAL_JWT_KEY_SOURCE1: authorization.keysUrl,
+              TEMPORAL_JWT_AUDIENCE: authorization.audience,
+              TEMPORAL_JWT_PERMISSIONS_CLAIM: authorization.permissionsClaim,
+              TEMPORAL_SERVICES: 'frontend,internal-frontend,history,matching,worker',
+            }
+          : // no authorizer, as in compose: said on purpose (server.yaml refuses to start otherwise)
+            { TEMPORAL_ALLOW_NO_AUTH: 'true' }),
         ...ports,
       },
       logFile,
