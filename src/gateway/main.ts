@@ -2,7 +2,7 @@
 // tokens from the configured issuer, TLS when T2T_GATEWAY_TLS_CERT and
 // T2T_GATEWAY_TLS_KEY name PEM files, verified actions forwarded to the
 // configured Temporal (TEMPORAL_ADDRESS and the worker's TLS or API key settings).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { loadConfig } from '../config';
 import { describeError } from '../errors';
 import { createGateway } from './server';
@@ -14,6 +14,10 @@ import { ActionSigner } from '../identity/action-signer';
 async function main(): Promise<void> {
   const config = loadConfig();
   const { signIn } = config;
+  // On its own there is no sandbox provider to trust: the issuer must be named.
+  if (signIn.sandbox && !existsSync(signIn.sandboxCertificateFile)) {
+    throw new Error(`T2T_AUTH_AUTHORITY: name the issuer of the admins' tokens (Entra ID: https://login.microsoftonline.com/<tenant id>/v2.0); the sandbox provider runs only with the embedded stack (npm start)`);
+  }
   const tls = signIn.gatewayTls ? { cert: readFileSync(signIn.gatewayTls.certFile, 'utf8'), key: readFileSync(signIn.gatewayTls.keyFile, 'utf8') } : undefined;
   const verifier = createTokenVerifier({
     issuers: [signIn.authority],
