@@ -270,7 +270,10 @@ describe('the action gateway forwarding to migrations @integration', function ()
       const printed = JSON.parse(signed.stdout) as MigrationInput;
       assert.equal(printed.submittedBy, 'admin@contoso.com');
       assert.equal(printed.environmentId, 'env-finance');
-      assert.match(signed.stderr, new RegExp(`--workflow-id ${migrationWorkflowId('env-finance')}`));
+      assert.match(signed.stderr, new RegExp(`--workflow-id ${migrationWorkflowId('env-finance')} `));
+      // The start command on stderr names the search attributes `t2t submit` would set: passed on as printed.
+      const attributes = [...signed.stderr.matchAll(/--search-attribute '([^']+)'/g)].flatMap((m) => ['--search-attribute', m[1]]);
+      assert.equal(attributes.length, 10);
 
       // Started on a task queue no worker polls: what matters is the input the server holds.
       const workflowId = `${migrationWorkflowId('env-finance')}-signed`;
@@ -278,7 +281,7 @@ describe('the action gateway forwarding to migrations @integration', function ()
       await new Promise<void>((resolve, reject) =>
         execFile(
           temporalCli,
-          ['workflow', 'start', '--address', env.address, '--type', 'tenantMigration', '--task-queue', 'nobody-polls', '--workflow-id', workflowId, '--input', signed.stdout.trim()],
+          ['workflow', 'start', '--address', env.address, '--type', 'tenantMigration', '--task-queue', 'nobody-polls', '--workflow-id', workflowId, ...attributes, '--input', signed.stdout.trim()],
           (error, _out, stderr) => (error ? reject(new Error(stderr)) : resolve()),
         ),
       );
@@ -289,6 +292,9 @@ describe('the action gateway forwarding to migrations @integration', function ()
         assert.deepEqual(input, printed);
         assert.equal(checkActionProof(input.proof, { action: 'submit', migrationId: input.migrationId, payload: submitProofPayload(input) }, signer.published()).ok, true);
         assert.equal(input.proof?.claims.user, 'admin@contoso.com');
+        const { searchAttributes } = await handle.describe();
+        assert.deepEqual(searchAttributes.T2TSourceMigrationId, [printed.migrationId]);
+        assert.deepEqual(searchAttributes.T2TTargetMigrationId, [printed.targetMigrationId]);
       } finally {
         await handle.terminate('test done');
       }

@@ -62,9 +62,13 @@ export function registerSignCommands(program: Command, runtime: CommandRuntime, 
           const input = migrationInputOf({ environmentId: options.environment!, targetTenantId: options.targetTenant!, submittedBy: who.user }, config);
           document = { ...input, proof: await askForProof(input.migrationId, submitProofPayload(input)) };
           // Only the input on stdout (it is meant for another program); the ids the start needs go to stderr.
+          // With the search attributes `t2t submit` starts it with, but the source tenant's: only the control plane knows it.
+          const attributes = { T2TPhase: 'Submitted', T2TEnvironmentId: input.environmentId, T2TTargetTenantId: input.targetTenantId, T2TSourceMigrationId: input.migrationId, T2TTargetMigrationId: input.targetMigrationId };
           process.stderr.write(
             `migration ${input.migrationId} (target migration id ${input.targetMigrationId}): start it with ` +
-              `temporal workflow start --type tenantMigration --task-queue ${config.taskQueue} --workflow-id ${migrationWorkflowId(input.environmentId)} --input '<this input>'\n`,
+              `temporal workflow start --type tenantMigration --task-queue ${config.taskQueue} --workflow-id ${migrationWorkflowId(input.environmentId)} ` +
+              Object.entries(attributes).map(([k, v]) => `--search-attribute '${k}=${JSON.stringify(v)}' `).join('') +
+              `--input '<this input>'\n`,
           );
         } else {
           const payload: Record<string, unknown> = {
