@@ -86,7 +86,7 @@ describe('the action gateway forwarding to migrations @integration', function ()
     });
     signer = new ActionSigner([newGatewayKey('gw-forwarding')]);
     forwarding = gatewayForwarding(product.config, { client: env.client, controlPlane: product.controlPlane, auditLog: product.auditLog });
-    gateway = await createGateway({ verifier, signer, migrations: forwarding.migrations, rateLimit: { max: 6, windowMs: 60_000 } });
+    gateway = await createGateway({ verifier, signer, migrations: forwarding.migrations, rateLimit: { max: 8, windowMs: 60_000 } });
     await gateway.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}`;
   });
@@ -120,6 +120,8 @@ describe('the action gateway forwarding to migrations @integration', function ()
   let submitted: MigrationStatus;
 
   it("submits as the source tenant's admin: the migration's input carries the gateway's proof and the verified submitter; another tenant's admin is refused (403) and nothing starts", async () => {
+    const unsigned = await post('/v1/migrations', { environmentId: 'env-sales', targetTenantId: 't-fabrikam' });
+    assert.equal(unsigned.status, 401);
     const targetAdmin = await tokenOf(providers.main, 'admin@fabrikam.com');
     const other = await post('/v1/migrations', { environmentId: 'env-sales', targetTenantId: 't-fabrikam' }, targetAdmin);
     assert.equal(other.status, 403);
@@ -175,7 +177,7 @@ describe('the action gateway forwarding to migrations @integration', function ()
     }
     // Unverified requests are counted per address: a script without a valid token is stopped.
     const hammered: number[] = [];
-    for (let i = 0; i < 4; i++) hammered.push((await post(route, {})).status);
+    for (let i = 0; i < 5; i++) hammered.push((await post(route, {})).status);
     assert.ok(hammered.includes(429), `a hammering script gets 429 (${hammered.join(', ')})`);
     assert.deepEqual(hammered.slice(hammered.indexOf(429)), hammered.slice(hammered.indexOf(429)).map(() => 429));
 
@@ -199,6 +201,10 @@ describe('the action gateway forwarding to migrations @integration', function ()
     assert.equal(arg.proof.claims.tenantId, 't-fabrikam');
     // The proof names the migration by the id the admin used (the target migration id here).
     assert.equal(checkActionProof(arg.proof, { action: 'approve', migrationId: submitted.targetMigrationId, payload: arg }, signer.published()).ok, true);
+
+    const unknown = await post('/v1/migrations/00000000-0000-0000-0000-000000000000/actions/approve', {}, fabrikam);
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(await unknown.json(), { error: "no migration has the id '00000000-0000-0000-0000-000000000000'" });
 
     const again = await post(`/v1/migrations/${submitted.targetMigrationId}/actions/approve`, {}, fabrikam);
     assert.equal(again.status, 409);
