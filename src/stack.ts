@@ -214,7 +214,8 @@ async function main(): Promise<void> {
     const auditLog = await openAuditLog(config.databaseUrl);
     // The sandbox's own OpenID Connect provider, knowing the world's users (docs/identity.md).
     const identity = config.signIn.sandbox ? await startSandboxIdentity(config, controlPlane) : undefined;
-    const gateway = await startSandboxGateway(config, identity?.issuer ?? config.signIn.authority);
+    // The gateway forwards the admins' actions on the stack's own client (its payload codec included).
+    const gateway = await startSandboxGateway(config, identity?.issuer ?? config.signIn.authority, { client, controlPlane, auditLog });
     // SIGHUP rotates the provider's signing key without a restart (docs/identity.md).
     process.on('SIGHUP', () => {
       identity?.rotateKeys().then(

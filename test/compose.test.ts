@@ -22,6 +22,7 @@ const EXPECTED_SERVICES = [
   'azurite',
   'codec-server',
   'control-plane-db',
+  'gateway',
   'postgresql',
   'prometheus',
   'temporal',
@@ -117,7 +118,7 @@ describe('docker-compose.yml', function () {
     assert.deepEqual(resolved.services.slice().sort(), EXPECTED_SERVICES);
     assert.deepEqual(asList(service('prometheus').profiles), ['metrics'], 'Prometheus is optional');
     const volumes = resolved.volumes.slice().sort();
-    assert.deepEqual(volumes, ['azurite-data', 'postgresql-data', 'prometheus-data']);
+    assert.deepEqual(volumes, ['azurite-data', 'gateway-data', 'postgresql-data', 'prometheus-data']);
   });
 
   it('has a worker that can scale: built here, no fixed name, no published port, the shared control plane', () => {
@@ -153,6 +154,7 @@ describe('docker-compose.yml', function () {
     assert.deepEqual(published.sort(), [
       'azurite 127.0.0.1:10000:10000',
       'codec-server 127.0.0.1:8234:8234',
+      'gateway 127.0.0.1:8236:8236',
       'postgresql 127.0.0.1:5432:5432',
       'prometheus 127.0.0.1:9090:9090',
       'temporal 127.0.0.1:7233:7233',
@@ -162,8 +164,8 @@ describe('docker-compose.yml', function () {
 
   it('pins every image it pulls, with one Temporal version for the server and its schema tools', () => {
     for (const [name, value] of Object.entries(services)) {
-      // The product's own image, built here (the codec server runs the worker's).
-      if (name === 'worker' || name === 'codec-server') continue;
+      // The product's own image, built here (the codec server and the gateway run the worker's).
+      if (name === 'worker' || name === 'codec-server' || name === 'gateway') continue;
       const image = String(asMap(value, name).image);
       const tag = /:([^/:]+)$/.exec(image)?.[1];
       assert.ok(tag && tag !== 'latest', `${name} runs ${image}: pin a version`);
@@ -247,6 +249,27 @@ describe('docker-compose.yml', function () {
     const services = asMap(withKeys.services, 'services');
     assert.equal(asMap(asMap(services.worker, 'worker').environment, 'env').T2T_PAYLOAD_KEYS, 'k1:abc');
     assert.equal(asMap(asMap(services['temporal-ui'], 'ui').environment, 'env').TEMPORAL_CODEC_ENDPOINT, 'https://codec.contoso.com');
+  });
+
+  it("runs the action gateway with the worker's image, Temporal, database and payload keys, and the worker reads its keys there", () => {
+    const gateway = service('gateway');
+    assert.equal(gateway.image, service('worker').image, 'the same image as the worker');
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.deepEqual(asList(gateway.command), pkg.scripts.gateway.trim().split(/\s+/), 'the command of `npm run gateway`');
+    assert.ok(existsSync(path.join(ROOT, asList(gateway.command)[1])), 'which the build emits');
+    const env = environment('gateway');
+    const worker = environment('worker');
+    for (const name of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'T2T_TASK_QUEUE', 'T2T_DATABASE_URL', 'AZURE_STORAGE_CONNECTION_STRING', 'T2T_PAYLOAD_KEYS', 'T2T_PAYLOAD_ENCRYPTION', 'T2T_APPROVAL_TIMEOUT']) {
+      assert.equal(env[name], worker[name], `${name}: as the worker's`);
+    }
+    // The settings are the product's own: what the gateway's configuration accepts.
+    const config = loadConfig(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) as NodeJS.ProcessEnv);
+    const port = config.signIn.gatewayAddress.split(':').pop();
+    assert.ok(asList(gateway.ports).some((p) => p.replace(/\/tcp$/, '').endsWith(`:${port}`)), `published on the port it listens on (${port})`);
+    assert.equal(worker.T2T_GATEWAY_URL, `http://gateway:${port}`);
+    assert.ok(asList(gateway.volumes).some((v) => v.endsWith(':/app/.data')), 'its signing key survives a re-creation');
+    const entra = asMap(asMap(asMap(compose({ T2T_AUTH_AUTHORITY: 'https://login.microsoftonline.com/t1/v2.0' }).config.services, 's').gateway, 'gateway').environment, 'env');
+    assert.equal(entra.T2T_AUTH_AUTHORITY, 'https://login.microsoftonline.com/t1/v2.0');
   });
 
   it('takes its settings from the environment', () => {

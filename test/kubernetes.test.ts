@@ -363,6 +363,41 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     new Service(service).validate();
   });
 
+  it("the action gateway runs the worker's image with the worker's settings and its own, on the port its Service and probe name; the workers read its keys through that Service", () => {
+    const docs = yamlFiles(path.join(K8S, 'gateway')).filter((f) => !isKustomization(f)).flatMap(parseFile);
+    const deployment = one(docs, 'Deployment', 't2t-gateway');
+    const service = one(docs, 'Service', 't2t-gateway');
+    const configMap = one(docs, 'ConfigMap', 't2t-gateway');
+    const [c] = deployment.spec.template.spec.containers as Doc[];
+    const workers = workerSet();
+    assert.equal(c.image, container(workers).image, "the worker's image");
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.deepEqual(c.command, pkg.scripts.gateway.trim().split(/\s+/), 'the command of `npm run gateway`');
+    const refs = (c.envFrom as Doc[]).map((e) => e.configMapRef?.name ?? e.secretRef?.name);
+    assert.deepEqual(refs, ['t2t-worker', 't2t-worker', 't2t-gateway']);
+    const env: Record<string, string> = { ...workers.configMap.data, ...workers.secret.stringData, ...configMap.data };
+    const read = namesTheWorkerReads();
+    for (const name of Object.keys(configMap.data as Record<string, string>)) assert.ok(read.has(name), `${name} is a setting the product reads`);
+    const config = loadConfig({ ...env, T2T_PAYLOAD_KEYS: `k1:${Buffer.alloc(32).toString('base64')}` });
+    assert.equal(config.signIn.sandbox, false, 'tokens from the configured issuer, not the sandbox provider');
+    const port = Number(config.signIn.gatewayAddress.split(':').pop());
+    const containerPort = (c.ports as Doc[])[0];
+    assert.equal(containerPort.containerPort, port);
+    assert.equal(c.readinessProbe.httpGet.port, containerPort.name);
+    assert.equal(c.readinessProbe.httpGet.path, '/healthz');
+    assert.equal(service.spec.ports[0].targetPort, containerPort.name);
+    assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels);
+    const keyFile = String(config.signIn.gatewayKeyFile);
+    const mount = (c.volumeMounts as Doc[]).find((m) => keyFile.startsWith(`${m.mountPath}/`));
+    assert.ok(mount, 'the signing key file is on a mounted volume');
+    const volume = (deployment.spec.template.spec.volumes as Doc[]).find((v) => v.name === mount.name);
+    assert.equal(volume?.secret?.secretName, 't2t-gateway');
+    assert.equal(loadConfig({ ...workers.configMap.data }).signIn.gatewayUrl, `http://${service.metadata.name}:${service.spec.ports[0].port}`);
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    new Deployment(deployment).validate();
+    new Service(service).validate();
+  });
+
   it("the memory request covers the benchmark's highest worker peak RSS (docs/benchmarks.md), the limit more", () => {
     const figures = readFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), 'utf8');
     const start = figures.indexOf('$ npm run bench:throughput');

@@ -2,6 +2,7 @@
 // an action and learn whether it was accepted, read the status. Used by the
 // `t2t` commands and by the tests alike.
 import { randomUUID } from 'node:crypto';
+import { migrationInputOf } from './migration-input';
 import type { AuditLog } from '../controlplane/audit-log';
 import { migrationRefOf, refusalEvent, type NotificationEvent } from '../notifications/events';
 import { Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowExecutionInfo, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
@@ -101,6 +102,21 @@ export interface MigrationClientOptions {
   publish?: (events: NotificationEvent[]) => Promise<void>;
 }
 
+export interface SubmitRequest {
+  environmentId: string;
+  targetTenantId: string;
+  actor: string;
+  reversesMigrationId?: string;
+}
+
+/** A checked submit: the migration's input and the names its start shows in the Web UI. */
+export interface SubmissionPlan {
+  migration: MigrationInput;
+  environment: { id: string; name: string };
+  sourceTenant: { id: string; name: string };
+  targetTenant: { id: string; name: string };
+}
+
 export class MigrationClient {
   private readonly client: Client;
 
@@ -109,9 +125,19 @@ export class MigrationClient {
   }
 
   /** Checks the request at once, starts the migration and waits until it has been assessed. */
-  async submit(input: { environmentId: string; targetTenantId: string; actor: string; reversesMigrationId?: string }): Promise<MigrationStatus> {
+  async submit(input: SubmitRequest): Promise<MigrationStatus> {
+    return this.startSubmission(await this.planSubmission(input));
+  }
+
+  /**
+   * What a submit checks before anything reaches Temporal (the environment, the submitter's role,
+   * eligibility), and the migration's input. `checkTenant` sees the source tenant first: the action
+   * gateway refuses another tenant's admin there.
+   */
+  async planSubmission(input: SubmitRequest, checkTenant?: (sourceTenantId: string) => void): Promise<SubmissionPlan> {
     const service = await opened(this.options.service);
     const assessment = await refusedAs('submit', () => service.assess(input.environmentId, input.targetTenantId));
+    checkTenant?.(assessment.environmentTenantId);
     const authorization = await service.authorize('submit', input.actor, {
       sourceTenantId: assessment.environmentTenantId,
       targetTenantId: input.targetTenantId,
@@ -123,27 +149,21 @@ export class MigrationClient {
     if (assessment.blocking.length > 0) {
       throw new UserError(`submit refused: not eligible: ${assessment.blocking.map((b) => b.message).join('; ')}`);
     }
-    const environment = { id: input.environmentId, name: assessment.environmentName };
-    const sourceTenant = { id: assessment.sourceTenantId, name: assessment.sourceTenantName };
-    const targetTenant = { id: input.targetTenantId, name: assessment.targetTenantName };
-
-    const migration: MigrationInput = {
-      migrationId: randomUUID(),
-      targetMigrationId: randomUUID(),
-      environmentId: environment.id,
-      targetTenantId: targetTenant.id,
-      submittedBy: input.actor,
-      approvalTimeoutMs: this.options.config.approvalTimeoutMs,
-      lockboxTimeoutMs: this.options.config.lockboxTimeoutMs,
-      prepareWindowMs: this.options.config.prepareWindowMs,
-      servicePollMs: this.options.config.servicePollMs,
-      checkBudgetMs: this.options.config.checkBudgetMs,
-      continueAfterEvents: this.options.config.continueAfterEvents,
-      ...(input.reversesMigrationId ? { reversesMigrationId: input.reversesMigrationId } : {}),
+    return {
+      migration: migrationInputOf({ ...input, submittedBy: input.actor }, this.options.config),
+      environment: { id: input.environmentId, name: assessment.environmentName },
+      sourceTenant: { id: assessment.sourceTenantId, name: assessment.sourceTenantName },
+      targetTenant: { id: input.targetTenantId, name: assessment.targetTenantName },
     };
+  }
+
+  /** Starts the planned migration (its input as planned, a proof added or not) and answers with its first settled phase. */
+  async startSubmission(plan: SubmissionPlan): Promise<MigrationStatus> {
+    const { migration, environment, sourceTenant, targetTenant } = plan;
+    const reversesMigrationId = migration.reversesMigrationId;
     // A move-back says so in the Web UI's list and names the migration it reverses in its memo, where
     // the reversed migration's status finds it (reversalOf).
-    const moveBack = input.reversesMigrationId ? 'Move back ' : 'Move ';
+    const moveBack = reversesMigrationId ? 'Move back ' : 'Move ';
     // One call starts the migration and answers with its first settled phase (update-with-start):
     // no polling of the status while the workflow assesses and registers it.
     const start = new WithStartWorkflowOperation(MIGRATION_WORKFLOW_TYPE, {
@@ -157,14 +177,14 @@ export class MigrationClient {
         environmentName: environment.name,
         sourceTenant: sourceTenant.name,
         targetTenant: targetTenant.name,
-        ...(input.reversesMigrationId ? { reversesMigrationId: input.reversesMigrationId } : {}),
+        ...(reversesMigrationId ? { reversesMigrationId } : {}),
       },
       staticSummary: `${moveBack}${environment.name} (${environment.id}) from ${sourceTenant.name} to ${targetTenant.name}`,
       staticDetails:
         `Tenant-to-tenant migration of environment **${environment.name}** (\`${environment.id}\`) ` +
         `from tenant **${sourceTenant.name}** (\`${sourceTenant.id}\`) to **${targetTenant.name}** (\`${targetTenant.id}\`).\n\n` +
         `Source migration id \`${migration.migrationId}\` · target migration id \`${migration.targetMigrationId}\`` +
-        (input.reversesMigrationId ? `\n\nMove-back of migration \`${input.reversesMigrationId}\`` : ''),
+        (reversesMigrationId ? `\n\nMove-back of migration \`${reversesMigrationId}\`` : ''),
     });
     const deadline = Date.now() + SUBMIT_ANSWER_MS;
     try {

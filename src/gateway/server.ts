@@ -2,13 +2,18 @@
 // verified before anything reaches Temporal. Every request's token is checked
 // first; requests are then rate-limited per verified identity (refused ones per
 // address), so a script hammering a refused action stops here with 429; a
-// verified action gets the gateway's signed proof. TLS where configured.
-import { createHash } from 'node:crypto';
+// verified action gets the gateway's signed proof and, where the gateway has a
+// Temporal connection, is sent on to the migration with it. TLS where configured.
+import { createHash, randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { z } from 'zod';
 import { TokenRefused, type TokenVerifier, type VerifiedClaims } from '../identity/token-verifier';
 import type { ActionSigner } from '../identity/action-signer';
+import { submitProofPayload, type ActionProof } from '../identity/action-proof';
+import { requiredTenant } from '../migration/authorization';
+import { UserError } from '../client/user-error';
+import type { MigrationClient, SignalAction } from '../client/migrations';
 
 export interface GatewayOptions {
   verifier: TokenVerifier;
@@ -16,6 +21,23 @@ export interface GatewayOptions {
   /** requests per identity per window */
   rateLimit?: { max: number; windowMs: number };
   tls?: { cert: string; key: string };
+  /** the migration client actions are forwarded with (gateway/forwarding.ts); unset: the gateway only signs (POST /v1/proofs) */
+  migrations?: () => Promise<MigrationClient>;
+}
+
+/** The actions an admin sends on a migration, by their Temporal names (SPEC §7). */
+const FORWARDED_ACTIONS = ['approve', 'deny', 'approveLockbox', 'prepare', 'migrate', 'cancel'] as const;
+
+const SubmitRequest = z.object({
+  environmentId: z.string().min(1).max(200),
+  targetTenantId: z.string().min(1).max(200),
+});
+
+/** An admin of another tenant than the one the action needs: 403, before anything is sent. */
+class OtherTenant extends Error {
+  constructor(claims: VerifiedClaims, tenantId: string) {
+    super(`${claims.user} is signed in to tenant ${claims.tenantId}; this action needs an admin of tenant ${tenantId}`);
+  }
 }
 
 declare module 'fastify' {
@@ -56,8 +78,10 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       request.verified ? `id:${createHash('sha256').update(`${request.verified.issuer}\n${request.verified.objectId}`).digest('hex')}` : `ip:${request.ip}`,
     errorResponseBuilder: (_request, context) => ({ statusCode: 429, message: `too many requests: wait ${Math.ceil(context.ttl / 1000)}s` }),
   });
-  app.setErrorHandler((err: { statusCode?: number; message: string }, _request, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+  app.setErrorHandler((err: { statusCode?: number; message: string }, request, reply) => {
+    const status = err.statusCode && ((err.statusCode >= 400 && err.statusCode < 500) || err.statusCode === 501 || err.statusCode === 503) ? err.statusCode : 500;
+    // The fault's own words go to the log, not to the caller.
+    if (status === 500) console.error(`gateway: ${request.method} ${request.routeOptions.url ?? request.url}: ${err.message.split('\n')[0]}`);
     void reply.status(status).send({ error: status === 500 ? 'the gateway failed; see its log' : err.message.split('\n')[0] });
   });
 
@@ -71,11 +95,88 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     if (!parsed.success) return reply.status(400).send({ error: `bad request: ${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message}` });
     const claims = request.verified!;
     if (parsed.data.tenantId !== undefined && claims.tenantId !== parsed.data.tenantId) {
-      return reply.status(403).send({ error: `${claims.user} is signed in to tenant ${claims.tenantId}; this action needs an admin of tenant ${parsed.data.tenantId}` });
+      return reply.status(403).send({ error: new OtherTenant(claims, parsed.data.tenantId).message });
     }
+    return { proof: sign(parsed.data.action, parsed.data.migrationId, parsed.data.payload, claims) };
+  });
+
+  const sign = (action: string, migrationId: string, payload: Record<string, unknown>, claims: VerifiedClaims): ActionProof => {
     const { roles: _roles, ...proofClaims } = claims;
-    const proof = options.signer.sign({ action: parsed.data.action, migrationId: parsed.data.migrationId, payload: parsed.data.payload, claims: proofClaims });
-    return { proof };
+    return options.signer.sign({ action, migrationId, payload, claims: proofClaims });
+  };
+
+  /** The migration client, or the one-line answer why there is none. */
+  const forwarding = async (): Promise<MigrationClient> => {
+    if (!options.migrations) throw Object.assign(new Error('this gateway only signs (POST /v1/proofs): it has no Temporal connection'), { statusCode: 501 });
+    try {
+      return await options.migrations();
+    } catch (err) {
+      throw Object.assign(new Error(`the gateway cannot reach Temporal: ${(err as Error).message.split('\n')[0]}`), { statusCode: 503 });
+    }
+  };
+
+  // An admin's action on a migration (by its source or target id): the tenant the action needs is read
+  // from the migration (the status query, which writes no history), the payload signed with the
+  // verified admin as its actor, and the Update sent. The answer is the workflow's: 200 accepted,
+  // 409 refused with its reason.
+  app.post<{ Params: { migrationId: string; action: string } }>('/v1/migrations/:migrationId/actions/:action', async (request, reply) => {
+    if (request.refused) return reply.status(request.refused.status).send({ error: request.refused.message });
+    const { migrationId } = request.params;
+    const action = FORWARDED_ACTIONS.find((a) => a === request.params.action);
+    if (!action) return reply.status(404).send({ error: `no action '${request.params.action}': one of ${FORWARDED_ACTIONS.join(', ')}` });
+    const body = request.body ?? {};
+    if (typeof body !== 'object' || Array.isArray(body)) return reply.status(400).send({ error: 'bad request: the body is the action\'s payload, a JSON object' });
+    const claims = request.verified!;
+    const migrations = await forwarding();
+    let handle;
+    try {
+      handle = await migrations.find(migrationId);
+    } catch (err) {
+      if (err instanceof UserError) return reply.status(404).send({ error: err.message });
+      throw err;
+    }
+    const status = await migrations.statusOf(handle);
+    const tenantId = requiredTenant(action) === 'source' ? status.sourceTenantId : status.targetTenantId;
+    if (!tenantId) return reply.status(409).send({ error: `${action} refused: the migration's source tenant is not known yet; try again shortly` });
+    if (claims.tenantId !== tenantId) return reply.status(403).send({ error: new OtherTenant(claims, tenantId).message });
+    // Who acts is the verified admin, never a name in the body.
+    const { actor: _actor, proof: _proof, ...fields } = body as Record<string, unknown>;
+    const payload = { ...fields, requestId: typeof fields.requestId === 'string' ? fields.requestId : randomUUID() };
+    const proof = sign(action, migrationId, payload, claims);
+    try {
+      const outcome = await migrations.actOn(handle, action as SignalAction, { ...payload, actor: claims.user, proof });
+      if (outcome.entry.outcome === 'refused') {
+        return reply.status(409).send({ outcome: 'refused', error: outcome.entry.reason ?? `${action} refused`, entry: outcome.entry, status: outcome.status });
+      }
+      return { outcome: 'accepted', entry: outcome.entry, status: outcome.status };
+    } catch (err) {
+      if (err instanceof UserError) return reply.status(409).send({ outcome: 'refused', error: err.message });
+      throw err;
+    }
+  });
+
+  // A submit: checked as `t2t submit` checks it (the environment, the submitter's role, eligibility),
+  // the source tenant's admin only, the input signed (action 'submit') with the verified admin as
+  // submittedBy, and the migration started. The answer: its ids and its first settled status.
+  app.post('/v1/migrations', async (request, reply) => {
+    if (request.refused) return reply.status(request.refused.status).send({ error: request.refused.message });
+    const parsed = SubmitRequest.safeParse(request.body);
+    if (!parsed.success) return reply.status(400).send({ error: `bad request: ${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message}` });
+    const claims = request.verified!;
+    const migrations = await forwarding();
+    try {
+      const plan = await migrations.planSubmission({ ...parsed.data, actor: claims.user }, (sourceTenantId) => {
+        if (claims.tenantId !== sourceTenantId) throw new OtherTenant(claims, sourceTenantId);
+      });
+      plan.migration.submittedBy = claims.user;
+      plan.migration.proof = sign('submit', plan.migration.migrationId, submitProofPayload(plan.migration), claims);
+      const status = await migrations.startSubmission(plan);
+      return { migrationId: status.migrationId, targetMigrationId: status.targetMigrationId, status };
+    } catch (err) {
+      if (err instanceof OtherTenant) return reply.status(403).send({ error: err.message });
+      if (err instanceof UserError) return reply.status(409).send({ outcome: 'refused', error: err.message });
+      throw err;
+    }
   });
   return app;
 }

@@ -8,7 +8,6 @@ import type { CommandRuntime } from '../cli';
 import { UserError } from '../user-error';
 import type { Config } from '../../config';
 import type { SignedIn } from '../../identity/sign-in';
-import { existsSync, readFileSync } from 'node:fs';
 
 export function registerIdentityCommands(program: Command, runtime: CommandRuntime, env: NodeJS.ProcessEnv = process.env): void {
   // The configuration's schema (zod) loads when a command of these runs, not with `t2t --help`.
@@ -26,15 +25,8 @@ export function registerIdentityCommands(program: Command, runtime: CommandRunti
       const as = (program.opts().as as string | undefined) ?? env.T2T_ADMIN;
       let who: SignedIn;
       if (as) {
-        if (!settings.sandbox) throw new UserError(`--as signs a world user in at the sandbox's own identity provider only, and the issuer is ${settings.authority}: sign in with \`t2t login\``);
-        if (!existsSync(settings.sandboxCertificateFile)) throw new UserError('the sandbox identity provider has not run yet: start the stack (npm start)');
-        const ca = readFileSync(settings.sandboxCertificateFile, 'utf8');
-        const { completeSandboxDeviceCode } = await import('../../identity/sandbox-device-sign-in');
-        who = await signInWithDeviceCode(settings, (prompt) =>
-          completeSandboxDeviceCode({ verificationUri: prompt.verificationUri, userCode: prompt.userCode, upn: as, ca }),
-        ).catch((err: unknown) => {
-          throw new UserError((err as Error).message);
-        });
+        const { signInAs } = await import('../gateway-actions');
+        who = await signInAs(settings, as);
       } else if (options.browser) {
         const { openBrowser } = await import('../../identity/open-browser');
         who = await signInWithBrowser(settings, openBrowser);

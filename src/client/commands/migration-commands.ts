@@ -20,6 +20,13 @@ const WAITING_FOR_PEOPLE: Phase[] = ['PendingApproval', 'PendingLockbox', 'Appro
 export function registerMigrationCommands(program: Command, runtime: CommandRuntime): void {
   const act = async (migrationId: string, action: SignalAction, payload: Record<string, unknown>): Promise<ActionOutcome> => {
     const context = runtime.context();
+    // Sign-in on (the default): through the action gateway, as the signed-in admin (gateway-actions.ts).
+    if (context.config.signIn.auth === 'on') {
+      const { gatewayAct } = await import('../gateway-actions');
+      const signed = await gatewayAct(context.config, program.opts().as ?? runtime.env.T2T_ADMIN, migrationId, action, payload);
+      if (signed.entry.outcome === 'refused') throw new UserError(signed.entry.reason ?? `${action} refused`);
+      return signed;
+    }
     const actor = context.actor();
     // Sent through the lean reader (lean/); what it does not settle goes the Temporal client's way, with the same request id.
     const { leanAct } = await import('../lean/lean-action');
@@ -61,8 +68,11 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     .requiredOption('--target-tenant <id>', 'the tenant to move it to')
     .action(async (opts: { environment: string; targetTenant: string }) => {
       const context = runtime.context();
-      const migrations = await context.migrations();
-      const status = await migrations.submit({ environmentId: opts.environment, targetTenantId: opts.targetTenant, actor: context.actor() });
+      const request = { environmentId: opts.environment, targetTenantId: opts.targetTenant };
+      const status =
+        context.config.signIn.auth === 'on'
+          ? await (await import('../gateway-actions')).gatewaySubmit(context.config, program.opts().as ?? runtime.env.T2T_ADMIN, request)
+          : await (await context.migrations()).submit({ ...request, actor: context.actor() });
       if (status.phase === 'Failed') throw new UserError(`submit refused: ${status.reason}`);
       const printer = runtime.printer();
       printer.document(statusDocument(status));

@@ -2,53 +2,88 @@
 // Temporal client to send as the signal or Update of that name (SPEC §7), e.g.
 //   temporal workflow signal --workflow-id <id> --name approve --input "$(t2t sign approve --migration-id <id>)"
 // The payload's actor is the signed-in admin; the proof is the gateway's.
+// `t2t sign submit` prints a whole signed start input instead, for
+//   temporal workflow start --type tenantMigration --workflow-id t2t-<environment> --input "$(t2t sign submit …)"
 import { randomUUID } from 'node:crypto';
 import { Command, Option } from 'commander';
 import type { CommandRuntime } from '../cli';
 import { UserError } from '../user-error';
 
-const ACTIONS = ['approve', 'deny', 'approveLockbox', 'prepare', 'migrate', 'cancel'] as const;
+const ACTIONS = ['submit', 'approve', 'deny', 'approveLockbox', 'prepare', 'migrate', 'cancel'] as const;
 
 export function registerSignCommands(program: Command, runtime: CommandRuntime, env: NodeJS.ProcessEnv = process.env): void {
   program
     .command('sign')
-    .description('print a payload signed by the action gateway, for any Temporal client to send (signal or Update of the same name)')
+    .description('print a payload signed by the action gateway, for any Temporal client to send (signal or Update of the same name; submit: the start input)')
     .addArgument(program.createArgument('<action>', `one of ${ACTIONS.join(', ')}`).choices(ACTIONS))
-    .requiredOption('--migration-id <id>', 'the migration (the workflow id the signal goes to)')
+    .addOption(new Option('--migration-id <id>', 'the migration (the workflow id the signal goes to); not for submit'))
+    .addOption(new Option('--environment <id>', 'submit: the environment to move'))
     .addOption(new Option('--reason <text>', 'deny, cancel: the reason'))
-    .addOption(new Option('--target-tenant <id>', 'prepare, migrate: the target tenant'))
+    .addOption(new Option('--target-tenant <id>', 'submit, prepare, migrate: the target tenant'))
     .addOption(new Option('--mapping-container <uri>', 'prepare: the mapping container'))
-    .action(async (action: (typeof ACTIONS)[number], options: { migrationId: string; reason?: string; targetTenant?: string; mappingContainer?: string }) => {
-      const { loadConfig } = await import('../../config');
-      const config = loadConfig(env);
-      const { currentSignIn } = await import('../../identity/sign-in');
-      const who = await currentSignIn(config.signIn).catch((err: unknown) => {
-        throw new UserError((err as Error).message);
-      });
-      if ((action === 'prepare' || action === 'migrate') && !options.targetTenant) throw new UserError(`sign ${action}: --target-tenant is required`);
-      if (action === 'prepare' && !options.mappingContainer) throw new UserError('sign prepare: --mapping-container is required');
-      const payload: Record<string, unknown> = {
-        actor: who.user,
-        requestId: randomUUID(),
-        ...(options.reason !== undefined ? { reason: options.reason } : {}),
-        ...(options.targetTenant ? { targetTenantId: options.targetTenant } : {}),
-        ...(options.mappingContainer ? { mappingContainer: options.mappingContainer } : {}),
-      };
-      let res: Response;
-      try {
-        res = await fetch(`http://${config.signIn.gatewayAddress}/v1/proofs`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${who.accessToken}` },
-          body: JSON.stringify({ action, migrationId: options.migrationId, payload }),
+    .action(
+      async (
+        action: (typeof ACTIONS)[number],
+        options: { migrationId?: string; environment?: string; reason?: string; targetTenant?: string; mappingContainer?: string },
+      ) => {
+        const { loadConfig } = await import('../../config');
+        const config = loadConfig(env);
+        if (action === 'submit' && (!options.environment || !options.targetTenant)) throw new UserError('sign submit: --environment and --target-tenant are required');
+        if (action !== 'submit' && !options.migrationId) throw new UserError(`sign ${action}: --migration-id is required`);
+        if ((action === 'prepare' || action === 'migrate') && !options.targetTenant) throw new UserError(`sign ${action}: --target-tenant is required`);
+        if (action === 'prepare' && !options.mappingContainer) throw new UserError('sign prepare: --mapping-container is required');
+        const { currentSignIn } = await import('../../identity/sign-in');
+        const who = await currentSignIn(config.signIn).catch((err: unknown) => {
+          throw new UserError((err as Error).message);
         });
-      } catch {
-        throw new UserError(`cannot reach the action gateway at ${config.signIn.gatewayAddress}: is the stack running? (npm start)`);
-      }
-      const answer = (await res.json().catch(() => ({}))) as { proof?: unknown; error?: string };
-      if (!res.ok || !answer.proof) throw new UserError(`the action gateway refused: ${answer.error ?? `status ${res.status}`}`);
-      // Always one JSON document: this output is meant for another program.
-      const printer = runtime.printer();
-      if (printer.json) printer.document({ ...payload, proof: answer.proof });
-      else printer.line(JSON.stringify({ ...payload, proof: answer.proof }));
-    });
+        const askForProof = async (migrationId: string, payload: Record<string, unknown>): Promise<unknown> => {
+          let res: Response;
+          try {
+            res = await fetch(`${config.signIn.gatewayUrl}/v1/proofs`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${who.accessToken}` },
+              body: JSON.stringify({ action, migrationId, payload }),
+            });
+          } catch {
+            throw new UserError(`cannot reach the action gateway at ${config.signIn.gatewayUrl}: is the stack running? (npm start)`);
+          }
+          const answer = (await res.json().catch(() => ({}))) as { proof?: unknown; error?: string };
+          if (!res.ok || !answer.proof) throw new UserError(`the action gateway refused: ${answer.error ?? `status ${res.status}`}`);
+          return answer.proof;
+        };
+        let document: Record<string, unknown>;
+        if (action === 'submit') {
+          // The input `t2t submit` would start, the signed-in admin its submitter; the proof covers submitProofPayload.
+          const [{ migrationInputOf }, { submitProofPayload }, { migrationWorkflowId }] = await Promise.all([
+            import('../migration-input'),
+            import('../../identity/action-proof'),
+            import('../../contracts'),
+          ]);
+          const input = migrationInputOf({ environmentId: options.environment!, targetTenantId: options.targetTenant!, submittedBy: who.user }, config);
+          document = { ...input, proof: await askForProof(input.migrationId, submitProofPayload(input)) };
+          // Only the input on stdout (it is meant for another program); the ids the start needs go to stderr.
+          // With the search attributes `t2t submit` starts it with, but the source tenant's: only the control plane knows it.
+          const attributes = { T2TPhase: 'Submitted', T2TEnvironmentId: input.environmentId, T2TTargetTenantId: input.targetTenantId, T2TSourceMigrationId: input.migrationId, T2TTargetMigrationId: input.targetMigrationId };
+          process.stderr.write(
+            `migration ${input.migrationId} (target migration id ${input.targetMigrationId}): start it with ` +
+              `temporal workflow start --type tenantMigration --task-queue ${config.taskQueue} --workflow-id ${migrationWorkflowId(input.environmentId)} ` +
+              Object.entries(attributes).map(([k, v]) => `--search-attribute '${k}=${JSON.stringify(v)}' `).join('') +
+              `--input '<this input>'\n`,
+          );
+        } else {
+          const payload: Record<string, unknown> = {
+            actor: who.user,
+            requestId: randomUUID(),
+            ...(options.reason !== undefined ? { reason: options.reason } : {}),
+            ...(options.targetTenant ? { targetTenantId: options.targetTenant } : {}),
+            ...(options.mappingContainer ? { mappingContainer: options.mappingContainer } : {}),
+          };
+          document = { ...payload, proof: await askForProof(options.migrationId!, payload) };
+        }
+        // Always one JSON document: this output is meant for another program.
+        const printer = runtime.printer();
+        if (printer.json) printer.document(document);
+        else printer.line(JSON.stringify(document));
+      },
+    );
 }

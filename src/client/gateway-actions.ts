@@ -1,0 +1,94 @@
+// `t2t`'s actions when sign-in is on (T2T_AUTH=on, the default): submit, approve,
+// deny, lockbox approval, prepare, migrate and cancel go to the action gateway
+// with the signed-in admin's token, and the gateway sends them on to the
+// migration with its signed proof (docs/identity.md). Light on purpose: node's
+// fetch, no Temporal client; the sign-in library loads only here.
+import { existsSync, readFileSync } from 'node:fs';
+import type { Config, SignInSettings } from '../config';
+import type { MigrationStatus } from '../contracts';
+import type { SignedIn } from '../identity/sign-in';
+import type { ActionOutcome, SignalAction } from './migrations';
+import { UserError } from './user-error';
+
+function asOutsideSandbox(settings: SignInSettings): UserError {
+  return new UserError(`--as signs a world user in at the sandbox's own identity provider only, and the issuer is ${settings.authority}: sign in with \`t2t login\``);
+}
+
+/** In the sandbox only: signs a world user in at the embedded stack's provider, completing the device code as that user. */
+export async function signInAs(settings: SignInSettings, upn: string): Promise<SignedIn> {
+  if (!settings.sandbox) throw asOutsideSandbox(settings);
+  if (!existsSync(settings.sandboxCertificateFile)) throw new UserError('the sandbox identity provider has not run yet: start the stack (npm start)');
+  const ca = readFileSync(settings.sandboxCertificateFile, 'utf8');
+  const [{ signInWithDeviceCode }, { completeSandboxDeviceCode }] = await Promise.all([import('../identity/sign-in'), import('../identity/sandbox-device-sign-in')]);
+  return signInWithDeviceCode(settings, (prompt) => completeSandboxDeviceCode({ verificationUri: prompt.verificationUri, userCode: prompt.userCode, upn, ca })).catch((err: unknown) => {
+    throw new UserError((err as Error).message);
+  });
+}
+
+/**
+ * Who acts: with `--as` (or T2T_ADMIN) in the sandbox, that world user, signed in now unless they
+ * already are; otherwise the admin signed in with `t2t login`.
+ */
+export async function actingAdmin(settings: SignInSettings, as: string | undefined): Promise<SignedIn> {
+  const { currentSignIn } = await import('../identity/sign-in');
+  const upn = as?.trim();
+  if (upn) {
+    if (!settings.sandbox) throw asOutsideSandbox(settings);
+    const current = await currentSignIn(settings).catch(() => undefined);
+    if (current && current.user.toLowerCase() === upn.toLowerCase()) return current;
+    return signInAs(settings, upn);
+  }
+  return currentSignIn(settings).catch((err: unknown) => {
+    if (err instanceof Error && err.name === 'SignInError') throw new UserError(err.message);
+    throw err;
+  });
+}
+
+interface GatewayAnswer {
+  error?: string;
+  entry?: ActionOutcome['entry'];
+  status?: MigrationStatus;
+}
+
+async function post(config: Config, token: string, path: string, body: unknown): Promise<{ code: number; answer: GatewayAnswer }> {
+  let res: Response;
+  try {
+    res = await fetch(`${config.signIn.gatewayUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    throw new UserError(`cannot reach the action gateway at ${config.signIn.gatewayUrl}: is the stack running? (npm start)`);
+  }
+  return { code: res.status, answer: (await res.json().catch(() => ({}))) as GatewayAnswer };
+}
+
+/** The gateway's refusal as the admin's one line: the migration's own words, or the gateway's. */
+function refusal(code: number, answer: GatewayAnswer): UserError {
+  if (code === 404 || code === 409) return new UserError(answer.error ?? `refused (${code})`);
+  if (code >= 400 && code < 500) return new UserError(`the action gateway refused: ${answer.error ?? `status ${code}`}`);
+  return new UserError(`the action gateway failed (${code}): ${answer.error ?? 'no answer'}`);
+}
+
+/** An action on a migration (its source or target id), answered with the workflow's outcome: accepted, or refused with the reason. */
+export async function gatewayAct(
+  config: Config,
+  as: string | undefined,
+  migrationId: string,
+  action: SignalAction,
+  payload: Record<string, unknown>,
+): Promise<ActionOutcome> {
+  const who = await actingAdmin(config.signIn, as);
+  const { code, answer } = await post(config, who.accessToken, `/v1/migrations/${encodeURIComponent(migrationId)}/actions/${action}`, payload);
+  if ((code === 200 || code === 409) && answer.entry && answer.status) return { entry: answer.entry, status: answer.status };
+  throw refusal(code, answer);
+}
+
+/** A submit, answered with the migration's first settled status. */
+export async function gatewaySubmit(config: Config, as: string | undefined, request: { environmentId: string; targetTenantId: string }): Promise<MigrationStatus> {
+  const who = await actingAdmin(config.signIn, as);
+  const { code, answer } = await post(config, who.accessToken, '/v1/migrations', request);
+  if (code === 200 && answer.status) return answer.status;
+  throw refusal(code, answer);
+}

@@ -1,0 +1,91 @@
+// The gateway's way to Temporal: the same migration client `t2t` uses (finding a
+// migration by either id, the Update with its validator's refusals recorded, the
+// submit's checks and its start), on a connection made with the worker's and the
+// client's settings and the product's payload codec. Opened at the first
+// forwarded request, and again after a failed attempt: a gateway that starts
+// before Temporal (compose) serves its keys meanwhile.
+import type { Client, Connection } from '@temporalio/client';
+import type { Config } from '../config';
+import type { ControlPlane } from '../controlplane/control-plane';
+import type { AuditLog } from '../controlplane/audit-log';
+import type { MigrationClient } from '../client/migrations';
+
+export interface Forwarding {
+  migrations: () => Promise<MigrationClient>;
+  close: () => Promise<void>;
+}
+
+/** `opened`: what the process already holds (the embedded stack's client, control plane and audit log). */
+export function gatewayForwarding(config: Config, opened: { client?: Client; controlPlane?: ControlPlane; auditLog?: AuditLog } = {}): Forwarding {
+  let pending: Promise<MigrationClient> | undefined;
+  /** whether a refusal was published: its database pool would hold the process open */
+  let refusalsPublished = false;
+  const owned: { connection?: Connection; controlPlane?: ControlPlane; auditLog?: AuditLog } = {};
+
+  const client = async (): Promise<Client> => {
+    if (opened.client) return opened.client;
+    const [{ Client, Connection }, { payloadProtection, dataConverterOf }, { temporalConnectionOptions }] = await Promise.all([
+      import('@temporalio/client'),
+      import('../codec'),
+      import('../temporal-connection'),
+    ]);
+    // As a worker: it writes migrations' inputs and actions, so without payload keys it refuses rather than writing them in clear.
+    const dataConverter = dataConverterOf(payloadProtection(config, 'worker'));
+    owned.connection ??= await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: 10_000 });
+    return new Client({ connection: owned.connection, namespace: config.namespace, dataConverter });
+  };
+  const controlPlane = async (): Promise<ControlPlane> => {
+    if (opened.controlPlane) return opened.controlPlane;
+    if (!owned.controlPlane) {
+      const { createControlPlane } = await import('../controlplane/database');
+      const created = await createControlPlane(config.databaseUrl);
+      await created.migrateSchema();
+      owned.controlPlane = created;
+    }
+    return owned.controlPlane;
+  };
+  const auditLog = async (): Promise<AuditLog> => {
+    if (opened.auditLog) return opened.auditLog;
+    const { openAuditLog } = await import('../controlplane/audit-log');
+    owned.auditLog ??= await openAuditLog(config.databaseUrl);
+    return owned.auditLog;
+  };
+
+  const open = async (): Promise<MigrationClient> => {
+    const [{ MigrationClient }, { refusalPublisher }, { openMigrationService }] = await Promise.all([
+      import('../client/migrations'),
+      import('../client/context'),
+      import('../service'),
+    ]);
+    const temporal = await client();
+    let service: Promise<Awaited<ReturnType<typeof openMigrationService>>['service']> | undefined;
+    return new MigrationClient({
+      client: temporal,
+      config,
+      service: () =>
+        (service ??= (async () =>
+          (await openMigrationService(config, config.backend === 'simulated' ? { controlPlane: await controlPlane() } : { controlPlane: undefined as never })).service)()),
+      auditLog,
+      publish: (events) => {
+        refusalsPublished = true;
+        return refusalPublisher(temporal, config)(events);
+      },
+    });
+  };
+
+  return {
+    migrations: () => {
+      pending ??= open().catch((err: unknown) => {
+        pending = undefined;
+        throw err;
+      });
+      return pending;
+    },
+    close: async () => {
+      if (refusalsPublished) await (await import('../notifications/store')).notificationDatabase(config.databaseUrl).close();
+      await owned.auditLog?.close();
+      await owned.controlPlane?.close();
+      await owned.connection?.close();
+    },
+  };
+}
