@@ -24,14 +24,15 @@ export function gatewayForwarding(config: Config, opened: { client?: Client; con
 
   const client = async (): Promise<Client> => {
     if (opened.client) return opened.client;
-    const [{ Client, Connection }, { payloadProtection, dataConverterOf }, { temporalConnectionOptions }] = await Promise.all([
+    const [{ Client, Connection }, { payloadProtection, dataConverterOf }, { clientConnectionOptions }] = await Promise.all([
       import('@temporalio/client'),
       import('../codec'),
       import('../temporal-connection'),
     ]);
     // As a worker: it writes migrations' inputs and actions, so without payload keys it refuses rather than writing them in clear.
     const dataConverter = dataConverterOf(payloadProtection(config, 'worker'));
-    owned.connection ??= await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: 10_000 });
+    // With Temporal's own authorization on, the gateway presents its own token (renewed per call).
+    owned.connection ??= await Connection.connect({ ...(await clientConnectionOptions(config)), connectTimeout: 10_000 });
     return new Client({ connection: owned.connection, namespace: config.namespace, dataConverter });
   };
   const controlPlane = async (): Promise<ControlPlane> => {
