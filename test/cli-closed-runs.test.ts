@@ -53,6 +53,8 @@ describe('t2t status after a terminate outside the product @integration', functi
   const t2t = (args: string[]) =>
     exec(process.execPath, [CLI, ...args], {
       PATH: process.env.PATH ?? '',
+      // The raw-signal path: the gateway's path is gateway-forwarding.test.ts's.
+      T2T_AUTH: 'off',
       TEMPORAL_ADDRESS: env.address,
       T2T_TASK_QUEUE: p.config.taskQueue,
       T2T_DATABASE_URL: p.config.databaseUrl,

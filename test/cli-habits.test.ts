@@ -13,7 +13,7 @@ const CLI = path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js');
 
 function t2t(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; node?: string[] } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [...(options.node ?? []), CLI, ...args], { cwd: options.cwd, env: { PATH: process.env.PATH ?? '', ...options.env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...(options.node ?? []), CLI, ...args], { cwd: options.cwd, env: { PATH: process.env.PATH ?? '', T2T_AUTH: 'off', ...options.env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });

@@ -104,6 +104,8 @@ describe('--json says all the text says @integration', function () {
         cwd: dir,
         env: {
           PATH: process.env.PATH ?? '',
+          // The raw-signal path: the gateway's path is gateway-forwarding.test.ts's.
+          T2T_AUTH: 'off',
           TEMPORAL_ADDRESS: env.address,
           T2T_TASK_QUEUE: p.config.taskQueue,
           T2T_DATABASE_URL: p.config.databaseUrl,

@@ -45,6 +45,8 @@ describe('t2t command-line client @integration', function () {
   function t2t(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
     const childEnv = {
       PATH: process.env.PATH ?? '',
+      // The raw-signal path: the gateway's path is gateway-forwarding.test.ts's.
+      T2T_AUTH: 'off',
       TEMPORAL_ADDRESS: env.address,
       T2T_TASK_QUEUE: p.config.taskQueue,
       T2T_DATABASE_URL: p.config.databaseUrl,

@@ -122,6 +122,8 @@ describe('evidence pack @integration', function () {
       err: (s) => (stderr += s),
       env: {
         TEMPORAL_ADDRESS: env.address,
+        // Signed actions are other tests' subject (signed-actions, gateway-forwarding); these send raw ones.
+        T2T_AUTH: 'off',
         T2T_TASK_QUEUE: p.config.taskQueue,
         T2T_DATABASE_URL: p.config.databaseUrl,
         T2T_DATA_DIR: p.config.dataDir,

@@ -50,6 +50,8 @@ describe('move-back of a migration @integration', function () {
   function t2t(args: string[]): Promise<Run> {
     const childEnv = {
       PATH: process.env.PATH ?? '',
+      // Signed actions are other tests' subject (signed-actions, gateway-forwarding); these send raw ones.
+      T2T_AUTH: 'off',
       TEMPORAL_ADDRESS: env.address,
       T2T_TASK_QUEUE: p.config.taskQueue,
       T2T_DATABASE_URL: p.config.databaseUrl,

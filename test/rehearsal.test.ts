@@ -127,6 +127,8 @@ describe('rehearsal of a migration (dev server) @integration', function () {
   function t2t(p: Product, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const childEnv = {
       PATH: process.env.PATH ?? '',
+      // Signed actions are other tests' subject (signed-actions, gateway-forwarding); these send raw ones.
+      T2T_AUTH: 'off',
       TEMPORAL_ADDRESS: env.address,
       T2T_TASK_QUEUE: p.config.taskQueue,
       T2T_DATABASE_URL: p.config.databaseUrl,

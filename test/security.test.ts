@@ -126,7 +126,7 @@ describe('least privilege and bad input @integration', function () {
     const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-world-'));
     try {
       const cli = path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js');
-      const childEnv = { PATH: process.env.PATH, T2T_DATABASE_URL: p.config.databaseUrl, TEMPORAL_ADDRESS: env.address };
+      const childEnv = { PATH: process.env.PATH, T2T_AUTH: 'off', T2T_DATABASE_URL: p.config.databaseUrl, TEMPORAL_ADDRESS: env.address };
       const before = await run(process.execPath, [cli, 'world', 'show', '--json'], childEnv);
       const cases: [string, string, RegExp][] = [
         ['bad-json.json', '{"tenants": [', /^t2t: world file: not valid JSON/],
