@@ -35,6 +35,7 @@ import type { RunningAzurite } from './helpers/azurite';
 import { useRealServers } from './helpers/servers';
 import { makeTestWorld, type TestWorld } from './helpers/world';
 import { startProduct, type Product, type ProductOptions } from './helpers/product';
+import { recordHistory } from './helpers/histories';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -149,6 +150,7 @@ describe('signed actions: the workflow verifies too @integration', function () {
         trail.map((e) => [e.action, e.actor, e.outcome]),
         [['submit', w.sourceAdmin, 'accepted'], ['approve', w.targetAdmin, 'accepted'], ['requestStorage', w.sourceAdmin, 'accepted'], ['cancel', w.sourceUser, 'refused'], ['cancel', w.sourceAdmin, 'accepted']],
       );
+      await recordHistory(handle, 'signed-actions');
     });
   });
 
@@ -245,6 +247,7 @@ describe('signed actions: the workflow verifies too @integration', function () {
         const refused = await entryOf(handle, signed(unknown, 'requestStorage', input.migrationId, claimsOf(w.sourceAdmin, w.source), {}), requestStorageUpdate);
         assert.equal(refused.reason, 'requestStorage refused: the proof is signed with key gw-never, which the gateway does not publish');
         await p.client.actOn(handle, 'cancel', signed(signer, 'cancel', input.migrationId, claimsOf(w.sourceAdmin, w.source), {}));
+        await recordHistory(handle, 'signed-key-rotated');
       });
     } finally {
       await gateway.close();
