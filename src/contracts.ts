@@ -305,6 +305,8 @@ export interface CarriedMigration {
   nextWatchAt: number;
   /** the ids of the actions handled most recently (Update ids, or a signal's requestId): a repeat is not applied again */
   handledActionIds?: string[];
+  /** the action ids of the gateway's proofs this migration has checked most recently (T2T_AUTH=on): a proof used again is a replay */
+  usedProofIds?: string[];
 }
 
 export const MIGRATION_WORKFLOW_TYPE = 'tenantMigration';
@@ -334,6 +336,8 @@ export interface BatchInput {
   continueAfterEvents?: number;
   /** set by continue-as-new: the batch's progress so far */
   resume?: CarriedBatch;
+  /** the gateway's signed proof of the submit (action 'submit', migrationId = batchId, see submitBatchProofPayload): required when T2T_AUTH=on */
+  proof?: ActionProof;
 }
 
 /**

@@ -85,6 +85,7 @@ export async function createMigrationWorker(options: MigrationWorkerOptions): Pr
       // Reminders, escalations and notifications; their counters go to the runtime's Prometheus endpoint.
       notifications: workerNotifications(config, options.controlPlane),
       stalls: options.stallCheck ? { client: options.stallCheck.client, config } : undefined,
+      signIn: config.signIn,
     }),
   });
 }

@@ -93,8 +93,8 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
     writeFileSync(path.join(dir, 'fabrikam-secret.txt'), 'fabrikam-app-secret\n');
     workerEnv = {
       PATH: process.env.PATH ?? '',
-      // Signed actions are other tests' subject (signed-actions, gateway-forwarding); these send raw ones.
-      T2T_AUTH: 'off',
+      // Signed actions are another test's subject (signed-actions.test.ts): as the test run says (test/setup.ts).
+      T2T_AUTH: process.env.T2T_AUTH ?? 'off',
       // Payload encryption is another test's subject (payload-encryption.test.ts); this one reads the status with a plain client.
       T2T_PAYLOAD_ENCRYPTION: 'off',
       // Unversioned, as the tests' in-process workers are (test/helpers/product.ts).

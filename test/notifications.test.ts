@@ -226,9 +226,9 @@ describe('notifications on the dev server @integration', function () {
         env: {
           // Payload encryption is another test's subject (codec.test.ts, payload-encryption.test.ts).
           T2T_PAYLOAD_ENCRYPTION: 'off',
-          // Signed actions are other tests' subject (signed-actions, gateway-forwarding); these send raw ones.
-          T2T_AUTH: 'off',
           PATH: process.env.PATH,
+          // Signed actions are another test's subject (signed-actions.test.ts): as the test run says (test/setup.ts).
+          T2T_AUTH: process.env.T2T_AUTH,
           // Unversioned, as the tests' in-process workers are (test/helpers/product.ts).
           T2T_WORKER_VERSIONING: 'off',
           TEMPORAL_ADDRESS: env.address,

@@ -149,6 +149,8 @@ describe('payloads encrypted in Temporal (raw history, CLI, worker start) @integ
       const otherKeys = `k-other:${randomBytes(32).toString('base64')}`;
       const worker = await run(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'worker.js')], {
         PATH: process.env.PATH ?? '',
+        // Signed actions are another test's subject (signed-actions.test.ts): as the test run says (test/setup.ts).
+        T2T_AUTH: process.env.T2T_AUTH ?? 'off',
         TEMPORAL_ADDRESS: env.address,
         T2T_TASK_QUEUE: open.config.taskQueue,
         T2T_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 't2t-keyless-worker-')),
@@ -166,6 +168,8 @@ describe('payloads encrypted in Temporal (raw history, CLI, worker start) @integ
 
       const noKeys = await run(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'worker.js')], {
         PATH: process.env.PATH ?? '',
+        // Signed actions are another test's subject (signed-actions.test.ts): as the test run says (test/setup.ts).
+        T2T_AUTH: process.env.T2T_AUTH ?? 'off',
         TEMPORAL_ADDRESS: env.address,
         T2T_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 't2t-keyless-worker-')),
       });

@@ -17,7 +17,7 @@ const quiet = { log: () => undefined, trace: () => undefined, debug: () => undef
 // The product's data converter: histories written before the codec hold plain payloads, which it passes through.
 const codec = new AesGcmPayloadCodec(parseKeyRing(`replay:${randomBytes(32).toString('base64')}`, 'replay key'));
 const dataConverter = { payloadCodecs: [codec] };
-const REQUIRED = ['happy-path', 'denied', 'approval-expired', 'window-expired', 'validation-failed', 'cancelled', 'cancelled-through-temporal', 'cancel-refused-while-migrating', 'continued-as-new', 'batch-migrate-slots', 'batch-waited-for-slot'];
+const REQUIRED = ['happy-path', 'denied', 'approval-expired', 'window-expired', 'validation-failed', 'cancelled', 'cancelled-through-temporal', 'cancel-refused-while-migrating', 'continued-as-new', 'batch-migrate-slots', 'batch-waited-for-slot', 'signed-actions', 'signed-key-rotated'];
 
 describe('replay of saved histories', function () {
   this.timeout(120_000);

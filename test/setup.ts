@@ -2,6 +2,13 @@
 // tests make activities fail on purpose), and the shared servers stopped after
 // the whole run.
 import './helpers/quiet-grpc';
+
+// Sign-in is on by default in the product (T2T_AUTH): a worker then takes only the gateway's signed
+// starts and actions. Most suites are about the migration itself and send raw signals, starts and
+// Updates, as the raw-signal design takes them: off for them, unless a run sets it. The suites about
+// signed actions turn it on for their own workers (startProduct's `auth` option).
+process.env.T2T_AUTH ??= 'off';
+
 import { Runtime, DefaultLogger, LogEntry, makeTelemetryFilterString } from '@temporalio/worker';
 import { stopTemporalServers } from './helpers/temporal';
 import { stopTestPostgres } from './helpers/postgres';

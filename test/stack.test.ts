@@ -23,6 +23,8 @@ describe('embedded stack (npm start) @integration', function () {
     const [temporalPort, uiPort, blobPort, codecPort, identityPort, gatewayPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     env = {
       PATH: process.env.PATH,
+      // Signed actions are another test's subject (signed-actions.test.ts): as the test run says (test/setup.ts).
+      T2T_AUTH: process.env.T2T_AUTH,
       T2T_DATA_DIR: path.join(dir, 'data'),
       TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
       T2T_UI_PORT: String(uiPort),

@@ -165,6 +165,8 @@ describe('Worker Versioning: worker processes (npm run worker) on the dev server
       const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'worker.js')], {
         env: {
           PATH: process.env.PATH,
+          // Signed actions are another test's subject (signed-actions.test.ts): as the test run says (test/setup.ts).
+          T2T_AUTH: process.env.T2T_AUTH,
           TEMPORAL_ADDRESS: env.address,
           T2T_TASK_QUEUE: `t2t-test-${randomBytes(4).toString('hex')}`,
           T2T_DATA_DIR: path.join(dir, buildId),

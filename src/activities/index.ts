@@ -8,6 +8,7 @@ import { createReconcilerActivities, type ReconcilerDependencies } from './recon
 import { createRehearsalActivities } from './rehearsal-activities';
 import { createNotificationActivities, type NotificationDependencies } from './notification-activities';
 import { createStallActivities, type StallDependencies } from './stall-activities';
+import { createAuthPolicyActivities, type AuthSettings } from './auth-policy';
 
 export interface ActivityDependencies {
   service: MigrationService;
@@ -19,6 +20,8 @@ export interface ActivityDependencies {
   notifications?: NotificationDependencies;
   /** the stall check's activity (every back end: it reads the phase changes of the control-plane database) */
   stalls?: StallDependencies;
+  /** the sign-in policy the workflows enforce (config.signIn): required, so that no worker is left without one */
+  signIn: AuthSettings;
 }
 
 export function createActivities(deps: ActivityDependencies) {
@@ -29,6 +32,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...(deps.reconciler ? createReconcilerActivities(deps.reconciler) : ({} as ReturnType<typeof createReconcilerActivities>)),
     ...createNotificationActivities(deps.auditLog, deps.notifications),
     ...(deps.stalls ? createStallActivities(deps.stalls) : ({} as ReturnType<typeof createStallActivities>)),
+    ...createAuthPolicyActivities(deps.signIn),
   };
 }
 

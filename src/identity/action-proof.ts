@@ -130,3 +130,21 @@ export function submitProofPayload(input: {
   const { environmentId, targetTenantId, targetMigrationId, reversesMigrationId } = input;
   return { environmentId, targetTenantId, targetMigrationId, ...(reversesMigrationId ? { reversesMigrationId } : {}) };
 }
+
+/**
+ * What a batch's signed submit covers: the tenants and every environment it migrates, with the
+ * ids its migrations get. The proof's migrationId is the batch's id (batchId); its claims' user
+ * is the submitter of the batch and of each of its migrations (they trust the batch that started them).
+ */
+export function submitBatchProofPayload(input: {
+  sourceTenantId: string;
+  targetTenantId: string;
+  environments: readonly { environmentId: string; migrationId: string; targetMigrationId: string }[];
+}): Record<string, unknown> {
+  const { sourceTenantId, targetTenantId, environments } = input;
+  return {
+    sourceTenantId,
+    targetTenantId,
+    environments: environments.map(({ environmentId, migrationId, targetMigrationId }) => ({ environmentId, migrationId, targetMigrationId })),
+  };
+}

@@ -16,7 +16,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   BatchInput,
   BatchOutcome,
@@ -40,6 +40,8 @@ import {
 } from '../contracts';
 import { tenantMigration } from './migration/workflow';
 import { continueAsNewOnTarget, newerVersionIsTarget } from './versioning';
+import { SignedActions } from './signed-actions';
+import { submitBatchProofPayload } from '../identity/action-proof';
 
 /** Children started in one workflow task: a few hundred commands at most, whatever the batch's size. */
 const START_CHUNK = 100;
@@ -109,6 +111,8 @@ class Batch {
 
   async run(): Promise<BatchResult> {
     setHandler(batchStatusQuery, () => this.status());
+    // Before any child starts: a batch that should not be ends here, having started none.
+    if (workflowInfo().continuedFromExecutionRunId === undefined) await this.checkSignedSubmit();
     setHandler(requestMigrateSlotSignal, (payload) => this.slotRequested(payload));
     setHandler(returnMigrateSlotSignal, (payload) => this.slotReturned(payload));
     setHandler(migrationEndedSignal, (payload) => this.migrationEnded(payload));
@@ -134,6 +138,22 @@ class Batch {
     this.showProgress();
     const { outcomes: _outcomes, ...result } = this.status();
     return result;
+  }
+
+  // ---- the signed submit ---------------------------------------------------------
+
+  /**
+   * Sign-in on (the worker's configuration, never the input): the start carries the gateway's proof
+   * of submit for this batch, or the batch fails at once having started no migration. Its
+   * migrations trust it through the parent Temporal records, and act for the proof's user.
+   * A run continued from this batch's own was vouched for when the batch started.
+   */
+  private async checkSignedSubmit(): Promise<void> {
+    const auth = await SignedActions.read();
+    if (!auth.enforced) return;
+    const checked = await auth.check(this.input.proof, { action: 'submit', migrationId: this.input.batchId, payload: submitBatchProofPayload(this.input) }, new Set());
+    if (!checked.ok) throw ApplicationFailure.nonRetryable(`submit refused: ${checked.reason}; no migration was started`, 'SubmitRefused');
+    this.input.submittedBy = checked.proof.claims.user;
   }
 
   // ---- start the children ------------------------------------------------------

@@ -1,7 +1,7 @@
 // The product under test: a worker with the real activities on a real Temporal
 // server, a real control-plane database file and a real Azurite, plus the same
 // client the `t2t` commands use.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +22,7 @@ import { MigrationClient } from '../../src/client/migrations';
 import { SimulatedMigrationService } from '../../src/service/simulated';
 import { RunningAzurite } from './azurite';
 import { workflowBundle } from './temporal';
+import type { PublishedKey } from '../../src/identity/action-proof';
 
 export interface ProductOptions {
   env: TestWorkflowEnvironment;
@@ -46,6 +47,12 @@ export interface ProductOptions {
    * bundle's default). Unset: an unversioned worker, alone on its task queue, as most tests want.
    */
   versioning?: { deploymentName: string; buildId?: string };
+  /**
+   * Sign-in on for the worker (T2T_AUTH=on): it takes only starts and actions the gateway signed,
+   * checked against `keys` (written to its keys file) or the keys a gateway at `gatewayUrl` publishes.
+   * Unset: as the test run says (test/setup.ts: off).
+   */
+  auth?: { keys: PublishedKey[] } | { gatewayUrl: string };
 }
 
 export interface Product {
@@ -63,6 +70,8 @@ export interface Product {
 
 export async function startProduct(options: ProductOptions): Promise<Product> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-product-'));
+  const keysFile = path.join(dir, 'gateway-keys.json');
+  if (options.auth && 'keys' in options.auth) writeFileSync(keysFile, JSON.stringify({ keys: options.auth.keys }));
   const config: Config = {
     ...loadConfig({
       T2T_DATA_DIR: dir,
@@ -72,6 +81,11 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
       ...(options.versioning
         ? { T2T_DEPLOYMENT_NAME: options.versioning.deploymentName, ...(options.versioning.buildId ? { T2T_BUILD_ID: options.versioning.buildId } : {}) }
         : { T2T_WORKER_VERSIONING: 'off' }),
+      ...(options.auth
+        ? { T2T_AUTH: 'on', ...('keys' in options.auth ? { T2T_GATEWAY_PUBLIC_KEYS_FILE: keysFile } : { T2T_GATEWAY_URL: options.auth.gatewayUrl }) }
+        : process.env.T2T_AUTH
+          ? { T2T_AUTH: process.env.T2T_AUTH }
+          : {}),
     }),
     ...options.durations,
   };

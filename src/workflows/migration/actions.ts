@@ -4,6 +4,7 @@
 // none of them changes the migration.
 import { allHandlersFinished, condition, isCancellation, proxyLocalActivities } from '@temporalio/workflow';
 import type { Action } from '../../contracts';
+import type { ActionProof } from '../../identity/action-proof';
 import type { MigrationActivities } from '../../activities';
 import { phaseAccepts, phaseRefusal } from '../phase-rules';
 import { AdminAction, parseAction, requestIdOf } from '../inbox';
@@ -11,6 +12,7 @@ import { MigrationNotifications } from '../notifications';
 import { failureMessage } from '../failures';
 import { retryWithinBudget } from '../check-budget';
 import { BACKOFF, retry } from './service';
+import { checkActionProof } from './proofs';
 import type { Migration } from './state';
 
 /** How long a refusal of an actor for an action is remembered instead of asking the directory again. */
@@ -101,19 +103,31 @@ export async function handleActions(m: Migration, { handlers, deadline: currentD
       m.inbox.answer(message, earlier);
       continue;
     }
-    const refuse = (reason: string) => m.inbox.answer(message, m.record(message.action, parsed.actor, 'refused', reason, requestId));
+    let actor = parsed.actor;
+    let proof: ActionProof | undefined;
+    const refuse = (reason: string) => m.inbox.answer(message, m.record(message.action, actor, 'refused', reason, requestId, undefined, proof));
     if (!parsed.ok) {
       refuse(parsed.reason);
       continue;
     }
-    const { payload, actor } = parsed;
-    const handler = handlers[message.action];
-    if (!handler || !phaseAccepts(m.state.phase, message.action)) {
-      refuse(phaseRefusal(message.action, m.state.phase, m.state.prepareDeadline));
-      continue;
-    }
+    const { payload } = parsed;
     let outcome: Awaited<ReturnType<ActionHandler>>;
     try {
+      // Sign-in on: the gateway's proof first; who acts is the user it verified, and the role check runs on them.
+      if (m.auth.enforced) {
+        const checked = await checkActionProof(m, message);
+        if (!checked.ok) {
+          refuse(`${message.action} refused: ${checked.reason}`);
+          continue;
+        }
+        proof = checked.proof;
+        actor = proof.claims.user;
+      }
+      const handler = handlers[message.action];
+      if (!handler || !phaseAccepts(m.state.phase, message.action)) {
+        refuse(phaseRefusal(message.action, m.state.phase, m.state.prepareDeadline));
+        continue;
+      }
       const authorization = await checkRole(m, message.action, actor, `Check the role for ${message.action}`);
       if (!authorization.allowed) {
         refuse(authorization.reason!);
@@ -129,7 +143,7 @@ export async function handleActions(m: Migration, { handlers, deadline: currentD
       refuse(outcome.refused);
       continue;
     }
-    m.inbox.answer(message, m.record(message.action, actor, 'accepted', undefined, requestId));
+    m.inbox.answer(message, m.record(message.action, actor, 'accepted', undefined, requestId, undefined, proof));
     if (outcome === 'done') return 'done';
   }
 }

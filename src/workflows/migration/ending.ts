@@ -1,7 +1,7 @@
 // How a migration ends: a cancel (by `t2t cancel`, or through Temporal before migrate
 // starts), a failure that closes the run, and the cleanup every ending shares.
 import { CancellationScope, TemporalFailure, allHandlersFinished, condition, isCancellation, log } from '@temporalio/workflow';
-import { MigrationStatus, SearchAttributes, isFinalPhase } from '../../contracts';
+import { type MigrationInput, MigrationStatus, SearchAttributes, isFinalPhase } from '../../contracts';
 import { phaseRefusal } from '../phase-rules';
 import { parseAction, requestIdOf } from '../inbox';
 import { showDetails } from '../visibility';
@@ -37,15 +37,21 @@ export async function runToAnEnd(m: Migration, steps: () => Promise<void>): Prom
 
 /**
  * A start that carries a migration's state without continuing from its run (`temporal workflow
- * start` with `resume`, say with an approval nobody gave): refused and audited, and nothing else
- * is done: no service, batch or storage is told of a migration that never was.
+ * start` with `resume`, say with an approval nobody gave), or names a batch that did not start it:
+ * why it is refused, and the audit entry's note.
  */
-export async function refuseForgedStart(m: Migration): Promise<MigrationStatus> {
-  const [reason, detail] =
-    m.forged === 'batch link'
-      ? [`submit refused: the start names batch ${m.input.batch!.workflowId}, which did not start it; nothing was done`, 'a start naming a batch that is not its parent']
-      : ['submit refused: the start carried the state of a migration in progress, which only a run continued from that migration may carry; nothing was done', 'a start with carried state, not continued from the migration'];
-  m.record('submit', m.input.submittedBy, 'refused', reason, undefined, detail);
+export function forgedStartRefusal(forged: NonNullable<Migration['forged']>, input: MigrationInput): [reason: string, note: string] {
+  return forged === 'batch link'
+    ? [`submit refused: the start names batch ${input.batch!.workflowId}, which did not start it; nothing was done`, 'a start naming a batch that is not its parent']
+    : ['submit refused: the start carried the state of a migration in progress, which only a run continued from that migration may carry; nothing was done', 'a start with carried state, not continued from the migration'];
+}
+
+/**
+ * A start the migration does not take (forged, or unsigned while sign-in is on): refused and
+ * audited, and nothing else is done: no service, batch or storage is told of a migration that never was.
+ */
+export async function refuseStart(m: Migration, reason: string, note: string): Promise<MigrationStatus> {
+  m.record('submit', m.input.submittedBy, 'refused', reason, undefined, note);
   m.state.reason = reason;
   m.setPhase('Failed');
   await condition(allHandlersFinished);

@@ -11,6 +11,8 @@ import { showDetails, showPhase } from '../visibility';
 import { MigrationNotifications, type CarriedNotifications } from '../notifications';
 import type { StalledNotice } from '../../operations/stall-signal';
 import { AuditTrail } from './trail';
+import type { ActionProof } from '../../identity/action-proof';
+import type { SignedActions } from '../signed-actions';
 
 /** Audit entries a migration keeps in its own state (the query's recent trail); the whole trail is in the control plane. */
 const AUDIT_IN_STATE = 100;
@@ -23,6 +25,8 @@ const DEFAULT_CHECK_BUDGET_MS = 3 * 60_000;
 const DEFAULT_CONTINUE_AFTER_EVENTS = 10_000;
 /** Action ids remembered as handled, carried across continue-as-new (Temporal's own de-duplication of Update ids ends with the run). */
 const HANDLED_IDS = 500;
+/** Proof action ids remembered as used, carried across continue-as-new: a replay of one is refused. */
+const USED_PROOF_IDS = 500;
 
 export class Migration {
   state: MigrationStatus;
@@ -50,6 +54,13 @@ export class Migration {
   /** the ids of the actions handled most recently, oldest first */
   private readonly handledIds: string[] = [];
   private readonly handled = new Set<string>();
+  /** the sign-in policy, read from the worker when the run starts (proofs.ts startRefusal), before any action is handled */
+  auth!: SignedActions;
+  /** the gateway's proof of the submit, once checked (T2T_AUTH=on): kept on the submit's audit entry */
+  submitProof?: ActionProof;
+  /** the action ids of the proofs checked most recently, oldest first */
+  private readonly usedProofIds: string[] = [];
+  readonly usedProofs = new Set<string>();
   /** actor refusals remembered for a while, so that a script retrying a refused action costs no look-ups */
   readonly refusals = new Map<string, { reason: string; until: number }>();
 
@@ -87,6 +98,7 @@ export class Migration {
       this.servicePrepares = resume.servicePrepares;
       this.nextWatchAt = resume.nextWatchAt;
       for (const id of resume.handledActionIds ?? []) this.markHandled(id);
+      for (const id of resume.usedProofIds ?? []) this.markProofUsed(id);
     }
     const notify = new MigrationNotifications(input.migrationId, resume?.notices);
     this.trail = new AuditTrail(input.migrationId, notify);
@@ -124,11 +136,12 @@ export class Migration {
     showPhase(this.state, alongside);
   }
 
-  record(action: Action, actor: string, outcome: AuditEntry['outcome'], reason?: string, requestId?: string, note?: string): AuditEntry {
+  record(action: Action, actor: string, outcome: AuditEntry['outcome'], reason?: string, requestId?: string, note?: string, proof?: ActionProof): AuditEntry {
     const entry: AuditEntry = { at: new Date().toISOString(), action, actor, outcome };
     if (reason) entry.reason = reason;
     if (requestId) entry.requestId = requestId;
     if (note) entry.note = note;
+    if (proof) entry.proof = proof;
     this.state.audit.push(entry);
     if (this.state.audit.length > AUDIT_IN_STATE) this.state.audit.splice(0, this.state.audit.length - AUDIT_IN_STATE);
     this.trail.add(entry);
@@ -148,6 +161,14 @@ export class Migration {
     this.handled.add(id);
     this.handledIds.push(id);
     if (this.handledIds.length > HANDLED_IDS) this.handled.delete(this.handledIds.shift()!);
+  }
+
+  /** A proof that verified is spent, whatever becomes of its action: sent again, it is a replay. */
+  markProofUsed(actionId: string): void {
+    if (this.usedProofs.has(actionId)) return;
+    this.usedProofs.add(actionId);
+    this.usedProofIds.push(actionId);
+    if (this.usedProofIds.length > USED_PROOF_IDS) this.usedProofs.delete(this.usedProofIds.shift()!);
   }
 
   /** Writes what the audit trail and the notifications have collected (one local activity); kept for later if it cannot. */
@@ -240,6 +261,7 @@ export class Migration {
       servicePrepares: this.servicePrepares,
       nextWatchAt: this.nextWatchAt,
       handledActionIds: [...this.handledIds],
+      ...(this.usedProofIds.length > 0 ? { usedProofIds: [...this.usedProofIds] } : {}),
       ...this.notify.carried(),
     };
   }

@@ -24,7 +24,7 @@ export async function submit(m: Migration): Promise<boolean> {
   });
 
   const refused = (reason: string | undefined) => {
-    m.record('submit', input.submittedBy, 'refused', reason);
+    m.record('submit', input.submittedBy, 'refused', reason, undefined, undefined, m.submitProof);
     state.reason = reason;
     m.setPhase('Failed');
     return false;
@@ -58,6 +58,6 @@ export async function submit(m: Migration): Promise<boolean> {
   } catch (err) {
     return refused(`submit refused by the migration service: ${failureMessage(err)}`);
   }
-  m.record('submit', input.submittedBy, 'accepted');
+  m.record('submit', input.submittedBy, 'accepted', undefined, undefined, undefined, m.submitProof);
   return true;
 }

@@ -7,9 +7,10 @@ import { MigrationInput, MigrationStatus, grantMigrateSlotSignal, statusQuery, s
 import { stalledSignal } from '../../operations/stall-signal';
 import { awaitApproval, awaitLockbox } from './approval';
 import { slotGranted } from './batch-slot';
-import { refuseForgedStart, runToAnEnd } from './ending';
+import { forgedStartRefusal, refuseStart, runToAnEnd } from './ending';
 import { migrate } from './migrate';
 import { prepareUntilMigrate } from './prepare';
+import { startRefusal } from './proofs';
 import { Migration } from './state';
 import { submit } from './submit';
 
@@ -17,7 +18,9 @@ export async function tenantMigration(input: MigrationInput): Promise<MigrationS
   const m = new Migration(input);
   listen(m);
   if (!m.resumed) m.setPhase('Submitted');
-  if (m.forged) return refuseForgedStart(m);
+  if (m.forged) return refuseStart(m, ...forgedStartRefusal(m.forged, m.input));
+  const unsigned = await startRefusal(m);
+  if (unsigned) return refuseStart(m, unsigned, "a start without the gateway's valid proof of submit (sign-in is on)");
   return runToAnEnd(m, async () => {
     if (m.before('PendingApproval') && !(await submit(m))) return;
     if (m.before('PendingLockbox') && !(await awaitApproval(m))) return;
