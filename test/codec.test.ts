@@ -12,6 +12,11 @@ import { parseKeyRing, dataDirKeysFile } from '../src/codec/keys';
 import { payloadProtection } from '../src/codec';
 import { startCodecServer, type RunningCodecServer } from '../src/codec/server';
 import { loadConfig } from '../src/config';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
+import { projectRoot } from '../src/temporal-binaries';
+import { startSandbox, stopSandbox, tokenOf, type Sandbox } from './helpers/identity';
+import { freePort } from './helpers/ports';
 
 const keyLine = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
 const text = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? new Uint8Array()).toString('latin1');
@@ -209,5 +214,86 @@ describe('codec server (Temporal remote codec protocol)', () => {
     const empty = await post(open.url, 'decode', {});
     assert.equal(empty.status, 200);
     assert.deepEqual(await empty.json(), { payloads: [] });
+  });
+});
+
+describe("codec server on its own: the gateway's sign-in (serve.js, sandbox provider) @integration", function () {
+  this.timeout(120_000);
+  const keys = keyLine('k-signin');
+  const codec = new AesGcmPayloadCodec(parseKeyRing(keys, 'test keys'));
+  const sharedToken = randomBytes(24).toString('hex');
+  let sandbox: Sandbox;
+  let server: ChildProcess;
+  let url: string;
+  let adminToken: string;
+
+  before(async () => {
+    sandbox = await startSandbox();
+    adminToken = await tokenOf(sandbox, 'admin@fabrikam.com');
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    server = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'codec', 'serve.js')], {
+      env: { PATH: process.env.PATH ?? '', ...sandbox.env, T2T_CODEC_ADDRESS: `127.0.0.1:${port}`, T2T_PAYLOAD_KEYS: keys, T2T_CODEC_AUTH_TOKEN: sharedToken },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    server.stdout!.on('data', (d) => (output += String(d)));
+    server.stderr!.on('data', (d) => (output += String(d)));
+    for (let i = 0; i < 300 && !output.includes('listening on'); i++) {
+      if (server.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(output, /decodes for signed-in admins only \(tokens from https:\/\/localhost:\d+ for api:\/\/t2t\), or the shared T2T_CODEC_AUTH_TOKEN/, output);
+  });
+  after(async () => {
+    server?.kill('SIGTERM');
+    await stopSandbox(sandbox);
+  });
+
+  const decode = async (headers: Record<string, string>) => {
+    const [encoded] = await codec.encode([toPayload({ actor: 'admin@fabrikam.com' })]);
+    const body = { payloads: [{ metadata: Object.fromEntries(Object.entries(encoded.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(encoded.data!).toString('base64') }] };
+    const response = await fetch(`${url}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', ...headers }, body: JSON.stringify(body) });
+    return { status: response.status, body: (await response.json()) as { message?: string; payloads?: { data: string }[] } };
+  };
+
+  it('decodes for a signed-in admin whose token the Web UI forwards', async () => {
+    const answer = await decode({ Authorization: `Bearer ${adminToken}` });
+    assert.equal(answer.status, 200, answer.body.message);
+    assert.deepEqual(JSON.parse(Buffer.from(answer.body.payloads![0].data, 'base64').toString()), { actor: 'admin@fabrikam.com' });
+  });
+
+  it('refuses without a token, and with a forged one, in one line and decoding nothing (401)', async () => {
+    const none = await decode({});
+    assert.equal(none.status, 401);
+    assert.equal(none.body.payloads, undefined);
+    assert.match(none.body.message!, /^sign-in required: no sign-in: send the signed-in admin's token/);
+    const claims = { ...decodeJwt(adminToken), preferred_username: 'admin@contoso.com', tid: 't-contoso' };
+    const { privateKey } = await generateKeyPair('RS256');
+    const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: decodeProtectedHeader(adminToken).kid }).sign(privateKey);
+    const refused = await decode({ Authorization: `Bearer ${forged}` });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.payloads, undefined);
+    assert.equal(refused.body.message, "sign-in required: the token's signature does not verify against the issuer's keys");
+    assert.ok(!refused.body.message!.includes('\n'));
+  });
+
+  it('still accepts the shared token a tool presents (the Temporal CLI\'s --codec-auth)', async () => {
+    assert.equal((await decode({ Authorization: `Bearer ${sharedToken}` })).status, 200);
+    assert.equal((await decode({ Authorization: `Bearer ${sharedToken}x` })).status, 401);
+  });
+
+  it('a production codec server without a reachable issuer certificate refuses to start in one line', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-codec-'));
+    const refused = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'codec', 'serve.js')], {
+        env: { PATH: process.env.PATH ?? '', T2T_DATA_DIR: dir, T2T_CODEC_ADDRESS: '127.0.0.1:0', T2T_PAYLOAD_KEYS: keys },
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += String(d)));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^codec server: sign-in: tokens would come from the embedded stack's own provider .* set T2T_AUTH_AUTHORITY .* or T2T_CODEC_SIGN_IN=off .*\n$/);
   });
 });
