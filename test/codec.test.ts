@@ -117,6 +117,9 @@ describe('payload keys: where they come from, and how a bad one is refused', () 
     assert.throws(() => loadConfig({ T2T_PAYLOAD_ENCRYPTION: 'off', T2T_PAYLOAD_KEYS: `k1:${material}` }), /is off while payload keys are configured/);
     assert.throws(() => loadConfig({ T2T_PAYLOAD_ENCRYPTION: 'maybe' }), /T2T_PAYLOAD_ENCRYPTION: must be on or off/);
     assert.throws(() => loadConfig({ T2T_CODEC_CORS_ORIGINS: 'https://ui.contoso.com/path' }), /T2T_CODEC_CORS_ORIGINS: must be origins/);
+    assert.equal(loadConfig({}).codecServer.signIn, 'on', 'the codec server on its own asks for a sign-in unless told not to');
+    assert.equal(loadConfig({ T2T_CODEC_SIGN_IN: 'off' }).codecServer.signIn, 'off');
+    assert.throws(() => loadConfig({ T2T_CODEC_SIGN_IN: 'maybe' }), /T2T_CODEC_SIGN_IN: must be on or off/);
   });
 
   it('a worker without keys refuses to start; t2t without keys writes in clear; off is said in one line', () => {
