@@ -230,33 +230,40 @@ describe("codec server on its own: the gateway's sign-in (serve.js, sandbox prov
   let url: string;
   let adminToken: string;
 
-  before(async () => {
-    sandbox = await startSandbox();
-    adminToken = await tokenOf(sandbox, 'admin@fabrikam.com');
+  /** serve.js as compose and Kubernetes run it, with the sandbox's settings and `env` on top; resolves once it listens. */
+  async function serve(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: string }> {
     const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'codec', 'serve.js')], {
-      env: { PATH: process.env.PATH ?? '', ...sandbox.env, T2T_CODEC_ADDRESS: `127.0.0.1:${port}`, T2T_PAYLOAD_KEYS: keys, T2T_CODEC_AUTH_TOKEN: sharedToken },
+    const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'codec', 'serve.js')], {
+      env: { PATH: process.env.PATH ?? '', ...sandbox.env, T2T_CODEC_ADDRESS: `127.0.0.1:${port}`, T2T_PAYLOAD_KEYS: keys, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    server.stdout!.on('data', (d) => (output += String(d)));
-    server.stderr!.on('data', (d) => (output += String(d)));
+    child.stdout!.on('data', (d) => (output += String(d)));
+    child.stderr!.on('data', (d) => (output += String(d)));
     for (let i = 0; i < 300 && !output.includes('listening on'); i++) {
-      if (server.exitCode !== null) break;
+      if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    assert.match(output, /decodes for signed-in admins only \(tokens from https:\/\/localhost:\d+ for api:\/\/t2t\), or the shared T2T_CODEC_AUTH_TOKEN/, output);
+    return { child, url: `http://127.0.0.1:${port}`, output };
+  }
+
+  before(async () => {
+    sandbox = await startSandbox();
+    adminToken = await tokenOf(sandbox, 'admin@fabrikam.com');
+    const started = await serve({ T2T_CODEC_AUTH_TOKEN: sharedToken });
+    server = started.child;
+    url = started.url;
+    assert.match(started.output, /decodes for signed-in admins only \(tokens from https:\/\/localhost:\d+ for api:\/\/t2t\), or the shared T2T_CODEC_AUTH_TOKEN/, started.output);
   });
   after(async () => {
     server?.kill('SIGTERM');
     await stopSandbox(sandbox);
   });
 
-  const decode = async (headers: Record<string, string>) => {
+  const decode = async (headers: Record<string, string>, at = url) => {
     const [encoded] = await codec.encode([toPayload({ actor: 'admin@fabrikam.com' })]);
     const body = { payloads: [{ metadata: Object.fromEntries(Object.entries(encoded.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(encoded.data!).toString('base64') }] };
-    const response = await fetch(`${url}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', ...headers }, body: JSON.stringify(body) });
+    const response = await fetch(`${at}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', ...headers }, body: JSON.stringify(body) });
     return { status: response.status, body: (await response.json()) as { message?: string; payloads?: { data: string }[] } };
   };
 
@@ -284,6 +291,23 @@ describe("codec server on its own: the gateway's sign-in (serve.js, sandbox prov
   it('still accepts the shared token a tool presents (the Temporal CLI\'s --codec-auth)', async () => {
     assert.equal((await decode({ Authorization: `Bearer ${sharedToken}` })).status, 200);
     assert.equal((await decode({ Authorization: `Bearer ${sharedToken}x` })).status, 401);
+  });
+
+  it("accepts a token for the Temporal app's audience when told to (a Web UI signed in for Temporal's authorization), and no other", async () => {
+    // The sandbox's tokens are for api://t2t: here that plays the Temporal app, and the product API is another.
+    const strict = await serve({ T2T_AUTH_API: 'api://t2t-product' });
+    const both = await serve({ T2T_AUTH_API: 'api://t2t-product', T2T_CODEC_TOKEN_AUDIENCE: 'api://t2t' });
+    try {
+      assert.match(both.output, /for api:\/\/t2t-product or api:\/\/t2t\)/, both.output);
+      const refused = await decode({ Authorization: `Bearer ${adminToken}` }, strict.url);
+      assert.equal(refused.status, 401);
+      assert.equal(refused.body.message, 'sign-in required: the token is not for this codec server (audience api://t2t-product)');
+      const accepted = await decode({ Authorization: `Bearer ${adminToken}` }, both.url);
+      assert.equal(accepted.status, 200, accepted.body.message);
+    } finally {
+      strict.child.kill('SIGTERM');
+      both.child.kill('SIGTERM');
+    }
   });
 
   it('a production codec server without a reachable issuer certificate refuses to start in one line', async () => {

@@ -17,7 +17,7 @@ async function run(): Promise<void> {
   const { host, port } = splitCodecAddress(config.codecServer.address);
   const server = await startCodecServer({ codec: protection.codec, namespace: config.namespace, corsOrigins: config.codecServer.corsOrigins, authToken, signIn, host, port });
   const who = signIn
-    ? `signed-in admins only (tokens from ${config.signIn.authority} for ${config.signIn.api})${authToken ? ', or the shared T2T_CODEC_AUTH_TOKEN' : ''}`
+    ? `signed-in admins only (tokens from ${config.signIn.authority} for ${signIn.audiences.join(' or ')})${authToken ? ', or the shared T2T_CODEC_AUTH_TOKEN' : ''}`
     : authToken
       ? 'the shared T2T_CODEC_AUTH_TOKEN only (T2T_CODEC_SIGN_IN=off)'
       : 'ANYONE who reaches it (T2T_CODEC_SIGN_IN=off, no T2T_CODEC_AUTH_TOKEN): keep it on loopback';
