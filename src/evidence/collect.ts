@@ -121,10 +121,12 @@ export async function collectEvidence(migrationId: string, sources: EvidenceSour
     add('audit/gateway-keys.json', `the gateway's published keys the proofs are checked against, as read from ${gatewayKeys.source} when the pack was made`, json({ keys: gatewayKeys.keys, source: gatewayKeys.source, readAt: generatedAt }));
   }
   const proofsLine =
-    `${signed} of ${trail.length} entries carry the gateway's proof (audit/trail.json); ` +
-    (gatewayKeys && 'keys' in gatewayKeys
-      ? `the gateway's keys are included (audit/gateway-keys.json, from ${gatewayKeys.source})`
-      : `the gateway's keys are not included (${gatewayKeys && 'unavailable' in gatewayKeys ? gatewayKeys.unavailable : 'none were read'}): verify with --gateway-keys <file>`);
+    signed === 0
+      ? `no entry carries the gateway's proof (actions taken with T2T_AUTH=off, or before signed actions)`
+      : `${signed} of ${trail.length} entries carry the gateway's proof (audit/trail.json); ` +
+        (gatewayKeys && 'keys' in gatewayKeys
+          ? `the gateway's keys are included (audit/gateway-keys.json, from ${gatewayKeys.source})`
+          : `the gateway's keys are not included (${gatewayKeys && 'unavailable' in gatewayKeys ? gatewayKeys.unavailable : 'none were read'}): verify with --gateway-keys <file>`);
 
   // ---- prepares: the mapping file's SHA-256 and the validation report of each round ----
   const prepares = await prepareRounds(records.validations, accepted, status, sources, people.allowed);
