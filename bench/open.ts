@@ -15,6 +15,7 @@ import { ALL_SEARCH_ATTRIBUTES, approveUpdate, migrationWorkflowId, statusQuery 
 import { testingExecutable } from '../src/temporal-binaries';
 import { startTestAzurite } from '../test/helpers/azurite';
 import { startProduct } from '../test/helpers/product';
+import { benchClient, benchDataConverter, benchWorkerEnv } from './lib/codec';
 import { makeTestWorld } from '../test/helpers/world';
 import { startWorkerProcess } from './worker-process';
 import { runBenchmark } from './lib/run';
@@ -53,7 +54,8 @@ async function main(): Promise<void> {
   });
   const azurite = await startTestAzurite();
   const world = makeTestWorld({ users: 3, unmappedUsers: 0, environments: TOTAL });
-  const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, 'cp.sqlite') });
+  const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, 'cp.sqlite'), dataConverter: benchDataConverter });
+  const client = benchClient(env);
   await p.stopWorker();
   const worker = startWorkerProcess(path.join(__dirname, '..', 'src', 'worker.js'), {
     TEMPORAL_ADDRESS: env.address,
@@ -62,8 +64,8 @@ async function main(): Promise<void> {
     T2T_DATA_DIR: dir,
     AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
     T2T_MAX_CACHED_WORKFLOWS: String(CACHE),
-    // Comparable with the runs before the payload codec; npm run bench:codec measures its cost.
-    T2T_PAYLOAD_ENCRYPTION: 'off',
+    // Payloads encrypted, as in production; npm run bench:codec measures what that costs.
+    ...benchWorkerEnv,
   });
   console.log(`one worker process, workflow cache ${CACHE} (T2T_MAX_CACHED_WORKFLOWS), ${IN_FLIGHT} submits in flight; Node ${process.version}, ${os.cpus().length} cores`);
   try {
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
     const picks = Array.from({ length: QUERIES }, (_, i) => world.environmentIds[Math.floor(((i * 7919) % TOTAL))]);
     for (const environmentId of picks) {
       const t = performance.now();
-      const status = await env.client.workflow.getHandle(migrationWorkflowId(environmentId)).query(statusQuery);
+      const status = await client.workflow.getHandle(migrationWorkflowId(environmentId)).query(statusQuery);
       latencies.push(performance.now() - t);
       if (status.phase !== 'PendingApproval') throw new Error(`${environmentId}: ${status.phase}`);
     }
@@ -105,7 +107,7 @@ async function main(): Promise<void> {
       const t = performance.now();
       // The approve Update as t2t sends it; one whose RPC times out while the worker is busy is sent
       // again with the same update id (the server runs it once), as a patient client would.
-      const handle = env.client.workflow.getHandle(migrationWorkflowId(environmentId));
+      const handle = client.workflow.getHandle(migrationWorkflowId(environmentId));
       const requestId = randomUUID();
       for (;;) {
         try {

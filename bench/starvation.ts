@@ -18,6 +18,7 @@ import { stalledSignal } from '../src/operations/stall-signal';
 import { testingExecutable } from '../src/temporal-binaries';
 import { startTestAzurite } from '../test/helpers/azurite';
 import { startProduct, uploadWithSas } from '../test/helpers/product';
+import { benchClient, benchDataConverter, benchWorkerEnv } from './lib/codec';
 import { makeTestWorld } from '../test/helpers/world';
 import { startWorkerProcess } from './worker-process';
 import { workflowTaskLatencies } from './lib/workflow-task-latency';
@@ -123,7 +124,8 @@ async function main(): Promise<void> {
   const azurite = await startTestAzurite();
   const world = buildWorld();
   const t0 = performance.now();
-  const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, 'cp.sqlite') });
+  const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, 'cp.sqlite'), dataConverter: benchDataConverter });
+  const client = benchClient(env);
   await p.stopWorker();
   const worker = startWorkerProcess(path.join(__dirname, '..', 'src', 'worker.js'), {
     TEMPORAL_ADDRESS: env.address,
@@ -132,15 +134,15 @@ async function main(): Promise<void> {
     T2T_DATA_DIR: dir,
     AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
     ...(BATCH > 0 ? { T2T_REMAP_BATCH_SIZE: String(BATCH) } : {}),
-    // Comparable with the runs before the payload codec; npm run bench:codec measures its cost.
-    T2T_PAYLOAD_ENCRYPTION: 'off',
+    // Payloads encrypted, as in production; npm run bench:codec measures what that costs.
+    ...benchWorkerEnv,
   });
   const batch = BATCH > 0 ? BATCH : p.config.remapBatchSize;
   console.log(`one worker process; ${WAITING} migrations waiting for approval, each sent a signal every ${ROUND_MS} ms and ${QUERIES_PER_ROUND} of them a status query; Node ${process.version}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} at start`);
   console.log(`the re-mapping: ${USERS} users, ${batch} a batch (T2T_REMAP_BATCH_SIZE)`);
   try {
     // The large migration up to Prepared: its 100,000-row mapping validated, ready to migrate.
-    const large = env.client.workflow.getHandle(migrationWorkflowId(world.environmentId));
+    const large = client.workflow.getHandle(migrationWorkflowId(world.environmentId));
     await p.client.submit({ environmentId: world.environmentId, targetTenantId: world.target, actor: world.sourceAdmin });
     await p.client.actOn(large, 'approve', { actor: world.targetAdmin });
     const storage = await p.client.actOn(large, 'requestStorage', { actor: world.sourceAdmin });
@@ -152,7 +154,7 @@ async function main(): Promise<void> {
     for (const environmentId of world.waitingIds) {
       const status = await p.client.submit({ environmentId, targetTenantId: world.target, actor: world.sourceAdmin });
       if (status.phase !== 'PendingApproval') throw new Error(`${environmentId}: ${status.phase}`);
-      waiting.push(env.client.workflow.getHandle(migrationWorkflowId(environmentId)));
+      waiting.push(client.workflow.getHandle(migrationWorkflowId(environmentId)));
     }
     console.log(`set up (world, validation of the large mapping, ${WAITING} submits) in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 

@@ -13,6 +13,7 @@ import { ALL_SEARCH_ATTRIBUTES, migrationWorkflowId } from '../src/contracts';
 import { testingExecutable } from '../src/temporal-binaries';
 import { startTestAzurite } from '../test/helpers/azurite';
 import { startProduct, uploadWithSas, Product } from '../test/helpers/product';
+import { benchClient, benchDataConverter, benchWorkerEnv } from './lib/codec';
 import { makeTestWorld } from '../test/helpers/world';
 import { stepUpdate, doneQuery } from './fixtures/trivial-workflow';
 import { historyCounts, type HistoryCounts } from './lib/history';
@@ -58,7 +59,7 @@ async function runMigrations(p: Product, env: TestWorkflowEnvironment, world: Re
   await pool(environmentIds, IN_FLIGHT, async (environmentId) => {
     const started = performance.now();
     const submitted = await p.client.submit({ environmentId, targetTenantId: world.target, actor: world.sourceAdmin });
-    const handle = env.client.workflow.getHandle(migrationWorkflowId(environmentId));
+    const handle = benchClient(env).workflow.getHandle(migrationWorkflowId(environmentId));
     await p.client.actOn(handle, 'approve', { actor: world.targetAdmin });
     const storage = await p.client.actOn(handle, 'requestStorage', { actor: world.sourceAdmin });
     await uploadWithSas(storage.status.storage!.sasUrl, world.mappingCsv);
@@ -77,7 +78,7 @@ async function runTrivial(env: TestWorkflowEnvironment, taskQueue: string, n: nu
     const started = performance.now();
     const workflowId = `trivial-${randomUUID()}`;
     ids?.push(workflowId);
-    const handle = await env.client.workflow.start('trivialMigration', { taskQueue, workflowId });
+    const handle = await benchClient(env).workflow.start('trivialMigration', { taskQueue, workflowId });
     // As t2t acts: each action an Update, then one query for the status it shows.
     for (let step = 0; step < 4; step += 1) {
       const requestId = randomUUID();
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
     for (const n of SIZES) {
       const world = makeTestWorld({ users: 3, unmappedUsers: 0, environments: n + WARM_UP });
       // This process only drives, as an admin's client would; each worker is a process of its own.
-      const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, `cp-${n}.sqlite`) });
+      const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, `cp-${n}.sqlite`), dataConverter: benchDataConverter });
       await p.stopWorker();
       const worker = startWorkerProcess(path.join(__dirname, '..', 'src', 'worker.js'), {
         TEMPORAL_ADDRESS: env.address,
@@ -165,13 +166,15 @@ async function main(): Promise<void> {
         T2T_DATABASE_URL: p.config.databaseUrl,
         T2T_DATA_DIR: dir,
         AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-        // Comparable with the runs before the payload codec; npm run bench:codec measures its cost.
-        T2T_PAYLOAD_ENCRYPTION: 'off',
+        // Payloads encrypted, as in production; npm run bench:codec measures what that costs.
+        ...benchWorkerEnv,
       });
       const trivialWorker = startWorkerProcess(path.join(__dirname, 'fixtures', 'trivial-worker.js'), {
         TEMPORAL_ADDRESS: env.address,
         T2T_TASK_QUEUE: trivialQueue,
         T2T_BENCH_WORKFLOW_BUNDLE: trivialBundle,
+        // The baseline pays for the codec too: the ratio is of the migration's own work.
+        ...benchWorkerEnv,
       });
       try {
         await runMigrations(p, env, world, world.environmentIds.slice(n));
@@ -191,7 +194,7 @@ async function main(): Promise<void> {
         );
         if (!historyLines.length) {
           // Events per completed workflow, by type: read once, from a few of the measured runs.
-          const sample = (ids: string[]) => ids.slice(0, HISTORY_SAMPLE).map((id) => env.client.workflow.getHandle(id));
+          const sample = (ids: string[]) => ids.slice(0, HISTORY_SAMPLE).map((id) => benchClient(env).workflow.getHandle(id));
           const migrationsCounted = await historyCounts(sample(world.environmentIds.slice(0, n).map(migrationWorkflowId)));
           const trivialCounted = await historyCounts(sample(trivialIds));
           historyLines.push(...historyTable(migrationsCounted, trivialCounted));

@@ -126,6 +126,12 @@ const EnvironmentSchema = z.object({
     .refine((origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'must be origins such as https://temporal-ui.contoso.com, comma-separated, without a path')
     .optional(),
   T2T_CODEC_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters (a random secret, e.g. openssl rand -hex 32)').optional(),
+  T2T_CODEC_SIGN_IN: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+  T2T_CODEC_TOKEN_AUDIENCE: z
+    .string()
+    .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
+    .refine((audiences) => audiences.length > 0, 'must name one or more audiences, comma-separated (e.g. the Temporal app\'s Application ID URI)')
+    .optional(),
   // Worker Versioning (docs/deployment.md): the deployment this worker belongs to and its build.
   T2T_WORKER_VERSIONING: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
   T2T_DEPLOYMENT_NAME: z
@@ -170,8 +176,18 @@ export interface CodecServerSettings {
   address?: string;
   /** the Web UI origins allowed by CORS; unset: the embedded Web UI's */
   corsOrigins: string[];
-  /** a bearer token callers must present; unset: none asked (loopback only) */
+  /** a shared bearer token for tools (the Temporal CLI's --codec-auth); accepted next to a sign-in */
   authToken?: string;
+  /**
+   * on: the codec server on its own (serve.ts) decodes only for a signed-in admin's token, verified as the
+   * gateway verifies it (or the shared token); off: no sign-in asked. The embedded stack's never asks (its Web UI has none).
+   */
+  signIn: 'on' | 'off';
+  /**
+   * audiences accepted besides the product API's: the Temporal app's, whose tokens a Web UI signed in for
+   * Temporal's authorization forwards (T2T_CODEC_TOKEN_AUDIENCE)
+   */
+  extraAudiences: string[];
 }
 
 /** How evidence packs are signed and verified; key files are read and checked when an evidence command starts. */
@@ -406,6 +422,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(e.T2T_CODEC_ADDRESS ? { address: e.T2T_CODEC_ADDRESS } : {}),
       corsOrigins: e.T2T_CODEC_CORS_ORIGINS ?? [`http://localhost:${e.T2T_UI_PORT}`, `http://127.0.0.1:${e.T2T_UI_PORT}`],
       ...(e.T2T_CODEC_AUTH_TOKEN ? { authToken: e.T2T_CODEC_AUTH_TOKEN } : {}),
+      signIn: e.T2T_CODEC_SIGN_IN,
+      extraAudiences: e.T2T_CODEC_TOKEN_AUDIENCE ?? [],
     },
     ...(e.T2T_WORKER_VERSIONING === 'on'
       ? { versioning: { deploymentName: e.T2T_DEPLOYMENT_NAME, ...(e.T2T_BUILD_ID ? { buildId: e.T2T_BUILD_ID } : {}), becomeCurrent: e.T2T_BECOME_CURRENT } }

@@ -190,6 +190,7 @@ async function main(): Promise<void> {
   let codecServer: RunningCodecServer | undefined;
   try {
     if (protection.ring) {
+      // No sign-in asked here: the embedded Web UI has none to forward, and the server listens on loopback (docs/deployment.md).
       codecServer = await startCodecServer({ codec: protection.codec, namespace: config.namespace, corsOrigins: config.codecServer.corsOrigins, authToken: config.codecServer.authToken, ...codecAddress });
     }
     console.log(`starting Temporal dev server (data: ${path.join(config.dataDir, 'temporal.sqlite')})`);

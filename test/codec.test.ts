@@ -12,6 +12,11 @@ import { parseKeyRing, dataDirKeysFile } from '../src/codec/keys';
 import { payloadProtection } from '../src/codec';
 import { startCodecServer, type RunningCodecServer } from '../src/codec/server';
 import { loadConfig } from '../src/config';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
+import { projectRoot } from '../src/temporal-binaries';
+import { startSandbox, stopSandbox, tokenOf, type Sandbox } from './helpers/identity';
+import { freePort } from './helpers/ports';
 
 const keyLine = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
 const text = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? new Uint8Array()).toString('latin1');
@@ -112,6 +117,9 @@ describe('payload keys: where they come from, and how a bad one is refused', () 
     assert.throws(() => loadConfig({ T2T_PAYLOAD_ENCRYPTION: 'off', T2T_PAYLOAD_KEYS: `k1:${material}` }), /is off while payload keys are configured/);
     assert.throws(() => loadConfig({ T2T_PAYLOAD_ENCRYPTION: 'maybe' }), /T2T_PAYLOAD_ENCRYPTION: must be on or off/);
     assert.throws(() => loadConfig({ T2T_CODEC_CORS_ORIGINS: 'https://ui.contoso.com/path' }), /T2T_CODEC_CORS_ORIGINS: must be origins/);
+    assert.equal(loadConfig({}).codecServer.signIn, 'on', 'the codec server on its own asks for a sign-in unless told not to');
+    assert.equal(loadConfig({ T2T_CODEC_SIGN_IN: 'off' }).codecServer.signIn, 'off');
+    assert.throws(() => loadConfig({ T2T_CODEC_SIGN_IN: 'maybe' }), /T2T_CODEC_SIGN_IN: must be on or off/);
   });
 
   it('a worker without keys refuses to start; t2t without keys writes in clear; off is said in one line', () => {
@@ -209,5 +217,110 @@ describe('codec server (Temporal remote codec protocol)', () => {
     const empty = await post(open.url, 'decode', {});
     assert.equal(empty.status, 200);
     assert.deepEqual(await empty.json(), { payloads: [] });
+  });
+});
+
+describe("codec server on its own: the gateway's sign-in (serve.js, sandbox provider) @integration", function () {
+  this.timeout(120_000);
+  const keys = keyLine('k-signin');
+  const codec = new AesGcmPayloadCodec(parseKeyRing(keys, 'test keys'));
+  const sharedToken = randomBytes(24).toString('hex');
+  let sandbox: Sandbox;
+  let server: ChildProcess;
+  let url: string;
+  let adminToken: string;
+
+  /** serve.js as compose and Kubernetes run it, with the sandbox's settings and `env` on top; resolves once it listens. */
+  async function serve(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: string }> {
+    const port = await freePort();
+    const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'codec', 'serve.js')], {
+      env: { PATH: process.env.PATH ?? '', ...sandbox.env, T2T_CODEC_ADDRESS: `127.0.0.1:${port}`, T2T_PAYLOAD_KEYS: keys, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += String(d)));
+    child.stderr!.on('data', (d) => (output += String(d)));
+    for (let i = 0; i < 300 && !output.includes('listening on'); i++) {
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { child, url: `http://127.0.0.1:${port}`, output };
+  }
+
+  before(async () => {
+    sandbox = await startSandbox();
+    adminToken = await tokenOf(sandbox, 'admin@fabrikam.com');
+    const started = await serve({ T2T_CODEC_AUTH_TOKEN: sharedToken });
+    server = started.child;
+    url = started.url;
+    assert.match(started.output, /decodes for signed-in admins only \(tokens from https:\/\/localhost:\d+ for api:\/\/t2t\), or the shared T2T_CODEC_AUTH_TOKEN/, started.output);
+  });
+  after(async () => {
+    server?.kill('SIGTERM');
+    await stopSandbox(sandbox);
+  });
+
+  const decode = async (headers: Record<string, string>, at = url) => {
+    const [encoded] = await codec.encode([toPayload({ actor: 'admin@fabrikam.com' })]);
+    const body = { payloads: [{ metadata: Object.fromEntries(Object.entries(encoded.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(encoded.data!).toString('base64') }] };
+    const response = await fetch(`${at}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', ...headers }, body: JSON.stringify(body) });
+    return { status: response.status, body: (await response.json()) as { message?: string; payloads?: { data: string }[] } };
+  };
+
+  it('decodes for a signed-in admin whose token the Web UI forwards', async () => {
+    const answer = await decode({ Authorization: `Bearer ${adminToken}` });
+    assert.equal(answer.status, 200, answer.body.message);
+    assert.deepEqual(JSON.parse(Buffer.from(answer.body.payloads![0].data, 'base64').toString()), { actor: 'admin@fabrikam.com' });
+  });
+
+  it('refuses without a token, and with a forged one, in one line and decoding nothing (401)', async () => {
+    const none = await decode({});
+    assert.equal(none.status, 401);
+    assert.equal(none.body.payloads, undefined);
+    assert.match(none.body.message!, /^sign-in required: no sign-in: send the signed-in admin's token/);
+    const claims = { ...decodeJwt(adminToken), preferred_username: 'admin@contoso.com', tid: 't-contoso' };
+    const { privateKey } = await generateKeyPair('RS256');
+    const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: decodeProtectedHeader(adminToken).kid }).sign(privateKey);
+    const refused = await decode({ Authorization: `Bearer ${forged}` });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.payloads, undefined);
+    assert.equal(refused.body.message, "sign-in required: the token's signature does not verify against the issuer's keys");
+    assert.ok(!refused.body.message!.includes('\n'));
+  });
+
+  it('still accepts the shared token a tool presents (the Temporal CLI\'s --codec-auth)', async () => {
+    assert.equal((await decode({ Authorization: `Bearer ${sharedToken}` })).status, 200);
+    assert.equal((await decode({ Authorization: `Bearer ${sharedToken}x` })).status, 401);
+  });
+
+  it("accepts a token for the Temporal app's audience when told to (a Web UI signed in for Temporal's authorization), and no other", async () => {
+    // The sandbox's tokens are for api://t2t: here that plays the Temporal app, and the product API is another.
+    const strict = await serve({ T2T_AUTH_API: 'api://t2t-product' });
+    const both = await serve({ T2T_AUTH_API: 'api://t2t-product', T2T_CODEC_TOKEN_AUDIENCE: 'api://t2t' });
+    try {
+      assert.match(both.output, /for api:\/\/t2t-product or api:\/\/t2t\)/, both.output);
+      const refused = await decode({ Authorization: `Bearer ${adminToken}` }, strict.url);
+      assert.equal(refused.status, 401);
+      assert.equal(refused.body.message, 'sign-in required: the token is not for this codec server (audience api://t2t-product)');
+      const accepted = await decode({ Authorization: `Bearer ${adminToken}` }, both.url);
+      assert.equal(accepted.status, 200, accepted.body.message);
+    } finally {
+      strict.child.kill('SIGTERM');
+      both.child.kill('SIGTERM');
+    }
+  });
+
+  it('a production codec server without a reachable issuer certificate refuses to start in one line', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-codec-'));
+    const refused = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'codec', 'serve.js')], {
+        env: { PATH: process.env.PATH ?? '', T2T_DATA_DIR: dir, T2T_CODEC_ADDRESS: '127.0.0.1:0', T2T_PAYLOAD_KEYS: keys },
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += String(d)));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^codec server: sign-in: tokens would come from the embedded stack's own provider .* set T2T_AUTH_AUTHORITY .* or T2T_CODEC_SIGN_IN=off .*\n$/);
   });
 });

@@ -24,6 +24,8 @@ import { createMappingActivities } from '../src/activities/mapping-activities';
 import type { MigrationService } from '../src/service/migration-service';
 import { AesGcmPayloadCodec } from '../src/codec/aes-gcm-codec';
 import { parseKeyRing } from '../src/codec/keys';
+import { ActionSigner, newGatewayKey } from '../src/identity/action-signer';
+import type { ActionProof } from '../src/identity/action-proof';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -496,6 +498,68 @@ describe('evidence pack @integration', function () {
       assert.equal(verified.code, 0, verified.stderr);
       assert.match(verified.stdout, new RegExp(`migration ${status.migrationId}: running at .*, phase Approved`));
       assert.equal((await handleOf(w).query(statusQuery)).phase, 'Approved', 'making a pack changes nothing');
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it("the trail proves who acted: each signed action's proof is in the pack and verify checks the gateway's signature, naming the entry that fails", async () => {
+    const w = makeTestWorld({ users: 1 });
+    const p = await startProduct({ env, azurite, world: w.world });
+    try {
+      const { status } = await approvedWithStorage(p, w);
+      const signer = new ActionSigner([newGatewayKey('gw-evidence-1')]);
+      const keysFile = path.join(dir, 'gateway-keys.json');
+      writeFileSync(keysFile, JSON.stringify({ keys: signer.published() }));
+      const claims = (user: string, tenantId: string) => ({ issuer: 'https://localhost:8235', tenantId, objectId: `oid-${user}`, user, tokenIdHash: sha256(user) });
+      // Entries as the workflow records signed actions: the proof the action carried, whole.
+      const signed = (at: string, action: 'prepare' | 'cancel', actor: string, outcome: 'accepted' | 'refused', tamper?: (proof: ActionProof) => ActionProof) => {
+        const payload = { actor, requestId: randomBytes(4).toString('hex'), ...(action === 'prepare' ? { targetTenantId: w.target } : { reason: 'no' }) };
+        const proof = signer.sign({ action, migrationId: status.migrationId, payload, claims: claims(actor, 't-contoso'), now: new Date(at) });
+        return { entryId: `test-${at}`, migrationId: status.migrationId, at, action, actor, outcome, requestId: payload.requestId, proof: tamper ? tamper(proof) : proof, count: 1, ...(outcome === 'refused' ? { reason: 'not now' } : {}) };
+      };
+      const later = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
+      await p.auditLog.append([
+        signed(later(1), 'prepare', w.sourceAdmin, 'accepted'),
+        // Refused because its proof did not verify: it stays in the trail, counted, not a failure of the pack.
+        signed(later(2), 'cancel', w.sourceAdmin, 'refused', (proof) => ({ ...proof, claims: { ...proof.claims, user: 'mallory@contoso.com' } })),
+      ]);
+
+      const good = path.join(dir, 'signed.tar.gz');
+      const made = await t2t(p, ['evidence', '--migration-id', status.migrationId, '--out', good], { T2T_GATEWAY_PUBLIC_KEYS_FILE: keysFile });
+      assert.equal(made.code, 0, made.stderr);
+      const pack = await unpack(good);
+      const trail = pack.json<{ action: string; actor: string; at: string; proof?: ActionProof }[]>('audit/trail.json');
+      assert.equal(trail.filter((e) => e.proof).length, 2);
+      assert.deepEqual(trail.find((e) => e.action === 'prepare')!.proof!.claims.user, w.sourceAdmin);
+      assert.deepEqual(pack.json<{ keys: unknown }>('audit/gateway-keys.json').keys, signer.published());
+      assert.match(pack.text('README.txt'), /Signed actions: 2 of \d+ entries carry the gateway's proof/);
+      const unsigned = trail.length - 2;
+      const verified = await t2t(p, ['evidence', 'verify', good]);
+      assert.equal(verified.code, 0, verified.stderr);
+      assert.equal(verified.stdout.split('\n')[1], `actions: 1 signed by the gateway (checked against audit/gateway-keys.json (the keys the pack was made with)), ${unsigned} unsigned, 1 refused carrying a proof that does not verify`);
+      // The auditor's own copy of the gateway's keys.
+      const own = await t2t(p, ['evidence', 'verify', good, '--gateway-keys', keysFile]);
+      assert.equal(own.stdout.split('\n')[1], `actions: 1 signed by the gateway (checked against ${keysFile}), ${unsigned} unsigned, 1 refused carrying a proof that does not verify`);
+
+      // A key the gateway never published: the first signed entry is named.
+      const otherKeys = path.join(dir, 'other-gateway-keys.json');
+      writeFileSync(otherKeys, JSON.stringify({ keys: new ActionSigner([newGatewayKey('gw-other')]).published() }));
+      const unknownKid = await t2t(p, ['evidence', 'verify', good, '--gateway-keys', otherKeys]);
+      assert.equal(unknownKid.code, 1);
+      const prepareAt = trail.findIndex((e) => e.action === 'prepare');
+      const prepare = trail[prepareAt];
+      assert.equal(unknownKid.stderr, `t2t: not verified: entry ${prepareAt + 1} (prepare by ${prepare.actor} at ${prepare.at}): signed with gateway key gw-evidence-1, which is not among the gateway's keys (gw-other)\n`);
+
+      // An accepted action whose recorded claim was changed after the gateway signed it.
+      await p.auditLog.append([signed(later(3), 'prepare', w.sourceAdmin, 'accepted', (proof) => ({ ...proof, claims: { ...proof.claims, user: 'mallory@contoso.com' } }))]);
+      const tamperedFile = path.join(dir, 'signed-tampered.tar.gz');
+      assert.equal((await t2t(p, ['evidence', '--migration-id', status.migrationId, '--out', tamperedFile], { T2T_GATEWAY_PUBLIC_KEYS_FILE: keysFile })).code, 0);
+      const tamperedTrail = (await unpack(tamperedFile)).json<{ action: string; actor: string; at: string }[]>('audit/trail.json');
+      const last = tamperedTrail.length;
+      const tampered = await t2t(p, ['evidence', 'verify', tamperedFile]);
+      assert.equal(tampered.code, 1);
+      assert.equal(tampered.stderr, `t2t: not verified: entry ${last} (prepare by ${w.sourceAdmin} at ${tamperedTrail[last - 1].at}): the gateway's signature does not verify\n`);
     } finally {
       await p.stop();
     }

@@ -15,10 +15,12 @@ import { RunningAzurite } from './helpers/azurite';
 import { useRealServers } from './helpers/servers';
 import { makeTestWorld } from './helpers/world';
 import { startProduct, Product, uploadWithSas } from './helpers/product';
-import { migrationWorkflowId } from '../src/contracts';
+import { migrationWorkflowId, STATUS } from '../src/contracts';
 import { AesGcmPayloadCodec } from '../src/codec/aes-gcm-codec';
 import { parseKeyRing } from '../src/codec/keys';
 import { decodeHistoryPayloads } from '../src/codec/history';
+import { encryptingDataConverter } from '../src/codec';
+import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { startCodecServer, type RunningCodecServer } from '../src/codec/server';
 import { projectRoot, resolveTemporalBinary } from '../src/temporal-binaries';
 
@@ -138,6 +140,63 @@ describe('payloads encrypted in Temporal (raw history, CLI, worker start) @integ
     assert.equal(plainShow.code, 0, plainShow.stderr);
     assert.equal(startInput(plainShow.stdout).encoding, 'binary/encrypted', 'without the codec server: ciphertext');
     assert.ok(!asText(JSON.parse(plainShow.stdout)).includes(w.sourceAdmin));
+  });
+
+  it("a failed activity's message is encrypted in the raw history; the migration still shows it, decoded", async () => {
+    const w = makeTestWorld({ users: 1 });
+    const secret = `relink refused for ${w.sourceAdmin} (ticket ${randomBytes(4).toString('hex')})`;
+    let fail = true;
+    const failing = await startProduct({
+      env,
+      azurite,
+      world: w.world,
+      dataConverter: encryptingDataConverter(codec),
+      wrapControlPlane: (cp) =>
+        new Proxy(cp, {
+          get(target, prop, receiver) {
+            const value: unknown = Reflect.get(target, prop, receiver);
+            if (prop !== 'relinkEnvironment' || typeof value !== 'function') return value;
+            return async (...args: unknown[]) => {
+              if (fail) {
+                fail = false;
+                throw ApplicationFailure.nonRetryable(secret, 'InjectedFault');
+              }
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          },
+        }),
+    });
+    try {
+      const submitted = await failing.client.submit({ environmentId: w.environmentId, targetTenantId: w.target, actor: w.sourceAdmin });
+      await failing.client.act(submitted.targetMigrationId, 'approve', { actor: w.targetAdmin });
+      const storage = await failing.client.act(submitted.migrationId, 'requestStorage', { actor: w.sourceAdmin });
+      await uploadWithSas(storage.status.storage!.sasUrl, w.mappingCsv);
+      const prepared = await failing.client.act(submitted.migrationId, 'prepare', { actor: w.sourceAdmin, targetTenantId: w.target, mappingContainer: storage.status.storage!.sasUrl });
+      assert.equal(prepared.status.phase, 'Prepared', prepared.status.reason);
+      await failing.client.act(submitted.migrationId, 'migrate', { actor: w.sourceAdmin, targetTenantId: w.target });
+      const failed = await failing.client.waitForStatus(await failing.client.find(submitted.migrationId), (s) => s.phase === 'Succeeded' || s.phase === 'Failed' || s.status === STATUS.migrateFailed, 120_000);
+      assert.equal(failed.status, STATUS.migrateFailed, `${failed.phase}: ${failed.reason}`);
+      assert.ok(failed.reason?.includes(secret), `the product shows the decoded reason: ${failed.reason}`);
+
+      const workflowId = migrationWorkflowId(w.environmentId);
+      const description = await env.client.workflowService.describeWorkflowExecution({ namespace: 'default', execution: { workflowId } });
+      const raw = await rawHistory(workflowId, description.workflowExecutionInfo!.execution!.runId!);
+      const failures = (raw.events ?? []).flatMap((e) => (e.activityTaskFailedEventAttributes?.failure ? [e.activityTaskFailedEventAttributes.failure] : []));
+      assert.ok(failures.length >= 1, 'the activity failed for good');
+      const text = asText(raw);
+      assert.ok(!text.includes('relink refused') && !text.includes(w.sourceAdmin), 'no message text in clear anywhere in the raw history');
+      for (const failure of failures) {
+        assert.equal(failure.message, 'Encoded failure');
+        assert.equal(failure.stackTrace, '');
+        assert.equal(Buffer.from(failure.encodedAttributes!.metadata!.encoding!).toString(), 'binary/encrypted');
+      }
+      // With the key: the message and stack trace the activity raised.
+      const [attributes] = await codec.decode([failures.at(-1)!.encodedAttributes as Payload]);
+      const decoded = defaultPayloadConverter.fromPayload(attributes) as { message: string; stack_trace: string };
+      assert.ok(decoded.message.includes(secret), decoded.message);
+    } finally {
+      await failing.stop();
+    }
   });
 
   it('a worker without the key of an open migration stops at start with one line, and so does one with no keys at all', async () => {

@@ -50,7 +50,12 @@ export function payloadProtection(config: Config, role: CodecRole): PayloadProte
 
 /** The data converter every client and worker of the product uses. */
 export function dataConverterOf(protection: PayloadProtection): DataConverter {
-  return { payloadCodecs: [protection.codec] };
+  return protection.ring ? encryptingDataConverter(protection.codec) : { payloadCodecs: [protection.codec] };
+}
+
+/** Payloads through `codec`, and failures' messages and stack traces with them (src/codec/failure-converter.ts). */
+export function encryptingDataConverter(codec: PayloadCodec): DataConverter {
+  return { payloadCodecs: [codec], failureConverterPath: require.resolve('./failure-converter') };
 }
 
 export { PayloadKeyError } from './keys';

@@ -2,9 +2,11 @@
 // and .../decode, a JSON Payloads object whose bytes are base64, the namespace in
 // X-Namespace), so that the Web UI and `temporal --codec-endpoint` show decoded
 // payloads to whoever may see them. CORS admits the configured Web UI origins
-// only, with credentials; a bearer token is checked when one is configured (the
-// Web UI forwards its sign-in's access token; the product's own sign-in will take
-// its place). Payload contents are never logged.
+// only, with credentials. Who may call: a signed-in admin, whose token (the Web
+// UI forwards its user's access token) is verified as the gateway verifies it, or
+// a tool holding the shared token; with neither configured, anyone who reaches
+// the port (the embedded stack, on loopback). Payload contents are never logged.
+// A refused call is answered 401 before its body is read: nothing is decoded.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +16,10 @@ export interface CodecServerOptions {
   codec: PayloadCodec;
   namespace: string;
   corsOrigins: string[];
+  /** a shared secret a tool may present instead of a sign-in (T2T_CODEC_AUTH_TOKEN) */
   authToken?: string;
+  /** verifies a signed-in admin's token (src/identity/token-verifier.ts); rejects with a one-line reason */
+  signIn?: { verify(authorization: string | undefined): Promise<unknown> };
   host?: string;
   port: number;
 }
@@ -76,40 +81,63 @@ export function createCodecServer(options: CodecServerOptions): http.Server {
     if (request.method === 'GET' && new URL(request.url ?? '/', 'http://codec').pathname === '/healthz') return reply(200, { ok: true });
     if (!operation || request.method !== 'POST') return reply(404, { message: 'POST .../encode or .../decode' });
     if (origin !== undefined && !allowed) return reply(403, { message: `origin ${origin} is not allowed` });
-    if (options.authToken && !bearerTokenMatches(request.headers.authorization, options.authToken)) {
-      response.setHeader('WWW-Authenticate', 'Bearer');
-      return reply(401, { message: 'a valid bearer token is required' });
-    }
     const namespace = request.headers['x-namespace'];
-    if (namespace !== undefined && namespace !== options.namespace) return reply(403, { message: `namespace ${String(namespace)} is not served here` });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reply(413, { message: 'request too large' });
-        request.destroy();
-      } else chunks.push(chunk);
-    });
-    request.on('end', () => {
-      if (response.headersSent) return;
-      let payloads: Payload[];
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { payloads?: JsonPayload[] };
-        // Protobuf's JSON leaves an empty list out: `{}` is a Payloads object with none.
-        if (body === null || typeof body !== 'object' || (body.payloads !== undefined && !Array.isArray(body.payloads))) throw new Error('not a Payloads object');
-        payloads = (body.payloads ?? []).map(fromJson);
-      } catch {
-        return reply(400, { message: 'the body must be a JSON Payloads object: {"payloads":[{"metadata":{...},"data":"<base64>"}]}' });
+    void callerAllowed(request.headers.authorization, options).then((refusal) => {
+      if (refusal !== undefined) {
+        response.setHeader('WWW-Authenticate', 'Bearer');
+        request.resume();
+        return reply(401, { message: refusal });
       }
-      const run = operation === 'encode' ? options.codec.encode(payloads) : options.codec.decode(payloads);
-      run.then(
-        (result) => reply(200, { payloads: result.map(toJson) }),
-        // The codec's message names a key id or says what is wrong with the data, never its contents.
-        (err: unknown) => reply(400, { message: err instanceof Error ? err.message : String(err) }),
-      );
+      if (namespace !== undefined && namespace !== options.namespace) {
+        request.resume();
+        return reply(403, { message: `namespace ${String(namespace)} is not served here` });
+      }
+      answer(request, response, reply, operation === 'encode' ? (p) => options.codec.encode(p) : (p) => options.codec.decode(p));
     });
   });
+}
+
+/** Reads the request's Payloads, runs them through the codec and answers with the result. */
+function answer(request: http.IncomingMessage, response: http.ServerResponse, reply: (status: number, body?: unknown) => void, run: (payloads: Payload[]) => Promise<Payload[]>): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  request.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      reply(413, { message: 'request too large' });
+      request.destroy();
+    } else chunks.push(chunk);
+  });
+  request.on('end', () => {
+    if (response.headersSent) return;
+    let payloads: Payload[];
+    try {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { payloads?: JsonPayload[] };
+      // Protobuf's JSON leaves an empty list out: `{}` is a Payloads object with none.
+      if (body === null || typeof body !== 'object' || (body.payloads !== undefined && !Array.isArray(body.payloads))) throw new Error('not a Payloads object');
+      payloads = (body.payloads ?? []).map(fromJson);
+    } catch {
+      return reply(400, { message: 'the body must be a JSON Payloads object: {"payloads":[{"metadata":{...},"data":"<base64>"}]}' });
+    }
+    run(payloads).then(
+      (result) => reply(200, { payloads: result.map(toJson) }),
+      // The codec's message names a key id or says what is wrong with the data, never its contents.
+      (err: unknown) => reply(400, { message: err instanceof Error ? err.message : String(err) }),
+    );
+  });
+}
+
+/** undefined when the caller may use the codec; else the one line that says why not. */
+async function callerAllowed(authorization: string | undefined, options: CodecServerOptions): Promise<string | undefined> {
+  if (!options.authToken && !options.signIn) return undefined;
+  if (options.authToken && bearerTokenMatches(authorization, options.authToken)) return undefined;
+  if (!options.signIn) return 'a valid bearer token is required';
+  try {
+    await options.signIn.verify(authorization);
+    return undefined;
+  } catch (err) {
+    return `sign-in required: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+  }
 }
 
 export async function startCodecServer(options: CodecServerOptions): Promise<RunningCodecServer> {

@@ -4,6 +4,7 @@
 // or memory. Repeated identical refusals arrive as one entry with a count.
 import { Generated, Kysely, sql } from 'kysely';
 import { openDatabase, type Dialect } from './database';
+import type { ActionProof } from '../identity/action-proof';
 
 export interface AuditRecord {
   /** unique per migration: written again (a retried activity) it changes nothing */
@@ -16,6 +17,8 @@ export interface AuditRecord {
   reason?: string;
   requestId?: string;
   note?: string;
+  /** the gateway's proof the action carried (kept whole: `t2t evidence verify` checks its signature) */
+  proof?: ActionProof;
   /** how many identical refusals this entry stands for */
   count: number;
 }
@@ -31,6 +34,8 @@ interface AuditTable {
   reason: string | null;
   request_id: string | null;
   note: string | null;
+  /** the proof as JSON */
+  proof: string | null;
   count: number;
 }
 
@@ -38,7 +43,7 @@ interface AuditDatabase {
   audit_entries: AuditTable;
 }
 
-/** rows a multi-row INSERT carries: 11 columns × 100 stays under every limit */
+/** rows a multi-row INSERT carries: 12 columns × 100 stays under every limit */
 const INSERT_CHUNK = 100;
 
 export interface AuditLog {
@@ -71,6 +76,15 @@ export class SqlAuditLog implements AuditLog {
       .addColumn('count', 'integer', (c) => c.notNull())
       .addUniqueConstraint('audit_entries_once', ['migration_id', 'entry_id'])
       .execute();
+    // A table made before signed actions gets the proof column; another process may add it at the same moment.
+    const hasProof = async () => (await this.db.introspection.getTables()).find((t) => t.name === 'audit_entries')?.columns.some((c) => c.name === 'proof') ?? false;
+    if (!(await hasProof())) {
+      try {
+        await this.db.schema.alterTable('audit_entries').addColumn('proof', 'text').execute();
+      } catch (err) {
+        if (!(await hasProof())) throw err;
+      }
+    }
   }
 
   async append(entries: AuditRecord[]): Promise<void> {
@@ -85,6 +99,7 @@ export class SqlAuditLog implements AuditLog {
         reason: e.reason ?? null,
         request_id: e.requestId ?? null,
         note: e.note ?? null,
+        proof: e.proof ? JSON.stringify(e.proof) : null,
         count: e.count,
       }));
       // Append-only. The same entry written again comes from a retried flush, whose workflow task may
@@ -112,6 +127,7 @@ export class SqlAuditLog implements AuditLog {
       ...(r.reason !== null ? { reason: r.reason } : {}),
       ...(r.request_id !== null ? { requestId: r.request_id } : {}),
       ...(r.note !== null ? { note: r.note } : {}),
+      ...(r.proof !== null && r.proof !== undefined ? { proof: JSON.parse(r.proof) as ActionProof } : {}),
       count: Number(r.count),
     }));
   }

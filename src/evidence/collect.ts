@@ -15,6 +15,7 @@ import { UserError, type MigrationClient } from '../client/migrations';
 import { stripQuery } from '../migration/container-uri';
 import { fetchEveryRun, readHistories, type RunHistory, type ValidationRecord } from './history';
 import { redactInPlace, redactText } from './redact';
+import type { GatewayKeySet } from './proofs';
 
 export interface EvidenceSources {
   client: Client;
@@ -26,6 +27,8 @@ export interface EvidenceSources {
   controlPlane?: ControlPlane;
   /** the acting admin (--as): decides whether lists of people are included */
   actor?: string;
+  /** the gateway's published keys, read only when an entry carries a proof, included so that proofs can be checked offline */
+  gatewayKeys?: () => Promise<GatewayKeySet | { unavailable: string }>;
   now?: Date;
 }
 
@@ -110,6 +113,20 @@ export async function collectEvidence(migrationId: string, sources: EvidenceSour
   const trailRow = (e: TrailEntry) => [e.at, e.action, e.actor, e.outcome, e.reason, e.count, e.requestId, e.note, e.recordedIn];
   add('audit/trail.csv', 'every action, accepted or refused, oldest first (count: identical refusals in a row)', csv(trailColumns, trail.map(trailRow)));
   add('audit/refused.csv', `every refused action (${refused.length} entries, ${refused.reduce((n, e) => n + e.count, 0)} refusals)`, csv(trailColumns, refused.map(trailRow)));
+  // Whole entries: a signed action's proof must reach the auditor byte for byte, or its signature cannot be checked.
+  const signed = trail.filter((e) => e.proof).length;
+  add('audit/trail.json', `the same entries whole, in the same order, each signed action with the gateway's proof (${signed} signed, ${trail.length - signed} unsigned)`, json(trail));
+  const gatewayKeys = signed > 0 ? await sources.gatewayKeys?.() : undefined;
+  if (gatewayKeys && 'keys' in gatewayKeys) {
+    add('audit/gateway-keys.json', `the gateway's published keys the proofs are checked against, as read from ${gatewayKeys.source} when the pack was made`, json({ keys: gatewayKeys.keys, source: gatewayKeys.source, readAt: generatedAt }));
+  }
+  const proofsLine =
+    signed === 0
+      ? `no entry carries the gateway's proof (actions taken with T2T_AUTH=off, or before signed actions)`
+      : `${signed} of ${trail.length} entries carry the gateway's proof (audit/trail.json); ` +
+        (gatewayKeys && 'keys' in gatewayKeys
+          ? `the gateway's keys are included (audit/gateway-keys.json, from ${gatewayKeys.source})`
+          : `the gateway's keys are not included (${gatewayKeys && 'unavailable' in gatewayKeys ? gatewayKeys.unavailable : 'none were read'}): verify with --gateway-keys <file>`);
 
   // ---- prepares: the mapping file's SHA-256 and the validation report of each round ----
   const prepares = await prepareRounds(records.validations, accepted, status, sources, people.allowed);
@@ -194,7 +211,7 @@ export async function collectEvidence(migrationId: string, sources: EvidenceSour
       actors,
     }),
   );
-  const readme = readmeText({ facts, status, trailSource, actors, refused, prepares: prepares.rows, statusRows, users: users.summary, runs: runRows, redacted, payloadKeyIds, parts });
+  const readme = readmeText({ facts, status, trailSource, proofsLine, actors, refused, prepares: prepares.rows, statusRows, users: users.summary, runs: runRows, redacted, payloadKeyIds, parts });
   parts.unshift({ name: 'README.txt', about: 'this file', data: Buffer.from(redactText(readme), 'utf8') });
   return { facts, parts };
 }
@@ -245,6 +262,7 @@ async function auditTrail(auditLog: EvidenceSources['auditLog'], status: Migrati
     ...(r.reason ? { reason: r.reason } : {}),
     ...(r.requestId ? { requestId: r.requestId } : {}),
     ...(r.note ? { note: r.note } : {}),
+    ...(r.proof ? { proof: r.proof } : {}),
     count: r.count,
     recordedIn: 'audit trail',
   }));
@@ -417,6 +435,7 @@ function readmeText(input: {
   facts: EvidenceFacts;
   status: MigrationStatus;
   trailSource: string;
+  proofsLine: string;
   actors: Record<string, { actor: string; at: string; note?: string }[]>;
   refused: TrailEntry[];
   prepares: PrepareRow[];
@@ -458,6 +477,7 @@ function readmeText(input: {
     }
   }
   if (!any) lines.push('  (no accepted action recorded)');
+  lines.push(`  Signed actions: ${input.proofsLine}.`);
   if (status.lockboxRequired && !(input.actors.approveLockbox?.length)) lines.push('  The source tenant has Customer Lockbox on; no lockbox approval is recorded.');
   lines.push('');
   const refusals = input.refused.reduce((n, e) => n + e.count, 0);
@@ -492,7 +512,8 @@ function readmeText(input: {
   lines.push('  manifest.json: every part with its SHA-256 and size; manifest.sig: its signature');
   lines.push('');
   lines.push('HOW TO VERIFY');
-  lines.push('  With the product:    t2t evidence verify <this archive>');
+  lines.push('  With the product:    t2t evidence verify <this archive> [--gateway-keys <GET /v1/keys of the gateway, saved>]');
+  lines.push('                       (also checks the gateway\'s signature on every signed action of audit/trail.json)');
   lines.push('  Without it, in the folder this archive unpacks to:');
   lines.push('    1. the signature of manifest.json (the algorithm and key id are in manifest.json):');
   lines.push('       HMAC-SHA256: openssl dgst -sha256 -mac HMAC -macopt key:"$KEY" -binary manifest.json | cmp - manifest.sig');

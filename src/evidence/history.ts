@@ -189,6 +189,9 @@ function decode(payload: unknown): unknown {
 
 function failureMessage(event: HistoryEvent): string {
   const failed = event.activityTaskFailedEventAttributes?.failure;
+  // An encrypting worker moves the message into encodedAttributes, decoded with the rest of the history by now.
+  const encoded = failed?.encodedAttributes ? (decode(failed.encodedAttributes) as { message?: unknown } | undefined) : undefined;
+  if (typeof encoded?.message === 'string') return encoded.message;
   if (failed) return failed.message ?? 'failed';
   if (event.activityTaskTimedOutEventAttributes) return 'timed out';
   if (event.activityTaskCanceledEventAttributes) return 'cancelled';

@@ -16,6 +16,9 @@ export const PACK_FORMAT = 't2t-evidence-pack/1';
 export const MANIFEST = 'manifest.json';
 export const SIGNATURE = 'manifest.sig';
 const SUMS = 'SHA256SUMS';
+/** Parts `verify` reads as well as hashes: the audit trail's entries and the gateway's keys, for the action proofs. */
+export const TRAIL_PART = 'audit/trail.json';
+export const GATEWAY_KEYS_PART = 'audit/gateway-keys.json';
 
 export interface ManifestPart {
   name: string;
@@ -118,6 +121,8 @@ export interface VerifiedPack {
   parts: number;
   keyId: string;
   manifest: Manifest;
+  /** the verified parts' bytes that verify reads further (TRAIL_PART, GATEWAY_KEYS_PART), when present */
+  read: Map<string, Buffer>;
 }
 
 interface ReadEntry {
@@ -166,12 +171,17 @@ export async function verifyPack(file: string, verifier: Verifier): Promise<Veri
   for (const name of byName.keys()) {
     if (!named.has(name)) throw new UserError(`not verified: '${name}' is in the archive but not in the signed manifest`);
   }
-  return { parts: manifest.parts.length, keyId: manifest.signature.keyId, manifest };
+  const read = new Map<string, Buffer>();
+  for (const name of [TRAIL_PART, GATEWAY_KEYS_PART]) {
+    const data = manifest.parts.some((p) => p.name === name) ? byName.get(name)?.data : undefined;
+    if (data) read.set(name, data);
+  }
+  return { parts: manifest.parts.length, keyId: manifest.signature.keyId, manifest, read };
 }
 
 async function readEntries(file: string): Promise<ReadEntry[]> {
   const entries: ReadEntry[] = [];
-  const keep = new Set([MANIFEST, SIGNATURE]);
+  const keep = new Set([MANIFEST, SIGNATURE, TRAIL_PART, GATEWAY_KEYS_PART]);
   const reading: Promise<void>[] = [];
   try {
     await tar.list({

@@ -5,7 +5,10 @@ status and sends it an action, both through its own implementation of the codec.
     python migration_script.py <temporal address> <namespace> <workflow id> <actor>
 
 The payload keys come from T2T_PAYLOAD_KEYS (`<key id>:<base64 key>`, first one encrypts).
-Prints one JSON line: the phase before the action and the keys the query's answer used.
+T2T_SIGNED_ACTION, when set, is the approve payload the action gateway signed (`actor`,
+`requestId`, `proof`: what `t2t sign approve` prints), sent as it is; otherwise an
+unsigned one for <actor>. Prints one JSON line: the phase before the action and the keys
+the query's answer used.
 """
 import asyncio
 import base64
@@ -86,7 +89,10 @@ async def main() -> None:
     client = await Client.connect(address, namespace=namespace, data_converter=converter)
     handle = client.get_workflow_handle(workflow_id)
     status = await handle.query("status")
-    await handle.signal("approve", {"actor": actor, "requestId": f"python-{uuid.uuid4()}"})
+    signed = os.environ.get("T2T_SIGNED_ACTION")
+    # A signed payload is sent untouched: the gateway's proof covers its exact content.
+    action = json.loads(signed) if signed else {"actor": actor, "requestId": f"python-{uuid.uuid4()}"}
+    await handle.signal("approve", action)
     print(json.dumps({"phaseBefore": status["phase"], "targetMigrationId": status["targetMigrationId"], "keyIdsRead": sorted(set(codec.key_ids_read))}))
 
 

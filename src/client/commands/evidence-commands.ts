@@ -12,12 +12,13 @@ export function registerEvidenceCommands(program: Command, runtime: CommandRunti
     .option('--out <file>', 'the archive to write, e.g. evidence.tar.gz (never overwritten)')
     .action(async (opts: { migrationId?: string; out?: string }) => {
       if (!opts.migrationId || !opts.out) throw new UserError('evidence needs --migration-id <id> and --out <file> (or: evidence verify <file>)');
-      const [{ describeError }, { collectEvidence }, { checkOutput, writePack }, { loadSigner }, { evidenceSettings }] = await Promise.all([
+      const [{ describeError }, { collectEvidence }, { checkOutput, writePack }, { loadSigner }, { evidenceSettings }, { gatewayKeysForPack }] = await Promise.all([
         import('../../errors'),
         import('../../evidence/collect'),
         import('../../evidence/pack'),
         import('../../evidence/signing'),
         import('../../evidence/sandbox-key'),
+        import('../../evidence/proofs'),
       ]);
       const context = runtime.context();
       // Everything that can be refused without the servers is refused first: no work, no file.
@@ -38,6 +39,7 @@ export function registerEvidenceCommands(program: Command, runtime: CommandRunti
         auditLog: await context.auditLog().catch((err: Error) => ({ unavailable: describeError(err) })),
         ...(context.config.backend === 'simulated' ? { controlPlane: await context.controlPlane() } : {}),
         ...(actor ? { actor } : {}),
+        gatewayKeys: () => gatewayKeysForPack(context.config.signIn),
       });
       const written = await writePack(out, collected, signer);
       const { facts } = collected;
@@ -68,16 +70,19 @@ export function registerEvidenceCommands(program: Command, runtime: CommandRunti
 
   evidence
     .command('verify')
-    .description("check an evidence pack: the manifest's signature and every part's SHA-256; names the first part that was changed")
+    .description("check an evidence pack: the manifest's signature, every part's SHA-256 and the gateway's signature on every signed action; names the first part or entry that fails")
     .argument('<file>', 'the evidence pack (tar.gz)')
-    .action(async (file: string) => {
-      const [{ verifyPack }, { loadVerifier }, { evidenceSettings }] = await Promise.all([
+    .option('--gateway-keys <file>', "the gateway's published keys (what its GET /v1/keys answers) to check the actions' proofs with; default: the ones in the pack")
+    .action(async (file: string, opts: { gatewayKeys?: string }) => {
+      const [{ verifyPack }, { loadVerifier }, { evidenceSettings }, { verifyPackProofs }] = await Promise.all([
         import('../../evidence/pack'),
         import('../../evidence/signing'),
         import('../../evidence/sandbox-key'),
+        import('../../evidence/proofs'),
       ]);
       const verifier = loadVerifier(evidenceSettings(runtime.context().config));
       const verified = await verifyPack(file, verifier);
+      const proofs = verifyPackProofs(verified, opts.gatewayKeys);
       const printer = runtime.printer();
       printer.document({
         verified: true,
@@ -88,8 +93,13 @@ export function registerEvidenceCommands(program: Command, runtime: CommandRunti
         running: verified.manifest.running,
         state: verified.manifest.state,
         generatedAt: verified.manifest.generatedAt,
+        actions: { signed: proofs.signed, unsigned: proofs.unsigned, refusedWithUnverifiedProof: proofs.refusedUnverified, gatewayKeysFrom: proofs.keysFrom ?? null },
       });
       printer.line(`verified: ${verified.parts} parts, signed by ${verified.keyId}`);
+      printer.line(
+        `actions: ${proofs.signed} signed by the gateway${proofs.keysFrom ? ` (checked against ${proofs.keysFrom})` : ''}, ${proofs.unsigned} unsigned` +
+          (proofs.refusedUnverified > 0 ? `, ${proofs.refusedUnverified} refused carrying a proof that does not verify` : ''),
+      );
       printer.line(`migration ${verified.manifest.migrationId}: ${verified.manifest.state} (pack made ${verified.manifest.generatedAt})`);
     });
 }
