@@ -21,7 +21,7 @@ export function startWorkerProcess(script: string, env: Record<string, string>):
   // T2T_BENCH_WORKER_STDOUT keeps what the workers print (e.g. --trace-gc's heap sizes) in that file.
   const stdoutFile = process.env.T2T_BENCH_WORKER_STDOUT;
   const child = spawn(process.execPath, [...nodeArgs, script], {
-    env: { PATH: process.env.PATH, ...env },
+    env: { PATH: process.env.PATH, T2T_AUTH: process.env.T2T_AUTH ?? 'off', ...env },
     stdio: ['ignore', stdoutFile ? openSync(stdoutFile, 'a') : 'ignore', 'pipe'],
   });
   // The worker's own log would drown the table: keep its tail, and show it only if the worker fails.
