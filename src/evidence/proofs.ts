@@ -100,7 +100,14 @@ export function checkTrailProofs(entries: readonly AuditEntry[], keys: GatewayKe
       throw new UserError(`not verified: ${named} carries the gateway's proof and no gateway keys were given: --gateway-keys <file> (what the gateway's GET /v1/keys answers)`);
     }
     const check = verifyProofSignature(entry.proof, keys.keys);
-    const problem = !check.ok ? check.reason : entry.proof.action !== entry.action ? `its proof is for ${entry.proof.action}` : undefined;
+    const problem = !check.ok
+      ? check.reason
+      : entry.proof.action !== entry.action
+        ? `its proof is for ${entry.proof.action}`
+        : // Who acted is the user the gateway verified: an entry naming anyone else was not written from that proof.
+          entry.actor.toLowerCase() !== entry.proof.claims.user.toLowerCase()
+          ? `its proof was signed for ${entry.proof.claims.user}`
+          : undefined;
     if (problem === undefined) counts.signed += 1;
     else if (entry.outcome === 'refused') counts.refusedUnverified += 1;
     else throw new UserError(`not verified: ${named}: ${problem}`);
