@@ -12,7 +12,7 @@ export interface TemporalConnectionOptions {
   metadata?: Record<string, string>;
 }
 
-export function temporalConnectionOptions(config: Config, env: NodeJS.ProcessEnv = process.env): TemporalConnectionOptions {
+export function temporalConnectionOptions(config: Pick<Config, 'temporalAddress' | 'namespace'>, env: NodeJS.ProcessEnv = process.env): TemporalConnectionOptions {
   const options: TemporalConnectionOptions = { address: config.temporalAddress };
   const apiKey = env.TEMPORAL_API_KEY;
   const cert = env.TEMPORAL_TLS_CERT ?? env.TEMPORAL_TLS_CLIENT_CERT_PATH;

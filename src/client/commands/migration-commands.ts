@@ -23,7 +23,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     const actor = context.actor();
     // Sent through the lean reader (lean/); what it does not settle goes the Temporal client's way, with the same request id.
     const { leanAct } = await import('../lean/lean-action');
-    const lean = await leanAct(context.config, migrationId, action, { ...payload, actor }, runtime.env);
+    const lean = await leanAct(context.connectionConfig, migrationId, action, { ...payload, actor }, runtime.env);
     const outcome =
       'outcome' in lean
         ? lean.outcome
@@ -94,7 +94,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
         ]);
         // The list reads through the lean reader (lean/); the Temporal client where it does not apply.
         const query = migrationListQuery(filter);
-        const listed = async () => (query ? ((await leanList(context.config, query, runtime.env)) ?? (await context.migrations()).listRuns(filter)) : []);
+        const listed = async () => (query ? ((await leanList(context.connectionConfig, query, runtime.env)) ?? (await context.migrations()).listRuns(filter)) : []);
         const [executions, stalled] = await Promise.all([listed(), stalledById(context.config)]);
         const rows: Record<string, unknown>[] = [];
         for (const execution of executions) {
@@ -178,7 +178,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
       if (!opts.watch) {
         // A plain read needs neither the Temporal client nor its reflection of the whole API (lean/).
         const { leanStatus } = await import('../lean/lean-status');
-        const status = await leanStatus(context.config, opts.migrationId, runtime.env);
+        const status = await leanStatus(context.connectionConfig, opts.migrationId, runtime.env);
         if (status) return report(status, status.targetMigrationId === opts.migrationId ? 'target' : 'source', {}, Boolean(opts.full));
       }
       const [migrations, { isFinalPhase }, { watchMigration }] = await Promise.all([context.migrations(), contracts(), watching()]);

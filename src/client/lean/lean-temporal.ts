@@ -6,7 +6,7 @@
 // payload codec plugs in. Only plain connections: with TLS or an API key
 // (temporal-connection.ts) the Temporal client answers.
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import type { Config } from '../../config';
+import type { ConnectionConfig } from '../../config';
 import { temporalConnectionOptions } from '../../temporal-connection';
 import os from 'node:os';
 import { DEADLINE_EXCEEDED, GrpcCallError, GrpcChannel } from './grpc-call';
@@ -78,7 +78,7 @@ export class LeanTemporal implements TemporalReads {
   ) {}
 
   /** A reader for this configuration, or undefined when the connection needs TLS or an API key. */
-  static open(config: Config, env: NodeJS.ProcessEnv = process.env): LeanTemporal | undefined {
+  static open(config: ConnectionConfig, env: NodeJS.ProcessEnv = process.env): LeanTemporal | undefined {
     const options = temporalConnectionOptions(config, env);
     if (options.tls || options.apiKey || options.metadata) return undefined;
     let codec: PayloadCodec;
