@@ -213,6 +213,11 @@ describe('the lean status reader against the dev server @integration', function 
     assert.equal(lean.code, 0, lean.stderr);
     const loaded = JSON.parse(readFileSync(list, 'utf8')) as string[];
     assert.ok(!loaded.some((f) => f.includes('@temporalio/client')), 'status loaded the Temporal client');
+    // Nor any other package but commander: no SDK package (the contracts), no zod (the configuration's schema), no protobufjs.
+    const packages = new Set(loaded.flatMap((f) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f)?.[1] ?? []));
+    assert.deepEqual([...packages], ['commander']);
+    // Of the command modules, only the one that defines status.
+    assert.deepEqual(loaded.filter((f) => f.includes(`${path.sep}commands${path.sep}`)).map((f) => path.basename(f)), ['migration-commands.js']);
     // --watch of a migration waiting for a person reads through the Temporal client and returns at once.
     const sdk = await t2t([], ['--json', 'status', '--watch', '--migration-id', id]);
     assert.equal(sdk.code, 0, sdk.stderr);
