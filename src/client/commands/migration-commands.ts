@@ -82,8 +82,15 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
       .option('--all', 'include ended migrations')
       .action(async (opts: { all?: boolean }) => {
         const context = runtime.context();
+        // The whole configuration, read first: the control plane is read with it, and its mistake is the first line.
+        const { config } = context;
         const actor = context.actor();
-        const tenants = await (await context.service()).tenantsOf(actor);
+        // The control plane read without its query builder (lean/) where it can be; the migration service otherwise.
+        const { LeanControlPlane } = await import('../lean/lean-control-plane');
+        const controlPlane = LeanControlPlane.open(config);
+        const tenants = controlPlane?.tenantsOf(actor) ?? (await (await context.service()).tenantsOf(actor));
+        const phaseChanges = controlPlane?.phaseChanges();
+        controlPlane?.close();
         if (tenants.length === 0) throw new UserError(`${actor} is not a user of any tenant the control plane knows`);
         const filter = view === 'source' ? { sourceTenantIds: tenants } : { targetTenantIds: tenants };
         const [{ isFinalPhase, phaseOfUnfinishedRun }, { stalledById }, { migrationListQuery }, { leanList }] = await Promise.all([
@@ -95,7 +102,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
         // The list reads through the lean reader (lean/); the Temporal client where it does not apply.
         const query = migrationListQuery(filter);
         const listed = async () => (query ? ((await leanList(context.connectionConfig, query, runtime.env)) ?? (await context.migrations()).listRuns(filter)) : []);
-        const [executions, stalled] = await Promise.all([listed(), stalledById(context.config)]);
+        const [executions, stalled] = await Promise.all([listed(), stalledById(config, Date.now(), phaseChanges)]);
         const rows: Record<string, unknown>[] = [];
         for (const execution of executions) {
           // A run closed without our code ending it keeps the phase it stopped in: say how it closed instead.
