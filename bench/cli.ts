@@ -123,6 +123,9 @@ async function main(): Promise<void> {
     // Payloads in clear: the temporal CLI reads encrypted ones only through a codec endpoint, and
     // the comparison is of the two clients' own work (t2t's codec is AES-GCM in node:crypto).
     T2T_PAYLOAD_ENCRYPTION: 'off',
+    // Actions straight to Temporal (the raw-signal design), as `temporal workflow update execute` sends them: with
+    // T2T_AUTH=on they go through the product's gateway, an extra hop measured on its own.
+    T2T_AUTH: 'off',
     TEMPORAL_ADDRESS: address,
     T2T_UI_PORT: String(uiPort),
     AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=http://127.0.0.1:${blobPort}/${DEV_ACCOUNT};`,
@@ -149,6 +152,7 @@ async function main(): Promise<void> {
     const workflowId = migrationWorkflowId(watched.environmentId);
 
     console.log(`t2t beside the temporal CLI, median of ${RUNS} runs each, one embedded stack; Node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+    console.log('  actions with T2T_AUTH=off (straight to Temporal, as update execute); the gateway path (T2T_AUTH=on) is measured apart');
     const pairs: [string, Series, Series][] = [];
     pairs.push([
       'help',
