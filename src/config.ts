@@ -22,6 +22,7 @@ const MAX_OPERATION_BUDGET_MS = 23 * 3_600_000;
 const HOST_PORT = { pattern: /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, message: 'must be host:port, e.g. localhost:7233' };
 const PAYLOAD_KEY_ID = { pattern: /^[A-Za-z0-9._-]{1,64}$/, message: 'must be 1 to 64 of A-Z a-z 0-9 . _ -' };
 const ON_OFF_MESSAGE = 'must be on or off';
+const STALL_DEFAULTS = { after: '24h', minSamples: 20 };
 
 /**
  * The environment's schema, built on first use: zod and the schema's construction are about a
@@ -93,8 +94,8 @@ function environmentSchema(z: typeof Zod) {
     ),
     T2T_RECONCILE_INTERVAL: duration('T2T_RECONCILE_INTERVAL', '1m'),
     T2T_CHECK_BUDGET: duration('T2T_CHECK_BUDGET', '3m'),
-    T2T_STALL_AFTER: duration('T2T_STALL_AFTER', '24h'),
-    T2T_STALL_MIN_SAMPLES: z.coerce.number().int().min(1).max(100_000).default(20),
+    T2T_STALL_AFTER: duration('T2T_STALL_AFTER', STALL_DEFAULTS.after),
+    T2T_STALL_MIN_SAMPLES: z.coerce.number().int().min(1).max(100_000).default(STALL_DEFAULTS.minSamples),
     T2T_STALL_CHECK_INTERVAL: duration('T2T_STALL_CHECK_INTERVAL', '5m'),
     T2T_CONTINUE_AFTER_EVENTS: z.coerce.number().int().min(50).max(40_000).default(10_000),
     // Evidence packs (t2t evidence): signed with an HMAC key or an Ed25519 key pair (src/evidence/signing.ts).
@@ -462,4 +463,24 @@ export function loadConnectionConfig(env: NodeJS.ProcessEnv = process.env): Conn
   };
   checkPayloadKeys(e);
   return { temporalAddress: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, ...dataPlaces(e), payload: payloadSettings(e) };
+}
+
+/** What `t2t requests` reads besides the connection: the back end and the stall settings. */
+export type ListingConfig = ConnectionConfig & { backend: BackendKind; stall: Pick<Config['stall'], 'limitMs' | 'minSamples'> };
+
+/**
+ * The connection's settings and the ones `t2t requests` reads, without the whole schema, when those are
+ * unset or plainly readable (the simulated back end, a stall limit that is a duration); undefined
+ * otherwise: the whole schema then reads them, and says its one line for a mistake.
+ */
+export function loadListingConfig(env: NodeJS.ProcessEnv = process.env): ListingConfig | undefined {
+  const present = presentIn(env);
+  if ((present.T2T_BACKEND ?? 'simulated') !== 'simulated' || present.T2T_STALL_MIN_SAMPLES !== undefined) return undefined;
+  let limitMs: number;
+  try {
+    limitMs = parseDuration(present.T2T_STALL_AFTER ?? STALL_DEFAULTS.after);
+  } catch {
+    return undefined;
+  }
+  return { ...loadConnectionConfig(env), backend: 'simulated', stall: { limitMs, minSamples: STALL_DEFAULTS.minSamples } };
 }

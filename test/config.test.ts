@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import os from 'node:os';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { loadConfig, loadConnectionConfig, ConfigError, AZURITE_DEVELOPMENT_CONNECTION_STRING } from '../src/config';
+import { loadConfig, loadConnectionConfig, loadListingConfig, ConfigError, AZURITE_DEVELOPMENT_CONNECTION_STRING } from '../src/config';
 import { parseDuration, formatDuration } from '../src/duration';
 
 describe('configuration', () => {
@@ -124,6 +124,18 @@ describe('configuration', () => {
     // Another variable's mistake stops the commands that read it, not a read of a status.
     assert.throws(() => loadConfig({ T2T_SMTP_URL: 'not a url' }), ConfigError);
     assert.deepEqual(loadConnectionConfig({ T2T_SMTP_URL: 'not a url' }), pick({}));
+  });
+
+  it("t2t requests' reader: what loadConfig gives for its variables where it reads them; the whole schema otherwise", () => {
+    for (const env of [{}, { T2T_STALL_AFTER: '36h', TEMPORAL_NAMESPACE: 'prod' }, { T2T_BACKEND: 'simulated', T2T_SMTP_URL: 'not a url' }] as NodeJS.ProcessEnv[]) {
+      const c = loadConfig({ ...env, T2T_SMTP_URL: undefined });
+      const expected = { temporalAddress: c.temporalAddress, namespace: c.namespace, dataDir: c.dataDir, databaseUrl: c.databaseUrl, payload: c.payload, backend: c.backend, stall: { limitMs: c.stall.limitMs, minSamples: c.stall.minSamples } };
+      assert.deepEqual(loadListingConfig(env), expected, JSON.stringify(env));
+    }
+    for (const env of [{ T2T_BACKEND: 'microsoft' }, { T2T_BACKEND: 'azure' }, { T2T_STALL_AFTER: 'a day' }, { T2T_STALL_MIN_SAMPLES: '5' }]) {
+      assert.equal(loadListingConfig(env), undefined, JSON.stringify(env));
+    }
+    assert.throws(() => loadListingConfig({ TEMPORAL_ADDRESS: 'localhost' }), /^ConfigError: configuration: TEMPORAL_ADDRESS: must be host:port/);
   });
 
   it('parses and formats Temporal durations', () => {

@@ -3,7 +3,7 @@
 // Each library is imported by the first call that needs it: `t2t status` never loads the
 // database drivers or the storage SDK, `t2t world show` never loads the Temporal client.
 import type { Client, Connection } from '@temporalio/client';
-import { loadConfig, loadConnectionConfig, type Config, type ConnectionConfig } from '../config';
+import { loadConfig, loadConnectionConfig, loadListingConfig, type Config, type ConnectionConfig, type ListingConfig } from '../config';
 import type { ControlPlane } from '../controlplane/control-plane';
 import type { MigrationClient } from './migrations';
 import { UserError } from './user-error';
@@ -42,6 +42,11 @@ export class CommandContext {
    */
   get connectionConfig(): ConnectionConfig {
     return this.configValue ?? (this.connectionValue ??= loadConnectionConfig(this.env));
+  }
+
+  /** What `t2t requests` reads, without the whole schema where it can be (loadListingConfig); the whole configuration otherwise. */
+  listingConfig(): ListingConfig {
+    return this.configValue ?? loadListingConfig(this.env) ?? this.config;
   }
 
   private readonly actorFromEnv?: string;

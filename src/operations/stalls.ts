@@ -5,8 +5,11 @@ import { readPhaseChanges } from './phase-history';
 import { phasePeriods, phaseStatistics, stalledMigrations, type PhaseChange, type StalledMigration } from './phase-times';
 import type { Phase } from '../contracts';
 
+/** Where the phase changes are, and what counts as stalled. */
+type StallSettings = Pick<Config, 'databaseUrl'> & { stall: Pick<Config['stall'], 'limitMs' | 'minSamples'> };
+
 /** `changes`: the phase changes, when the caller has read them already (t2t requests' lean read). */
-export async function stalledById(config: Pick<Config, 'databaseUrl' | 'stall'>, now = Date.now(), changes?: PhaseChange[]): Promise<Map<string, StalledMigration>> {
+export async function stalledById(config: StallSettings, now = Date.now(), changes?: PhaseChange[]): Promise<Map<string, StalledMigration>> {
   return (await phaseSnapshot(config, now, changes)).stalled;
 }
 
@@ -17,7 +20,7 @@ export interface PhaseSnapshot {
 }
 
 /** Where the migrations are now, and which of them are stalled, from one read of the phase changes. */
-export async function phaseSnapshot(config: Pick<Config, 'databaseUrl' | 'stall'>, now = Date.now(), changes?: PhaseChange[]): Promise<PhaseSnapshot> {
+export async function phaseSnapshot(config: StallSettings, now = Date.now(), changes?: PhaseChange[]): Promise<PhaseSnapshot> {
   const periods = phasePeriods(changes ?? (await readPhaseChanges(config.databaseUrl)));
   const stalled = stalledMigrations(periods, now, { limitMs: config.stall.limitMs, minSamples: config.stall.minSamples });
   const inPhase = new Map(phaseStatistics(periods).map((s) => [s.phase, s.current]));

@@ -82,8 +82,8 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
       .option('--all', 'include ended migrations')
       .action(async (opts: { all?: boolean }) => {
         const context = runtime.context();
-        // The whole configuration, read first: the control plane is read with it, and its mistake is the first line.
-        const { config } = context;
+        // The settings the list reads, read first: a mistake in them is the first line.
+        const config = context.listingConfig();
         const actor = context.actor();
         // The control plane read without its query builder (lean/) where it can be; the migration service otherwise.
         const { LeanControlPlane } = await import('../lean/lean-control-plane');
@@ -101,7 +101,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
         ]);
         // The list reads through the lean reader (lean/); the Temporal client where it does not apply.
         const query = migrationListQuery(filter);
-        const listed = async () => (query ? ((await leanList(context.connectionConfig, query, runtime.env)) ?? (await context.migrations()).listRuns(filter)) : []);
+        const listed = async () => (query ? ((await leanList(config, query, runtime.env)) ?? (await context.migrations()).listRuns(filter)) : []);
         const [executions, stalled] = await Promise.all([listed(), stalledById(config, Date.now(), phaseChanges)]);
         const rows: Record<string, unknown>[] = [];
         for (const execution of executions) {
