@@ -2,8 +2,9 @@
 // How fast `t2t` answers next to Temporal's own CLI doing the same work, against
 // one embedded stack (`npm start`'s: dev server, Azurite, worker) started for the
 // run: each command runs `--runs` times as a new process, as a person or a script
-// runs it, and the median wall time and peak memory (max RSS) are printed beside
-// the `temporal` command that does the same work, with the ratio; and the CPU
+// runs it, in turn with the `temporal` command that does the same work (so that
+// the machine's load weighs on both alike), and the median wall time and peak
+// memory (max RSS) are printed beside it, with the ratio; and the CPU
 // time each used (user + system, from GNU time), which a busy machine inflates
 // less than the wall time.
 import { ChildProcess, spawn } from 'node:child_process';
@@ -74,7 +75,6 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-/** Runs `make(i)` RUNS times, one after the other; every run must succeed. */
 interface Series {
   label: string;
   ms: number;
@@ -82,15 +82,26 @@ interface Series {
   mb: number;
 }
 
-async function series(label: string, make: (i: number) => [string, string[]], env: NodeJS.ProcessEnv): Promise<Series> {
-  const samples: Sample[] = [];
+/**
+ * Runs t2t's command and the baseline RUNS times each, one after the other in turn, so that the
+ * machine's load at any moment weighs on both alike; every run must succeed.
+ */
+async function pairOfSeries(
+  ours: [string, (i: number) => [string, string[]]],
+  theirs: [string, (i: number) => [string, string[]]],
+  env: NodeJS.ProcessEnv,
+): Promise<[Series, Series]> {
+  const samples: [Sample[], Sample[]] = [[], []];
   for (let i = 0; i < RUNS; i += 1) {
-    const [command, args] = make(i);
-    const sample = await run(command, args, env);
-    if (sample.code !== 0) throw new Error(`${label}: exit ${sample.code}: ${sample.stderr.trim() || sample.stdout.trim()}`);
-    samples.push(sample);
+    for (const [k, [label, make]] of [ours, theirs].entries()) {
+      const [command, args] = make(i);
+      const sample = await run(command, args, env);
+      if (sample.code !== 0) throw new Error(`${label}: exit ${sample.code}: ${sample.stderr.trim() || sample.stdout.trim()}`);
+      samples[k].push(sample);
+    }
   }
-  return { label, ms: median(samples.map((s) => s.ms)), cpuMs: median(samples.map((s) => s.cpuMs)), mb: median(samples.map((s) => s.maxRssMb)) };
+  const summary = (label: string, of: Sample[]): Series => ({ label, ms: median(of.map((s) => s.ms)), cpuMs: median(of.map((s) => s.cpuMs)), mb: median(of.map((s) => s.maxRssMb)) });
+  return [summary(ours[0], samples[0]), summary(theirs[0], samples[1])];
 }
 
 async function startStack(env: NodeJS.ProcessEnv, cwd: string): Promise<ChildProcess> {
@@ -123,6 +134,9 @@ async function main(): Promise<void> {
     // Payloads in clear: the temporal CLI reads encrypted ones only through a codec endpoint, and
     // the comparison is of the two clients' own work (t2t's codec is AES-GCM in node:crypto).
     T2T_PAYLOAD_ENCRYPTION: 'off',
+    // Actions straight to Temporal (the raw-signal design), as `temporal workflow update execute` sends them: with
+    // T2T_AUTH=on they go through the product's gateway, an extra hop measured on its own.
+    T2T_AUTH: 'off',
     TEMPORAL_ADDRESS: address,
     T2T_UI_PORT: String(uiPort),
     AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=http://127.0.0.1:${blobPort}/${DEV_ACCOUNT};`,
@@ -149,34 +163,31 @@ async function main(): Promise<void> {
     const workflowId = migrationWorkflowId(watched.environmentId);
 
     console.log(`t2t beside the temporal CLI, median of ${RUNS} runs each, one embedded stack; Node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+    console.log('  actions with T2T_AUTH=off (straight to Temporal, as update execute); the gateway path (T2T_AUTH=on) is measured apart');
     const pairs: [string, Series, Series][] = [];
-    pairs.push([
-      'help',
-      await series('t2t --help', () => t2t(['--help']), env),
-      await series('node -e 0 (Node starting, nothing loaded)', () => [process.execPath, ['-e', '0']], env),
-    ]);
-    pairs.push([
+    const pair = async (name: string, ours: [string, (i: number) => [string, string[]]], theirs: [string, (i: number) => [string, string[]]]) =>
+      pairs.push([name, ...(await pairOfSeries(ours, theirs, env))]);
+    await pair('help', ['t2t --help', () => t2t(['--help'])], ['node -e 0 (Node starting, nothing loaded)', () => [process.execPath, ['-e', '0']]]);
+    await pair(
       'status',
-      await series('t2t status', () => t2t(['status', '--migration-id', watched.migrationId]), env),
-      await series('temporal workflow query --type status', () => tctl(['workflow', 'query', '--workflow-id', workflowId, '--type', 'status']), env),
-    ]);
-    pairs.push([
+      ['t2t status', () => t2t(['status', '--migration-id', watched.migrationId])],
+      ['temporal workflow query --type status', () => tctl(['workflow', 'query', '--workflow-id', workflowId, '--type', 'status'])],
+    );
+    await pair(
       'status',
-      await series('t2t status --json', () => t2t(['--json', 'status', '--migration-id', watched.migrationId]), env),
-      await series('temporal workflow describe', () => tctl(['workflow', 'describe', '--workflow-id', workflowId]), env),
-    ]);
+      ['t2t status --json', () => t2t(['--json', 'status', '--migration-id', watched.migrationId])],
+      ['temporal workflow describe', () => tctl(['workflow', 'describe', '--workflow-id', workflowId])],
+    );
     const tenantQuery = `WorkflowType = 'tenantMigration' AND T2TSourceTenantId IN ('${world.source}')`;
-    pairs.push([
-      'requests',
-      await series('t2t requests', () => t2t(['--as', world.sourceAdmin, 'requests']), env),
-      await series('temporal workflow list --query', () => tctl(['workflow', 'list', '--query', tenantQuery]), env),
-    ]);
-    pairs.push([
+    await pair('requests', ['t2t requests', () => t2t(['--as', world.sourceAdmin, 'requests'])], ['temporal workflow list --query', () => tctl(['workflow', 'list', '--query', tenantQuery])]);
+    await pair(
       'approve',
-      await series('t2t approve', (i) => t2t(['--as', world.targetAdmin, 'approve', '--migration-id', toApprove[i].targetMigrationId]), env),
-      await series('temporal workflow update execute --name approve', (i) =>
-        tctl(['workflow', 'update', 'execute', '--workflow-id', migrationWorkflowId(toApprove[RUNS + i].environmentId), '--name', 'approve', '--input', JSON.stringify({ actor: world.targetAdmin })]), env),
-    ]);
+      ['t2t approve', (i) => t2t(['--as', world.targetAdmin, 'approve', '--migration-id', toApprove[i].targetMigrationId])],
+      [
+        'temporal workflow update execute --name approve',
+        (i) => tctl(['workflow', 'update', 'execute', '--workflow-id', migrationWorkflowId(toApprove[RUNS + i].environmentId), '--name', 'approve', '--input', JSON.stringify({ actor: world.targetAdmin })]),
+      ],
+    );
     const width = Math.max(...pairs.flatMap(([, a, b]) => [a.label.length, b.label.length]));
     console.log(`  ${'command'.padEnd(width)}   wall (median)   ratio   CPU (median)   ratio   peak RSS`);
     const row = (s: Series, against?: Series) =>

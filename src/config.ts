@@ -3,10 +3,10 @@
 // line naming the variable.
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
+import type { z as Zod } from 'zod';
 import { parseDuration } from './duration';
 import { BACKENDS, type BackendKind } from './service/migration-service';
-import { loadMicrosoftSettings, MicrosoftSettingsError, type MicrosoftSettings } from './microsoft/settings';
+import type { MicrosoftSettings } from './microsoft/settings';
 import { checkEscalateAfter, checkSmtpUrl, parseEscalationContacts, parseReminderLeads, type EscalationContacts } from './notifications/settings';
 
 /** Azurite's well-known development account: public, documented, local only. */
@@ -15,149 +15,159 @@ export const AZURITE_DEVELOPMENT_CONNECTION_STRING =
   'AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;' +
   'BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;';
 
-const duration = (name: string, fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((value, ctx) => {
+/** The workflow gives the service's prepare and migrate 24 h (SERVICE_OPERATION); the budget ends them first. */
+const MAX_OPERATION_BUDGET_MS = 23 * 3_600_000;
+
+// Checks the whole schema and the connection's reader below (loadConnectionConfig) both make, in the same words.
+const HOST_PORT = { pattern: /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, message: 'must be host:port, e.g. localhost:7233' };
+const PAYLOAD_KEY_ID = { pattern: /^[A-Za-z0-9._-]{1,64}$/, message: 'must be 1 to 64 of A-Z a-z 0-9 . _ -' };
+const ON_OFF_MESSAGE = 'must be on or off';
+const STALL_DEFAULTS = { after: '24h', minSamples: 20 };
+
+/**
+ * The environment's schema, built on first use: zod and the schema's construction are about a
+ * fifth of a `t2t status`'s CPU, which reads only the connection's settings (loadConnectionConfig).
+ */
+function environmentSchema(z: typeof Zod) {
+  const duration = (name: string, fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .transform((value, ctx) => {
+        try {
+          return parseDuration(value);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: `${name}: ${(err as Error).message}` });
+          return z.NEVER;
+        }
+      });
+
+  /** A value parsed by a function that throws a message naming what is wrong. */
+  const parsedWith = <T>(name: string, parse: (text: string) => T) =>
+    z.string().transform((value, ctx) => {
       try {
-        return parseDuration(value);
+        return parse(value);
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: `${name}: ${(err as Error).message}` });
         return z.NEVER;
       }
     });
 
-/** A value parsed by a function that throws a message naming what is wrong. */
-const parsedWith = <T>(name: string, parse: (text: string) => T) =>
-  z.string().transform((value, ctx) => {
-    try {
-      return parse(value);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `${name}: ${(err as Error).message}` });
-      return z.NEVER;
-    }
+  const hostPort = z.string().regex(HOST_PORT.pattern, HOST_PORT.message);
+
+  return z.object({
+    TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    // Temporal's own authorization (docs/deployment.md): the bearer token this process presents.
+    T2T_TEMPORAL_TOKEN_FILE: z.string().min(1).optional(),
+    T2T_TEMPORAL_TOKEN_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL, e.g. https://login.microsoftonline.com/<tenant id>/oauth2/v2.0/token' }).optional(),
+    T2T_TEMPORAL_CLIENT_ID: z.string().min(1).optional(),
+    T2T_TEMPORAL_CLIENT_SECRET: z.string().min(1).optional(),
+    T2T_TEMPORAL_CLIENT_SECRET_FILE: z.string().min(1).optional(),
+    T2T_TEMPORAL_TOKEN_SCOPE: z.string().min(1).optional(),
+    T2T_TASK_QUEUE: z.string().min(1).default('tenant-migrations'),
+    AZURE_STORAGE_CONNECTION_STRING: z
+      .string()
+      .default(AZURITE_DEVELOPMENT_CONNECTION_STRING)
+      .refine((s) => /AccountName=[^;]+/.test(s) && /AccountKey=[^;]+/.test(s), {
+        message: 'must be an account connection string with AccountName and AccountKey (a SAS cannot create containers)',
+      }),
+    T2T_DATA_DIR: z.string().min(1).default('.data'),
+    T2T_DATABASE_URL: z.string().min(1).optional(),
+    T2T_APPROVAL_TIMEOUT: duration('T2T_APPROVAL_TIMEOUT', '7d'),
+    T2T_LOCKBOX_TIMEOUT: duration('T2T_LOCKBOX_TIMEOUT', '12h'),
+    T2T_PREPARE_WINDOW: duration('T2T_PREPARE_WINDOW', '7d'),
+    T2T_SAS_VALIDITY: duration('T2T_SAS_VALIDITY', '30d'),
+    T2T_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+    T2T_METRICS_ADDRESS: z.string().regex(/^[^:]*:\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464').optional(),
+    T2T_HEALTH_ADDRESS: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]*:\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:8080 (:8080 for every interface)')
+      .refine((s) => Number(s.split(':')[1]) >= 1 && Number(s.split(':')[1]) <= 65535, 'the port must be 1 to 65535')
+      .optional(),
+    T2T_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(100),
+    T2T_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(10_000).default(40),
+    // Workflows kept in the worker's sticky cache (0: none); unset, the SDK sizes it from the heap.
+    T2T_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).refine((n) => n !== 1, 'must be 0 (no cache) or at least 2').optional(),
+    T2T_SHUTDOWN_GRACE: duration('T2T_SHUTDOWN_GRACE', '30s'),
+    T2T_REMAP_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(200),
+    T2T_BACKEND: z.enum(BACKENDS, { message: `must be one of ${BACKENDS.join(', ')}` }).default('simulated'),
+    T2T_SERVICE_POLL_INTERVAL: duration('T2T_SERVICE_POLL_INTERVAL', '5m'),
+    // How long the Microsoft service's prepare or migrate operation may run before the step ends with one
+    // line naming it; under the 24 h the workflow gives the step, so that the line, not a timeout, ends it.
+    T2T_OPERATION_BUDGET: duration('T2T_OPERATION_BUDGET', '12h').refine(
+      (ms) => ms >= 60_000 && ms <= MAX_OPERATION_BUDGET_MS,
+      'T2T_OPERATION_BUDGET: must be between 1m and 23h (the workflow gives the step 24h)',
+    ),
+    T2T_RECONCILE_INTERVAL: duration('T2T_RECONCILE_INTERVAL', '1m'),
+    T2T_CHECK_BUDGET: duration('T2T_CHECK_BUDGET', '3m'),
+    T2T_STALL_AFTER: duration('T2T_STALL_AFTER', STALL_DEFAULTS.after),
+    T2T_STALL_MIN_SAMPLES: z.coerce.number().int().min(1).max(100_000).default(STALL_DEFAULTS.minSamples),
+    T2T_STALL_CHECK_INTERVAL: duration('T2T_STALL_CHECK_INTERVAL', '5m'),
+    T2T_CONTINUE_AFTER_EVENTS: z.coerce.number().int().min(50).max(40_000).default(10_000),
+    // Evidence packs (t2t evidence): signed with an HMAC key or an Ed25519 key pair (src/evidence/signing.ts).
+    T2T_EVIDENCE_HMAC_KEY: z.string().min(32, 'must be at least 32 characters (a random secret, e.g. openssl rand -hex 32)').optional(),
+    T2T_EVIDENCE_SIGNING_KEY_FILE: z.string().min(1).optional(),
+    T2T_EVIDENCE_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+    T2T_EVIDENCE_KEY_ID: z.string().regex(/^[\x21-\x7e]{1,100}$/, 'must be 1 to 100 printable characters without spaces').optional(),
+    // Notifications (docs/operations.md): reminders, escalation, delivery.
+    T2T_REMINDERS: parsedWith('T2T_REMINDERS', parseReminderLeads).default(parseReminderLeads('24h,1h')),
+    T2T_ESCALATE_AFTER: duration('T2T_ESCALATE_AFTER', '30m'),
+    T2T_ESCALATION_CONTACT: parsedWith('T2T_ESCALATION_CONTACT', parseEscalationContacts).optional(),
+    T2T_SMTP_URL: z.string().superRefine((value, ctx) => {
+      const problem = checkSmtpUrl(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }).optional(),
+    T2T_NOTIFY_FROM: z.string().regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be an email address such as t2t@contoso.com').default('t2t@localhost'),
+    T2T_NOTIFY_BUDGET: duration('T2T_NOTIFY_BUDGET', '10m'),
+    // Payload encryption (docs/payload-format.md, docs/deployment.md): the keys are read and checked in src/codec/.
+    T2T_PAYLOAD_ENCRYPTION: z.enum(['on', 'off'], { message: ON_OFF_MESSAGE }).optional(),
+    T2T_PAYLOAD_KEYS: z.string().min(1).optional(),
+    T2T_PAYLOAD_KEYS_FILE: z.string().min(1).optional(),
+    T2T_PAYLOAD_KEY_ID: z.string().regex(PAYLOAD_KEY_ID.pattern, PAYLOAD_KEY_ID.message).optional(),
+    T2T_CODEC_ADDRESS: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]*:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8234 (:8234 for every interface)')
+      .optional(),
+    T2T_CODEC_CORS_ORIGINS: z
+      .string()
+      .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+      .refine((origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'must be origins such as https://temporal-ui.contoso.com, comma-separated, without a path')
+      .optional(),
+    T2T_CODEC_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters (a random secret, e.g. openssl rand -hex 32)').optional(),
+    T2T_CODEC_SIGN_IN: z.enum(['on', 'off'], { message: ON_OFF_MESSAGE }).default('on'),
+    T2T_CODEC_TOKEN_AUDIENCE: z
+      .string()
+      .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
+      .refine((audiences) => audiences.length > 0, 'must name one or more audiences, comma-separated (e.g. the Temporal app\'s Application ID URI)')
+      .optional(),
+    // Worker Versioning (docs/deployment.md): the deployment this worker belongs to and its build.
+    T2T_WORKER_VERSIONING: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+    T2T_DEPLOYMENT_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be 1 to 200 letters, digits, - or _ (no dot: Temporal joins name and build id with one)')
+      .default('t2t-worker'),
+    T2T_BUILD_ID: z
+      .string()
+      .regex(/^(?!__)[\x21-\x7e]{1,200}$/, 'must be 1 to 200 printable characters without spaces, not starting with __')
+      .optional(),
+    T2T_BECOME_CURRENT: z.enum(['if-none', 'always', 'never'], { message: 'must be if-none, always or never' }).default('if-none'),
+    // Sign-in (docs/identity.md): the issuer admins sign in with; unset, the embedded stack's own provider.
+    T2T_IDENTITY_PORT: z.coerce.number().int().min(1).max(65535).default(8235),
+    T2T_AUTH_AUTHORITY: z.url({ protocol: /^https$/, message: 'must be an https URL, e.g. https://login.microsoftonline.com/<tenant id>/v2.0' }).optional(),
+    T2T_AUTH_CLIENT_ID: z.string().min(1).default('t2t-cli'),
+    T2T_AUTH_API: z.string().min(1).default('api://t2t'),
+    T2T_TOKEN_CACHE: z.string().min(1).optional(),
+    T2T_GATEWAY_ADDRESS: hostPort.default('localhost:8236'),
+    T2T_GATEWAY_KEY_FILE: z.string().min(1).optional(),
+    T2T_GATEWAY_TLS_CERT: z.string().min(1).optional(),
+    T2T_GATEWAY_TLS_KEY: z.string().min(1).optional(),
+    // Signed actions (docs/identity.md): on, workflows act only on actions the gateway signed.
+    T2T_AUTH: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+    T2T_GATEWAY_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL, e.g. https://t2t-gateway.example.com' }).optional(),
+    T2T_GATEWAY_PUBLIC_KEYS_FILE: z.string().min(1).optional(),
   });
-
-/** The workflow gives the service's prepare and migrate 24 h (SERVICE_OPERATION); the budget ends them first. */
-const MAX_OPERATION_BUDGET_MS = 23 * 3_600_000;
-
-const hostPort = z
-  .string()
-  .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'must be host:port, e.g. localhost:7233');
-
-const EnvironmentSchema = z.object({
-  TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  // Temporal's own authorization (docs/deployment.md): the bearer token this process presents.
-  T2T_TEMPORAL_TOKEN_FILE: z.string().min(1).optional(),
-  T2T_TEMPORAL_TOKEN_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL, e.g. https://login.microsoftonline.com/<tenant id>/oauth2/v2.0/token' }).optional(),
-  T2T_TEMPORAL_CLIENT_ID: z.string().min(1).optional(),
-  T2T_TEMPORAL_CLIENT_SECRET: z.string().min(1).optional(),
-  T2T_TEMPORAL_CLIENT_SECRET_FILE: z.string().min(1).optional(),
-  T2T_TEMPORAL_TOKEN_SCOPE: z.string().min(1).optional(),
-  T2T_TASK_QUEUE: z.string().min(1).default('tenant-migrations'),
-  AZURE_STORAGE_CONNECTION_STRING: z
-    .string()
-    .default(AZURITE_DEVELOPMENT_CONNECTION_STRING)
-    .refine((s) => /AccountName=[^;]+/.test(s) && /AccountKey=[^;]+/.test(s), {
-      message: 'must be an account connection string with AccountName and AccountKey (a SAS cannot create containers)',
-    }),
-  T2T_DATA_DIR: z.string().min(1).default('.data'),
-  T2T_DATABASE_URL: z.string().min(1).optional(),
-  T2T_APPROVAL_TIMEOUT: duration('T2T_APPROVAL_TIMEOUT', '7d'),
-  T2T_LOCKBOX_TIMEOUT: duration('T2T_LOCKBOX_TIMEOUT', '12h'),
-  T2T_PREPARE_WINDOW: duration('T2T_PREPARE_WINDOW', '7d'),
-  T2T_SAS_VALIDITY: duration('T2T_SAS_VALIDITY', '30d'),
-  T2T_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
-  T2T_METRICS_ADDRESS: z.string().regex(/^[^:]*:\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464').optional(),
-  T2T_HEALTH_ADDRESS: z
-    .string()
-    .regex(/^[A-Za-z0-9.-]*:\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:8080 (:8080 for every interface)')
-    .refine((s) => Number(s.split(':')[1]) >= 1 && Number(s.split(':')[1]) <= 65535, 'the port must be 1 to 65535')
-    .optional(),
-  T2T_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(100),
-  T2T_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(10_000).default(40),
-  // Workflows kept in the worker's sticky cache (0: none); unset, the SDK sizes it from the heap.
-  T2T_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).refine((n) => n !== 1, 'must be 0 (no cache) or at least 2').optional(),
-  T2T_SHUTDOWN_GRACE: duration('T2T_SHUTDOWN_GRACE', '30s'),
-  T2T_REMAP_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(200),
-  T2T_BACKEND: z.enum(BACKENDS, { message: `must be one of ${BACKENDS.join(', ')}` }).default('simulated'),
-  T2T_SERVICE_POLL_INTERVAL: duration('T2T_SERVICE_POLL_INTERVAL', '5m'),
-  // How long the Microsoft service's prepare or migrate operation may run before the step ends with one
-  // line naming it; under the 24 h the workflow gives the step, so that the line, not a timeout, ends it.
-  T2T_OPERATION_BUDGET: duration('T2T_OPERATION_BUDGET', '12h').refine(
-    (ms) => ms >= 60_000 && ms <= MAX_OPERATION_BUDGET_MS,
-    'T2T_OPERATION_BUDGET: must be between 1m and 23h (the workflow gives the step 24h)',
-  ),
-  T2T_RECONCILE_INTERVAL: duration('T2T_RECONCILE_INTERVAL', '1m'),
-  T2T_CHECK_BUDGET: duration('T2T_CHECK_BUDGET', '3m'),
-  T2T_STALL_AFTER: duration('T2T_STALL_AFTER', '24h'),
-  T2T_STALL_MIN_SAMPLES: z.coerce.number().int().min(1).max(100_000).default(20),
-  T2T_STALL_CHECK_INTERVAL: duration('T2T_STALL_CHECK_INTERVAL', '5m'),
-  T2T_CONTINUE_AFTER_EVENTS: z.coerce.number().int().min(50).max(40_000).default(10_000),
-  // Evidence packs (t2t evidence): signed with an HMAC key or an Ed25519 key pair (src/evidence/signing.ts).
-  T2T_EVIDENCE_HMAC_KEY: z.string().min(32, 'must be at least 32 characters (a random secret, e.g. openssl rand -hex 32)').optional(),
-  T2T_EVIDENCE_SIGNING_KEY_FILE: z.string().min(1).optional(),
-  T2T_EVIDENCE_PUBLIC_KEY_FILE: z.string().min(1).optional(),
-  T2T_EVIDENCE_KEY_ID: z.string().regex(/^[\x21-\x7e]{1,100}$/, 'must be 1 to 100 printable characters without spaces').optional(),
-  // Notifications (docs/operations.md): reminders, escalation, delivery.
-  T2T_REMINDERS: parsedWith('T2T_REMINDERS', parseReminderLeads).default(parseReminderLeads('24h,1h')),
-  T2T_ESCALATE_AFTER: duration('T2T_ESCALATE_AFTER', '30m'),
-  T2T_ESCALATION_CONTACT: parsedWith('T2T_ESCALATION_CONTACT', parseEscalationContacts).optional(),
-  T2T_SMTP_URL: z.string().superRefine((value, ctx) => {
-    const problem = checkSmtpUrl(value);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }).optional(),
-  T2T_NOTIFY_FROM: z.string().regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be an email address such as t2t@contoso.com').default('t2t@localhost'),
-  T2T_NOTIFY_BUDGET: duration('T2T_NOTIFY_BUDGET', '10m'),
-  // Payload encryption (docs/payload-format.md, docs/deployment.md): the keys are read and checked in src/codec/.
-  T2T_PAYLOAD_ENCRYPTION: z.enum(['on', 'off'], { message: 'must be on or off' }).optional(),
-  T2T_PAYLOAD_KEYS: z.string().min(1).optional(),
-  T2T_PAYLOAD_KEYS_FILE: z.string().min(1).optional(),
-  T2T_PAYLOAD_KEY_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 of A-Z a-z 0-9 . _ -').optional(),
-  T2T_CODEC_ADDRESS: z
-    .string()
-    .regex(/^[A-Za-z0-9.-]*:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8234 (:8234 for every interface)')
-    .optional(),
-  T2T_CODEC_CORS_ORIGINS: z
-    .string()
-    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
-    .refine((origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'must be origins such as https://temporal-ui.contoso.com, comma-separated, without a path')
-    .optional(),
-  T2T_CODEC_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters (a random secret, e.g. openssl rand -hex 32)').optional(),
-  T2T_CODEC_SIGN_IN: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
-  T2T_CODEC_TOKEN_AUDIENCE: z
-    .string()
-    .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
-    .refine((audiences) => audiences.length > 0, 'must name one or more audiences, comma-separated (e.g. the Temporal app\'s Application ID URI)')
-    .optional(),
-  // Worker Versioning (docs/deployment.md): the deployment this worker belongs to and its build.
-  T2T_WORKER_VERSIONING: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
-  T2T_DEPLOYMENT_NAME: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be 1 to 200 letters, digits, - or _ (no dot: Temporal joins name and build id with one)')
-    .default('t2t-worker'),
-  T2T_BUILD_ID: z
-    .string()
-    .regex(/^(?!__)[\x21-\x7e]{1,200}$/, 'must be 1 to 200 printable characters without spaces, not starting with __')
-    .optional(),
-  T2T_BECOME_CURRENT: z.enum(['if-none', 'always', 'never'], { message: 'must be if-none, always or never' }).default('if-none'),
-  // Sign-in (docs/identity.md): the issuer admins sign in with; unset, the embedded stack's own provider.
-  T2T_IDENTITY_PORT: z.coerce.number().int().min(1).max(65535).default(8235),
-  T2T_AUTH_AUTHORITY: z.url({ protocol: /^https$/, message: 'must be an https URL, e.g. https://login.microsoftonline.com/<tenant id>/v2.0' }).optional(),
-  T2T_AUTH_CLIENT_ID: z.string().min(1).default('t2t-cli'),
-  T2T_AUTH_API: z.string().min(1).default('api://t2t'),
-  T2T_TOKEN_CACHE: z.string().min(1).optional(),
-  T2T_GATEWAY_ADDRESS: hostPort.default('localhost:8236'),
-  T2T_GATEWAY_KEY_FILE: z.string().min(1).optional(),
-  T2T_GATEWAY_TLS_CERT: z.string().min(1).optional(),
-  T2T_GATEWAY_TLS_KEY: z.string().min(1).optional(),
-  // Signed actions (docs/identity.md): on, workflows act only on actions the gateway signed.
-  T2T_AUTH: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
-  T2T_GATEWAY_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL, e.g. https://t2t-gateway.example.com' }).optional(),
-  T2T_GATEWAY_PUBLIC_KEYS_FILE: z.string().min(1).optional(),
-});
+}
 
 /** Where the payload keys come from; src/codec/ reads and checks them when a process connects. */
 export interface PayloadSettings {
@@ -323,18 +333,29 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+type Environment = Zod.output<ReturnType<typeof environmentSchema>>;
+let schema: ReturnType<typeof environmentSchema> | undefined;
+
+/** The variables that are set: an empty one counts as unset. */
+const presentIn = (env: NodeJS.ProcessEnv): Record<string, string> =>
+  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = EnvironmentSchema.safeParse(present);
+  const present = presentIn(env);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  schema ??= environmentSchema((require('zod') as { z: typeof Zod }).z);
+  const parsed = schema.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const variable = String(issue.path[0] ?? '');
     const message = issue.message.startsWith(`${variable}:`) ? issue.message : `${variable}: ${issue.message}`;
     throw new ConfigError(`configuration: ${message}`);
   }
-  const e = parsed.data;
+  const e: Environment = parsed.data;
   let microsoft: MicrosoftSettings | undefined;
   if (e.T2T_BACKEND === 'microsoft') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { loadMicrosoftSettings, MicrosoftSettingsError } = require('./microsoft/settings') as typeof import('./microsoft/settings');
     try {
       microsoft = loadMicrosoftSettings(present, e.T2T_OPERATION_BUDGET);
     } catch (err) {
@@ -347,17 +368,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.T2T_EVIDENCE_HMAC_KEY && (e.T2T_EVIDENCE_SIGNING_KEY_FILE || e.T2T_EVIDENCE_PUBLIC_KEY_FILE)) {
     throw new ConfigError('configuration: T2T_EVIDENCE_HMAC_KEY: set either it or the Ed25519 key files (T2T_EVIDENCE_SIGNING_KEY_FILE, T2T_EVIDENCE_PUBLIC_KEY_FILE), not both');
   }
-  if (e.T2T_PAYLOAD_KEYS && e.T2T_PAYLOAD_KEYS_FILE) {
-    throw new ConfigError('configuration: T2T_PAYLOAD_KEYS: set either it or T2T_PAYLOAD_KEYS_FILE, not both');
-  }
-  if (e.T2T_PAYLOAD_ENCRYPTION === 'off' && (e.T2T_PAYLOAD_KEYS || e.T2T_PAYLOAD_KEYS_FILE)) {
-    throw new ConfigError('configuration: T2T_PAYLOAD_ENCRYPTION: is off while payload keys are configured; unset one of them');
-  }
+  checkPayloadKeys(e);
   if (Boolean(e.T2T_GATEWAY_TLS_CERT) !== Boolean(e.T2T_GATEWAY_TLS_KEY)) {
     throw new ConfigError('configuration: T2T_GATEWAY_TLS_CERT and T2T_GATEWAY_TLS_KEY: set both, or neither');
   }
   const temporalToken = temporalTokenSettings(e);
-  const dataDir = path.resolve(e.T2T_DATA_DIR);
+  const { dataDir, databaseUrl } = dataPlaces(e);
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
@@ -365,7 +381,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskQueue: e.T2T_TASK_QUEUE,
     storageConnectionString: e.AZURE_STORAGE_CONNECTION_STRING,
     dataDir,
-    databaseUrl: e.T2T_DATABASE_URL ?? path.join(dataDir, 'control-plane.sqlite'),
+    databaseUrl,
     approvalTimeoutMs: e.T2T_APPROVAL_TIMEOUT,
     lockboxTimeoutMs: e.T2T_LOCKBOX_TIMEOUT,
     prepareWindowMs: e.T2T_PREPARE_WINDOW,
@@ -412,12 +428,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(e.T2T_GATEWAY_PUBLIC_KEYS_FILE ? { gatewayPublicKeysFile: path.resolve(e.T2T_GATEWAY_PUBLIC_KEYS_FILE) } : {}),
     },
     stall: { limitMs: e.T2T_STALL_AFTER, minSamples: e.T2T_STALL_MIN_SAMPLES, checkIntervalMs: e.T2T_STALL_CHECK_INTERVAL },
-    payload: {
-      ...(e.T2T_PAYLOAD_ENCRYPTION ? { encryption: e.T2T_PAYLOAD_ENCRYPTION } : {}),
-      ...(e.T2T_PAYLOAD_KEYS ? { keys: e.T2T_PAYLOAD_KEYS } : {}),
-      ...(e.T2T_PAYLOAD_KEYS_FILE ? { keysFile: path.resolve(e.T2T_PAYLOAD_KEYS_FILE) } : {}),
-      ...(e.T2T_PAYLOAD_KEY_ID ? { keyId: e.T2T_PAYLOAD_KEY_ID } : {}),
-    },
+    payload: payloadSettings(e),
     codecServer: {
       ...(e.T2T_CODEC_ADDRESS ? { address: e.T2T_CODEC_ADDRESS } : {}),
       corsOrigins: e.T2T_CODEC_CORS_ORIGINS ?? [`http://localhost:${e.T2T_UI_PORT}`, `http://127.0.0.1:${e.T2T_UI_PORT}`],
@@ -432,7 +443,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** The Temporal token's source, or one line naming what is missing or set twice. */
-function temporalTokenSettings(e: z.infer<typeof EnvironmentSchema>): TemporalTokenSettings | undefined {
+function temporalTokenSettings(e: Environment): TemporalTokenSettings | undefined {
   const clientCredentials = {
     T2T_TEMPORAL_TOKEN_URL: e.T2T_TEMPORAL_TOKEN_URL,
     T2T_TEMPORAL_CLIENT_ID: e.T2T_TEMPORAL_CLIENT_ID,
@@ -456,4 +467,86 @@ function temporalTokenSettings(e: z.infer<typeof EnvironmentSchema>): TemporalTo
     clientSecret: e.T2T_TEMPORAL_CLIENT_SECRET ? { value: e.T2T_TEMPORAL_CLIENT_SECRET } : { file: path.resolve(e.T2T_TEMPORAL_CLIENT_SECRET_FILE!) },
     scope: e.T2T_TEMPORAL_TOKEN_SCOPE!,
   };
+}
+
+/** The settings both readers take from the same variables, in the same way. */
+type ConnectionVariables = Pick<
+  Environment,
+  'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'T2T_DATA_DIR' | 'T2T_DATABASE_URL' | 'T2T_PAYLOAD_ENCRYPTION' | 'T2T_PAYLOAD_KEYS' | 'T2T_PAYLOAD_KEYS_FILE' | 'T2T_PAYLOAD_KEY_ID'
+>;
+
+function checkPayloadKeys(e: ConnectionVariables): void {
+  if (e.T2T_PAYLOAD_KEYS && e.T2T_PAYLOAD_KEYS_FILE) {
+    throw new ConfigError('configuration: T2T_PAYLOAD_KEYS: set either it or T2T_PAYLOAD_KEYS_FILE, not both');
+  }
+  if (e.T2T_PAYLOAD_ENCRYPTION === 'off' && (e.T2T_PAYLOAD_KEYS || e.T2T_PAYLOAD_KEYS_FILE)) {
+    throw new ConfigError('configuration: T2T_PAYLOAD_ENCRYPTION: is off while payload keys are configured; unset one of them');
+  }
+}
+
+function dataPlaces(e: ConnectionVariables): { dataDir: string; databaseUrl: string } {
+  const dataDir = path.resolve(e.T2T_DATA_DIR);
+  return { dataDir, databaseUrl: e.T2T_DATABASE_URL ?? path.join(dataDir, 'control-plane.sqlite') };
+}
+
+function payloadSettings(e: ConnectionVariables): PayloadSettings {
+  return {
+    ...(e.T2T_PAYLOAD_ENCRYPTION ? { encryption: e.T2T_PAYLOAD_ENCRYPTION } : {}),
+    ...(e.T2T_PAYLOAD_KEYS ? { keys: e.T2T_PAYLOAD_KEYS } : {}),
+    ...(e.T2T_PAYLOAD_KEYS_FILE ? { keysFile: path.resolve(e.T2T_PAYLOAD_KEYS_FILE) } : {}),
+    ...(e.T2T_PAYLOAD_KEY_ID ? { keyId: e.T2T_PAYLOAD_KEY_ID } : {}),
+  };
+}
+
+/** What `t2t status`, `requests` and an action read on their lean path (src/client/lean/): where Temporal is, the payload keys, the data. */
+export type ConnectionConfig = Pick<Config, 'temporalAddress' | 'namespace' | 'dataDir' | 'databaseUrl' | 'payload' | 'temporalToken'>;
+
+/**
+ * The connection's settings alone, checked as loadConfig checks them and with the same one line,
+ * without zod or the rest of the schema: a command that reads only these validates only these
+ * (another variable's mistake stops the commands that use it).
+ */
+export function loadConnectionConfig(env: NodeJS.ProcessEnv = process.env): ConnectionConfig {
+  const present = presentIn(env);
+  const problem = (variable: string, message: string) => new ConfigError(`configuration: ${variable}: ${message}`);
+  const address = present.TEMPORAL_ADDRESS ?? 'localhost:7233';
+  if (!HOST_PORT.pattern.test(address)) throw problem('TEMPORAL_ADDRESS', HOST_PORT.message);
+  const encryption = present.T2T_PAYLOAD_ENCRYPTION;
+  if (encryption !== undefined && encryption !== 'on' && encryption !== 'off') throw problem('T2T_PAYLOAD_ENCRYPTION', ON_OFF_MESSAGE);
+  const keyId = present.T2T_PAYLOAD_KEY_ID;
+  if (keyId !== undefined && !PAYLOAD_KEY_ID.pattern.test(keyId)) throw problem('T2T_PAYLOAD_KEY_ID', PAYLOAD_KEY_ID.message);
+  const e: ConnectionVariables = {
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_NAMESPACE: present.TEMPORAL_NAMESPACE ?? 'default',
+    T2T_DATA_DIR: present.T2T_DATA_DIR ?? '.data',
+    T2T_DATABASE_URL: present.T2T_DATABASE_URL,
+    T2T_PAYLOAD_ENCRYPTION: encryption,
+    T2T_PAYLOAD_KEYS: present.T2T_PAYLOAD_KEYS,
+    T2T_PAYLOAD_KEYS_FILE: present.T2T_PAYLOAD_KEYS_FILE,
+    T2T_PAYLOAD_KEY_ID: keyId,
+  };
+  checkPayloadKeys(e);
+  // A token for Temporal's own authorization: read as the whole schema reads it (its URL is checked there).
+  const temporalToken = temporalTokenSettings(present as unknown as Environment);
+  return { temporalAddress: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, ...dataPlaces(e), payload: payloadSettings(e), ...(temporalToken ? { temporalToken } : {}) };
+}
+
+/** What `t2t requests` reads besides the connection: the back end and the stall settings. */
+export type ListingConfig = ConnectionConfig & { backend: BackendKind; stall: Pick<Config['stall'], 'limitMs' | 'minSamples'> };
+
+/**
+ * The connection's settings and the ones `t2t requests` reads, without the whole schema, when those are
+ * unset or plainly readable (the simulated back end, a stall limit that is a duration); undefined
+ * otherwise: the whole schema then reads them, and says its one line for a mistake.
+ */
+export function loadListingConfig(env: NodeJS.ProcessEnv = process.env): ListingConfig | undefined {
+  const present = presentIn(env);
+  if ((present.T2T_BACKEND ?? 'simulated') !== 'simulated' || present.T2T_STALL_MIN_SAMPLES !== undefined) return undefined;
+  let limitMs: number;
+  try {
+    limitMs = parseDuration(present.T2T_STALL_AFTER ?? STALL_DEFAULTS.after);
+  } catch {
+    return undefined;
+  }
+  return { ...loadConnectionConfig(env), backend: 'simulated', stall: { limitMs, minSamples: STALL_DEFAULTS.minSamples } };
 }

@@ -1,8 +1,8 @@
 // Message contracts shared by workflow, worker, client and tests (SPEC §2, §7).
 // Wire names here never change once shipped: other people's scripts send these
 // signals with `temporal workflow signal` and filter on these search attributes.
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributePair, SearchAttributeType } from '@temporalio/common';
+import type { SearchAttributePair } from '@temporalio/common';
+import { defineQuery, defineSearchAttributeKey, defineSignal, defineUpdate, SearchAttributeTypes as SearchAttributeType } from './contract-definitions';
 import type { z as Zod } from 'zod';
 import { isEmail } from './mapping/email';
 import type { ActionProof } from './identity/action-proof';

@@ -21,7 +21,7 @@ export interface ClientConnectionOptions extends Omit<TemporalConnectionOptions,
   apiKey?: string | (() => string);
 }
 
-export function temporalConnectionOptions(config: Config, env: NodeJS.ProcessEnv = process.env): TemporalConnectionOptions {
+export function temporalConnectionOptions(config: Pick<Config, 'temporalAddress' | 'namespace' | 'temporalToken'>, env: NodeJS.ProcessEnv = process.env): TemporalConnectionOptions {
   const options: TemporalConnectionOptions = { address: config.temporalAddress };
   const apiKey = env.TEMPORAL_API_KEY;
   const cert = env.TEMPORAL_TLS_CERT ?? env.TEMPORAL_TLS_CLIENT_CERT_PATH;

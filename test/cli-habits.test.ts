@@ -7,7 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/temporal-binaries';
+import { Command } from 'commander';
 import { progressLine, rowsProgress, bytesProgress } from '../src/client/progress';
+import { buildProgram, COMMAND_MODULES, commandNamed, type CommandRuntime } from '../src/client/cli';
 
 const CLI = path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js');
 
@@ -59,6 +61,32 @@ describe('t2t habits', function () {
       const loaded = await packagesLoaded(['status', '--migration-id', '0b8e2f4c-7d1a-4c8e-9f00-123456789abc'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
       assert.ok(loaded.has('@temporalio/client'), [...loaded].join(' '));
       for (const name of ['@azure/storage-blob', '@azure/identity', 'kysely', 'better-sqlite3', 'pg']) assert.ok(!loaded.has(name), `${name} loaded by status`);
+    });
+
+    it('a command line that names a command defines only its module, which defines exactly the commands listed for it', () => {
+      const runtime: CommandRuntime = { env: {}, context: () => assert.fail('no command runs'), printer: () => assert.fail('no command runs'), setExitCode: () => undefined };
+      const names = (program: Command) => program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+      for (const module of COMMAND_MODULES) {
+        const alone = new Command('t2t');
+        module.register()(alone, runtime, {});
+        assert.deepEqual(names(alone), module.commands);
+      }
+      const all = names(buildProgram().program);
+      assert.deepEqual(all, COMMAND_MODULES.flatMap((m) => m.commands));
+      assert.deepEqual(names(buildProgram({ argv: ['--as', 'a@contoso.com', '--json', 'status', '--migration-id', 'x'] }).program), COMMAND_MODULES.find((m) => m.commands.includes('status'))!.commands);
+      for (const argv of [[], ['--help'], ['help', 'status'], ['statu'], ['completion', 'bash']]) assert.deepEqual(names(buildProgram({ argv }).program), all, argv.join(' '));
+      assert.equal(commandNamed(['--as', 'approve', 'deny']), 'deny');
+      assert.equal(commandNamed(['--as=approve', 'deny']), 'deny');
+      assert.equal(commandNamed(['--json', '--', 'status']), 'status');
+    });
+
+    it('help for one command is the same with its module alone', () => {
+      const help = (argv: string[]) => {
+        const { program } = buildProgram({ argv });
+        const status = program.commands.find((c) => c.name() === 'status')!;
+        return status.helpInformation();
+      };
+      assert.equal(help(['status', '--help']), help([]));
     });
 
     it('mapping check without a tenant: no Temporal client, storage SDK or database', async () => {

@@ -153,7 +153,8 @@ describe('t2t command-line client @integration', function () {
     assert.equal(offline.code, 1);
     assert.equal(offline.stderr, 't2t: cannot reach Temporal at 127.0.0.1:1 (namespace default): is the stack running? (npm start)\n');
 
-    const badConfig = await t2t(['requests'], { T2T_PREPARE_WINDOW: 'a week' });
+    // A command that reads the whole configuration (`requests` and `status` read only their own settings).
+    const badConfig = await t2t(['submit', '--environment', 'env-x', '--target-tenant', 't-x'], { T2T_PREPARE_WINDOW: 'a week' });
     assert.equal(badConfig.code, 1);
     assert.match(badConfig.stderr, /^t2t: configuration: T2T_PREPARE_WINDOW: /);
 

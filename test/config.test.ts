@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import os from 'node:os';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { loadConfig, ConfigError, AZURITE_DEVELOPMENT_CONNECTION_STRING } from '../src/config';
+import { loadConfig, loadConnectionConfig, loadListingConfig, ConfigError, AZURITE_DEVELOPMENT_CONNECTION_STRING } from '../src/config';
 import { parseDuration, formatDuration } from '../src/duration';
 
 describe('configuration', () => {
@@ -88,6 +88,54 @@ describe('configuration', () => {
       () => loadConfig({ AZURE_STORAGE_CONNECTION_STRING: 'BlobEndpoint=https://x.blob.core.windows.net;SharedAccessSignature=sv=1' }),
       /AZURE_STORAGE_CONNECTION_STRING: must be an account connection string/,
     );
+  });
+
+  it("the connection's reader (t2t's lean paths) gives what loadConfig gives for its variables, and the same line for a bad one", () => {
+    const pick = (env: NodeJS.ProcessEnv) => {
+      const c = loadConfig(env);
+      return { temporalAddress: c.temporalAddress, namespace: c.namespace, dataDir: c.dataDir, databaseUrl: c.databaseUrl, payload: c.payload };
+    };
+    const good: NodeJS.ProcessEnv[] = [
+      {},
+      { TEMPORAL_ADDRESS: '[::1]:7233', TEMPORAL_NAMESPACE: 'prod', T2T_DATA_DIR: 'd', T2T_DATABASE_URL: 'postgres://x/y', T2T_PAYLOAD_KEYS_FILE: 'k.json', T2T_PAYLOAD_KEY_ID: 'k-2' },
+      { T2T_PAYLOAD_ENCRYPTION: 'off', TEMPORAL_ADDRESS: '', T2T_DATA_DIR: '/var/t2t' },
+      { T2T_PAYLOAD_ENCRYPTION: 'on', T2T_PAYLOAD_KEYS: 'k1:AAAA' },
+    ];
+    for (const env of good) assert.deepEqual(loadConnectionConfig(env), pick(env), JSON.stringify(env));
+    const bad: NodeJS.ProcessEnv[] = [
+      { TEMPORAL_ADDRESS: 'localhost' },
+      { TEMPORAL_ADDRESS: 'http://localhost:7233' },
+      { T2T_PAYLOAD_ENCRYPTION: 'yes' },
+      { T2T_PAYLOAD_KEY_ID: 'a b' },
+      { T2T_PAYLOAD_KEYS: 'k1:AAAA', T2T_PAYLOAD_KEYS_FILE: 'k.json' },
+      { T2T_PAYLOAD_ENCRYPTION: 'off', T2T_PAYLOAD_KEYS_FILE: 'k.json' },
+    ];
+    for (const env of bad) {
+      const line = (() => {
+        try {
+          loadConfig(env);
+        } catch (err) {
+          return (err as Error).message;
+        }
+        return assert.fail(`loadConfig accepted ${JSON.stringify(env)}`);
+      })();
+      assert.throws(() => loadConnectionConfig(env), (err: Error) => err instanceof ConfigError && err.message === line, JSON.stringify(env));
+    }
+    // Another variable's mistake stops the commands that read it, not a read of a status.
+    assert.throws(() => loadConfig({ T2T_SMTP_URL: 'not a url' }), ConfigError);
+    assert.deepEqual(loadConnectionConfig({ T2T_SMTP_URL: 'not a url' }), pick({}));
+  });
+
+  it("t2t requests' reader: what loadConfig gives for its variables where it reads them; the whole schema otherwise", () => {
+    for (const env of [{}, { T2T_STALL_AFTER: '36h', TEMPORAL_NAMESPACE: 'prod' }, { T2T_BACKEND: 'simulated', T2T_SMTP_URL: 'not a url' }] as NodeJS.ProcessEnv[]) {
+      const c = loadConfig({ ...env, T2T_SMTP_URL: undefined });
+      const expected = { temporalAddress: c.temporalAddress, namespace: c.namespace, dataDir: c.dataDir, databaseUrl: c.databaseUrl, payload: c.payload, backend: c.backend, stall: { limitMs: c.stall.limitMs, minSamples: c.stall.minSamples } };
+      assert.deepEqual(loadListingConfig(env), expected, JSON.stringify(env));
+    }
+    for (const env of [{ T2T_BACKEND: 'microsoft' }, { T2T_BACKEND: 'azure' }, { T2T_STALL_AFTER: 'a day' }, { T2T_STALL_MIN_SAMPLES: '5' }]) {
+      assert.equal(loadListingConfig(env), undefined, JSON.stringify(env));
+    }
+    assert.throws(() => loadListingConfig({ TEMPORAL_ADDRESS: 'localhost' }), /^ConfigError: configuration: TEMPORAL_ADDRESS: must be host:port/);
   });
 
   it('parses and formats Temporal durations', () => {

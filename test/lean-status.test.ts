@@ -17,6 +17,7 @@ import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product } from './helpers/product';
 import { READ_TYPES } from '../src/client/lean/read-api';
+import { WireCodec } from '../src/client/lean/wire';
 import { LeanTemporal, decodePayload, encodePayload } from '../src/client/lean/lean-temporal';
 import { AesGcmPayloadCodec, KeylessPayloadCodec, PAYLOAD_DESCRIPTOR } from '../src/codec/aes-gcm-codec';
 import { parseKeyRing } from '../src/codec/keys';
@@ -52,6 +53,72 @@ describe('the lean status reader', () => {
         }
       }
     }
+  });
+
+  it("its wire codec writes what @temporalio/proto reads, and reads what it writes (skipping the fields it leaves out)", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const full = require('@temporalio/proto/protos/json-module') as Root;
+    const wire = new WireCodec(READ_TYPES);
+    const type = (name: string) => full.lookupType(READ_TYPES[name].source);
+    const payload = (json: string) => ({ metadata: { encoding: Buffer.from('json/plain'), empty: Buffer.alloc(0) }, data: Buffer.from(json) });
+
+    const update = {
+      namespace: 'default',
+      workflowExecution: { workflowId: 'tenant-migration-env-é', runId: '' },
+      waitPolicy: { lifecycleStage: 3 },
+      request: { meta: { updateId: 'u-1', identity: '42@host' }, input: { name: 'approve', args: { payloads: [payload('{"actor":"a@b.com"}'), payload('1')] } } },
+    };
+    const theirs = type('UpdateWorkflowExecutionRequest');
+    assert.deepEqual(theirs.toObject(theirs.decode(wire.encode('UpdateWorkflowExecutionRequest', update)), { longs: Number }), {
+      ...update,
+      workflowExecution: { workflowId: 'tenant-migration-env-é' }, // proto3: an empty string is not written
+    });
+    const list = { namespace: 'default', query: "WorkflowType = 'x'", nextPageToken: Buffer.from([0, 1, 255]) };
+    const listType = type('ListWorkflowExecutionsRequest');
+    assert.deepEqual(listType.toObject(listType.decode(wire.encode('ListWorkflowExecutionsRequest', list)), { longs: Number }), list);
+
+    // A reply with fields the lean descriptor leaves out (pageSize-like scalars, fixed64, nested messages, enums) and a large int64.
+    const reply = {
+      executions: [
+        {
+          execution: { workflowId: 'w1', runId: 'r1' },
+          type: { name: 'tenantMigration' },
+          startTime: { seconds: 1_765_000_000_123, nanos: 999_999_999 },
+          closeTime: { seconds: 1, nanos: 0 },
+          status: 6,
+          historyLength: 104,
+          stateTransitionCount: 2 ** 40,
+          memo: { fields: { environmentName: payload('"Sales"') } },
+          searchAttributes: { indexedFields: { T2TPhase: payload('"Approved"'), T2TEnvironmentId: payload('"env-1"') } },
+          autoResetPoints: { points: [{ binaryChecksum: 'x', runId: 'r0', firstWorkflowTaskCompletedId: 3 }] },
+          executionDuration: { seconds: 5, nanos: 1 },
+        },
+        { execution: { workflowId: 'w2', runId: 'r2' }, status: 1 },
+      ],
+      nextPageToken: Buffer.from('next'),
+    };
+    const replyType = type('ListWorkflowExecutionsResponse');
+    const bytes = replyType.encode(replyType.fromObject(reply)).finish();
+    const known = (value: unknown, typeName: string): unknown => {
+      // protobufjs's own decoding, narrowed to the fields the lean descriptor names
+      const fields = READ_TYPES[typeName].fields;
+      const out: Record<string, unknown> = {};
+      for (const [name, field] of Object.entries(fields)) {
+        const v = (value as Record<string, unknown>)[name];
+        if (v === undefined) continue;
+        const one = (x: unknown) => (READ_TYPES[field.type] ? known(x, field.type) : x);
+        out[name] = field.keyType
+          ? Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, one(x)]))
+          : field.rule
+            ? (v as unknown[]).map(one)
+            : one(v);
+      }
+      return out;
+    };
+    const decoded = wire.decode('ListWorkflowExecutionsResponse', bytes);
+    assert.deepEqual(JSON.parse(JSON.stringify(decoded)), JSON.parse(JSON.stringify(known(replyType.toObject(replyType.decode(bytes), { longs: Number }), 'ListWorkflowExecutionsResponse'))));
+    assert.equal((decoded.executions as { startTime: { seconds: number } }[])[0].startTime.seconds, 1_765_000_000_123);
+    assert.throws(() => wire.decode('ListWorkflowExecutionsResponse', bytes.subarray(0, bytes.length - 3)), /cut short/);
   });
 
   it("the codec's Payload message: the same bytes as @temporalio/proto's, both ways", () => {
@@ -146,6 +213,12 @@ describe('the lean status reader against the dev server @integration', function 
     assert.equal(lean.code, 0, lean.stderr);
     const loaded = JSON.parse(readFileSync(list, 'utf8')) as string[];
     assert.ok(!loaded.some((f) => f.includes('@temporalio/client')), 'status loaded the Temporal client');
+    // Nor any Temporal SDK package (the contracts) or zod (the configuration's schema); protobufjs only for the payload
+    // codec's Payload message (these payloads are encrypted), not for the reader's own messages.
+    const packages = new Set(loaded.flatMap((f) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f)?.[1] ?? []));
+    assert.deepEqual([...packages].filter((name) => !['protobufjs', 'long'].includes(name)), ['commander']);
+    // Of the command modules, only the one that defines status.
+    assert.deepEqual(loaded.filter((f) => f.includes(`${path.sep}commands${path.sep}`)).map((f) => path.basename(f)), ['migration-commands.js']);
     // --watch of a migration waiting for a person reads through the Temporal client and returns at once.
     const sdk = await t2t([], ['--json', 'status', '--watch', '--migration-id', id]);
     assert.equal(sdk.code, 0, sdk.stderr);

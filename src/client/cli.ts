@@ -4,25 +4,14 @@
 //
 // Startup is kept to what the command in hand uses: this module and the command
 // definitions load commander and nothing heavy, so `t2t --help` answers in about
-// the time Node takes to start; each action imports its libraries (the Temporal
-// client, the storage SDK, the database drivers) when it runs.
+// the time Node takes to start; a command line that names a command defines only
+// that command's module; each action imports its libraries (the Temporal client,
+// the storage SDK, the database drivers) when it runs.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import type { CommandContext } from './context';
 import { createPrinter, Printer } from './output';
-import { registerMigrationCommands } from './commands/migration-commands';
-import { registerStorageCommands } from './commands/storage-commands';
-import { registerWorldCommands } from './commands/world-commands';
-import { registerMappingCommands } from './commands/mapping-commands';
-import { registerDemoCommand } from './commands/demo-command';
-import { registerBatchCommands } from './commands/batch-commands';
-import { registerRehearsalCommands } from './commands/rehearsal-commands';
-import { registerMoveBackCommands } from './commands/moveback-commands';
-import { registerNotifyCommands } from './commands/notify-commands';
-import { registerEvidenceCommands } from './commands/evidence-commands';
-import { registerStatsCommands } from './commands/stats-commands';
-import { registerCompletionCommand } from './commands/completion-command';
 
 /** The context's module (the Temporal client, the configuration), loaded by the first command that needs it. */
 function loadContext(): typeof import('./context') {
@@ -40,8 +29,47 @@ async function describeFailure(error: unknown): Promise<string> {
   const { describeError } = await import('../errors');
   return describeError(error);
 }
-import { registerIdentityCommands } from './commands/identity-commands';
-import { registerSignCommands } from './commands/sign-commands';
+
+type Register = (program: Command, runtime: CommandRuntime, env: NodeJS.ProcessEnv) => void;
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+/**
+ * Every command module, in the order `t2t --help` lists them, with the top-level commands (and
+ * aliases) it defines: a command line that names one of them loads and defines only that module
+ * (a test holds each list to what its module defines); anything else — help, a misspelling,
+ * `completion`, which describes them all — loads them all.
+ */
+export const COMMAND_MODULES: { commands: string[]; describesAll?: true; register: () => Register }[] = [
+  { commands: ['world'], register: () => (require('./commands/world-commands') as typeof import('./commands/world-commands')).registerWorldCommands },
+  {
+    commands: ['submit', 'requests', 'approvals', 'approve', 'deny', 'lockbox', 'prepare', 'status', 'migrate', 'cancel', 'delete'],
+    register: () => (require('./commands/migration-commands') as typeof import('./commands/migration-commands')).registerMigrationCommands,
+  },
+  { commands: ['storage', 'upload', 'errors'], register: () => (require('./commands/storage-commands') as typeof import('./commands/storage-commands')).registerStorageCommands },
+  { commands: ['mapping'], register: () => (require('./commands/mapping-commands') as typeof import('./commands/mapping-commands')).registerMappingCommands },
+  { commands: ['demo'], register: () => (require('./commands/demo-command') as typeof import('./commands/demo-command')).registerDemoCommand },
+  { commands: ['batch'], register: () => (require('./commands/batch-commands') as typeof import('./commands/batch-commands')).registerBatchCommands },
+  { commands: ['rehearse'], register: () => (require('./commands/rehearsal-commands') as typeof import('./commands/rehearsal-commands')).registerRehearsalCommands },
+  { commands: ['moveback'], register: () => (require('./commands/moveback-commands') as typeof import('./commands/moveback-commands')).registerMoveBackCommands },
+  { commands: ['notify'], register: () => (require('./commands/notify-commands') as typeof import('./commands/notify-commands')).registerNotifyCommands },
+  { commands: ['evidence'], register: () => (require('./commands/evidence-commands') as typeof import('./commands/evidence-commands')).registerEvidenceCommands },
+  { commands: ['stats'], register: () => (require('./commands/stats-commands') as typeof import('./commands/stats-commands')).registerStatsCommands },
+  { commands: ['completion'], describesAll: true, register: () => (require('./commands/completion-command') as typeof import('./commands/completion-command')).registerCompletionCommand },
+  { commands: ['login', 'whoami', 'logout'], register: () => (require('./commands/identity-commands') as typeof import('./commands/identity-commands')).registerIdentityCommands },
+  { commands: ['sign'], register: () => (require('./commands/sign-commands') as typeof import('./commands/sign-commands')).registerSignCommands },
+];
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** The top-level command a command line names (after the global options), if any. */
+export function commandNamed(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i += 1) {
+    const word = argv[i];
+    if (word === '--') return argv[i + 1];
+    if (word === '--as') i += 1;
+    else if (!word.startsWith('-')) return word;
+  }
+  return undefined;
+}
 
 export interface CommandRuntime {
   context: () => CommandContext;
@@ -52,7 +80,8 @@ export interface CommandRuntime {
   setExitCode: (code: number) => void;
 }
 
-export function buildProgram(runtime: { out?: (s: string) => void; env?: NodeJS.ProcessEnv } = {}): { program: Command; finish: () => Promise<void>; exitCode: () => number } {
+/** The program; with `argv`, only the command module that command line names (all of them when it names none). */
+export function buildProgram(runtime: { out?: (s: string) => void; env?: NodeJS.ProcessEnv; argv?: readonly string[] } = {}): { program: Command; finish: () => Promise<void>; exitCode: () => number } {
   const program = new Command('t2t')
     .description('Tenant-to-tenant migrations of Power Platform environments, on Temporal')
     .addOption(new Option('--as <upn>', 'the acting admin (or set T2T_ADMIN)'))
@@ -71,27 +100,16 @@ export function buildProgram(runtime: { out?: (s: string) => void; env?: NodeJS.
     context: () => (context ??= new (loadContext().CommandContext)(program.opts(), runtime.env ?? process.env)),
     printer: () => createPrinter(Boolean(program.opts().json), runtime.out),
   };
-  registerWorldCommands(program, shared);
-  registerMigrationCommands(program, shared);
-  registerStorageCommands(program, shared);
-  registerMappingCommands(program, shared);
-  registerDemoCommand(program, shared);
-  registerBatchCommands(program, shared);
-  registerRehearsalCommands(program, shared);
-  registerMoveBackCommands(program, shared);
-  registerNotifyCommands(program, shared);
-  registerEvidenceCommands(program, shared);
-  registerStatsCommands(program, shared);
-  registerCompletionCommand(program, shared);
-  registerIdentityCommands(program, shared, runtime.env ?? process.env);
-  registerSignCommands(program, shared, runtime.env ?? process.env);
+  const named = runtime.argv && commandNamed(runtime.argv);
+  const owner = named === undefined ? undefined : COMMAND_MODULES.find((module) => module.commands.includes(named));
+  for (const module of owner && !owner.describesAll ? [owner] : COMMAND_MODULES) module.register()(program, shared, runtime.env ?? process.env);
   return { program, finish: async () => context?.close(), exitCode: () => exitCode };
 }
 
 /** Exit codes: 0 done, 1 refused or failed, 2 usage error. */
 export async function runCli(argv: string[], runtime: { out?: (s: string) => void; err?: (s: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
   const err = runtime.err ?? ((s: string) => process.stderr.write(s));
-  const { program, finish, exitCode } = buildProgram(runtime);
+  const { program, finish, exitCode } = buildProgram({ ...runtime, argv });
   const json = argv.includes('--json');
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -3,7 +3,7 @@
 // Each library is imported by the first call that needs it: `t2t status` never loads the
 // database drivers or the storage SDK, `t2t world show` never loads the Temporal client.
 import type { Client, Connection } from '@temporalio/client';
-import { loadConfig, Config } from '../config';
+import { loadConfig, loadConnectionConfig, loadListingConfig, type Config, type ConnectionConfig, type ListingConfig } from '../config';
 import type { ControlPlane } from '../controlplane/control-plane';
 import type { MigrationClient } from './migrations';
 import { UserError } from './user-error';
@@ -13,7 +13,8 @@ import type { NotificationEvent } from '../notifications/events';
 import type { AuditLog } from '../controlplane/audit-log';
 
 export class CommandContext {
-  readonly config: Config;
+  private configValue?: Config;
+  private connectionValue?: ConnectionConfig;
   private connection?: Connection;
   private temporalClient?: Client;
   private controlPlaneValue?: ControlPlane;
@@ -25,10 +26,27 @@ export class CommandContext {
 
   constructor(
     private readonly globals: { as?: string; json?: boolean },
-    env: NodeJS.ProcessEnv = process.env,
+    private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.config = loadConfig(env);
     this.actorFromEnv = env.T2T_ADMIN;
+  }
+
+  /** The whole configuration, validated when a command first reads it (a bad value: its one line, before anything is done). */
+  get config(): Config {
+    return (this.configValue ??= loadConfig(this.env));
+  }
+
+  /**
+   * What the lean reader needs (Temporal's address, the payload keys, the data), validated alone:
+   * `t2t status` need not build the whole schema to read a status.
+   */
+  get connectionConfig(): ConnectionConfig {
+    return this.configValue ?? (this.connectionValue ??= loadConnectionConfig(this.env));
+  }
+
+  /** What `t2t requests` reads, without the whole schema where it can be (loadListingConfig); the whole configuration otherwise. */
+  listingConfig(): ListingConfig {
+    return this.configValue ?? loadListingConfig(this.env) ?? this.config;
   }
 
   private readonly actorFromEnv?: string;

@@ -22,7 +22,7 @@ export interface PayloadProtection {
   summary: string;
 }
 
-export function payloadProtection(config: Config, role: CodecRole): PayloadProtection {
+export function payloadProtection(config: Pick<Config, 'payload' | 'dataDir'>, role: CodecRole): PayloadProtection {
   const settings = config.payload;
   if (settings.encryption === 'off') return { codec: new KeylessPayloadCodec(), summary: 'payloads are NOT encrypted (T2T_PAYLOAD_ENCRYPTION=off)' };
   let ring: KeyRing | undefined;

@@ -7,6 +7,7 @@ import type { ControlPlane } from './control-plane';
 import { SqlControlPlane } from './sql-control-plane';
 import { withStatementCache } from './statement-cache';
 import { EventLoopTurns } from './event-loop-turns';
+import { isPostgresUrl, sqliteFilePath } from './database-url';
 
 // Booleans are integers 0/1 and lists are JSON text on both backends, so that
 // one set of queries and row mappers serves SQLite and PostgreSQL alike.
@@ -139,14 +140,7 @@ export interface Database {
 
 export type Dialect = 'sqlite' | 'postgres';
 
-export function isPostgresUrl(url: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(url);
-}
-
-/** The SQLite file a database URL names: a plain path, or the same with a `file:` prefix. */
-export function sqliteFilePath(databaseUrl: string): string {
-  return databaseUrl.replace(/^file:(\/\/)?/i, '');
-}
+export { isPostgresUrl, sqliteFilePath } from './database-url';
 
 export interface OpenDatabase {
   db: Kysely<Database>;

@@ -30,7 +30,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
     const actor = context.actor();
     // Sent through the lean reader (lean/); what it does not settle goes the Temporal client's way, with the same request id.
     const { leanAct } = await import('../lean/lean-action');
-    const lean = await leanAct(context.config, migrationId, action, { ...payload, actor }, runtime.env);
+    const lean = await leanAct(context.connectionConfig, migrationId, action, { ...payload, actor }, runtime.env);
     const outcome =
       'outcome' in lean
         ? lean.outcome
@@ -92,8 +92,15 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
       .option('--all', 'include ended migrations')
       .action(async (opts: { all?: boolean }) => {
         const context = runtime.context();
+        // The settings the list reads, read first: a mistake in them is the first line.
+        const config = context.listingConfig();
         const actor = context.actor();
-        const tenants = await (await context.service()).tenantsOf(actor);
+        // The control plane read without its query builder (lean/) where it can be; the migration service otherwise.
+        const { LeanControlPlane } = await import('../lean/lean-control-plane');
+        const controlPlane = LeanControlPlane.open(config);
+        const tenants = controlPlane?.tenantsOf(actor) ?? (await (await context.service()).tenantsOf(actor));
+        const phaseChanges = controlPlane?.phaseChanges();
+        controlPlane?.close();
         if (tenants.length === 0) throw new UserError(`${actor} is not a user of any tenant the control plane knows`);
         const filter = view === 'source' ? { sourceTenantIds: tenants } : { targetTenantIds: tenants };
         const [{ isFinalPhase, phaseOfUnfinishedRun }, { stalledById }, { migrationListQuery }, { leanList }] = await Promise.all([
@@ -104,8 +111,8 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
         ]);
         // The list reads through the lean reader (lean/); the Temporal client where it does not apply.
         const query = migrationListQuery(filter);
-        const listed = async () => (query ? ((await leanList(context.config, query, runtime.env)) ?? (await context.migrations()).listRuns(filter)) : []);
-        const [executions, stalled] = await Promise.all([listed(), stalledById(context.config)]);
+        const listed = async () => (query ? ((await leanList(config, query, runtime.env)) ?? (await context.migrations()).listRuns(filter)) : []);
+        const [executions, stalled] = await Promise.all([listed(), stalledById(config, Date.now(), phaseChanges)]);
         const rows: Record<string, unknown>[] = [];
         for (const execution of executions) {
           // A run closed without our code ending it keeps the phase it stopped in: say how it closed instead.
@@ -188,7 +195,7 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
       if (!opts.watch) {
         // A plain read needs neither the Temporal client nor its reflection of the whole API (lean/).
         const { leanStatus } = await import('../lean/lean-status');
-        const status = await leanStatus(context.config, opts.migrationId, runtime.env);
+        const status = await leanStatus(context.connectionConfig, opts.migrationId, runtime.env);
         if (status) return report(status, status.targetMigrationId === opts.migrationId ? 'target' : 'source', {}, Boolean(opts.full));
       }
       const [migrations, { isFinalPhase }, { watchMigration }] = await Promise.all([context.migrations(), contracts(), watching()]);

@@ -6,7 +6,7 @@
 // client's path with the same request id, so an Update the server already ran is
 // answered from its record, never run twice.
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../../config';
+import type { ConnectionConfig } from '../../config';
 import type { AuditEntry, MigrationStatus } from '../../contracts';
 import { approveLockboxUpdate, approveUpdate, cancelUpdate, denyUpdate, migrateUpdate, prepareUpdate, requestStorageUpdate, statusQuery } from '../../contracts';
 import type { ActionOutcome, SignalAction } from '../migrations';
@@ -29,7 +29,7 @@ const UPDATES: Record<SignalAction, { name: string }> = {
 export type LeanActionResult = { outcome: ActionOutcome } | { requestId?: string };
 
 export async function leanAct(
-  config: Config,
+  config: ConnectionConfig,
   migrationId: string,
   action: SignalAction,
   payload: Record<string, unknown> & { actor: string },

@@ -2,13 +2,13 @@
 // the lean reader. Undefined whenever it does not apply (TLS, an API key) or the
 // server says anything but an answer: the Temporal client then reads the status,
 // so every error stays the one it always was.
-import type { Config } from '../../config';
+import type { ConnectionConfig } from '../../config';
 import type { ReportedStatus } from '../run-closure';
 import { findRun, statusOfRun, withReversal, type ListedRun } from '../status-reader';
 import { UserError } from '../user-error';
 import { LeanTemporal } from './lean-temporal';
 
-export async function leanStatus(config: Config, migrationId: string, env: NodeJS.ProcessEnv = process.env): Promise<ReportedStatus | undefined> {
+export async function leanStatus(config: ConnectionConfig, migrationId: string, env: NodeJS.ProcessEnv = process.env): Promise<ReportedStatus | undefined> {
   const reader = LeanTemporal.open(config, env);
   if (!reader) return undefined;
   try {
@@ -23,7 +23,7 @@ export async function leanStatus(config: Config, migrationId: string, env: NodeJ
 }
 
 /** The runs a visibility query lists, read as leanly; undefined where the Temporal client must answer. */
-export async function leanList(config: Config, query: string, env: NodeJS.ProcessEnv = process.env): Promise<ListedRun[] | undefined> {
+export async function leanList(config: ConnectionConfig, query: string, env: NodeJS.ProcessEnv = process.env): Promise<ListedRun[] | undefined> {
   const reader = LeanTemporal.open(config, env);
   if (!reader) return undefined;
   try {

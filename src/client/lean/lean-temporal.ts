@@ -5,13 +5,13 @@
 // decodePayload and every one it sends through encodePayload, the one place each a
 // payload codec plugs in. Only plain connections: with TLS or an API key
 // (temporal-connection.ts) the Temporal client answers.
-import type { Type } from 'protobufjs';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import type { Config } from '../../config';
+import type { ConnectionConfig } from '../../config';
 import { temporalConnectionOptions } from '../../temporal-connection';
 import os from 'node:os';
 import { DEADLINE_EXCEEDED, GrpcCallError, GrpcChannel } from './grpc-call';
-import { EXECUTION_STATUS, UPDATE_STAGE_COMPLETED, WORKFLOW_SERVICE, readDescriptor } from './read-api';
+import { EXECUTION_STATUS, READ_TYPES, UPDATE_STAGE_COMPLETED, WORKFLOW_SERVICE } from './read-api';
+import { WireCodec } from './wire';
 import type { CloseEvent, ListedRun, RunDescription, RunRef, TemporalReads } from '../status-reader';
 
 interface RawPayload {
@@ -72,13 +72,13 @@ const UPDATE_CALL_MS = 60_000;
 export class LeanTemporal implements TemporalReads {
   private constructor(
     private readonly grpc: GrpcChannel,
-    private readonly types: (name: string) => Type,
+    private readonly wire: WireCodec,
     private readonly namespace: string,
     private readonly codec: PayloadCodec,
   ) {}
 
   /** A reader for this configuration, or undefined when the connection needs TLS or an API key. */
-  static open(config: Config, env: NodeJS.ProcessEnv = process.env): LeanTemporal | undefined {
+  static open(config: ConnectionConfig, env: NodeJS.ProcessEnv = process.env): LeanTemporal | undefined {
     const options = temporalConnectionOptions(config, env);
     if (options.tls !== undefined || options.apiKey || options.metadata || config.temporalToken) return undefined;
     let codec: PayloadCodec;
@@ -89,10 +89,7 @@ export class LeanTemporal implements TemporalReads {
     } catch {
       return undefined;
     }
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { Root } = require('protobufjs/light') as typeof import('protobufjs');
-    const root = Root.fromJSON(readDescriptor());
-    return new LeanTemporal(new GrpcChannel(options.address), (name) => root.lookupType(name), config.namespace, codec);
+    return new LeanTemporal(new GrpcChannel(options.address), new WireCodec(READ_TYPES), config.namespace, codec);
   }
 
   close(): void {
@@ -128,10 +125,8 @@ export class LeanTemporal implements TemporalReads {
   }
 
   private async call<T>(method: string, request: object, deadlineMs = CALL_DEADLINE_MS): Promise<T> {
-    const requestType = this.types(`${method}Request`);
-    const responseType = this.types(`${method}Response`);
-    const reply = await this.grpc.unary(WORKFLOW_SERVICE + method, requestType.encode(requestType.fromObject(request)).finish(), deadlineMs);
-    return responseType.toObject(responseType.decode(reply), { longs: Number, defaults: false }) as T;
+    const reply = await this.grpc.unary(WORKFLOW_SERVICE + method, this.wire.encode(`${method}Request`, request), deadlineMs);
+    return this.wire.decode(`${method}Response`, reply) as T;
   }
 
   async list(query: string): Promise<ListedRun[]> {

@@ -6,17 +6,12 @@
 // reply is decoded, as protobuf does with any field a reader does not know.
 // Enums are read as their numbers (int32 has the same wire form).
 
-interface FieldSpec {
-  id: number;
-  type: string;
-  rule?: 'repeated';
-  keyType?: string;
-}
+import type { WireField } from './wire';
 
 interface TypeSpec {
   /** the message of Temporal's API this one reads */
   source: string;
-  fields: Record<string, FieldSpec>;
+  fields: Record<string, WireField>;
 }
 
 export const READ_TYPES: Record<string, TypeSpec> = {
@@ -117,8 +112,3 @@ export const WORKFLOW_SERVICE = '/temporal.api.workflowservice.v1.WorkflowServic
 
 /** WorkflowExecutionStatus, by number, in the words the Temporal client uses (`execution.status.name`). */
 export const EXECUTION_STATUS = ['UNSPECIFIED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'CONTINUED_AS_NEW', 'TIMED_OUT', 'PAUSED'] as const;
-
-/** The descriptor in protobufjs's JSON form: one namespace, no options, no services. */
-export function readDescriptor(): { nested: Record<string, { fields: Record<string, FieldSpec> }> } {
-  return { nested: Object.fromEntries(Object.entries(READ_TYPES).map(([name, spec]) => [name, { fields: spec.fields }])) };
-}
