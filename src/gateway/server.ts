@@ -40,7 +40,7 @@ const FORWARDED_ACTIONS = ['approve', 'deny', 'approveLockbox', 'requestStorage'
 const SubmitRequest = z.object({
   environmentId: z.string().min(1).max(200),
   targetTenantId: z.string().min(1).max(200),
-  /** a move-back (`t2t moveback`): the migration it reverses, which the client has checked; signed with the rest */
+  /** a move-back (`t2t moveback`): the migration it reverses, signed with the rest; the migration checks the link when it starts */
   reversesMigrationId: z.string().min(1).max(200).optional(),
 });
 
