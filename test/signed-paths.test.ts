@@ -184,6 +184,8 @@ describe('t2t with sign-in on: storage, demo, moveback and batch submit through 
     assert.equal(checkActionProof(input.proof, { action: 'submit', migrationId: input.batchId, payload: submitBatchProofPayload(input) }, signer.published()).ok, true);
     for (const e of submitted.environments) {
       const child = env.client.workflow.getHandle(migrationWorkflowId(e.environmentId));
+      // The batch starts its migrations after its own start: wait for this one to exist.
+      while (!(await child.describe().then(() => true, () => false))) await new Promise((r) => setTimeout(r, 100));
       const status = await product.client.waitForStatus(child, (s) => s.phase !== 'Submitted', 120_000);
       assert.equal(status.phase, 'PendingApproval', status.reason);
       assert.equal(status.audit.find((a) => a.action === 'submit')?.actor, 'admin@contoso.com');
