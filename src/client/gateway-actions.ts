@@ -1,5 +1,6 @@
-// `t2t`'s actions when sign-in is on (T2T_AUTH=on, the default): submit, approve,
-// deny, lockbox approval, prepare, migrate and cancel go to the action gateway
+// `t2t`'s actions when sign-in is on (T2T_AUTH=on, the default): submit (also a
+// move-back's and a batch's), approve, deny, lockbox approval, storage, prepare,
+// migrate and cancel go to the action gateway
 // with the signed-in admin's token, and the gateway sends them on to the
 // migration with its signed proof (docs/identity.md). Light on purpose: node's
 // fetch, no Temporal client; the sign-in library loads only here.
@@ -8,6 +9,7 @@ import type { Config, SignInSettings } from '../config';
 import type { MigrationStatus } from '../contracts';
 import type { SignedIn } from '../identity/sign-in';
 import type { ActionOutcome, SignalAction } from './migrations';
+import type { BatchSubmission } from './batch-submission';
 import { UserError } from './user-error';
 
 function asOutsideSandbox(settings: SignInSettings): UserError {
@@ -44,7 +46,7 @@ export async function actingAdmin(settings: SignInSettings, as: string | undefin
   });
 }
 
-interface GatewayAnswer {
+interface GatewayAnswer extends Partial<BatchSubmission> {
   error?: string;
   entry?: ActionOutcome['entry'];
   status?: MigrationStatus;
@@ -85,10 +87,26 @@ export async function gatewayAct(
   throw refusal(code, answer);
 }
 
-/** A submit, answered with the migration's first settled status. */
-export async function gatewaySubmit(config: Config, as: string | undefined, request: { environmentId: string; targetTenantId: string }): Promise<MigrationStatus> {
+/** A submit (a move-back's names the migration it reverses), answered with the migration's first settled status. */
+export async function gatewaySubmit(
+  config: Config,
+  as: string | undefined,
+  request: { environmentId: string; targetTenantId: string; reversesMigrationId?: string },
+): Promise<MigrationStatus> {
   const who = await actingAdmin(config.signIn, as);
   const { code, answer } = await post(config, who.accessToken, '/v1/migrations', request);
   if (code === 200 && answer.status) return answer.status;
+  throw refusal(code, answer);
+}
+
+/** A batch submit, answered with the batch's id, its migrations' ids and the environments left out. */
+export async function gatewayBatch(
+  config: Config,
+  as: string | undefined,
+  request: { sourceTenantId: string; targetTenantId: string; environmentIds?: string[]; concurrency: number },
+): Promise<BatchSubmission> {
+  const who = await actingAdmin(config.signIn, as);
+  const { code, answer } = await post(config, who.accessToken, '/v1/batches', request);
+  if (code === 200 && answer.batchId && answer.environments && answer.skipped) return { batchId: answer.batchId, environments: answer.environments, skipped: answer.skipped };
   throw refusal(code, answer);
 }

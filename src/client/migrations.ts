@@ -8,14 +8,12 @@ import { migrationRefOf, refusalEvent, type NotificationEvent } from '../notific
 import { Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowExecutionInfo, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { MigrationService } from '../service/migration-service';
-import type { ControlPlane } from '../controlplane/control-plane';
 import type { Config } from '../config';
 import {
   AuditEntry,
   MIGRATION_WORKFLOW_TYPE,
   MigrationInput,
   MigrationStatus,
-  SearchAttributes,
   approveLockboxUpdate,
   approveUpdate,
   cancelUpdate,
@@ -29,12 +27,9 @@ import {
   initialSearchAttributes,
   isFinalPhase,
 } from '../contracts';
-import { checkEligibility } from '../migration/eligibility';
-import { authorizeAction } from '../migration/authorization';
 import type { ReportedStatus } from './run-closure';
 import { clientReads, handleReads } from './client-reads';
 import { findRun, latestRunOf, migrationListQuery, statusOfRun, withReversal, type ListedRun } from './status-reader';
-import { BATCH_WORKFLOW_TYPE, BatchEnvironment, BatchInput, batchWorkflowId } from '../contracts';
 
 import { UserError } from './user-error';
 export { UserError };
@@ -345,60 +340,5 @@ export class MigrationClient {
   }
 }
 
-export interface BatchSubmission {
-  batchId: string;
-  environments: BatchEnvironment[];
-  skipped: { environmentId: string; reason: string }[];
-}
-
-/** Submits every eligible environment of the source tenant (or the ones named) as one batch. */
-export async function submitBatch(
-  migrations: { client: Client; controlPlane: ControlPlane; config: MigrationClientOptions['config'] },
-  input: { sourceTenantId: string; targetTenantId: string; actor: string; environmentIds?: string[]; concurrency: number },
-): Promise<BatchSubmission> {
-  const { controlPlane } = migrations;
-  const sourceTenant = await controlPlane.getTenant(input.sourceTenantId);
-  const targetTenant = await controlPlane.getTenant(input.targetTenantId);
-  if (!sourceTenant) throw new UserError(`batch refused: source tenant '${input.sourceTenantId}' does not exist`);
-  if (!targetTenant) throw new UserError(`batch refused: target tenant '${input.targetTenantId}' does not exist`);
-  const authorization = authorizeAction('submit', sourceTenant.id, await controlPlane.getTenantUser(sourceTenant.id, input.actor));
-  if (!authorization.allowed) throw new UserError(authorization.reason!.replace(/^submit/, 'batch'));
-  const all = await controlPlane.listEnvironments(sourceTenant.id);
-  const chosen = input.environmentIds ? input.environmentIds.map((id) => all.find((e) => e.id === id) ?? id) : all;
-  const environments: BatchEnvironment[] = [];
-  const skipped: BatchSubmission['skipped'] = [];
-  for (const environment of chosen) {
-    if (typeof environment === 'string') {
-      skipped.push({ environmentId: environment, reason: `not an environment of tenant '${sourceTenant.id}'` });
-      continue;
-    }
-    const { blocking } = checkEligibility({ environment, sourceTenant, targetTenant });
-    if (blocking.length > 0) skipped.push({ environmentId: environment.id, reason: blocking.map((b) => b.message).join('; ') });
-    else environments.push({ environmentId: environment.id, migrationId: randomUUID(), targetMigrationId: randomUUID() });
-  }
-  if (environments.length === 0) throw new UserError('batch refused: no eligible environment to migrate');
-  const batchId = randomUUID();
-  const batch: BatchInput = {
-    batchId,
-    sourceTenantId: sourceTenant.id,
-    targetTenantId: targetTenant.id,
-    submittedBy: input.actor,
-    environments,
-    concurrency: input.concurrency,
-    approvalTimeoutMs: migrations.config.approvalTimeoutMs,
-    lockboxTimeoutMs: migrations.config.lockboxTimeoutMs,
-    prepareWindowMs: migrations.config.prepareWindowMs,
-    continueAfterEvents: migrations.config.continueAfterEvents,
-  };
-  await migrations.client.workflow.start(BATCH_WORKFLOW_TYPE, {
-    taskQueue: migrations.config.taskQueue,
-    workflowId: batchWorkflowId(batchId),
-    args: [batch],
-    typedSearchAttributes: [
-      { key: SearchAttributes.sourceTenantId, value: sourceTenant.id },
-      { key: SearchAttributes.targetTenantId, value: targetTenant.id },
-    ],
-    staticSummary: `Batch: ${environments.length} environments from ${sourceTenant.name} to ${targetTenant.name}`,
-  });
-  return { batchId, environments, skipped };
-}
+// The batch submit lives in its own module; its old home still names it.
+export { submitBatch, type BatchSubmission } from './batch-submission';

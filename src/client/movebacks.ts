@@ -11,7 +11,7 @@ import type { ControlPlane } from '../controlplane/control-plane';
 import type { MigrationService } from '../service/migration-service';
 import { MAPPING_BLOB_NAME } from '../storage/migration-storage';
 import { stripQuery } from '../migration/container-uri';
-import { MigrationClient, UserError } from './migrations';
+import { MigrationClient, UserError, type SubmitRequest } from './migrations';
 
 export interface MoveBack {
   /** the migration reversed, as it stands now */
@@ -35,9 +35,12 @@ export interface MoveBackDependencies {
   service: MigrationService;
   /** the simulated back end's control plane: the environment's users as they are now */
   controlPlane?: ControlPlane;
+  /** how the reverse migration is submitted: sign-in on, through the action gateway (gateway-actions.ts); unset, `migrations.submit` */
+  submit?: (request: SubmitRequest) => Promise<MigrationStatus>;
 }
 
 /** Opens the move-back of a succeeded migration; refused with one line (UserError) otherwise, changing nothing. */
+/** `actor`: who submits without the gateway (with it, the signed-in admin; the name is then unused). */
 export async function openMoveBack(deps: MoveBackDependencies, input: { migrationId: string; actor: string; out?: string }): Promise<MoveBack> {
   const { migrations, service, client } = deps;
   const original = await migrations.status(input.migrationId);
@@ -75,7 +78,7 @@ export async function openMoveBack(deps: MoveBackDependencies, input: { migratio
   let reverse: MigrationStatus;
   try {
     // The same checks as any submit: the actor is an admin of the tenant that holds the environment now.
-    reverse = await migrations.submit({
+    reverse = await (deps.submit ?? ((request: SubmitRequest) => migrations.submit(request)))({
       environmentId: original.environmentId,
       targetTenantId: original.sourceTenantId,
       actor: input.actor,

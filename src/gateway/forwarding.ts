@@ -9,9 +9,12 @@ import type { Config } from '../config';
 import type { ControlPlane } from '../controlplane/control-plane';
 import type { AuditLog } from '../controlplane/audit-log';
 import type { MigrationClient } from '../client/migrations';
+import type { BatchStarter } from './server';
 
 export interface Forwarding {
   migrations: () => Promise<MigrationClient>;
+  /** batches, planned on the control plane's world (the simulated back end's, as `t2t batch submit`) */
+  batches: () => Promise<BatchStarter>;
   close: () => Promise<void>;
 }
 
@@ -74,7 +77,16 @@ export function gatewayForwarding(config: Config, opened: { client?: Client; con
     });
   };
 
+  const batches = async (): Promise<BatchStarter> => {
+    const [{ planBatch, startBatch }, temporal, plane] = await Promise.all([import('../client/batch-submission'), client(), controlPlane()]);
+    return {
+      plan: (input, checkTenant) => planBatch(plane, config, input, checkTenant),
+      start: (plan) => startBatch(temporal, config, plan),
+    };
+  };
+
   return {
+    batches,
     migrations: () => {
       pending ??= open().catch((err: unknown) => {
         pending = undefined;

@@ -10,10 +10,17 @@ import rateLimit from '@fastify/rate-limit';
 import { z } from 'zod';
 import { TokenRefused, type TokenVerifier, type VerifiedClaims } from '../identity/token-verifier';
 import type { ActionSigner } from '../identity/action-signer';
-import { submitProofPayload, type ActionProof } from '../identity/action-proof';
+import { submitBatchProofPayload, submitProofPayload, type ActionProof } from '../identity/action-proof';
 import { requiredTenant } from '../migration/authorization';
 import { UserError } from '../client/user-error';
 import type { MigrationClient, SignalAction } from '../client/migrations';
+import type { BatchPlan, BatchRequest, BatchSubmission } from '../client/batch-submission';
+
+/** How the gateway plans and starts a batch (gateway/forwarding.ts): the same steps `t2t batch submit` takes. */
+export interface BatchStarter {
+  plan(input: BatchRequest, checkTenant: (sourceTenantId: string) => void): Promise<BatchPlan>;
+  start(plan: BatchPlan): Promise<BatchSubmission>;
+}
 
 export interface GatewayOptions {
   verifier: TokenVerifier;
@@ -23,14 +30,25 @@ export interface GatewayOptions {
   tls?: { cert: string; key: string };
   /** the migration client actions are forwarded with (gateway/forwarding.ts); unset: the gateway only signs (POST /v1/proofs) */
   migrations?: () => Promise<MigrationClient>;
+  /** how batches are planned and started (POST /v1/batches); unset with `migrations` unset */
+  batches?: () => Promise<BatchStarter>;
 }
 
 /** The actions an admin sends on a migration, by their Temporal names (SPEC §7). */
-const FORWARDED_ACTIONS = ['approve', 'deny', 'approveLockbox', 'prepare', 'migrate', 'cancel'] as const;
+const FORWARDED_ACTIONS = ['approve', 'deny', 'approveLockbox', 'requestStorage', 'prepare', 'migrate', 'cancel'] as const;
 
 const SubmitRequest = z.object({
   environmentId: z.string().min(1).max(200),
   targetTenantId: z.string().min(1).max(200),
+  /** a move-back (`t2t moveback`): the migration it reverses, signed with the rest; the migration checks the link when it starts */
+  reversesMigrationId: z.string().min(1).max(200).optional(),
+});
+
+const BatchSubmitRequest = z.object({
+  sourceTenantId: z.string().min(1).max(200),
+  targetTenantId: z.string().min(1).max(200),
+  environmentIds: z.array(z.string().min(1).max(200)).min(1).max(10_000).optional(),
+  concurrency: z.number().int().min(1).max(100),
 });
 
 /** An admin of another tenant than the one the action needs: 403, before anything is sent. */
@@ -48,7 +66,7 @@ declare module 'fastify' {
 }
 
 const ProofRequest = z.object({
-  action: z.enum(['submit', 'approve', 'deny', 'approveLockbox', 'prepare', 'migrate', 'cancel']),
+  action: z.enum(['submit', 'approve', 'deny', 'approveLockbox', 'requestStorage', 'prepare', 'migrate', 'cancel']),
   migrationId: z.string().min(1).max(200),
   /** the tenant whose admin the action needs; unset, the signed-in admin's own (the workflow then checks their role there) */
   tenantId: z.string().min(1).max(200).optional(),
@@ -105,11 +123,11 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     return options.signer.sign({ action, migrationId, payload, claims: proofClaims });
   };
 
-  /** The migration client, or the one-line answer why there is none. */
-  const forwarding = async (): Promise<MigrationClient> => {
-    if (!options.migrations) throw Object.assign(new Error('this gateway only signs (POST /v1/proofs): it has no Temporal connection'), { statusCode: 501 });
+  /** The migration client (or the batch starter), or the one-line answer why there is none. */
+  const forwarding = async <T>(open: (() => Promise<T>) | undefined = options.migrations as (() => Promise<T>) | undefined): Promise<T> => {
+    if (!open) throw Object.assign(new Error('this gateway only signs (POST /v1/proofs): it has no Temporal connection'), { statusCode: 501 });
     try {
-      return await options.migrations();
+      return await open();
     } catch (err) {
       throw Object.assign(new Error(`the gateway cannot reach Temporal: ${(err as Error).message.split('\n')[0]}`), { statusCode: 503 });
     }
@@ -127,7 +145,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const body = request.body ?? {};
     if (typeof body !== 'object' || Array.isArray(body)) return reply.status(400).send({ error: 'bad request: the body is the action\'s payload, a JSON object' });
     const claims = request.verified!;
-    const migrations = await forwarding();
+    const migrations = await forwarding<MigrationClient>();
     let handle;
     try {
       handle = await migrations.find(migrationId);
@@ -163,7 +181,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const parsed = SubmitRequest.safeParse(request.body);
     if (!parsed.success) return reply.status(400).send({ error: `bad request: ${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message}` });
     const claims = request.verified!;
-    const migrations = await forwarding();
+    const migrations = await forwarding<MigrationClient>();
     try {
       const plan = await migrations.planSubmission({ ...parsed.data, actor: claims.user }, (sourceTenantId) => {
         if (claims.tenantId !== sourceTenantId) throw new OtherTenant(claims, sourceTenantId);
@@ -172,6 +190,29 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       plan.migration.proof = sign('submit', plan.migration.migrationId, submitProofPayload(plan.migration), claims);
       const status = await migrations.startSubmission(plan);
       return { migrationId: status.migrationId, targetMigrationId: status.targetMigrationId, status };
+    } catch (err) {
+      if (err instanceof OtherTenant) return reply.status(403).send({ error: err.message });
+      if (err instanceof UserError) return reply.status(409).send({ outcome: 'refused', error: err.message });
+      throw err;
+    }
+  });
+
+  // A batch: checked as `t2t batch submit` checks it (the tenants, the submitter's role, each environment's
+  // eligibility), the source tenant's admin only, the batch's input signed (action 'submit', migrationId the
+  // batch id) with the verified admin as submittedBy, and the batch started. The answer: what was submitted.
+  app.post('/v1/batches', async (request, reply) => {
+    if (request.refused) return reply.status(request.refused.status).send({ error: request.refused.message });
+    const parsed = BatchSubmitRequest.safeParse(request.body);
+    if (!parsed.success) return reply.status(400).send({ error: `bad request: ${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message}` });
+    const claims = request.verified!;
+    const batches = await forwarding(options.batches);
+    try {
+      const plan = await batches.plan({ ...parsed.data, actor: claims.user }, (sourceTenantId) => {
+        if (claims.tenantId !== sourceTenantId) throw new OtherTenant(claims, sourceTenantId);
+      });
+      plan.batch.submittedBy = claims.user;
+      plan.batch.proof = sign('submit', plan.batch.batchId, submitBatchProofPayload(plan.batch), claims);
+      return await batches.start(plan);
     } catch (err) {
       if (err instanceof OtherTenant) return reply.status(403).send({ error: err.message });
       if (err instanceof UserError) return reply.status(409).send({ outcome: 'refused', error: err.message });

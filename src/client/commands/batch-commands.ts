@@ -18,12 +18,16 @@ export function registerBatchCommands(program: Command, runtime: CommandRuntime)
     .action(async (opts: { sourceTenant: string; targetTenant: string; environment?: string[]; concurrency: string }) => {
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100) throw new UserError('--concurrency must be a whole number from 1 to 100');
-      const { submitBatch } = await import('../migrations');
       const context = runtime.context();
-      const submitted = await submitBatch(
-        { client: await context.client(), controlPlane: await context.controlPlane(), config: context.config },
-        { sourceTenantId: opts.sourceTenant, targetTenantId: opts.targetTenant, actor: context.actor(), environmentIds: opts.environment, concurrency },
-      );
+      const request = { sourceTenantId: opts.sourceTenant, targetTenantId: opts.targetTenant, environmentIds: opts.environment, concurrency };
+      // Sign-in on (the default): through the action gateway, which signs the batch's start (gateway-actions.ts).
+      const submitted =
+        context.config.signIn.auth === 'on'
+          ? await (await import('../gateway-actions')).gatewayBatch(context.config, program.opts().as ?? runtime.env.T2T_ADMIN, request)
+          : await (await import('../batch-submission')).submitBatch(
+              { client: await context.client(), controlPlane: await context.controlPlane(), config: context.config },
+              { ...request, actor: context.actor() },
+            );
       const printer = runtime.printer();
       printer.document(submitted);
       printer.line(`Batch ${submitted.batchId}: ${submitted.environments.length} environments, at most ${concurrency} migrating at once.`);

@@ -8,6 +8,7 @@ import { projectRoot } from '../../temporal-binaries';
 import { describeStatus } from '../output';
 import { UserError } from '../user-error';
 import { MAPPING_BLOB_NAME } from '../../storage/blob-names';
+import type { ActionOutcome, SignalAction } from '../migrations';
 
 export const DEMO = {
   environmentId: 'env-sales',
@@ -36,6 +37,11 @@ export function registerDemoCommand(program: Command, runtime: CommandRuntime): 
       const ui = `http://localhost:${context.config.uiPort}/namespaces/${context.config.namespace}`;
       const migrations = await context.migrations();
       const client = await context.client();
+      // Sign-in on (the default): each step goes through the action gateway as the demo's admin who
+      // takes it, signed in at the sandbox's provider as `--as` does (gateway-actions.ts).
+      const gateway = context.config.signIn.auth === 'on' ? await import('../gateway-actions') : undefined;
+      const act = (admin: string, migrationId: string, action: SignalAction, payload: Record<string, unknown> = {}): Promise<ActionOutcome> =>
+        gateway ? gateway.gatewayAct(context.config, admin, migrationId, action, payload) : migrations.act(migrationId, action, { ...payload, actor: admin });
 
       // An open demo migration from an earlier run would block a new submit.
       const existing = client.workflow.getHandle(migrationWorkflowId(DEMO.environmentId));
@@ -43,7 +49,7 @@ export function registerDemoCommand(program: Command, runtime: CommandRuntime): 
         const status = await existing.query(statusQuery);
         if (!isFinalPhase(status.phase)) {
           if (status.phase === 'Migrating') throw new UserError('a demo migration is running right now; wait for it (t2t status --watch)');
-          await migrations.actOn(existing, 'cancel', { actor: DEMO.sourceAdmin, reason: 'a new demo run' });
+          await act(DEMO.sourceAdmin, status.migrationId, 'cancel', { reason: 'a new demo run' });
         }
       } catch (err) {
         if (err instanceof UserError) throw err;
@@ -56,18 +62,20 @@ export function registerDemoCommand(program: Command, runtime: CommandRuntime): 
       printer.line(`    ${world.tenants.length} tenants, ${world.environments.length} environments`);
 
       step(2, `Source admin ${DEMO.sourceAdmin} submits ${DEMO.environmentId} → ${DEMO.targetTenantId}   (t2t submit)`);
-      const submitted = await migrations.submit({ environmentId: DEMO.environmentId, targetTenantId: DEMO.targetTenantId, actor: DEMO.sourceAdmin });
+      const request = { environmentId: DEMO.environmentId, targetTenantId: DEMO.targetTenantId };
+      const submitted = gateway ? await gateway.gatewaySubmit(context.config, DEMO.sourceAdmin, request) : await migrations.submit({ ...request, actor: DEMO.sourceAdmin });
+      if (submitted.phase === 'Failed') throw new UserError(`submit refused: ${submitted.reason}`);
       printer.line(`    source migration id ${submitted.migrationId}, target migration id ${submitted.targetMigrationId}`);
       printer.line(`    ${submitted.warnings.length} preparation warnings (see t2t status)`);
       printer.line(`    Web UI: ${ui}/workflows/${migrationWorkflowId(DEMO.environmentId)}`);
 
       step(3, `Target admin ${DEMO.targetAdmin} approves   (t2t approve)`);
-      const approved = await migrations.act(submitted.targetMigrationId, 'approve', { actor: DEMO.targetAdmin });
+      const approved = await act(DEMO.targetAdmin, submitted.targetMigrationId, 'approve');
       if (approved.entry.outcome === 'refused') throw new UserError(approved.entry.reason!);
       printer.line(`    phase ${approved.status.phase}`);
 
       step(4, 'Generate the resource storage and upload usermapping.csv with its SAS URL   (t2t upload --environment)');
-      const storage = await migrations.act(submitted.migrationId, 'requestStorage', { actor: DEMO.sourceAdmin });
+      const storage = await act(DEMO.sourceAdmin, submitted.migrationId, 'requestStorage');
       if (storage.entry.outcome === 'refused') throw new UserError(storage.entry.reason!);
       const sasUrl = storage.status.storage!.sasUrl;
       const staged = path.join(mkdtempSync(path.join(os.tmpdir(), 't2t-demo-')), MAPPING_BLOB_NAME);
@@ -76,8 +84,7 @@ export function registerDemoCommand(program: Command, runtime: CommandRuntime): 
       printer.line(`    container ${storage.status.storage!.containerName}`);
 
       step(5, 'Prepare: validate the mapping   (t2t prepare)');
-      const prepared = await migrations.act(submitted.migrationId, 'prepare', {
-        actor: DEMO.sourceAdmin,
+      const prepared = await act(DEMO.sourceAdmin, submitted.migrationId, 'prepare', {
         targetTenantId: DEMO.targetTenantId,
         mappingContainer: sasUrl.split('?')[0],
       });
@@ -86,7 +93,8 @@ export function registerDemoCommand(program: Command, runtime: CommandRuntime): 
       printer.line(`    migrate before ${prepared.status.prepareDeadline}`);
 
       step(6, 'Migrate   (t2t migrate)');
-      await migrations.act(submitted.migrationId, 'migrate', { actor: DEMO.sourceAdmin, targetTenantId: DEMO.targetTenantId });
+      const migrating = await act(DEMO.sourceAdmin, submitted.migrationId, 'migrate', { targetTenantId: DEMO.targetTenantId });
+      if (migrating.entry.outcome === 'refused') throw new UserError(migrating.entry.reason!);
       const final = await migrations.waitForStatus(await migrations.find(submitted.migrationId), (s) => isFinalPhase(s.phase), 600_000);
       const people = await migrationPeople(controlPlane, {
         migrationId: final.migrationId,

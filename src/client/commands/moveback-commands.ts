@@ -13,16 +13,22 @@ export function registerMoveBackCommands(program: Command, runtime: CommandRunti
     .action(async (opts: { migrationId: string; out?: string }) => {
       const { openMoveBack } = await import('../movebacks');
       const context = runtime.context();
-      const actor = context.actor();
       const service = await context.service();
+      // Sign-in on (the default): the reverse migration's submit goes through the action gateway, signed with the migration it reverses.
+      const signed = context.config.signIn.auth === 'on';
+      const as = program.opts().as ?? runtime.env.T2T_ADMIN;
+      const gateway = signed ? await import('../gateway-actions') : undefined;
       const moveBack = await openMoveBack(
         {
           client: await context.client(),
           migrations: await context.migrations(),
           service,
           ...(context.config.backend === 'simulated' ? { controlPlane: await context.controlPlane() } : {}),
+          ...(gateway
+            ? { submit: ({ environmentId, targetTenantId, reversesMigrationId }) => gateway.gatewaySubmit(context.config, as, { environmentId, targetTenantId, reversesMigrationId }) }
+            : {}),
         },
-        { migrationId: opts.migrationId, actor, ...(opts.out ? { out: opts.out } : {}) },
+        { migrationId: opts.migrationId, actor: signed ? '' : context.actor(), ...(opts.out ? { out: opts.out } : {}) },
       );
       const { reverse } = moveBack;
       const printer = runtime.printer();

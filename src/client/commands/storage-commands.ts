@@ -20,16 +20,19 @@ export function registerStorageCommands(program: Command, runtime: CommandRuntim
   const generateStorage = async (environmentId: string): Promise<MigrationStatus> => {
     const { migrationWorkflowId, statusQuery } = await import('../../contracts');
     const context = runtime.context();
-    const actor = context.actor();
-    const migrations = await context.migrations();
     const client = await context.client();
     const handle = client.workflow.getHandle(migrationWorkflowId(environmentId));
+    let open: MigrationStatus;
     try {
-      await handle.query(statusQuery);
+      open = await handle.query(statusQuery);
     } catch {
       throw new UserError(`storage refused: environment '${environmentId}' has no open migration; submit one first`);
     }
-    const outcome = await migrations.actOn(handle, 'requestStorage', { actor });
+    // Sign-in on (the default): through the action gateway, as the signed-in admin (gateway-actions.ts).
+    const outcome =
+      context.config.signIn.auth === 'on'
+        ? await (await import('../gateway-actions')).gatewayAct(context.config, program.opts().as ?? runtime.env.T2T_ADMIN, open.migrationId, 'requestStorage', {})
+        : await (await context.migrations()).actOn(handle, 'requestStorage', { actor: context.actor() });
     if (outcome.entry.outcome === 'refused') throw new UserError(outcome.entry.reason ?? 'storage refused');
     return outcome.status;
   };
