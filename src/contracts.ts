@@ -424,6 +424,8 @@ export interface RehearsalInput {
   storage: StorageInfo;
   /** the id the copy gets (rehearsalCopyId): from it, a copy left behind leads back to its rehearsal */
   copyEnvironmentId: string;
+  /** the gateway's signed start (action 'rehearse', submitRehearsalProofPayload); required when the worker enforces sign-in */
+  proof?: ActionProof;
 }
 
 /** Running until it ends; Refused: nothing was copied (role, eligibility); the others ran on the copy. */

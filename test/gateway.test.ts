@@ -93,6 +93,16 @@ describe('the action gateway', function () {
     const { keys } = (await (await fetch(`${base}/v1/keys`)).json()) as { keys: PublishedKey[] };
     assert.equal(checkActionProof(payload.proof, { action: 'approve', migrationId: 'tm-7', payload }, keys).ok, true);
     assert.equal(checkActionProof(payload.proof, { action: 'approve', migrationId: 'tm-8', payload }, keys).ok, false);
+
+    // requestStorage (`t2t storage`'s action), which the gateway signs as any other: for a source admin (one the rate limit has not met)
+    assert.equal((await cli(env, '--as', 'global@contoso.com', 'login')).code, 0);
+    const storage = await cli(env, 'sign', 'requestStorage', '--migration-id', 'mig-7');
+    assert.equal(storage.code, 0, storage.err);
+    const storagePayload = JSON.parse(storage.out) as Record<string, unknown> & { proof: { claims: { user: string } } };
+    assert.equal(storagePayload.actor, 'global@contoso.com');
+    assert.equal(storagePayload.proof.claims.user, 'global@contoso.com');
+    assert.equal(checkActionProof(storagePayload.proof, { action: 'requestStorage', migrationId: 'mig-7', payload: storagePayload }, keys).ok, true);
+    assert.equal(checkActionProof(storagePayload.proof, { action: 'approve', migrationId: 'mig-7', payload: storagePayload }, keys).ok, false);
   });
 });
 

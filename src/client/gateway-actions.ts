@@ -1,5 +1,5 @@
 // `t2t`'s actions when sign-in is on (T2T_AUTH=on, the default): submit (also a
-// move-back's and a batch's), approve, deny, lockbox approval, storage, prepare,
+// move-back's and a batch's), rehearse, approve, deny, lockbox approval, storage, prepare,
 // migrate and cancel go to the action gateway
 // with the signed-in admin's token, and the gateway sends them on to the
 // migration with its signed proof (docs/identity.md). Light on purpose: node's
@@ -10,6 +10,7 @@ import type { MigrationStatus } from '../contracts';
 import type { SignedIn } from '../identity/sign-in';
 import type { ActionOutcome, SignalAction } from './migrations';
 import type { BatchSubmission } from './batch-submission';
+import type { StorageInfo } from '../contracts';
 import { UserError } from './user-error';
 
 function asOutsideSandbox(settings: SignInSettings): UserError {
@@ -108,5 +109,18 @@ export async function gatewayBatch(
   const who = await actingAdmin(config.signIn, as);
   const { code, answer } = await post(config, who.accessToken, '/v1/batches', request);
   if (code === 200 && answer.batchId && answer.environments && answer.skipped) return { batchId: answer.batchId, environments: answer.environments, skipped: answer.skipped };
+  throw refusal(code, answer);
+}
+
+/** A rehearsal's start (the mapping file's text in the request), answered with its workflow id and container. */
+export async function gatewayRehearse(
+  config: Config,
+  as: string | undefined,
+  request: { environmentId: string; targetTenantId: string; mapping: string },
+): Promise<{ workflowId: string; storage: StorageInfo; leftoversRemoved: string[] }> {
+  const who = await actingAdmin(config.signIn, as);
+  const { code, answer } = await post(config, who.accessToken, '/v1/rehearsals', request);
+  const started = answer as GatewayAnswer & { workflowId?: string; storage?: StorageInfo; leftoversRemoved?: string[] };
+  if (code === 200 && started.workflowId && started.storage) return { workflowId: started.workflowId, storage: started.storage, leftoversRemoved: started.leftoversRemoved ?? [] };
   throw refusal(code, answer);
 }

@@ -25,6 +25,7 @@ import {
   statusQuery,
   submittedUpdate,
   initialSearchAttributes,
+  SearchAttributes,
   isFinalPhase,
 } from '../contracts';
 import type { ReportedStatus } from './run-closure';
@@ -32,6 +33,9 @@ import { clientReads, handleReads } from './client-reads';
 import { findRun, latestRunOf, migrationListQuery, statusOfRun, withReversal, type ListedRun } from './status-reader';
 
 import { UserError } from './user-error';
+
+/** A batch's ids are looked up this many at a time: a query stays short. */
+const USED_IDS_PER_QUERY = 50;
 export { UserError };
 
 /**
@@ -217,6 +221,25 @@ export class MigrationClient {
   async find(migrationId: string): Promise<WorkflowHandle> {
     const run = await findRun(clientReads(this.client), migrationId);
     return this.client.workflow.getHandle(run.workflowId, run.runId);
+  }
+
+  /**
+   * The first of these ids some migration already has (any run, open or closed), as its source or
+   * target migration id, with that migration's workflow id; undefined when none is used. Read from
+   * Temporal's visibility, as `find` does. Ids are UUIDs (the caller checks): they go in the query as they are.
+   */
+  async usedMigrationId(ids: readonly string[]): Promise<{ id: string; workflowId: string } | undefined> {
+    const { sourceMigrationId, targetMigrationId } = SearchAttributes;
+    for (let at = 0; at < ids.length; at += USED_IDS_PER_QUERY) {
+      const chunk = ids.slice(at, at + USED_IDS_PER_QUERY);
+      const list = chunk.map((id) => `'${id}'`).join(', ');
+      const query = `(${sourceMigrationId.name} IN (${list}) OR ${targetMigrationId.name} IN (${list}))`;
+      for (const run of await clientReads(this.client).list(query)) {
+        const id = chunk.find((candidate) => candidate === run.keyword(sourceMigrationId.name) || candidate === run.keyword(targetMigrationId.name));
+        if (id) return { id, workflowId: run.workflowId };
+      }
+    }
+    return undefined;
   }
 
   /** The run a continued-as-new run led to, following the chain until a run that did not continue. */

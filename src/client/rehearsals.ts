@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
@@ -39,6 +40,14 @@ export interface RehearsalRun {
   leftoversRemoved: string[];
 }
 
+/** A checked rehearsal, ready to start: its workflow id, its input and the names its start shows. */
+export interface RehearsalPlan {
+  workflowId: string;
+  input: RehearsalInput;
+  names: { environmentName: string; sourceTenantId: string; sourceTenantName: string; targetTenantName: string };
+  leftoversRemoved: string[];
+}
+
 export interface RehearsalClientOptions {
   client: Client;
   service: MigrationService;
@@ -57,10 +66,27 @@ export class RehearsalClient {
 
   /** Checks, puts the file in place and starts the rehearsal; `onStarted` hears its workflow id; waits for its report. */
   async rehearse(request: RehearsalRequest, onStarted?: (workflowId: string) => void): Promise<RehearsalRun> {
-    const { service, client } = this.options;
+    const { service } = this.options;
     if (!service.canCopyEnvironments) throw new UserError(cannotRehearse(service.backend));
     checkMappingFile(request.file);
+    const plan = await this.plan(request);
+    await this.putMapping(plan, createReadStream(request.file));
+    await this.start(plan);
+    onStarted?.(plan.workflowId);
+    return this.follow(plan.workflowId, plan.input.storage, plan.leftoversRemoved);
+  }
+
+  /**
+   * What `t2t rehearse` and the gateway (POST /v1/rehearsals) both check and build before the start:
+   * the request checked as submit would check it (`checkTenant` hears the source tenant first: the
+   * gateway's admin must be its admin), copies left by terminated rehearsals removed, the rehearsal's
+   * container made and its input. Nothing is started.
+   */
+  async plan(request: Omit<RehearsalRequest, 'file'>, checkTenant?: (sourceTenantId: string) => void): Promise<RehearsalPlan> {
+    const { service } = this.options;
+    if (!service.canCopyEnvironments) throw new UserError(cannotRehearse(service.backend));
     const assessment = await refused(() => service.assess(request.environmentId, request.targetTenantId));
+    checkTenant?.(assessment.environmentTenantId);
     const authorization = await service.authorize('submit', request.actor, {
       sourceTenantId: assessment.environmentTenantId,
       targetTenantId: request.targetTenantId,
@@ -75,10 +101,8 @@ export class RehearsalClient {
     const leftoversRemoved = await this.removeLeftovers(request.environmentId);
 
     const at = new Date();
-    const workflowId = rehearsalWorkflowId(request.environmentId, at);
     const rehearsalId = randomUUID();
     const storage = await service.stagingStorage(rehearsalId);
-    await service.mappingContainer(storage).writeStream(MAPPING_BLOB_NAME, createReadStream(request.file), 'text/csv; charset=utf-8');
     const input: RehearsalInput = {
       rehearsalId,
       environmentId: request.environmentId,
@@ -87,32 +111,47 @@ export class RehearsalClient {
       storage,
       copyEnvironmentId: rehearsalCopyId(request.environmentId, at),
     };
-    const name = assessment.environmentName;
-    let handle;
+    const { environmentName, sourceTenantId, sourceTenantName, targetTenantName } = assessment;
+    return { workflowId: rehearsalWorkflowId(request.environmentId, at), input, names: { environmentName, sourceTenantId, sourceTenantName, targetTenantName }, leftoversRemoved };
+  }
+
+  /** Puts usermapping.csv in the rehearsal's container (before the start: its validation reads it). */
+  async putMapping(plan: RehearsalPlan, body: Readable): Promise<void> {
+    await this.options.service.mappingContainer(plan.input.storage).writeStream(MAPPING_BLOB_NAME, body, 'text/csv; charset=utf-8');
+  }
+
+  /** Starts the planned rehearsal (its input as planned, with the gateway's proof when it carries one). */
+  async start(plan: RehearsalPlan): Promise<void> {
+    const { input, names, workflowId } = plan;
+    const name = names.environmentName;
     try {
-      handle = await client.workflow.start(REHEARSAL_WORKFLOW_TYPE, {
+      await this.options.client.workflow.start(REHEARSAL_WORKFLOW_TYPE, {
         taskQueue: this.options.taskQueue,
         workflowId,
         workflowIdConflictPolicy: 'FAIL',
         args: [input],
         typedSearchAttributes: [
-          { key: SearchAttributes.environmentId, value: request.environmentId },
-          { key: SearchAttributes.sourceTenantId, value: assessment.sourceTenantId },
-          { key: SearchAttributes.targetTenantId, value: request.targetTenantId },
+          { key: SearchAttributes.environmentId, value: input.environmentId },
+          { key: SearchAttributes.sourceTenantId, value: names.sourceTenantId },
+          { key: SearchAttributes.targetTenantId, value: input.targetTenantId },
         ],
-        memo: { environmentName: name, sourceTenant: assessment.sourceTenantName, targetTenant: assessment.targetTenantName, rehearsalId },
-        staticSummary: `Rehearse moving ${name} (${request.environmentId}) from ${assessment.sourceTenantName} to ${assessment.targetTenantName}, on a copy`,
+        memo: { environmentName: name, sourceTenant: names.sourceTenantName, targetTenant: names.targetTenantName, rehearsalId: input.rehearsalId },
+        staticSummary: `Rehearse moving ${name} (${input.environmentId}) from ${names.sourceTenantName} to ${names.targetTenantName}, on a copy`,
         staticDetails:
-          `Rehearsal of the migration of **${name}** (\`${request.environmentId}\`) from **${assessment.sourceTenantName}** ` +
-          `(\`${assessment.sourceTenantId}\`) to **${assessment.targetTenantName}** (\`${request.targetTenantId}\`), ` +
+          `Rehearsal of the migration of **${name}** (\`${input.environmentId}\`) from **${names.sourceTenantName}** ` +
+          `(\`${names.sourceTenantId}\`) to **${names.targetTenantName}** (\`${input.targetTenantId}\`), ` +
           `on the copy \`${input.copyEnvironmentId}\`, removed when the rehearsal ends. The original is not touched.\n\n` +
-          `Rehearsal id \`${rehearsalId}\``,
+          `Rehearsal id \`${input.rehearsalId}\``,
       });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`rehearse refused: a rehearsal of '${request.environmentId}' started this very millisecond; try again`);
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`rehearse refused: a rehearsal of '${input.environmentId}' started this very millisecond; try again`);
       throw err;
     }
-    onStarted?.(workflowId);
+  }
+
+  /** Waits for a started rehearsal's report, then reads the names behind its counts from its container. */
+  async follow(workflowId: string, storage: RehearsalInput['storage'], leftoversRemoved: string[] = []): Promise<RehearsalRun> {
+    const handle = this.options.client.workflow.getHandle(workflowId);
     let report: RehearsalReport;
     try {
       report = await handle.result();

@@ -9,12 +9,14 @@ import type { Config } from '../config';
 import type { ControlPlane } from '../controlplane/control-plane';
 import type { AuditLog } from '../controlplane/audit-log';
 import type { MigrationClient } from '../client/migrations';
-import type { BatchStarter } from './server';
+import type { BatchStarter, RehearsalStarter } from './server';
 
 export interface Forwarding {
   migrations: () => Promise<MigrationClient>;
   /** batches, planned on the control plane's world (the simulated back end's, as `t2t batch submit`) */
   batches: () => Promise<BatchStarter>;
+  /** rehearsals, checked and started as `t2t rehearse` does */
+  rehearsals: () => Promise<RehearsalStarter>;
   close: () => Promise<void>;
 }
 
@@ -85,8 +87,23 @@ export function gatewayForwarding(config: Config, opened: { client?: Client; con
     };
   };
 
+  let rehearsalStarter: Promise<RehearsalStarter> | undefined;
+  const openRehearsals = async (): Promise<RehearsalStarter> => {
+    const [{ RehearsalClient }, { openMigrationService }, temporal] = await Promise.all([import('../client/rehearsals'), import('../service'), client()]);
+    const plane = config.backend === 'simulated' ? await controlPlane() : undefined;
+    const { service } = await openMigrationService(config, { controlPlane: plane as ControlPlane });
+    return new RehearsalClient({ client: temporal, service, taskQueue: config.taskQueue, ...(plane ? { controlPlane: plane } : {}) });
+  };
+
   return {
     batches,
+    rehearsals: () => {
+      rehearsalStarter ??= openRehearsals().catch((err: unknown) => {
+        rehearsalStarter = undefined;
+        throw err;
+      });
+      return rehearsalStarter;
+    },
     migrations: () => {
       pending ??= open().catch((err: unknown) => {
         pending = undefined;

@@ -10,17 +10,22 @@ import rateLimit from '@fastify/rate-limit';
 import { z } from 'zod';
 import { TokenRefused, type TokenVerifier, type VerifiedClaims } from '../identity/token-verifier';
 import type { ActionSigner } from '../identity/action-signer';
-import { submitBatchProofPayload, submitProofPayload, type ActionProof } from '../identity/action-proof';
+import { submitBatchProofPayload, submitProofPayload, submitRehearsalProofPayload, type ActionProof } from '../identity/action-proof';
+import { Readable } from 'node:stream';
 import { requiredTenant } from '../migration/authorization';
 import { UserError } from '../client/user-error';
 import type { MigrationClient, SignalAction } from '../client/migrations';
 import type { BatchPlan, BatchRequest, BatchSubmission } from '../client/batch-submission';
+import type { RehearsalClient } from '../client/rehearsals';
 
 /** How the gateway plans and starts a batch (gateway/forwarding.ts): the same steps `t2t batch submit` takes. */
 export interface BatchStarter {
   plan(input: BatchRequest, checkTenant: (sourceTenantId: string) => void): Promise<BatchPlan>;
   start(plan: BatchPlan): Promise<BatchSubmission>;
 }
+
+/** How the gateway checks and starts a rehearsal (gateway/forwarding.ts): the same steps `t2t rehearse` takes. */
+export type RehearsalStarter = Pick<RehearsalClient, 'plan' | 'putMapping' | 'start'>;
 
 export interface GatewayOptions {
   verifier: TokenVerifier;
@@ -32,6 +37,8 @@ export interface GatewayOptions {
   migrations?: () => Promise<MigrationClient>;
   /** how batches are planned and started (POST /v1/batches); unset with `migrations` unset */
   batches?: () => Promise<BatchStarter>;
+  /** how rehearsals are checked and started (POST /v1/rehearsals); unset with `migrations` unset */
+  rehearsals?: () => Promise<RehearsalStarter>;
 }
 
 /** The actions an admin sends on a migration, by their Temporal names (SPEC §7). */
@@ -51,6 +58,16 @@ const BatchSubmitRequest = z.object({
   concurrency: z.number().int().min(1).max(100),
 });
 
+/** The mapping file comes in the body: a rehearsal's request may be as large as a real usermapping.csv. */
+const REHEARSAL_BODY_LIMIT = 64 * 1024 * 1024;
+
+const RehearsalRequest = z.object({
+  environmentId: z.string().min(1).max(200),
+  targetTenantId: z.string().min(1).max(200),
+  /** usermapping.csv's text */
+  mapping: z.string(),
+});
+
 /** An admin of another tenant than the one the action needs: 403, before anything is sent. */
 class OtherTenant extends Error {
   constructor(claims: VerifiedClaims, tenantId: string) {
@@ -66,12 +83,22 @@ declare module 'fastify' {
 }
 
 const ProofRequest = z.object({
-  action: z.enum(['submit', 'approve', 'deny', 'approveLockbox', 'requestStorage', 'prepare', 'migrate', 'cancel']),
+  action: z.enum(['submit', 'rehearse', 'approve', 'deny', 'approveLockbox', 'requestStorage', 'prepare', 'migrate', 'cancel']),
   migrationId: z.string().min(1).max(200),
   /** the tenant whose admin the action needs; unset, the signed-in admin's own (the workflow then checks their role there) */
   tenantId: z.string().min(1).max(200).optional(),
   payload: z.record(z.string(), z.unknown()).default({}),
 });
+
+/** Migration ids are UUIDs (as `find` takes them): so they go into a visibility query as they are. */
+const MIGRATION_ID = /^[0-9a-fA-F-]{8,64}$/;
+
+/** The ids a signed submit vouches for: the migration's and its target's, or a batch's and each of its migrations'. */
+function submittedIds(migrationId: string, payload: Record<string, unknown>): string[] {
+  const environments = Array.isArray(payload.environments) ? (payload.environments as Record<string, unknown>[]) : [];
+  const ids = [migrationId, payload.targetMigrationId, ...environments.flatMap((e) => [e?.migrationId, e?.targetMigrationId])];
+  return ids.filter((id) => id !== undefined).map((id) => (typeof id === 'string' ? id : String(id)));
+}
 
 /** Checks the token before the body is even read; the verdict waits for the rate limiter. */
 async function verify(request: FastifyRequest, verifier: TokenVerifier): Promise<void> {
@@ -115,8 +142,25 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     if (parsed.data.tenantId !== undefined && claims.tenantId !== parsed.data.tenantId) {
       return reply.status(403).send({ error: new OtherTenant(claims, parsed.data.tenantId).message });
     }
+    if (parsed.data.action === 'submit') {
+      const ids = submittedIds(parsed.data.migrationId, parsed.data.payload);
+      const malformed = ids.find((id) => !MIGRATION_ID.test(id));
+      if (malformed !== undefined) return reply.status(400).send({ error: `bad request: '${malformed}' is not a migration id (a UUID)` });
+      const used = await idInUse(ids);
+      if (used) return reply.status(409).send({ error: used });
+    }
     return { proof: sign(parsed.data.action, parsed.data.migrationId, parsed.data.payload, claims) };
   });
+
+  /**
+   * Why a submit with these ids is refused, or undefined: an id some migration already has. A proof
+   * signed for a live migration's ids would otherwise let a second start reuse them and the proofs
+   * signed for the first (its actions name it by these ids).
+   */
+  const idInUse = async (ids: string[]): Promise<string | undefined> => {
+    const used = await (await forwarding<MigrationClient>()).usedMigrationId(ids);
+    return used && `submit refused: the id ${used.id} is already used by migration ${used.workflowId}; a submit gets new ids (t2t sign submit makes them)`;
+  };
 
   const sign = (action: string, migrationId: string, payload: Record<string, unknown>, claims: VerifiedClaims): ActionProof => {
     const { roles: _roles, ...proofClaims } = claims;
@@ -186,6 +230,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       const plan = await migrations.planSubmission({ ...parsed.data, actor: claims.user }, (sourceTenantId) => {
         if (claims.tenantId !== sourceTenantId) throw new OtherTenant(claims, sourceTenantId);
       });
+      const used = await idInUse([plan.migration.migrationId, plan.migration.targetMigrationId]);
+      if (used) return reply.status(409).send({ outcome: 'refused', error: used });
       plan.migration.submittedBy = claims.user;
       plan.migration.proof = sign('submit', plan.migration.migrationId, submitProofPayload(plan.migration), claims);
       const status = await migrations.startSubmission(plan);
@@ -213,6 +259,32 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       plan.batch.submittedBy = claims.user;
       plan.batch.proof = sign('submit', plan.batch.batchId, submitBatchProofPayload(plan.batch), claims);
       return await batches.start(plan);
+    } catch (err) {
+      if (err instanceof OtherTenant) return reply.status(403).send({ error: err.message });
+      if (err instanceof UserError) return reply.status(409).send({ outcome: 'refused', error: err.message });
+      throw err;
+    }
+  });
+
+  // A rehearsal (`t2t rehearse`): checked as `t2t rehearse` checks it (the environment, the admin's role,
+  // eligibility), the source tenant's admin only; the mapping put in the rehearsal's container, the input
+  // signed (action 'rehearse') with the verified admin as requestedBy, and the rehearsal started. The
+  // answer: its workflow id and container, for `t2t` to wait for its report.
+  app.post('/v1/rehearsals', { bodyLimit: REHEARSAL_BODY_LIMIT }, async (request, reply) => {
+    if (request.refused) return reply.status(request.refused.status).send({ error: request.refused.message });
+    const parsed = RehearsalRequest.safeParse(request.body);
+    if (!parsed.success) return reply.status(400).send({ error: `bad request: ${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message}` });
+    const claims = request.verified!;
+    const rehearsals = await forwarding(options.rehearsals);
+    const { mapping, ...asked } = parsed.data;
+    try {
+      const plan = await rehearsals.plan({ ...asked, actor: claims.user }, (sourceTenantId) => {
+        if (claims.tenantId !== sourceTenantId) throw new OtherTenant(claims, sourceTenantId);
+      });
+      await rehearsals.putMapping(plan, Readable.from([Buffer.from(mapping, 'utf8')]));
+      plan.input.proof = sign('rehearse', plan.input.rehearsalId, submitRehearsalProofPayload(plan.input), claims);
+      await rehearsals.start(plan);
+      return { workflowId: plan.workflowId, rehearsalId: plan.input.rehearsalId, storage: plan.input.storage, leftoversRemoved: plan.leftoversRemoved };
     } catch (err) {
       if (err instanceof OtherTenant) return reply.status(403).send({ error: err.message });
       if (err instanceof UserError) return reply.status(409).send({ outcome: 'refused', error: err.message });

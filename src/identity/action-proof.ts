@@ -148,3 +148,19 @@ export function submitBatchProofPayload(input: {
     environments: environments.map(({ environmentId, migrationId, targetMigrationId }) => ({ environmentId, migrationId, targetMigrationId })),
   };
 }
+
+/**
+ * What a rehearsal's signed start covers: the environment it copies, the tenant it rehearses
+ * the move to, the copy's id and the container it reads the mapping from (so a start cannot
+ * swap in another migration's storage). The proof's migrationId is the rehearsalId; its
+ * claims' user is the admin who asked (the input's requestedBy is replaced by it).
+ */
+export function submitRehearsalProofPayload(input: {
+  environmentId: string;
+  targetTenantId: string;
+  copyEnvironmentId: string;
+  storage: { containerName: string; sasUrl: string; expiresOn: string };
+}): Record<string, unknown> {
+  const { environmentId, targetTenantId, copyEnvironmentId, storage } = input;
+  return { environmentId, targetTenantId, copyEnvironmentId, storage: { containerName: storage.containerName, sasUrl: storage.sasUrl, expiresOn: storage.expiresOn } };
+}

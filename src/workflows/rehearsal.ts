@@ -18,6 +18,8 @@ import { NON_RETRYABLE_ERRORS, rehearsalStatusQuery, type RehearsalInput, type R
 import type { MigrationActivities } from '../activities';
 import { renderRehearsalDetails } from './details';
 import { failureMessage, failureType } from './failures';
+import { SignedActions } from './signed-actions';
+import { submitRehearsalProofPayload } from '../identity/action-proof';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -80,6 +82,15 @@ class Rehearsal {
   async run(): Promise<RehearsalReport> {
     setHandler(rehearsalStatusQuery, () => this.report);
     this.show();
+    const refusal = await this.startRefusal();
+    if (refusal) {
+      // Nothing was asked of anything: no copy, and no cleanup (the input's storage is not vouched for).
+      this.refuse(refusal);
+      this.report.finishedAt = new Date().toISOString();
+      this.currentStep = 'ended';
+      this.show();
+      return this.report;
+    }
     try {
       await this.rehearse();
     } catch (err) {
@@ -91,6 +102,21 @@ class Rehearsal {
     }
     await CancellationScope.nonCancellable(() => this.cleanUp());
     return this.report;
+  }
+
+  /**
+   * With sign-in enforced by the worker (T2T_AUTH=on), the start counts only with the gateway's
+   * signed proof (action 'rehearse'): undefined when the rehearsal may go on (it then acts for the
+   * proof's user), else why it is refused. As a migration's start (migration/proofs.ts startRefusal).
+   */
+  private async startRefusal(): Promise<string | undefined> {
+    const auth = await SignedActions.read();
+    if (!auth.enforced) return undefined;
+    const { input } = this;
+    const checked = await auth.check(input.proof, { action: 'rehearse', migrationId: input.rehearsalId, payload: submitRehearsalProofPayload(input) }, new Set());
+    if (!checked.ok) return `rehearse refused: ${checked.reason}; nothing was done`;
+    input.requestedBy = checked.proof.claims.user;
+    return undefined;
   }
 
   private async rehearse(): Promise<void> {

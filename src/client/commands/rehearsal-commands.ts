@@ -1,5 +1,6 @@
 // rehearse — the runbook's first step (docs/runbook.md): the whole migrate on a
 // copy of the environment, before booking the cutover.
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { CommandRuntime } from '../cli';
 import type { Printer } from '../output';
@@ -17,7 +18,6 @@ export function registerRehearsalCommands(program: Command, runtime: CommandRunt
     .action(async (opts: { environment: string; targetTenant: string; file: string }) => {
       const { RehearsalClient, cannotRehearse } = await import('../rehearsals');
       const context = runtime.context();
-      const actor = context.actor();
       const service = await context.service();
       // Said before anything else is reached: a back end that cannot copy has nothing to rehearse on.
       if (!service.canCopyEnvironments) throw new UserError(cannotRehearse(service.backend));
@@ -28,10 +28,20 @@ export function registerRehearsalCommands(program: Command, runtime: CommandRunt
         taskQueue: context.config.taskQueue,
         ...(service.canCopyEnvironments ? { controlPlane: await context.controlPlane() } : {}),
       });
-      const run = await rehearsals.rehearse(
-        { environmentId: opts.environment, targetTenantId: opts.targetTenant, actor, file: opts.file },
-        (workflowId) => printer.line(`Rehearsal ${workflowId} started on a copy of ${opts.environment}; follow it in the Web UI.`),
-      );
+      const started = (workflowId: string) => printer.line(`Rehearsal ${workflowId} started on a copy of ${opts.environment}; follow it in the Web UI.`);
+      let run: RehearsalRun;
+      if (context.config.signIn.auth === 'on') {
+        // Sign-in on (the default): the gateway checks, signs and starts it as the signed-in admin (gateway-actions.ts); its report is read here.
+        const { checkMappingFile } = await import('../rehearsals');
+        checkMappingFile(opts.file);
+        const { gatewayRehearse } = await import('../gateway-actions');
+        const mapping = readFileSync(opts.file, 'utf8');
+        const gateway = await gatewayRehearse(context.config, program.opts().as ?? runtime.env.T2T_ADMIN, { environmentId: opts.environment, targetTenantId: opts.targetTenant, mapping });
+        started(gateway.workflowId);
+        run = await rehearsals.follow(gateway.workflowId, gateway.storage, gateway.leftoversRemoved);
+      } else {
+        run = await rehearsals.rehearse({ environmentId: opts.environment, targetTenantId: opts.targetTenant, actor: context.actor(), file: opts.file }, started);
+      }
       printer.document(rehearsalDocument(run));
       printRehearsal(printer, run);
       if (run.report.outcome !== 'Succeeded') runtime.setExitCode(1);

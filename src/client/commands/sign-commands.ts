@@ -9,7 +9,7 @@ import { Command, Option } from 'commander';
 import type { CommandRuntime } from '../cli';
 import { UserError } from '../user-error';
 
-const ACTIONS = ['submit', 'approve', 'deny', 'approveLockbox', 'prepare', 'migrate', 'cancel'] as const;
+const ACTIONS = ['submit', 'approve', 'deny', 'approveLockbox', 'requestStorage', 'prepare', 'migrate', 'cancel'] as const;
 
 export function registerSignCommands(program: Command, runtime: CommandRuntime, env: NodeJS.ProcessEnv = process.env): void {
   program
