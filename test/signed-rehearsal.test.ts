@@ -1,0 +1,191 @@
+// Rehearsals and submits' ids with sign-in on, as `npm start` runs: the worker starts a
+// rehearsal only with the gateway's signed proof (an unsigned or altered start ends at once,
+// Refused, nothing copied); `t2t rehearse` goes through a real gateway with a token from the
+// real sandbox provider and acts for the signed-in admin; and the gateway refuses to sign a
+// submit whose ids a migration already has (a second start reusing a live migration's ids
+// could replay the proofs signed for it).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { loadConfig } from '../src/config';
+import { createGateway } from '../src/gateway/server';
+import { gatewayForwarding, type Forwarding } from '../src/gateway/forwarding';
+import { createTokenVerifier } from '../src/identity/token-verifier';
+import { ActionSigner, newGatewayKey } from '../src/identity/action-signer';
+import { checkActionProof, submitRehearsalProofPayload } from '../src/identity/action-proof';
+import { startSandboxIdentity } from '../src/identity/sandbox';
+import { signInWithDeviceCode } from '../src/identity/sign-in';
+import { completeSandboxDeviceCode } from '../src/identity/sandbox-device-sign-in';
+import type { LocalProvider } from '../src/identity/local-provider';
+import { migrationWorkflowId, type MigrationStatus, type RehearsalInput, type RehearsalReport } from '../src/contracts';
+import { RehearsalClient } from '../src/client/rehearsals';
+import { SimulatedMigrationService } from '../src/service/simulated';
+import { projectRoot } from '../src/temporal-binaries';
+import { useRealServers } from './helpers/servers';
+import { startProduct, type Product } from './helpers/product';
+import { freePort } from './helpers/ports';
+
+const demoWorld = JSON.parse(readFileSync(path.join(projectRoot(), 'examples', 'demo-world.json'), 'utf8')) as { environments: { id: string }[] };
+const CLI = path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js');
+const DEMO_MAPPING = path.join(projectRoot(), 'examples', 'usermapping.csv');
+
+describe('rehearsals and submit ids with sign-in on @integration', function () {
+  this.timeout(600_000);
+  let env: TestWorkflowEnvironment;
+  let azurite: Parameters<Parameters<typeof useRealServers>[0]>[0]['azurite'];
+  useRealServers((s) => ({ env, azurite } = s));
+
+  let product: Product;
+  let provider: LocalProvider;
+  let signer: ActionSigner;
+  let forwarding: Forwarding;
+  let gateway: FastifyInstance;
+  let base: string;
+  let cliEnv: NodeJS.ProcessEnv;
+  let signInDir: string;
+  let mappingFile: string;
+
+  const terminateOpen = async () => {
+    for (const e of demoWorld.environments) await env.client.workflow.getHandle(migrationWorkflowId(e.id)).terminate('a suite of its own').catch(() => undefined);
+  };
+
+  before(async () => {
+    await terminateOpen();
+    signer = new ActionSigner([newGatewayKey('gw-rehearse')]);
+    product = await startProduct({ env, azurite, world: demoWorld, auth: { keys: signer.published() } });
+    signInDir = mkdtempSync(path.join(os.tmpdir(), 't2t-rehearse-identity-'));
+    const signIn = loadConfig({ T2T_DATA_DIR: signInDir, T2T_IDENTITY_PORT: String(await freePort()), T2T_TOKEN_CACHE: path.join(signInDir, 'token-cache.json') });
+    provider = await startSandboxIdentity(signIn, product.controlPlane, { port: signIn.signIn.sandboxPort });
+    const verifier = createTokenVerifier({ issuers: [provider.issuer], audience: 'api://t2t', ca: readFileSync(signIn.signIn.sandboxCertificateFile, 'utf8') });
+    forwarding = gatewayForwarding(product.config, { client: env.client, controlPlane: product.controlPlane, auditLog: product.auditLog });
+    gateway = await createGateway({ verifier, signer, migrations: forwarding.migrations, batches: forwarding.batches, rehearsals: forwarding.rehearsals });
+    await gateway.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}`;
+    cliEnv = {
+      PATH: process.env.PATH,
+      T2T_AUTH: 'on',
+      T2T_DATA_DIR: signInDir,
+      T2T_IDENTITY_PORT: String(signIn.signIn.sandboxPort),
+      T2T_TOKEN_CACHE: signIn.signIn.tokenCacheFile,
+      T2T_GATEWAY_ADDRESS: base.replace('http://', ''),
+      TEMPORAL_ADDRESS: env.address,
+      T2T_TASK_QUEUE: product.config.taskQueue,
+      T2T_DATABASE_URL: product.config.databaseUrl,
+      AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+    };
+    const folder = path.join(signInDir, 'mapping');
+    mkdirSync(folder);
+    mappingFile = path.join(folder, 'usermapping.csv');
+    copyFileSync(DEMO_MAPPING, mappingFile);
+  });
+  after(async () => {
+    await gateway?.close();
+    await forwarding?.close();
+    await provider?.close();
+    await product?.stop();
+    await terminateOpen();
+  });
+
+  function t2t(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [CLI, ...args], { env: cliEnv }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+    });
+  }
+
+  function rehearsals(): RehearsalClient {
+    const service = new SimulatedMigrationService({ controlPlane: product.controlPlane, storage: product.storage, sasValidityMs: product.config.sasValidityMs, remapBatchSize: product.config.remapBatchSize });
+    return new RehearsalClient({ client: env.client, service, taskQueue: product.config.taskQueue, controlPlane: product.controlPlane });
+  }
+
+  async function tokenOf(upn: string): Promise<string> {
+    const settings = { ...loadConfig({ T2T_DATA_DIR: signInDir }).signIn, authority: provider.issuer, tokenCacheFile: path.join(mkdtempSync(path.join(os.tmpdir(), 't2t-rehearse-token-')), 'cache.json') };
+    const ca = readFileSync(loadConfig({ T2T_DATA_DIR: signInDir }).signIn.sandboxCertificateFile, 'utf8');
+    return (await signInWithDeviceCode(settings, (prompt) => completeSandboxDeviceCode({ verificationUri: prompt.verificationUri, userCode: prompt.userCode, upn, ca }))).accessToken;
+  }
+
+  const startInput = async (workflowId: string) =>
+    defaultPayloadConverter.fromPayload<RehearsalInput>((await env.client.workflow.getHandle(workflowId).fetchHistory()).events![0].workflowExecutionStartedEventAttributes!.input!.payloads![0]);
+
+  it('an unsigned rehearsal start, or one whose storage was swapped after signing, ends at once Refused: nothing copied, no activity run', async () => {
+    const unsigned = await rehearsals().rehearse({ environmentId: 'env-sales', targetTenantId: 't-fabrikam', actor: 'admin@contoso.com', file: mappingFile });
+    assert.equal(unsigned.report.outcome, 'Refused');
+    assert.equal(unsigned.report.reason, 'rehearse refused: unsigned: the action carries no gateway proof; nothing was done');
+    assert.equal(unsigned.report.copyEnvironmentId, undefined);
+    assert.deepEqual(unsigned.report.steps, []);
+    assert.deepEqual(await product.controlPlane.listEnvironmentCopies('env-sales'), []);
+    const history = (await env.client.workflow.getHandle(unsigned.workflowId).fetchHistory()).events ?? [];
+    assert.equal(history.filter((e) => e.activityTaskScheduledEventAttributes).length, 0, 'no activity: no copy, no storage revoked');
+
+    // Signed as the gateway signs, then the storage swapped: the payload is not the one signed.
+    const client = rehearsals();
+    const plan = await client.plan({ environmentId: 'env-sales', targetTenantId: 't-fabrikam', actor: 'admin@contoso.com' });
+    const claims = { issuer: provider.issuer, tenantId: 't-contoso', objectId: 'o-1', user: 'admin@contoso.com', tokenIdHash: 'h' };
+    plan.input.proof = signer.sign({ action: 'rehearse', migrationId: plan.input.rehearsalId, payload: submitRehearsalProofPayload(plan.input), claims });
+    plan.input.storage = { ...plan.input.storage, containerName: 'another-migrations-container' };
+    await client.start(plan);
+    const altered = await client.follow(plan.workflowId, plan.input.storage);
+    assert.equal(altered.report.outcome, 'Refused');
+    assert.equal(altered.report.reason, 'rehearse refused: the payload is not the one the gateway signed; nothing was done');
+    assert.deepEqual(await product.controlPlane.listEnvironmentCopies('env-sales'), []);
+  });
+
+  it("t2t rehearse goes through the gateway: another tenant's admin starts nothing; the source admin's signed rehearsal runs for them", async () => {
+    const args = ['rehearse', '--environment', 'env-sales', '--target-tenant', 't-fabrikam', '--file', mappingFile, '--json'];
+    const other = await t2t(['--as', 'admin@fabrikam.com', ...args]);
+    assert.equal(other.code, 1);
+    assert.equal(other.stderr, 't2t: the action gateway refused: admin@fabrikam.com is signed in to tenant t-fabrikam; this action needs an admin of tenant t-contoso\n');
+
+    const run = await t2t(['--as', 'admin@contoso.com', ...args]);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const document = JSON.parse(run.stdout.slice(run.stdout.indexOf('{'))) as RehearsalReport & { workflowId: string };
+    assert.equal(document.outcome, 'Succeeded', document.reason);
+    assert.equal(document.copyRemoved, true);
+    assert.ok(document.summary!.usersRemapped > 0);
+    const input = await startInput(document.workflowId);
+    assert.equal(input.requestedBy, 'admin@contoso.com');
+    assert.equal(input.proof?.claims.user, 'admin@contoso.com');
+    assert.equal(checkActionProof(input.proof, { action: 'rehearse', migrationId: input.rehearsalId, payload: submitRehearsalProofPayload(input) }, signer.published()).ok, true);
+    assert.deepEqual(await product.controlPlane.listEnvironmentCopies('env-sales'), []);
+    assert.equal((await product.controlPlane.getEnvironment('env-sales'))!.tenantId, 't-contoso', 'the original was not moved');
+  });
+
+  it("refuses to sign a submit reusing a migration's ids (409, one line); new ids are signed", async () => {
+    const submitted = await t2t(['--as', 'admin@contoso.com', 'submit', '--environment', 'env-hr-sandbox', '--target-tenant', 't-fabrikam', '--json']);
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const live = JSON.parse(submitted.stdout) as MigrationStatus;
+    const token = await tokenOf('admin@contoso.com');
+    const askToSign = (migrationId: string, targetMigrationId: string) =>
+      fetch(`${base}/v1/proofs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ action: 'submit', migrationId, payload: { environmentId: 'env-hr-sandbox', targetTenantId: 't-fabrikam', targetMigrationId } }),
+      });
+    const workflowId = migrationWorkflowId('env-hr-sandbox');
+    // Visibility is eventually consistent: the live migration shows within moments.
+    let reused = await askToSign(live.migrationId, randomUUID());
+    for (let i = 0; i < 40 && reused.status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      reused = await askToSign(live.migrationId, randomUUID());
+    }
+    assert.equal(reused.status, 409);
+    assert.equal(((await reused.json()) as { error: string }).error, `submit refused: the id ${live.migrationId} is already used by migration ${workflowId}; a submit gets new ids (t2t sign submit makes them)`);
+    const reusedTarget = await askToSign(randomUUID(), live.targetMigrationId);
+    assert.equal(reusedTarget.status, 409);
+    assert.equal(((await reusedTarget.json()) as { error: string }).error, `submit refused: the id ${live.targetMigrationId} is already used by migration ${workflowId}; a submit gets new ids (t2t sign submit makes them)`);
+    const crossed = await askToSign(live.targetMigrationId, randomUUID());
+    assert.equal(crossed.status, 409, "a live target id as another's source id");
+    const malformed = await askToSign("x' OR 1=1", randomUUID());
+    assert.equal(malformed.status, 400);
+
+    const fresh = await askToSign(randomUUID(), randomUUID());
+    assert.equal(fresh.status, 200);
+    assert.ok(((await fresh.json()) as { proof?: unknown }).proof);
+  });
+});
