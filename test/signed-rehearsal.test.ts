@@ -156,6 +156,19 @@ describe('rehearsals and submit ids with sign-in on @integration', function () {
     assert.equal((await product.controlPlane.getEnvironment('env-sales'))!.tenantId, 't-contoso', 'the original was not moved');
   });
 
+  it('t2t sign rehearse prints a signed rehearsal start input, alone on stdout, that a plain Temporal start runs for the signer', async () => {
+    assert.equal((await t2t(['--as', 'admin@contoso.com', 'login'])).code, 0);
+    const signed = await t2t(['sign', 'rehearse', '--environment', 'env-sales', '--target-tenant', 't-fabrikam', '--file', mappingFile]);
+    assert.equal(signed.code, 0, signed.stderr);
+    assert.equal(signed.stdout.trim().split('\n').length, 1, 'one line: the input');
+    const input = JSON.parse(signed.stdout) as RehearsalInput;
+    const workflowId = /--workflow-id (\S+)/.exec(signed.stderr)![1];
+    const report = await env.client.workflow.execute('rehearseMigration', { taskQueue: product.config.taskQueue, workflowId, args: [{ ...input, requestedBy: 'someone@else.com' }] }) as RehearsalReport;
+    assert.equal(report.outcome, 'Succeeded', report.reason);
+    assert.equal((await startInput(workflowId)).proof?.claims.user, 'admin@contoso.com');
+    assert.deepEqual(await product.controlPlane.listEnvironmentCopies('env-sales'), []);
+  });
+
   it("refuses to sign a submit reusing a migration's ids (409, one line); new ids are signed", async () => {
     const submitted = await t2t(['--as', 'admin@contoso.com', 'submit', '--environment', 'env-hr-sandbox', '--target-tenant', 't-fabrikam', '--json']);
     assert.equal(submitted.code, 0, submitted.stderr);
