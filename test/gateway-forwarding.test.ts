@@ -120,13 +120,21 @@ describe('the action gateway forwarding to migrations @integration', function ()
   let submitted: MigrationStatus;
 
   it("submits as the source tenant's admin: the migration's input carries the gateway's proof and the verified submitter; another tenant's admin is refused (403) and nothing starts", async () => {
+    // The shared dev server may hold an earlier suite's closed run of this environment (the demo world's):
+    // nothing starting means the latest run is still that one, or there is none.
+    const latestRun = () =>
+      env.client.workflow
+        .getHandle(migrationWorkflowId('env-sales'))
+        .describe()
+        .then((d) => d.runId, (err: Error) => (/not found/i.test(err.message) ? 'none' : Promise.reject(err)));
+    const runBefore = await latestRun();
     const unsigned = await post('/v1/migrations', { environmentId: 'env-sales', targetTenantId: 't-fabrikam' });
     assert.equal(unsigned.status, 401);
     const targetAdmin = await tokenOf(providers.main, 'admin@fabrikam.com');
     const other = await post('/v1/migrations', { environmentId: 'env-sales', targetTenantId: 't-fabrikam' }, targetAdmin);
     assert.equal(other.status, 403);
     assert.deepEqual(await other.json(), { error: 'admin@fabrikam.com is signed in to tenant t-fabrikam; this action needs an admin of tenant t-contoso' });
-    await assert.rejects(env.client.workflow.getHandle(migrationWorkflowId('env-sales')).describe(), /not found/i, 'no migration was started');
+    assert.equal(await latestRun(), runBefore, 'no migration was started');
 
     const sourceAdmin = await tokenOf(providers.main, 'admin@contoso.com');
     const res = await post('/v1/migrations', { environmentId: 'env-sales', targetTenantId: 't-fabrikam' }, sourceAdmin);

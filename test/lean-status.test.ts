@@ -185,7 +185,7 @@ describe('the lean status reader against the dev server @integration', function 
   const t2t = (node: string[], args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [...node, path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js'), ...args], {
-        env: { PATH: process.env.PATH ?? '', TEMPORAL_ADDRESS: env.address, T2T_TASK_QUEUE: p.config.taskQueue, T2T_DATABASE_URL: p.config.databaseUrl, T2T_DATA_DIR: p.config.dataDir, T2T_PAYLOAD_KEYS: keys },
+        env: { PATH: process.env.PATH ?? '', T2T_AUTH: 'off', TEMPORAL_ADDRESS: env.address, T2T_TASK_QUEUE: p.config.taskQueue, T2T_DATABASE_URL: p.config.databaseUrl, T2T_DATA_DIR: p.config.dataDir, T2T_PAYLOAD_KEYS: keys },
       }, (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
     });
 

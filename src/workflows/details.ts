@@ -1,6 +1,7 @@
 // The markdown the Web UI shows as a migration's current details. No email
 // addresses here: the Web UI is seen by people who must not learn identities.
 import type { MigrationStatus, RehearsalReport } from '../contracts';
+import { withoutAddresses } from './addresses';
 
 export function renderDetails(s: MigrationStatus): string {
   const lines = [
@@ -26,7 +27,7 @@ export function renderDetails(s: MigrationStatus): string {
         `**mailboxes to reconfigure:** ${s.summary.mailboxesToReconfigure}`,
     );
   }
-  if (s.reason) lines.push(`**Reason:** ${redactEmails(s.reason)}`);
+  if (s.reason) lines.push(`**Reason:** ${withoutAddresses(s.reason)}`);
   if (s.warnings.length > 0) lines.push(`**Preparation warnings:** ${s.warnings.length} (see \`t2t status\`)`);
   return lines.join('\n\n');
 }
@@ -47,8 +48,8 @@ export function renderRehearsalDetails(r: RehearsalReport, currentStep?: string)
     );
   }
   if (r.cutoverMs !== undefined) lines.push(`**Cutover takes:** ${formatMs(r.cutoverMs)} (eligibility, validation again, migrate)`);
-  for (const finding of r.findings) lines.push(`**Finding:** ${redactEmails(finding)}`);
-  if (r.reason) lines.push(`**Reason:** ${redactEmails(r.reason)}`);
+  for (const finding of r.findings) lines.push(`**Finding:** ${withoutAddresses(finding)}`);
+  if (r.reason) lines.push(`**Reason:** ${withoutAddresses(r.reason)}`);
   return lines.join('\n\n');
 }
 
@@ -63,8 +64,4 @@ export function formatMs(ms: number): string {
 /** SAS tokens are credentials: the Web UI gets the blob address without its token. */
 function redactUrl(text: string): string {
   return text.replace(/(https?:\/\/[^\s?]+)\?[^\s]*/g, '$1?<sas>');
-}
-
-function redactEmails(text: string): string {
-  return text.replace(/[^\s'"@]+@[^\s'"@]+\.[^\s'"@]+/g, '<user>');
 }

@@ -4,7 +4,7 @@
 import { getExternalWorkflowHandle, isCancellation, log } from '@temporalio/workflow';
 import { Phase, migrationEndedSignal, requestMigrateSlotSignal, returnMigrateSlotSignal } from '../../contracts';
 import { showDetails } from '../visibility';
-import { failureMessage } from '../failures';
+import { loggedFailure } from '../failures';
 import { closeSlotRequest, openSlotRequest, takeGrant } from './slot-request';
 import type { Migration } from './state';
 
@@ -51,7 +51,7 @@ async function tellBatch(m: Migration, signal: typeof migrationEndedSignal, payl
     return true;
   } catch (err) {
     if (isCancellation(err)) throw err;
-    log.warn('the batch could not be told', { migrationId: m.input.migrationId, signal: signal.name, error: failureMessage(err) });
+    log.warn('the batch could not be told', { migrationId: m.input.migrationId, signal: signal.name, error: loggedFailure(err) });
     return false;
   }
 }

@@ -5,7 +5,7 @@ import { type MigrationInput, MigrationStatus, SearchAttributes, isFinalPhase } 
 import { phaseRefusal } from '../phase-rules';
 import { parseAction, requestIdOf } from '../inbox';
 import { showDetails } from '../visibility';
-import { failureMessage } from '../failures';
+import { failureMessage, withoutAddresses } from '../failures';
 import { STORAGE, activity, tellService } from './service';
 import { reportEnd } from './batch-slot';
 import type { Migration } from './state';
@@ -73,7 +73,7 @@ async function cancelledThroughTemporal(m: Migration): Promise<void> {
   m.record('cancel', 'Temporal', 'accepted', undefined, undefined, TEMPORAL_CANCEL);
   if (m.state.serviceMigrationId) {
     const told = await tellService(m, 'cancelOnService', 'Delete the request on the migration service', { actor: 'Temporal' });
-    if (told !== 'done') log.warn('the service did not take the cancellation', { migrationId: m.input.migrationId, reason: told.refused });
+    if (told !== 'done') log.warn('the service did not take the cancellation', { migrationId: m.input.migrationId, reason: withoutAddresses(told.refused) });
   }
   m.state.status = undefined;
   m.state.reason = 'cancelled through Temporal (Web UI or temporal workflow cancel)';

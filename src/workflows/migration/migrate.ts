@@ -3,7 +3,7 @@
 // undone by the service (compensated), and the migration goes back to prepare.
 import { ApplicationFailure, CancellationScope, log } from '@temporalio/workflow';
 import { ErrorType, SearchAttributes, STATUS } from '../../contracts';
-import { failureMessage, failureType } from '../failures';
+import { failureMessage, failureType, loggedFailure } from '../failures';
 import { giveBackSlot } from './batch-slot';
 import { TEMPORAL_CANCEL } from './ending';
 import { LONG_RUNNING, SERVICE_OPERATION, activity } from './service';
@@ -57,7 +57,7 @@ async function migrateOnce(m: Migration): Promise<'ended' | 'compensated'> {
   } catch (err) {
     state.status = STATUS.migrateFailed;
     state.reason = `migration failed: ${failureMessage(err)}`;
-    log.warn('migration failed', { migrationId: m.input.migrationId, error: failureMessage(err) });
+    log.warn('migration failed', { migrationId: m.input.migrationId, error: loggedFailure(err) });
     if (failureType(err) === ErrorType.MigrateCompensated) {
       // Every effect was undone: the environment is as it was before migrate, ready for a new prepare.
       state.prepareDeadline = undefined;

@@ -5,7 +5,7 @@ import { ActivityCancellationType, isCancellation, log, proxyActivities } from '
 import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
 import { NON_RETRYABLE_ERRORS } from '../../contracts';
 import type { MigrationActivities } from '../../activities';
-import { failureMessage } from '../failures';
+import { failureMessage, loggedFailure } from '../failures';
 import type { Migration } from './state';
 
 /** the back-off of every retried step, in ms; local role checks fit their budget to it (check-budget.ts) */
@@ -77,7 +77,7 @@ export async function watchRequest(m: Migration, approvalAwaited: boolean): Prom
   } catch (err) {
     if (isCancellation(err)) throw err;
     // A service that cannot be read now is read again at the next interval.
-    log.warn('the request could not be read on the service', { migrationId: m.input.migrationId, error: failureMessage(err) });
+    log.warn('the request could not be read on the service', { migrationId: m.input.migrationId, error: loggedFailure(err) });
     return 'continue';
   }
   const actor = request.actedBy || 'someone outside the product';

@@ -7,7 +7,7 @@ import { log, proxyLocalActivities, sleep, workflowInfo } from '@temporalio/work
 import type { AuditEntry, MigrationStatus } from '../../contracts';
 import type { MigrationActivities } from '../../activities';
 import type { AuditRecord } from '../../controlplane/audit-log';
-import { failureMessage } from '../failures';
+import { loggedFailure } from '../failures';
 import type { MigrationNotifications } from '../notifications';
 import { retry } from './service';
 
@@ -79,7 +79,7 @@ export class AuditTrail {
       notify.restore(collected);
       this.failures += 1;
       this.failedAt = Date.now();
-      log.warn('the audit trail and notifications could not be written; they are written at the next wait', { migrationId: this.migrationId, error: failureMessage(err) });
+      log.warn('the audit trail and notifications could not be written; they are written at the next wait', { migrationId: this.migrationId, error: loggedFailure(err) });
     }
   }
 
