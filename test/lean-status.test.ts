@@ -17,9 +17,9 @@ import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product } from './helpers/product';
 import { READ_TYPES } from '../src/client/lean/read-api';
-import { WireCodec } from '../src/client/lean/wire';
+import { WireCodec } from '../src/wire-format';
 import { LeanTemporal, decodePayload, encodePayload } from '../src/client/lean/lean-temporal';
-import { AesGcmPayloadCodec, KeylessPayloadCodec, PAYLOAD_DESCRIPTOR } from '../src/codec/aes-gcm-codec';
+import { AesGcmPayloadCodec, KeylessPayloadCodec, PAYLOAD_TYPES } from '../src/codec/aes-gcm-codec';
 import { parseKeyRing } from '../src/codec/keys';
 import { leanList, leanStatus } from '../src/client/lean/lean-status';
 import { leanAct } from '../src/client/lean/lean-action';
@@ -124,15 +124,15 @@ describe('the lean status reader', () => {
   it("the codec's Payload message: the same bytes as @temporalio/proto's, both ways", () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const full = (require('@temporalio/proto/protos/json-module') as Root).lookupType('temporal.api.common.v1.Payload');
-    const lean = Root.fromJSON(PAYLOAD_DESCRIPTOR).lookupType('Payload');
+    const lean = new WireCodec(PAYLOAD_TYPES);
     const payload = {
       metadata: { encoding: Buffer.from('json/plain'), messageType: Buffer.from('x') },
       data: Buffer.from('{"a":1}'),
       externalPayloads: [{ sizeBytes: 1234 }],
     };
     const bytes = Buffer.from(full.encode(full.fromObject(payload)).finish());
-    assert.deepEqual(Buffer.from(lean.encode(lean.fromObject(payload)).finish()), bytes);
-    assert.deepEqual(lean.toObject(lean.decode(bytes), { longs: Number }), full.toObject(full.decode(bytes), { longs: Number }));
+    assert.deepEqual(lean.encode('Payload', payload), bytes);
+    assert.deepEqual(lean.decode('Payload', bytes), full.toObject(full.decode(bytes), { longs: Number }));
   });
 
   it('decodes payloads through the payload codec, then JSON and nothing else', async () => {
@@ -213,10 +213,10 @@ describe('the lean status reader against the dev server @integration', function 
     assert.equal(lean.code, 0, lean.stderr);
     const loaded = JSON.parse(readFileSync(list, 'utf8')) as string[];
     assert.ok(!loaded.some((f) => f.includes('@temporalio/client')), 'status loaded the Temporal client');
-    // Nor any Temporal SDK package (the contracts) or zod (the configuration's schema); protobufjs only for the payload
-    // codec's Payload message (these payloads are encrypted), not for the reader's own messages.
+    // Nor any Temporal SDK package (the contracts), zod (the configuration's schema) or protobufjs: the reader's
+    // messages and the payload codec's Payload (these payloads are encrypted) are written in the wire format directly.
     const packages = new Set(loaded.flatMap((f) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f)?.[1] ?? []));
-    assert.deepEqual([...packages].filter((name) => !['protobufjs', 'long'].includes(name)), ['commander']);
+    assert.deepEqual([...packages], ['commander']);
     // Of the command modules, only the one that defines status.
     assert.deepEqual(loaded.filter((f) => f.includes(`${path.sep}commands${path.sep}`)).map((f) => path.basename(f)), ['migration-commands.js']);
     // --watch of a migration waiting for a person reads through the Temporal client and returns at once.

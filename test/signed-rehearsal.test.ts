@@ -7,20 +7,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { loadConfig } from '../src/config';
-import { createGateway } from '../src/gateway/server';
-import { gatewayForwarding, type Forwarding } from '../src/gateway/forwarding';
-import { createTokenVerifier } from '../src/identity/token-verifier';
-import { ActionSigner, newGatewayKey } from '../src/identity/action-signer';
+import type { ActionSigner } from '../src/identity/action-signer';
 import { checkActionProof, submitRehearsalProofPayload } from '../src/identity/action-proof';
-import { startSandboxIdentity } from '../src/identity/sandbox';
 import { signInWithDeviceCode } from '../src/identity/sign-in';
 import { completeSandboxDeviceCode } from '../src/identity/sandbox-device-sign-in';
 import type { LocalProvider } from '../src/identity/local-provider';
@@ -29,8 +23,8 @@ import { RehearsalClient } from '../src/client/rehearsals';
 import { SimulatedMigrationService } from '../src/service/simulated';
 import { projectRoot } from '../src/temporal-binaries';
 import { useRealServers } from './helpers/servers';
-import { startProduct, type Product } from './helpers/product';
-import { freePort } from './helpers/ports';
+import type { Product } from './helpers/product';
+import { startSignedStack, type SignedStack } from './helpers/signed-stack';
 
 const demoWorld = JSON.parse(readFileSync(path.join(projectRoot(), 'examples', 'demo-world.json'), 'utf8')) as { environments: { id: string }[] };
 const CLI = path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js');
@@ -45,52 +39,23 @@ describe('rehearsals and submit ids with sign-in on @integration', function () {
   let product: Product;
   let provider: LocalProvider;
   let signer: ActionSigner;
-  let forwarding: Forwarding;
-  let gateway: FastifyInstance;
   let base: string;
   let cliEnv: NodeJS.ProcessEnv;
   let signInDir: string;
   let mappingFile: string;
 
-  const terminateOpen = async () => {
-    for (const e of demoWorld.environments) await env.client.workflow.getHandle(migrationWorkflowId(e.id)).terminate('a suite of its own').catch(() => undefined);
-  };
+  let stack: SignedStack;
 
   before(async () => {
-    await terminateOpen();
-    signer = new ActionSigner([newGatewayKey('gw-rehearse')]);
-    product = await startProduct({ env, azurite, world: demoWorld, auth: { keys: signer.published() } });
-    signInDir = mkdtempSync(path.join(os.tmpdir(), 't2t-rehearse-identity-'));
-    const signIn = loadConfig({ T2T_DATA_DIR: signInDir, T2T_IDENTITY_PORT: String(await freePort()), T2T_TOKEN_CACHE: path.join(signInDir, 'token-cache.json') });
-    provider = await startSandboxIdentity(signIn, product.controlPlane, { port: signIn.signIn.sandboxPort });
-    const verifier = createTokenVerifier({ issuers: [provider.issuer], audience: 'api://t2t', ca: readFileSync(signIn.signIn.sandboxCertificateFile, 'utf8') });
-    forwarding = gatewayForwarding(product.config, { client: env.client, controlPlane: product.controlPlane, auditLog: product.auditLog });
-    gateway = await createGateway({ verifier, signer, migrations: forwarding.migrations, batches: forwarding.batches, rehearsals: forwarding.rehearsals });
-    await gateway.listen({ host: '127.0.0.1', port: 0 });
-    base = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}`;
-    cliEnv = {
-      PATH: process.env.PATH,
-      T2T_AUTH: 'on',
-      T2T_DATA_DIR: signInDir,
-      T2T_IDENTITY_PORT: String(signIn.signIn.sandboxPort),
-      T2T_TOKEN_CACHE: signIn.signIn.tokenCacheFile,
-      T2T_GATEWAY_ADDRESS: base.replace('http://', ''),
-      TEMPORAL_ADDRESS: env.address,
-      T2T_TASK_QUEUE: product.config.taskQueue,
-      T2T_DATABASE_URL: product.config.databaseUrl,
-      AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-    };
+    stack = await startSignedStack({ env, azurite, world: demoWorld, kid: 'gw-rehearse' });
+    ({ product, provider, signer, base, cliEnv, signInDir } = stack);
     const folder = path.join(signInDir, 'mapping');
     mkdirSync(folder);
     mappingFile = path.join(folder, 'usermapping.csv');
     copyFileSync(DEMO_MAPPING, mappingFile);
   });
   after(async () => {
-    await gateway?.close();
-    await forwarding?.close();
-    await provider?.close();
-    await product?.stop();
-    await terminateOpen();
+    await stack?.stop();
   });
 
   function t2t(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -6,7 +6,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import type { Type } from 'protobufjs';
+import { WireCodec, type WireTypes } from '../wire-format';
 import type { KeyRing } from './keys';
 
 export const ENCODING = 'binary/encrypted';
@@ -28,31 +28,24 @@ const text = (bytes: Uint8Array | null | undefined) => (bytes ? Buffer.from(byte
 
 /**
  * Temporal's Payload message (temporal/api/common/v1/message.proto), every field with its
- * number and type: encrypted is the message as the server would store it. Described here
- * rather than taken from @temporalio/proto, which builds a reflection of Temporal's whole API
- * when it loads (about 0.1 s of CPU for each `t2t` command); a test holds the two to the same
- * bytes.
+ * number and type: encrypted is the message as the server would store it. Described here and
+ * written in protobuf's wire format by src/wire-format.ts, rather than taken from
+ * @temporalio/proto, which builds a reflection of Temporal's whole API when it loads (about
+ * 0.1 s of CPU for each `t2t` command), or protobufjs, which generates its coders at each
+ * start (about 20 ms); a test holds the bytes to @temporalio/proto's.
  */
-export const PAYLOAD_DESCRIPTOR = {
-  nested: {
-    Payload: {
-      fields: {
-        metadata: { keyType: 'string', type: 'bytes', id: 1 },
-        data: { type: 'bytes', id: 2 },
-        externalPayloads: { rule: 'repeated', type: 'ExternalPayloadDetails', id: 3 },
-      },
-      nested: { ExternalPayloadDetails: { fields: { sizeBytes: { type: 'int64', id: 1 } } } },
+export const PAYLOAD_TYPES: WireTypes = {
+  Payload: {
+    fields: {
+      metadata: { keyType: 'string', type: 'bytes', id: 1 },
+      data: { type: 'bytes', id: 2 },
+      externalPayloads: { rule: 'repeated', type: 'ExternalPayloadDetails', id: 3 },
     },
   },
+  ExternalPayloadDetails: { fields: { sizeBytes: { type: 'int64', id: 1 } } },
 };
 
-let payloadType: Type | undefined;
-
-function payloadMessage(): Type {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  payloadType ??= (require('protobufjs/light') as typeof import('protobufjs')).Root.fromJSON(PAYLOAD_DESCRIPTOR).lookupType('Payload');
-  return payloadType;
-}
+const payloadMessage = new WireCodec(PAYLOAD_TYPES);
 
 export class PayloadDecodeError extends Error {
   override name = 'PayloadDecodeError';
@@ -84,7 +77,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 
   encodeOne(payload: Payload): Payload {
-    const serialised = payloadMessage().encode(payload as never).finish();
+    const serialised = payloadMessage.encode('Payload', payload);
     const compressed = serialised.length > COMPRESS_ABOVE_BYTES ? deflateSync(serialised) : undefined;
     // Kept only when it is smaller: an already compressed file gains nothing.
     const useCompressed = compressed !== undefined && compressed.length < serialised.length;
@@ -129,7 +122,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       throw new PayloadDecodeError(`payload compressed with '${encryption.compression}', which this codec does not know (only ${COMPRESSION})`);
     }
     const serialised = encryption.compression ? inflateSync(plain) : plain;
-    return payloadMessage().decode(serialised) as Payload;
+    return payloadMessage.decode('Payload', serialised) as Payload;
   }
 }
 

@@ -5,7 +5,7 @@
 // verified action gets the gateway's signed proof and, where the gateway has a
 // Temporal connection, is sent on to the migration with it. TLS where configured.
 import { createHash, randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { z } from 'zod';
 import { TokenRefused, type TokenVerifier, type VerifiedClaims } from '../identity/token-verifier';
@@ -111,6 +111,23 @@ async function verify(request: FastifyRequest, verifier: TokenVerifier): Promise
   }
 }
 
+/**
+ * A request's verdict and body, in the order every route answers them: the token's refusal (401/403),
+ * then a body that does not parse (400), each sent here; undefined when one was.
+ */
+function admitted<T>(request: FastifyRequest, reply: FastifyReply, schema: z.ZodType<T>): { data: T } | undefined {
+  if (request.refused) {
+    void reply.status(request.refused.status).send({ error: request.refused.message });
+    return undefined;
+  }
+  const parsed = schema.safeParse(request.body);
+  if (!parsed.success) {
+    void reply.status(400).send({ error: `bad request: ${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message}` });
+    return undefined;
+  }
+  return { data: parsed.data };
+}
+
 export async function createGateway(options: GatewayOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024, ...(options.tls ? { https: options.tls } : {}) });
   app.addHook('onRequest', (request) => verify(request, options.verifier));
@@ -135,9 +152,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   app.get('/v1/keys', async () => ({ keys: options.signer.published() }));
 
   app.post('/v1/proofs', async (request, reply) => {
-    if (request.refused) return reply.status(request.refused.status).send({ error: request.refused.message });
-    const parsed = ProofRequest.safeParse(request.body);
-    if (!parsed.success) return reply.status(400).send({ error: `bad request: ${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message}` });
+    const parsed = admitted(request, reply, ProofRequest);
+    if (!parsed) return reply;
     const claims = request.verified!;
     if (parsed.data.tenantId !== undefined && claims.tenantId !== parsed.data.tenantId) {
       return reply.status(403).send({ error: new OtherTenant(claims, parsed.data.tenantId).message });
@@ -221,9 +237,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   // the source tenant's admin only, the input signed (action 'submit') with the verified admin as
   // submittedBy, and the migration started. The answer: its ids and its first settled status.
   app.post('/v1/migrations', async (request, reply) => {
-    if (request.refused) return reply.status(request.refused.status).send({ error: request.refused.message });
-    const parsed = SubmitRequest.safeParse(request.body);
-    if (!parsed.success) return reply.status(400).send({ error: `bad request: ${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message}` });
+    const parsed = admitted(request, reply, SubmitRequest);
+    if (!parsed) return reply;
     const claims = request.verified!;
     const migrations = await forwarding<MigrationClient>();
     try {
@@ -247,9 +262,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   // eligibility), the source tenant's admin only, the batch's input signed (action 'submit', migrationId the
   // batch id) with the verified admin as submittedBy, and the batch started. The answer: what was submitted.
   app.post('/v1/batches', async (request, reply) => {
-    if (request.refused) return reply.status(request.refused.status).send({ error: request.refused.message });
-    const parsed = BatchSubmitRequest.safeParse(request.body);
-    if (!parsed.success) return reply.status(400).send({ error: `bad request: ${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message}` });
+    const parsed = admitted(request, reply, BatchSubmitRequest);
+    if (!parsed) return reply;
     const claims = request.verified!;
     const batches = await forwarding(options.batches);
     try {
@@ -271,9 +285,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   // signed (action 'rehearse') with the verified admin as requestedBy, and the rehearsal started. The
   // answer: its workflow id and container, for `t2t` to wait for its report.
   app.post('/v1/rehearsals', { bodyLimit: REHEARSAL_BODY_LIMIT }, async (request, reply) => {
-    if (request.refused) return reply.status(request.refused.status).send({ error: request.refused.message });
-    const parsed = RehearsalRequest.safeParse(request.body);
-    if (!parsed.success) return reply.status(400).send({ error: `bad request: ${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message}` });
+    const parsed = admitted(request, reply, RehearsalRequest);
+    if (!parsed) return reply;
     const claims = request.verified!;
     const rehearsals = await forwarding(options.rehearsals);
     const { mapping, ...asked } = parsed.data;

@@ -11,7 +11,7 @@ import { temporalConnectionOptions } from '../../temporal-connection';
 import os from 'node:os';
 import { DEADLINE_EXCEEDED, GrpcCallError, GrpcChannel } from './grpc-call';
 import { EXECUTION_STATUS, READ_TYPES, UPDATE_STAGE_COMPLETED, WORKFLOW_SERVICE } from './read-api';
-import { WireCodec } from './wire';
+import { WireCodec } from '../../wire-format';
 import type { CloseEvent, ListedRun, RunDescription, RunRef, TemporalReads } from '../status-reader';
 
 interface RawPayload {

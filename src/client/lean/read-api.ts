@@ -6,7 +6,7 @@
 // reply is decoded, as protobuf does with any field a reader does not know.
 // Enums are read as their numbers (int32 has the same wire form).
 
-import type { WireField } from './wire';
+import type { WireField } from '../../wire-format';
 
 interface TypeSpec {
   /** the message of Temporal's API this one reads */

@@ -1,4 +1,5 @@
-// Protobuf's wire format for the lean reader's few messages (read-api.ts), read
+// Protobuf's wire format for the few messages t2t's lean reader (src/client/lean/read-api.ts)
+// and the payload codec (Temporal's Payload, src/codec/aes-gcm-codec.ts) write and read,
 // from the descriptor table as it stands: protobufjs, loaded and then generating
 // an encoder, a decoder and two converters per message, was a third of a
 // `t2t status`'s CPU, where these messages need varints, strings, bytes,
