@@ -275,6 +275,8 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
         env: {
           // Payload encryption is another test's subject (codec.test.ts, payload-encryption.test.ts).
           T2T_PAYLOAD_ENCRYPTION: 'off',
+          // Signed actions are other tests' subject (signed-actions, signed-paths): this one drives the batch with raw ones.
+          T2T_AUTH: process.env.T2T_AUTH ?? 'off',
           PATH: process.env.PATH,
           TEMPORAL_ADDRESS: server!.address,
           T2T_TASK_QUEUE: p.config.taskQueue,
