@@ -128,6 +128,17 @@ export const prepareUpdate = defineUpdate<AuditEntry, [unknown]>('prepare');
 export const migrateUpdate = defineUpdate<AuditEntry, [unknown]>('migrate');
 export const cancelUpdate = defineUpdate<AuditEntry, [unknown]>('cancel');
 
+/** The admin actions' Updates (SPEC §3), by action: what the Temporal client's path and the lean path send. */
+export const actionUpdates = {
+  approve: approveUpdate,
+  deny: denyUpdate,
+  approveLockbox: approveLockboxUpdate,
+  requestStorage: requestStorageUpdate,
+  prepare: prepareUpdate,
+  migrate: migrateUpdate,
+  cancel: cancelUpdate,
+} as const;
+
 /**
  * Answers with the migration's status once its submission is settled (the first phase after
  * Submitted). `t2t submit` sends it with the start (update-with-start), so the client learns the

@@ -14,13 +14,7 @@ import {
   MIGRATION_WORKFLOW_TYPE,
   MigrationInput,
   MigrationStatus,
-  approveLockboxUpdate,
-  approveUpdate,
-  cancelUpdate,
-  denyUpdate,
-  migrateUpdate,
-  prepareUpdate,
-  requestStorageUpdate,
+  actionUpdates,
   migrationWorkflowId,
   statusQuery,
   submittedUpdate,
@@ -67,17 +61,7 @@ function verbOf(action: SignalAction): string {
   return action === 'approveLockbox' ? 'lockbox approval' : action === 'requestStorage' ? 'storage' : action;
 }
 
-const UPDATES = {
-  approve: approveUpdate,
-  deny: denyUpdate,
-  approveLockbox: approveLockboxUpdate,
-  requestStorage: requestStorageUpdate,
-  prepare: prepareUpdate,
-  migrate: migrateUpdate,
-  cancel: cancelUpdate,
-} as const;
-
-export type SignalAction = keyof typeof UPDATES;
+export type SignalAction = keyof typeof actionUpdates;
 
 export interface ActionOutcome {
   entry: AuditEntry;
@@ -324,7 +308,7 @@ export class MigrationClient {
     const deadline = Date.now() + (this.options.ackTimeoutMs ?? 600_000);
     for (;;) {
       try {
-        return await handle.executeUpdate(UPDATES[action], { args: [payload], updateId: payload.requestId });
+        return await handle.executeUpdate(actionUpdates[action], { args: [payload], updateId: payload.requestId });
       } catch (err) {
         if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) || Date.now() >= deadline) throw err;
       }

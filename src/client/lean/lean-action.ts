@@ -8,22 +8,11 @@
 import { randomUUID } from 'node:crypto';
 import type { ConnectionConfig } from '../../config';
 import type { AuditEntry, MigrationStatus } from '../../contracts';
-import { approveLockboxUpdate, approveUpdate, cancelUpdate, denyUpdate, migrateUpdate, prepareUpdate, requestStorageUpdate, statusQuery } from '../../contracts';
+import { actionUpdates, statusQuery } from '../../contracts';
 import type { ActionOutcome, SignalAction } from '../migrations';
 import { findRun } from '../status-reader';
 import { UserError } from '../user-error';
 import { LeanTemporal } from './lean-temporal';
-
-/** The Updates of SPEC §3, by action. */
-const UPDATES: Record<SignalAction, { name: string }> = {
-  approve: approveUpdate,
-  deny: denyUpdate,
-  approveLockbox: approveLockboxUpdate,
-  requestStorage: requestStorageUpdate,
-  prepare: prepareUpdate,
-  migrate: migrateUpdate,
-  cancel: cancelUpdate,
-};
 
 /** The outcome, or the request id the Temporal client's path must send the action with (undefined: none sent yet). */
 export type LeanActionResult = { outcome: ActionOutcome } | { requestId?: string };
@@ -48,7 +37,7 @@ export async function leanAct(
     }
     const requestId = randomUUID();
     try {
-      const answer = await reader.update(run, UPDATES[action].name, { ...payload, requestId }, requestId, ackTimeoutMs);
+      const answer = await reader.update(run, actionUpdates[action].name, { ...payload, requestId }, requestId, ackTimeoutMs);
       if (!('value' in answer)) return { requestId };
       const status = (await reader.query(run, statusQuery.name)) as MigrationStatus;
       return { outcome: { entry: answer.value as AuditEntry, status } };
