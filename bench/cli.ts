@@ -16,12 +16,9 @@ import { migrationWorkflowId } from '../src/contracts';
 import { freePort } from '../test/helpers/ports';
 import { DEV_ACCOUNT, DEV_KEY } from '../test/helpers/azurite';
 import { makeTestWorld } from '../test/helpers/world';
+import { numberArg } from './lib/run';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const RUNS = arg('runs', 10);
+const RUNS = numberArg('runs', 10);
 const ROOT = projectRoot();
 const CLI = path.join(ROOT, 'dist', 'src', 'client', 'cli.js');
 /** GNU time reports a child's peak RSS; without it the peak is sampled from /proc. */

@@ -16,7 +16,7 @@ import { startTestAzurite, type RunningAzurite } from '../test/helpers/azurite';
 import { startProduct, uploadWithSas } from '../test/helpers/product';
 import { makeTestWorld } from '../test/helpers/world';
 import { processCpu, cpuPer } from './process-cpu';
-import { startWorkerProcess } from './worker-process';
+import { startMigrationWorkerProcess } from './worker-process';
 import { runBenchmark } from './lib/run';
 import { benchClient, benchDataConverter, benchWorkerEnv } from './lib/codec';
 
@@ -51,12 +51,7 @@ async function side(env: TestWorkflowEnvironment, azurite: RunningAzurite, dir: 
   const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, `cp-${randomBytes(3).toString('hex')}.sqlite`), dataConverter });
   await p.stopWorker();
   const client = withCodec ? benchClient(env) : env.client;
-  const worker = startWorkerProcess(path.join(__dirname, '..', 'src', 'worker.js'), {
-    TEMPORAL_ADDRESS: env.address,
-    T2T_TASK_QUEUE: p.config.taskQueue,
-    T2T_DATABASE_URL: p.config.databaseUrl,
-    T2T_DATA_DIR: dir,
-    AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+  const worker = startMigrationWorkerProcess(p, { temporalAddress: env.address, storageConnectionString: azurite.connectionString, dataDir: dir }, {
     ...(withCodec ? benchWorkerEnv : { T2T_PAYLOAD_ENCRYPTION: 'off' }),
   });
   const run = async (environmentIds: string[]) => {

@@ -17,17 +17,13 @@ import { startTestAzurite } from '../test/helpers/azurite';
 import { startProduct } from '../test/helpers/product';
 import { benchClient, benchDataConverter, benchWorkerEnv } from './lib/codec';
 import { makeTestWorld } from '../test/helpers/world';
-import { startWorkerProcess } from './worker-process';
-import { runBenchmark } from './lib/run';
+import { startMigrationWorkerProcess } from './worker-process';
+import { numberArg, runBenchmark } from './lib/run';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const TOTAL = arg('total', 10_000);
-const CACHE = arg('cache', 500);
-const APPROVE = arg('approve', 1_000);
-const QUERIES = arg('queries', 200);
+const TOTAL = numberArg('total', 10_000);
+const CACHE = numberArg('cache', 500);
+const APPROVE = numberArg('approve', 1_000);
+const QUERIES = numberArg('queries', 200);
 const IN_FLIGHT = 50;
 const CHECKPOINTS = [1_000, 5_000, 10_000].filter((n) => n < TOTAL).concat(TOTAL);
 
@@ -57,12 +53,7 @@ async function main(): Promise<void> {
   const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, 'cp.sqlite'), dataConverter: benchDataConverter });
   const client = benchClient(env);
   await p.stopWorker();
-  const worker = startWorkerProcess(path.join(__dirname, '..', 'src', 'worker.js'), {
-    TEMPORAL_ADDRESS: env.address,
-    T2T_TASK_QUEUE: p.config.taskQueue,
-    T2T_DATABASE_URL: p.config.databaseUrl,
-    T2T_DATA_DIR: dir,
-    AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+  const worker = startMigrationWorkerProcess(p, { temporalAddress: env.address, storageConnectionString: azurite.connectionString, dataDir: dir }, {
     T2T_MAX_CACHED_WORKFLOWS: String(CACHE),
     // Payloads encrypted, as in production; npm run bench:codec measures what that costs.
     ...benchWorkerEnv,

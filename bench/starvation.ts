@@ -20,24 +20,20 @@ import { startTestAzurite } from '../test/helpers/azurite';
 import { startProduct, uploadWithSas } from '../test/helpers/product';
 import { benchClient, benchDataConverter, benchWorkerEnv } from './lib/codec';
 import { makeTestWorld } from '../test/helpers/world';
-import { startWorkerProcess } from './worker-process';
+import { startMigrationWorkerProcess } from './worker-process';
 import { workflowTaskLatencies } from './lib/workflow-task-latency';
 import { timeline } from './lib/timeline';
-import { runBenchmark } from './lib/run';
+import { numberArg, runBenchmark } from './lib/run';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const USERS = arg('users', 100_000);
-const WAITING = arg('waiting', 50);
+const USERS = numberArg('users', 100_000);
+const WAITING = numberArg('waiting', 50);
 /** T2T_REMAP_BATCH_SIZE of the worker; the product's default unless given */
-const BATCH = arg('batch', 0);
-const BASELINE_S = arg('baseline', 30);
+const BATCH = numberArg('batch', 0);
+const BASELINE_S = numberArg('baseline', 30);
 /** status queries per round, to waiting migrations in turn */
 const QUERIES_PER_ROUND = 5;
 /** how often each waiting migration gets a signal */
-const ROUND_MS = arg('period', 5_000);
+const ROUND_MS = numberArg('period', 5_000);
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -127,12 +123,7 @@ async function main(): Promise<void> {
   const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, 'cp.sqlite'), dataConverter: benchDataConverter });
   const client = benchClient(env);
   await p.stopWorker();
-  const worker = startWorkerProcess(path.join(__dirname, '..', 'src', 'worker.js'), {
-    TEMPORAL_ADDRESS: env.address,
-    T2T_TASK_QUEUE: p.config.taskQueue,
-    T2T_DATABASE_URL: p.config.databaseUrl,
-    T2T_DATA_DIR: dir,
-    AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+  const worker = startMigrationWorkerProcess(p, { temporalAddress: env.address, storageConnectionString: azurite.connectionString, dataDir: dir }, {
     ...(BATCH > 0 ? { T2T_REMAP_BATCH_SIZE: String(BATCH) } : {}),
     // Payloads encrypted, as in production; npm run bench:codec measures what that costs.
     ...benchWorkerEnv,

@@ -21,7 +21,7 @@ import { timeline } from './lib/timeline';
 import { freePort } from '../test/helpers/ports';
 import { serverRequests, requestsPer } from './server-requests';
 import { processCpu, cpuPer } from './process-cpu';
-import { startWorkerProcess, writeTrivialBundle } from './worker-process';
+import { startMigrationWorkerProcess, startWorkerProcess, writeTrivialBundle } from './worker-process';
 import { runBenchmark } from './lib/run';
 
 const sizesArg = process.argv.indexOf('--sizes');
@@ -160,12 +160,7 @@ async function main(): Promise<void> {
       // This process only drives, as an admin's client would; each worker is a process of its own.
       const p = await startProduct({ env, azurite, world: world.world, databaseUrl: path.join(dir, `cp-${n}.sqlite`), dataConverter: benchDataConverter });
       await p.stopWorker();
-      const worker = startWorkerProcess(path.join(__dirname, '..', 'src', 'worker.js'), {
-        TEMPORAL_ADDRESS: env.address,
-        T2T_TASK_QUEUE: p.config.taskQueue,
-        T2T_DATABASE_URL: p.config.databaseUrl,
-        T2T_DATA_DIR: dir,
-        AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      const worker = startMigrationWorkerProcess(p, { temporalAddress: env.address, storageConnectionString: azurite.connectionString, dataDir: dir }, {
         // Payloads encrypted, as in production; npm run bench:codec measures what that costs.
         ...benchWorkerEnv,
       });

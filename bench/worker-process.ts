@@ -66,3 +66,22 @@ export async function writeTrivialBundle(dir: string): Promise<string> {
   writeFileSync(file, code);
   return file;
 }
+
+/**
+ * The migration worker (`dist/src/worker.js`) as a process of its own, serving a product the benchmark
+ * drives (its task queue, control plane and storage), with `env` on top.
+ */
+export function startMigrationWorkerProcess(
+  product: { config: { taskQueue: string; databaseUrl: string } },
+  servers: { temporalAddress: string; storageConnectionString: string; dataDir: string },
+  env: Record<string, string> = {},
+): WorkerProcess {
+  return startWorkerProcess(path.join(__dirname, '..', 'src', 'worker.js'), {
+    TEMPORAL_ADDRESS: servers.temporalAddress,
+    T2T_TASK_QUEUE: product.config.taskQueue,
+    T2T_DATABASE_URL: product.config.databaseUrl,
+    T2T_DATA_DIR: servers.dataDir,
+    AZURE_STORAGE_CONNECTION_STRING: servers.storageConnectionString,
+    ...env,
+  });
+}

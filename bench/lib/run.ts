@@ -13,3 +13,9 @@ export function runBenchmark(main: () => Promise<void>): void {
     },
   );
 }
+
+/** A numeric option of the benchmark's command line (`--name <n>`), or its default. */
+export function numberArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
