@@ -11,7 +11,7 @@ import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
 import { startProduct, Product } from './helpers/product';
 import { projectRoot } from '../src/temporal-binaries';
-import { STATUS } from '../src/contracts';
+import { STATUS, migrationWorkflowId } from '../src/contracts';
 
 const CLI = path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js');
 
@@ -216,6 +216,9 @@ describe('t2t command-line client @integration', function () {
       assert.match(run.stdout, /Status:\s+Migrate Environment: Succeeded/);
       assert.match(run.stdout, /Turn on the flows, child flows before the parent flows/);
       assert.equal((await demo.controlPlane.getEnvironment('env-sales'))!.tenantId, 't-fabrikam');
+      // The run closes after its cleanup activities: stopping the worker sooner would leave it open on
+      // the shared server, in the way of later suites' runs of the demo world's environments.
+      await env.client.workflow.getHandle(migrationWorkflowId('env-sales')).result();
     } finally {
       await demo.stop();
     }

@@ -29,7 +29,7 @@ import { completeSandboxDeviceCode } from '../src/identity/sandbox-device-sign-i
 import { migrationWorkflowId, type MigrationInput, type MigrationStatus } from '../src/contracts';
 import { resolveTemporalBinary, projectRoot } from '../src/temporal-binaries';
 import { useRealServers } from './helpers/servers';
-import { startProduct, type Product } from './helpers/product';
+import { startProduct, terminateOpenMigrations, type Product } from './helpers/product';
 import { freePort } from './helpers/ports';
 
 const demoWorld = JSON.parse(readFileSync(path.join(projectRoot(), 'examples', 'demo-world.json'), 'utf8')) as unknown;
@@ -66,6 +66,7 @@ describe('the action gateway forwarding to migrations @integration', function ()
   let base: string;
 
   before(async () => {
+    await terminateOpenMigrations(env, demoWorld as { environments: { id: string }[] });
     product = await startProduct({ env, azurite, world: demoWorld });
     // The three providers share a data folder: one localhost certificate to trust, each its own port (issuer).
     identityDir = mkdtempSync(path.join(os.tmpdir(), 't2t-gw-identity-'));
@@ -138,8 +139,9 @@ describe('the action gateway forwarding to migrations @integration', function ()
 
     const sourceAdmin = await tokenOf(providers.main, 'admin@contoso.com');
     const res = await post('/v1/migrations', { environmentId: 'env-sales', targetTenantId: 't-fabrikam' }, sourceAdmin);
-    assert.equal(res.status, 200);
-    const answer = (await res.json()) as { migrationId: string; targetMigrationId: string; status: MigrationStatus };
+    const body = await res.text();
+    assert.equal(res.status, 200, body);
+    const answer = JSON.parse(body) as { migrationId: string; targetMigrationId: string; status: MigrationStatus };
     submitted = answer.status;
     assert.equal(answer.migrationId, submitted.migrationId);
     assert.equal(answer.targetMigrationId, submitted.targetMigrationId);

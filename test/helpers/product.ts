@@ -23,6 +23,7 @@ import { SimulatedMigrationService } from '../../src/service/simulated';
 import { RunningAzurite } from './azurite';
 import { workflowBundle } from './temporal';
 import type { PublishedKey } from '../../src/identity/action-proof';
+import { migrationWorkflowId } from '../../src/contracts';
 
 export interface ProductOptions {
   env: TestWorkflowEnvironment;
@@ -66,6 +67,13 @@ export interface Product {
   startWorker(): Promise<() => Promise<void>>;
   stopWorker(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * Ends the world's environments' open migrations: other suites on the shared
+ * server may have left some (a demo world's environment ids are fixed). */
+export async function terminateOpenMigrations(env: TestWorkflowEnvironment, world: { environments: { id: string }[] }): Promise<void> {
+  for (const e of world.environments) await env.client.workflow.getHandle(migrationWorkflowId(e.id)).terminate('a suite of its own').catch(() => undefined);
 }
 
 export async function startProduct(options: ProductOptions): Promise<Product> {

@@ -14,8 +14,7 @@ import { createTokenVerifier } from '../../src/identity/token-verifier';
 import { ActionSigner, newGatewayKey } from '../../src/identity/action-signer';
 import { startSandboxIdentity } from '../../src/identity/sandbox';
 import type { LocalProvider } from '../../src/identity/local-provider';
-import { migrationWorkflowId } from '../../src/contracts';
-import { startProduct, type Product } from './product';
+import { startProduct, terminateOpenMigrations, type Product } from './product';
 import type { RunningAzurite } from './azurite';
 import { freePort } from './ports';
 
@@ -32,11 +31,6 @@ export interface SignedStack {
   /** what a spawned `t2t` is given: sign-in on, this provider, this gateway, this worker's task queue */
   cliEnv: NodeJS.ProcessEnv;
   stop(): Promise<void>;
-}
-
-/** Ends the world's environments' open migrations: other suites on the shared server may have left some. */
-export async function terminateOpenMigrations(env: TestWorkflowEnvironment, world: { environments: { id: string }[] }): Promise<void> {
-  for (const e of world.environments) await env.client.workflow.getHandle(migrationWorkflowId(e.id)).terminate('a suite of its own').catch(() => undefined);
 }
 
 export async function startSignedStack(options: { env: TestWorkflowEnvironment; azurite: RunningAzurite; world: { environments: { id: string }[] }; kid: string }): Promise<SignedStack> {
