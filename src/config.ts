@@ -412,21 +412,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: e.T2T_SMTP_URL,
     notifyFrom: e.T2T_NOTIFY_FROM,
     notifyBudgetMs: e.T2T_NOTIFY_BUDGET,
-    signIn: {
-      authority: e.T2T_AUTH_AUTHORITY ?? `https://localhost:${e.T2T_IDENTITY_PORT}`,
-      sandbox: !e.T2T_AUTH_AUTHORITY || e.T2T_AUTH_AUTHORITY.replace(/\/$/, '') === `https://localhost:${e.T2T_IDENTITY_PORT}`,
-      sandboxPort: e.T2T_IDENTITY_PORT,
-      sandboxCertificateFile: path.join(dataDir, 'identity', 'tls-cert.pem'),
-      clientId: e.T2T_AUTH_CLIENT_ID,
-      api: e.T2T_AUTH_API,
-      tokenCacheFile: path.resolve(e.T2T_TOKEN_CACHE ?? path.join(os.homedir(), '.t2t', 'token-cache.json')),
-      gatewayAddress: e.T2T_GATEWAY_ADDRESS,
-      ...(e.T2T_GATEWAY_KEY_FILE ? { gatewayKeyFile: path.resolve(e.T2T_GATEWAY_KEY_FILE) } : {}),
-      ...(e.T2T_GATEWAY_TLS_CERT && e.T2T_GATEWAY_TLS_KEY ? { gatewayTls: { certFile: path.resolve(e.T2T_GATEWAY_TLS_CERT), keyFile: path.resolve(e.T2T_GATEWAY_TLS_KEY) } } : {}),
-      auth: e.T2T_AUTH,
-      gatewayUrl: (e.T2T_GATEWAY_URL ?? `http://${e.T2T_GATEWAY_ADDRESS}`).replace(/\/$/, ''),
-      ...(e.T2T_GATEWAY_PUBLIC_KEYS_FILE ? { gatewayPublicKeysFile: path.resolve(e.T2T_GATEWAY_PUBLIC_KEYS_FILE) } : {}),
-    },
+    signIn: signInSettings(e, dataDir),
     stall: { limitMs: e.T2T_STALL_AFTER, minSamples: e.T2T_STALL_MIN_SAMPLES, checkIntervalMs: e.T2T_STALL_CHECK_INTERVAL },
     payload: payloadSettings(e),
     codecServer: {
@@ -482,6 +468,74 @@ function checkPayloadKeys(e: ConnectionVariables): void {
   if (e.T2T_PAYLOAD_ENCRYPTION === 'off' && (e.T2T_PAYLOAD_KEYS || e.T2T_PAYLOAD_KEYS_FILE)) {
     throw new ConfigError('configuration: T2T_PAYLOAD_ENCRYPTION: is off while payload keys are configured; unset one of them');
   }
+}
+
+/** The sign-in variables, as both the whole schema and the acting client's reader (loadActingConfig) read them. */
+type SignInVariables = Pick<
+  Environment,
+  'T2T_AUTH_AUTHORITY' | 'T2T_IDENTITY_PORT' | 'T2T_AUTH_CLIENT_ID' | 'T2T_AUTH_API' | 'T2T_TOKEN_CACHE' | 'T2T_GATEWAY_ADDRESS' | 'T2T_AUTH' | 'T2T_GATEWAY_URL'
+> &
+  Partial<Pick<Environment, 'T2T_GATEWAY_KEY_FILE' | 'T2T_GATEWAY_TLS_CERT' | 'T2T_GATEWAY_TLS_KEY' | 'T2T_GATEWAY_PUBLIC_KEYS_FILE'>>;
+
+function signInSettings(e: SignInVariables, dataDir: string): SignInSettings {
+  return {
+    authority: e.T2T_AUTH_AUTHORITY ?? `https://localhost:${e.T2T_IDENTITY_PORT}`,
+    sandbox: !e.T2T_AUTH_AUTHORITY || e.T2T_AUTH_AUTHORITY.replace(/\/$/, '') === `https://localhost:${e.T2T_IDENTITY_PORT}`,
+    sandboxPort: e.T2T_IDENTITY_PORT,
+    sandboxCertificateFile: path.join(dataDir, 'identity', 'tls-cert.pem'),
+    clientId: e.T2T_AUTH_CLIENT_ID,
+    api: e.T2T_AUTH_API,
+    tokenCacheFile: path.resolve(e.T2T_TOKEN_CACHE ?? path.join(os.homedir(), '.t2t', 'token-cache.json')),
+    gatewayAddress: e.T2T_GATEWAY_ADDRESS,
+    ...(e.T2T_GATEWAY_KEY_FILE ? { gatewayKeyFile: path.resolve(e.T2T_GATEWAY_KEY_FILE) } : {}),
+    ...(e.T2T_GATEWAY_TLS_CERT && e.T2T_GATEWAY_TLS_KEY ? { gatewayTls: { certFile: path.resolve(e.T2T_GATEWAY_TLS_CERT), keyFile: path.resolve(e.T2T_GATEWAY_TLS_KEY) } } : {}),
+    auth: e.T2T_AUTH,
+    gatewayUrl: (e.T2T_GATEWAY_URL ?? `http://${e.T2T_GATEWAY_ADDRESS}`).replace(/\/$/, ''),
+    ...(e.T2T_GATEWAY_PUBLIC_KEYS_FILE ? { gatewayPublicKeysFile: path.resolve(e.T2T_GATEWAY_PUBLIC_KEYS_FILE) } : {}),
+  };
+}
+
+/** What an action of `t2t` reads first: whether sign-in is on, and if so where the admin signs in and where the gateway is. */
+export interface ActingConfig {
+  signIn: SignInSettings;
+}
+
+const isUrlWith = (value: string, protocols: string[]): boolean => {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The sign-in settings an action reads, without zod or the rest of the schema, when each is unset or
+ * plainly valid; undefined otherwise: the whole schema then reads them and says its one line for a
+ * mistake. Loading zod was about a third of a signed-in `t2t approve`'s own start.
+ */
+export function loadActingConfig(env: NodeJS.ProcessEnv = process.env): ActingConfig | undefined {
+  const present = presentIn(env);
+  const auth = present.T2T_AUTH ?? 'on';
+  const port = present.T2T_IDENTITY_PORT ?? '8235';
+  const gatewayAddress = present.T2T_GATEWAY_ADDRESS ?? 'localhost:8236';
+  const plain =
+    (auth === 'on' || auth === 'off') &&
+    /^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535 &&
+    HOST_PORT.pattern.test(gatewayAddress) &&
+    (present.T2T_AUTH_AUTHORITY === undefined || isUrlWith(present.T2T_AUTH_AUTHORITY, ['https:'])) &&
+    (present.T2T_GATEWAY_URL === undefined || isUrlWith(present.T2T_GATEWAY_URL, ['http:', 'https:']));
+  if (!plain) return undefined;
+  const e: SignInVariables = {
+    T2T_AUTH_AUTHORITY: present.T2T_AUTH_AUTHORITY,
+    T2T_IDENTITY_PORT: Number(port),
+    T2T_AUTH_CLIENT_ID: present.T2T_AUTH_CLIENT_ID ?? 't2t-cli',
+    T2T_AUTH_API: present.T2T_AUTH_API ?? 'api://t2t',
+    T2T_TOKEN_CACHE: present.T2T_TOKEN_CACHE,
+    T2T_GATEWAY_ADDRESS: gatewayAddress,
+    T2T_AUTH: auth,
+    T2T_GATEWAY_URL: present.T2T_GATEWAY_URL,
+  };
+  return { signIn: signInSettings(e, path.resolve(present.T2T_DATA_DIR ?? '.data')) };
 }
 
 function dataPlaces(e: ConnectionVariables): { dataDir: string; databaseUrl: string } {

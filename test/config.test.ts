@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import os from 'node:os';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { loadConfig, loadConnectionConfig, loadListingConfig, ConfigError, AZURITE_DEVELOPMENT_CONNECTION_STRING } from '../src/config';
+import { loadActingConfig, loadConfig, loadConnectionConfig, loadListingConfig, ConfigError, AZURITE_DEVELOPMENT_CONNECTION_STRING } from '../src/config';
 import { parseDuration, formatDuration } from '../src/duration';
 
 describe('configuration', () => {
@@ -136,6 +136,34 @@ describe('configuration', () => {
       assert.equal(loadListingConfig(env), undefined, JSON.stringify(env));
     }
     assert.throws(() => loadListingConfig({ TEMPORAL_ADDRESS: 'localhost' }), /^ConfigError: configuration: TEMPORAL_ADDRESS: must be host:port/);
+  });
+
+  it("an action's sign-in reader: what loadConfig gives for the sign-in settings where each is plainly valid; the whole schema otherwise", () => {
+    const good: NodeJS.ProcessEnv[] = [
+      {},
+      { T2T_AUTH: 'off', T2T_DATA_DIR: 'd' },
+      { T2T_AUTH_AUTHORITY: 'https://login.microsoftonline.com/00000000-0000-0000-0000-000000000001/v2.0', T2T_AUTH_CLIENT_ID: 'app', T2T_AUTH_API: 'api://x' },
+      { T2T_IDENTITY_PORT: '9443', T2T_AUTH_AUTHORITY: 'https://localhost:9443/', T2T_TOKEN_CACHE: 'c.json', T2T_GATEWAY_ADDRESS: '127.0.0.1:9000' },
+      { T2T_GATEWAY_URL: 'https://gateway.example.com/', T2T_AUTH: '' },
+      // another variable's mistake is not an action's reader's to report
+      { T2T_SMTP_URL: 'not a url' },
+    ];
+    for (const env of good) {
+      const { signIn } = loadConfig({ ...env, T2T_SMTP_URL: undefined });
+      assert.deepEqual(loadActingConfig(env), { signIn }, JSON.stringify(env));
+    }
+    const notPlain: NodeJS.ProcessEnv[] = [
+      { T2T_AUTH: 'yes' },
+      { T2T_IDENTITY_PORT: '0' },
+      { T2T_IDENTITY_PORT: '80a' },
+      { T2T_AUTH_AUTHORITY: 'http://login.example.com' },
+      { T2T_GATEWAY_URL: 'ftp://x' },
+      { T2T_GATEWAY_ADDRESS: 'nohostport' },
+    ];
+    for (const env of notPlain) {
+      assert.equal(loadActingConfig(env), undefined, JSON.stringify(env));
+      assert.throws(() => loadConfig(env), ConfigError, `the whole schema says the line for ${JSON.stringify(env)}`);
+    }
   });
 
   it('parses and formats Temporal durations', () => {

@@ -3,7 +3,7 @@
 // Each library is imported by the first call that needs it: `t2t status` never loads the
 // database drivers or the storage SDK, `t2t world show` never loads the Temporal client.
 import type { Client, Connection } from '@temporalio/client';
-import { loadConfig, loadConnectionConfig, loadListingConfig, type Config, type ConnectionConfig, type ListingConfig } from '../config';
+import { loadActingConfig, loadConfig, loadConnectionConfig, loadListingConfig, type ActingConfig, type Config, type ConnectionConfig, type ListingConfig } from '../config';
 import type { ControlPlane } from '../controlplane/control-plane';
 import type { MigrationClient } from './migrations';
 import { UserError } from './user-error';
@@ -47,6 +47,11 @@ export class CommandContext {
   /** What `t2t requests` reads, without the whole schema where it can be (loadListingConfig); the whole configuration otherwise. */
   listingConfig(): ListingConfig {
     return this.configValue ?? loadListingConfig(this.env) ?? this.config;
+  }
+
+  /** What an action reads first (sign-in on or off, and where to sign in), without the whole schema where it can be (loadActingConfig). */
+  actingConfig(): ActingConfig {
+    return this.configValue ?? loadActingConfig(this.env) ?? this.config;
   }
 
   private readonly actorFromEnv?: string;

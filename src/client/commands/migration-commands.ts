@@ -21,9 +21,10 @@ export function registerMigrationCommands(program: Command, runtime: CommandRunt
   const act = async (migrationId: string, action: SignalAction, payload: Record<string, unknown>): Promise<ActionOutcome> => {
     const context = runtime.context();
     // Sign-in on (the default): through the action gateway, as the signed-in admin (gateway-actions.ts).
-    if (context.config.signIn.auth === 'on') {
+    const acting = context.actingConfig();
+    if (acting.signIn.auth === 'on') {
       const { gatewayAct } = await import('../gateway-actions');
-      const signed = await gatewayAct(context.config, program.opts().as ?? runtime.env.T2T_ADMIN, migrationId, action, payload);
+      const signed = await gatewayAct(acting, program.opts().as ?? runtime.env.T2T_ADMIN, migrationId, action, payload);
       if (signed.entry.outcome === 'refused') throw new UserError(signed.entry.reason ?? `${action} refused`);
       return signed;
     }
