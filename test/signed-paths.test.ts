@@ -130,9 +130,9 @@ describe('t2t with sign-in on: storage, demo, moveback and batch submit through 
     const args = ['batch', 'submit', '--source-tenant', 't-contoso', '--target-tenant', 't-fabrikam', '--environment', 'env-hr-sandbox', 'env-finance', '--concurrency', '2', '--json'];
     // The shared dev server may hold an earlier suite's closed run of this environment (the demo world's):
     // nothing starting means the latest run is still that one, or there is none.
-    const latestRun = () =>
+    const latestRun = (environmentId = 'env-hr-sandbox') =>
       env.client.workflow
-        .getHandle(migrationWorkflowId('env-hr-sandbox'))
+        .getHandle(migrationWorkflowId(environmentId))
         .describe()
         .then((d) => d.runId, (err: Error) => (/not found/i.test(err.message) ? 'none' : Promise.reject(err)));
     const runBefore = await latestRun();
@@ -153,8 +153,8 @@ describe('t2t with sign-in on: storage, demo, moveback and batch submit through 
     assert.equal(checkActionProof(input.proof, { action: 'submit', migrationId: input.batchId, payload: submitBatchProofPayload(input) }, signer.published()).ok, true);
     for (const e of submitted.environments) {
       const child = env.client.workflow.getHandle(migrationWorkflowId(e.environmentId));
-      // The batch starts its migrations after its own start: wait for this one to exist.
-      while (!(await child.describe().then(() => true, () => false))) await new Promise((r) => setTimeout(r, 100));
+      // The batch starts its migrations after its own start: wait for this one's run (not an earlier suite's).
+      while ((await latestRun(e.environmentId)) === runBefore) await new Promise((r) => setTimeout(r, 100));
       const status = await product.client.waitForStatus(child, (s) => s.phase !== 'Submitted', 120_000);
       assert.equal(status.phase, 'PendingApproval', status.reason);
       assert.equal(status.audit.find((a) => a.action === 'submit')?.actor, 'admin@contoso.com');
