@@ -159,6 +159,11 @@ async function interaction(provider: Provider, options: LocalProviderOptions, re
   }
   if (req.method === 'POST') {
     const form = await readForm(req);
+    if (form.has('cancel')) {
+      // The client hears it as Entra ID says it: access_denied, at its redirect.
+      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the sign-in was cancelled at the sign-in page' }, { mergeWithLastSubmission: false });
+      return;
+    }
     const upn = (form.get('login') ?? '').trim();
     const user = upn ? await options.findUser(upn) : undefined;
     if (user?.enabled) {
@@ -175,7 +180,7 @@ function loginPage(uid: string, problem?: string): string {
   return renderPage(
     'Sign in to t2t (sandbox)',
     `${problem ? `<p>${escapeHtml(problem)}</p>` : '<p>Sandbox sign-in: enter a user name from the world file.</p>'}
-<form id="login" method="post" action="/interaction/${escapeHtml(uid)}"><input type="text" name="login" autofocus autocomplete="username" placeholder="admin@contoso.com"><button type="submit">Sign in</button></form>`,
+<form id="login" method="post" action="/interaction/${escapeHtml(uid)}"><input type="text" name="login" autofocus autocomplete="username" placeholder="admin@contoso.com"><button type="submit">Sign in</button><button type="submit" name="cancel" value="yes" formnovalidate>Cancel</button></form>`,
   );
 }
 
@@ -194,6 +199,24 @@ async function withStandardGrantName(req: IncomingMessage): Promise<void> {
   const form = await readForm(req);
   if (form.get('grant_type') === 'device_code') form.set('grant_type', 'urn:ietf:params:oauth:grant-type:device_code');
   (req as IncomingMessage & { body?: string }).body = form.toString();
+}
+
+/**
+ * Entra ID issues a refresh token whenever a sign-in asks for `offline_access`;
+ * oidc-provider, as OpenID Connect says, only when it also asks for consent
+ * (`prompt=consent`), which Microsoft's library does not. Without it a browser
+ * sign-in would lapse with its first access token. Consent is implied for the
+ * product's own client in the sandbox, so the provider asks for it itself: the
+ * person sees nothing more. Microsoft's library sends the person here by GET.
+ */
+function withConsentForOfflineAccess(req: IncomingMessage): void {
+  const url = new URL(req.url ?? '/', 'https://localhost');
+  if (!(url.searchParams.get('scope') ?? '').split(' ').includes('offline_access')) return;
+  const prompts = new Set((url.searchParams.get('prompt') ?? '').split(' ').filter(Boolean));
+  if (prompts.has('none') || prompts.has('consent')) return;
+  prompts.add('consent');
+  url.searchParams.set('prompt', [...prompts].join(' '));
+  req.url = `${url.pathname}${url.search}`;
 }
 
 export async function startLocalProvider(options: LocalProviderOptions): Promise<LocalProvider> {
@@ -232,6 +255,7 @@ export async function startLocalProvider(options: LocalProviderOptions): Promise
         });
       return;
     }
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/oauth2/v2.0/authorize') withConsentForOfflineAccess(req);
     void handle(req, res);
   });
   return {

@@ -9,6 +9,7 @@ import {
   PublicClientApplication,
   ProtocolMode,
   InteractionRequiredAuthError,
+  ServerError,
   type AccountInfo,
   type AuthenticationResult,
   type DeviceCodeRequest,
@@ -148,10 +149,20 @@ export async function signInWithBrowser(settings: SignInSettings, openBrowser: (
   const result = await app.acquireTokenInteractive({
     scopes: apiScopes(settings),
     openBrowser,
+    // Both pages are shown as they are (the library fills in nothing): the command says why.
     successTemplate: 'Signed in to t2t: you can close this page and go back to the command.',
-    errorTemplate: 'Sign-in failed: {error}',
+    errorTemplate: 'The sign-in to t2t did not complete: the command says why. You can close this page.',
+  }).catch((err: unknown) => {
+    // The provider's refusal at the redirect (the person cancelled, a policy): its own words, first line only
+    // (Entra ID's description goes on with trace and correlation ids).
+    if (err instanceof ServerError) throw new SignInError(`the sign-in was refused (${err.errorCode}): ${firstLine(err.errorMessage) || 'no reason given'}`);
+    throw err;
   });
   return signedIn(result, settings);
+}
+
+function firstLine(text: string | undefined): string {
+  return (text ?? '').split(/\r?\n/)[0].trim();
 }
 
 /** One admin at a time per cache: signing in as someone else replaces the previous one. */
