@@ -15,36 +15,55 @@
 // the workers get theirs by client credentials and renew them while they run; the
 // admins' client is `default:write`; a reader is `default:read`; no token, no call.
 //
+// Last, the product with sign-in on, as deploy/kubernetes runs it on such a cluster: the
+// action gateway as its own process with the settings its manifests give it and a token of
+// its own for Temporal, a worker that takes only what the gateway signed, and admins signed
+// in at the sandbox provider. Their submit and approve reach the migration through the
+// gateway as signed actions; a writer's raw approve sent around the gateway is refused by
+// the workflow itself.
+//
 // Run by `npm run test:cluster` (which first builds the server), not by `npm test`.
 import assert from 'node:assert/strict';
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client as PgClient } from 'pg';
 import YAML from 'yaml';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Connection, WorkflowClient } from '@temporalio/client';
-import { SearchAttributeType } from '@temporalio/common';
+import { SearchAttributeType, defaultPayloadConverter } from '@temporalio/common';
+import type { temporal as proto } from '@temporalio/proto';
 import { projectRoot } from '../../src/temporal-binaries';
 import { submitBatch } from '../../src/client/migrations';
+import { loadConfig } from '../../src/config';
+import { startSandboxIdentity } from '../../src/identity/sandbox';
+import type { LocalProvider } from '../../src/identity/local-provider';
+import { signInWithDeviceCode } from '../../src/identity/sign-in';
+import { completeSandboxDeviceCode } from '../../src/identity/sandbox-device-sign-in';
+import { checkActionProof, submitProofPayload, type ActionProof, type PublishedKey } from '../../src/identity/action-proof';
+import { keyIdOf } from '../../src/gateway/keys';
 import {
   ALL_SEARCH_ATTRIBUTES,
   BATCH_WORKFLOW_TYPE,
   BatchStatus,
   MIGRATION_WORKFLOW_TYPE,
   SEARCH_ATTRIBUTE_TYPE_NAMES,
+  approveSignal,
   batchStatusQuery,
   batchWorkflowId,
   cancelSignal,
   migrationWorkflowId,
   statusQuery,
+  type MigrationInput,
+  type MigrationStatus,
 } from '../../src/contracts';
 import { testPostgres, RunningPostgres } from '../helpers/postgres';
 import { startTestAzurite, RunningAzurite } from '../helpers/azurite';
 import { makeTestWorld, TestWorld } from '../helpers/world';
 import { startProduct, Product, uploadWithSas } from '../helpers/product';
+import { freePort } from '../helpers/ports';
 import {
   DEPLOY,
   ClusterTools,
@@ -57,6 +76,7 @@ import {
   toolsPath,
 } from './cluster';
 import { startTokenIssuer, Principal, TokenIssuer } from './token-issuer';
+import { ProductProcess, startProductProcess, stopProductProcess } from './processes';
 
 const ENVIRONMENTS = 6;
 const CONCURRENCY = 2;
@@ -73,6 +93,8 @@ const principal = (clientId: string, roles: string[]): Principal => ({ clientId,
 const SETUP = principal('t2t-setup', ['temporal-system:admin']);
 const WORKER = principal('t2t-worker', ['default:write']);
 const ADMINS = principal('t2t-admins', ['default:write']);
+/** the action gateway's own: it starts migrations and sends the admins' actions (docs/deployment.md, the app roles) */
+const GATEWAY = principal('t2t-gateway', ['default:write']);
 const READER = principal('t2t-reader', ['default:read']);
 /** The workers' tokens live this long (seconds): they renew them several times during the batch. */
 const WORKER_TOKEN_LIFETIME = 20;
@@ -98,6 +120,29 @@ async function until<T>(what: string, read: () => Promise<T>, done: (value: T) =
   }
 }
 
+/** `promise`, or a rejection naming `what` after `timeoutMs`. */
+async function within<T>(timeoutMs: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting until ${what}`)), timeoutMs)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The admins' actions a migration's history holds: signals, and accepted Updates besides the submit's own. */
+function actionsIn(events: proto.api.history.v1.IHistoryEvent[]): { kind: 'signal' | 'update'; name: string; arg: Record<string, unknown> }[] {
+  const found: { kind: 'signal' | 'update'; name: string; arg: Record<string, unknown> }[] = [];
+  for (const e of events) {
+    const update = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
+    if (update && update.name !== 'submitted') found.push({ kind: 'update', name: String(update.name), arg: defaultPayloadConverter.fromPayload(update.args!.payloads![0]) });
+    const signal = e.workflowExecutionSignaledEventAttributes;
+    if (signal) found.push({ kind: 'signal', name: String(signal.signalName), arg: defaultPayloadConverter.fromPayload(signal.input!.payloads![0]) });
+  }
+  return found;
+}
+
 /** The newest version among a schema's `versioned/vX.Y` folders. */
 function newestSchemaVersion(dir: string): string {
   const versions = readdirSync(dir).map((name) => name.replace(/^v/, '').split('.').map(Number));
@@ -105,11 +150,8 @@ function newestSchemaVersion(dir: string): string {
   return versions[versions.length - 1].join('.');
 }
 
-interface WorkerProcess {
-  child: ChildProcess;
-  identity: string;
-  output: string;
-}
+/** `identity`: the SDK's default worker identity, as the server records it on the activities a worker runs */
+type WorkerProcess = ProductProcess & { identity: string };
 
 describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibility, deployed by deploy/, two workers @cluster', function () {
   this.timeout(900_000);
@@ -127,16 +169,23 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
   /** an environment the batch migrated */
   let migrated: string | undefined;
   const workers: WorkerProcess[] = [];
+  /** sign-in on (the last test): the gateway and its worker, the admins' provider, the driving product */
+  const signedProcesses: ProductProcess[] = [];
+  let provider: LocalProvider | undefined;
+  let signedProduct: Product | undefined;
 
   before(async () => {
     tools = clusterTools();
     postgres = await testPostgres();
     pg = postgresAccount(postgres.url);
-    issuer = await startTokenIssuer(AUDIENCE, [SETUP, WORKER, ADMINS, READER], WORKER_TOKEN_LIFETIME);
+    issuer = await startTokenIssuer(AUDIENCE, [SETUP, WORKER, ADMINS, READER, GATEWAY], WORKER_TOKEN_LIFETIME);
   });
 
   after(async () => {
     for (const worker of workers) if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
+    for (const p of signedProcesses) await stopProductProcess(p, 5_000);
+    await provider?.close();
+    await signedProduct?.stop();
     await product?.stop();
     await env?.teardown();
     await server?.stop(10_000);
@@ -271,8 +320,10 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
     await p.stopWorker();
 
     const startWorker = async (): Promise<WorkerProcess> => {
-      const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'worker.js')], {
-        env: {
+      const started = await startProductProcess(
+        'worker',
+        path.join('dist', 'src', 'worker.js'),
+        {
           // Payload encryption is another test's subject (codec.test.ts, payload-encryption.test.ts).
           T2T_PAYLOAD_ENCRYPTION: 'off',
           // Signed actions are other tests' subject (signed-actions, signed-paths): this one drives the batch with raw ones.
@@ -290,15 +341,10 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
           T2T_TEMPORAL_TOKEN_SCOPE: issuer.scope,
           TEMPORAL_TLS: 'false',
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      // The SDK's default worker identity, as the server records it on the activities a worker runs.
-      const worker: WorkerProcess = { child, identity: `${child.pid}@${os.hostname()}`, output: '' };
-      child.stdout!.on('data', (chunk: Buffer) => (worker.output += chunk.toString()));
-      child.stderr!.on('data', (chunk: Buffer) => (worker.output += chunk.toString()));
+        'worker: serving task queue',
+      );
+      const worker = Object.assign(started, { identity: `${started.child.pid}@${os.hostname()}` });
       workers.push(worker);
-      await until(`worker ${worker.identity} serves the task queue`, async () => worker.output, (out) => out.includes('worker: serving task queue') || child.exitCode !== null, 120_000);
-      assert.equal(child.exitCode, null, `the worker started:\n${worker.output}`);
       return worker;
     };
     await Promise.all([startWorker(), startWorker()]);
@@ -488,5 +534,179 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
     await assert.rejects(env.client.workflow.getHandle(migrationWorkflowId(environmentId)).signal(cancelSignal, { actor: 'admin@contoso.com' }), (err: Error) =>
       /completed|not found/i.test(err.message),
     );
+  });
+
+  it("sign-in on: the action gateway, run as deploy/kubernetes runs it with a Temporal token of its own, forwards the source admin's submit and the target admin's approve as signed actions, which a worker with T2T_AUTH=on takes with the verified admins as actors; a writer's raw approve around the gateway is refused by the workflow", async () => {
+    assert.ok(server && env, 'the server runs (earlier tests)');
+    const temporal = env;
+    const temporalAddress = server.address;
+    const blobs = (azurite ??= await startTestAzurite());
+    const databaseUrl = await postgres.createDatabase(`t2t_signed_${suffix}`);
+    const w = makeTestWorld({ users: 3 });
+    // A task queue of its own: the batch's worker, which takes raw actions, still polls the other.
+    const taskQueue = `t2t-signed-${suffix}`;
+    // This process loads the world and reads what the processes did; it runs no worker.
+    const p = (signedProduct = await startProduct({ env: temporal, azurite: blobs, world: w.world, databaseUrl, taskQueue }));
+    await p.stopWorker();
+
+    // The gateway's manifests: its command, and the settings of its ConfigMap.
+    const manifest = (file: string) => YAML.parse(readFileSync(path.join(projectRoot(), 'deploy', 'kubernetes', 'gateway', file), 'utf8'));
+    const deployed = (manifest('configmap.yaml') as { data: Record<string, string> }).data;
+    const [container] = (manifest('deployment.yaml') as { spec: { template: { spec: { containers: { command: string[] }[] } } } }).spec.template.spec.containers;
+    assert.equal(container.command.length, 2);
+    assert.equal(container.command[0], 'node');
+
+    // The admins' identity provider: the sandbox's, knowing the world's users, for the API the gateway is deployed for.
+    const identityDir = path.join(dir, 'identity');
+    const signInConfig = loadConfig({ T2T_DATA_DIR: identityDir, T2T_IDENTITY_PORT: String(await freePort()), T2T_AUTH_API: deployed.T2T_AUTH_API });
+    provider = await startSandboxIdentity(signInConfig, p.controlPlane, { port: signInConfig.signIn.sandboxPort });
+    const ca = readFileSync(signInConfig.signIn.sandboxCertificateFile, 'utf8');
+
+    // What the Secret t2t-gateway holds: its signing key; and the token its own principal has for Temporal.
+    const gatewayDir = path.join(dir, 'gateway');
+    mkdirSync(gatewayDir, { mode: 0o700 });
+    const keyPem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const keyFile = path.join(gatewayDir, 'signing-key.pem');
+    writeFileSync(keyFile, keyPem, { mode: 0o600 });
+    const tokenFile = path.join(gatewayDir, 'temporal-token');
+    writeFileSync(tokenFile, await issuer.mint(GATEWAY), { mode: 0o600 });
+    const gatewayAddress = `127.0.0.1:${await freePort()}`;
+    const gatewayUrl = `http://${gatewayAddress}`;
+    // Each setting of the ConfigMap, for this loopback: the provider as the issuer, a free port, the key file made here.
+    const own: Record<string, string> = { T2T_AUTH_AUTHORITY: provider.issuer, T2T_AUTH_API: deployed.T2T_AUTH_API, T2T_GATEWAY_ADDRESS: gatewayAddress, T2T_GATEWAY_KEY_FILE: keyFile };
+    assert.deepEqual(Object.keys(own).sort(), Object.keys(deployed).sort(), "the gateway's ConfigMap's settings, each given");
+    const gatewayEnv: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      // The worker's settings (its ConfigMap and Secret), which the gateway reads too.
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_NAMESPACE: 'default',
+      T2T_TASK_QUEUE: taskQueue,
+      T2T_DATABASE_URL: databaseUrl,
+      AZURE_STORAGE_CONNECTION_STRING: blobs.connectionString,
+      // Payload encryption is another test's subject (codec.test.ts, payload-encryption.test.ts).
+      T2T_PAYLOAD_ENCRYPTION: 'off',
+      ...own,
+      // Temporal's authorization: the gateway's own principal, its token in a file; plain gRPC on loopback.
+      T2T_TEMPORAL_TOKEN_FILE: tokenFile,
+      TEMPORAL_TLS: 'false',
+      // The provider's certificate is self-signed: trusted as a private CA is, by Node's own setting.
+      NODE_EXTRA_CA_CERTS: signInConfig.signIn.sandboxCertificateFile,
+      // anything it would keep goes with the test's files, not into the working directory
+      T2T_DATA_DIR: gatewayDir,
+    };
+    assert.equal(loadConfig(gatewayEnv).signIn.sandbox, false, "tokens from the named issuer, as from Entra ID: not the embedded stack's provider");
+    signedProcesses.push(await startProductProcess('gateway', container.command[1], gatewayEnv, 'action gateway on', 60_000));
+    signedProcesses.push(
+      await startProductProcess(
+        'worker (T2T_AUTH=on)',
+        path.join('dist', 'src', 'worker.js'),
+        {
+          PATH: process.env.PATH,
+          T2T_PAYLOAD_ENCRYPTION: 'off',
+          // Sign-in on: only what the gateway signed counts, checked against the keys it publishes.
+          T2T_AUTH: 'on',
+          T2T_GATEWAY_URL: gatewayUrl,
+          TEMPORAL_ADDRESS: temporalAddress,
+          T2T_TASK_QUEUE: taskQueue,
+          T2T_DATABASE_URL: databaseUrl,
+          AZURE_STORAGE_CONNECTION_STRING: blobs.connectionString,
+          T2T_TEMPORAL_TOKEN_URL: issuer.tokenUrl,
+          T2T_TEMPORAL_CLIENT_ID: WORKER.clientId,
+          T2T_TEMPORAL_CLIENT_SECRET: WORKER.secret,
+          T2T_TEMPORAL_TOKEN_SCOPE: issuer.scope,
+          TEMPORAL_TLS: 'false',
+        },
+        'worker: serving task queue',
+      ),
+    );
+
+    /** A world user's access token for the gateway's API, signed in by device code at the provider's pages. */
+    const signedIn = async (upn: string): Promise<string> => {
+      const settings = { ...signInConfig.signIn, tokenCacheFile: path.join(identityDir, `${upn}.token-cache.json`) };
+      const complete = (prompt: { verificationUri: string; userCode: string }) => completeSandboxDeviceCode({ verificationUri: prompt.verificationUri, userCode: prompt.userCode, upn, ca });
+      const who = await within(60_000, `${upn} is signed in`, signInWithDeviceCode(settings, complete));
+      assert.equal(who.user, upn);
+      return who.accessToken;
+    };
+    const post = async (route: string, body: unknown, token?: string) => {
+      const res = await fetch(`${gatewayUrl}${route}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(120_000),
+      });
+      return { status: res.status, body: await res.text() };
+    };
+    const handle = temporal.client.workflow.getHandle(migrationWorkflowId(w.environmentId));
+    const history = async () => (await handle.fetchHistory()).events ?? [];
+
+    try {
+      const keys = ((await (await fetch(`${gatewayUrl}/v1/keys`, { signal: AbortSignal.timeout(10_000) })).json()) as { keys: PublishedKey[] }).keys;
+      assert.deepEqual(
+        keys.map((k) => k.kid),
+        [keyIdOf(keyPem)],
+        'it publishes the key of its key file',
+      );
+
+      // The source tenant's admin submits through the gateway, which starts the migration with its own token.
+      const submit = { environmentId: w.environmentId, targetTenantId: w.target };
+      assert.equal((await post('/v1/migrations', submit)).status, 401, 'no sign-in, no submit');
+      const submitted = await post('/v1/migrations', submit, await signedIn(w.sourceAdmin));
+      assert.equal(submitted.status, 200, submitted.body);
+      const first = (JSON.parse(submitted.body) as { status: MigrationStatus }).status;
+      assert.equal(first.phase, 'PendingApproval', first.reason);
+      const input = defaultPayloadConverter.fromPayload<MigrationInput>((await history())[0].workflowExecutionStartedEventAttributes!.input!.payloads![0]);
+      assert.equal(input.migrationId, first.migrationId);
+      assert.equal(input.submittedBy, w.sourceAdmin);
+      assert.equal(input.proof?.claims.user, w.sourceAdmin);
+      assert.equal(input.proof?.claims.tenantId, w.source);
+      assert.equal(checkActionProof(input.proof, { action: 'submit', migrationId: input.migrationId, payload: submitProofPayload(input) }, keys).ok, true);
+
+      // A writer (default:write) sends a raw approve straight to Temporal: it passes Temporal's authorization, and the workflow refuses it.
+      await handle.signal(approveSignal, { actor: w.targetAdmin, requestId: 'raw-approve' });
+      const afterRaw = await p.client.waitForStatus(handle, (s) => s.audit.some((e) => e.requestId === 'raw-approve'), 60_000);
+      const raw = afterRaw.audit.find((e) => e.requestId === 'raw-approve')!;
+      assert.equal(raw.outcome, 'refused');
+      assert.equal(raw.reason, 'approve refused: unsigned: the action carries no gateway proof');
+      assert.equal(afterRaw.phase, 'PendingApproval', 'nothing changed');
+      await until(
+        'the refusal is in the audit trail',
+        () => p.auditLog.list(input.migrationId),
+        (trail) => trail.some((e) => e.action === 'approve' && e.outcome === 'refused' && e.reason === raw.reason),
+        30_000,
+      );
+
+      // The target tenant's admin approves through the gateway, by the target migration id, which SQL visibility finds once it has the start.
+      await until('visibility has the migration', () => temporal.client.workflow.count(`T2TTargetMigrationId = '${input.targetMigrationId}'`).then((c) => c.count), (n) => n === 1, 30_000);
+      const approved = await post(`/v1/migrations/${input.targetMigrationId}/actions/approve`, { actor: 'mallory@fabrikam.com' }, await signedIn(w.targetAdmin));
+      assert.equal(approved.status, 200, approved.body);
+      const answer = JSON.parse(approved.body) as { outcome: string; entry: { actor: string }; status: MigrationStatus };
+      assert.equal(answer.outcome, 'accepted');
+      assert.equal(answer.entry.actor, w.targetAdmin, 'the verified admin, not the typed name');
+
+      // The migration's own record: the raw signal without a proof, the gateway's approve with its proof of the verified admin.
+      const approves = actionsIn(await history()).filter((a) => a.name === 'approve');
+      assert.deepEqual(
+        approves.map((a) => [a.kind, a.arg.actor, (a.arg.proof as ActionProof | undefined)?.claims.user]),
+        [
+          ['signal', w.targetAdmin, undefined],
+          ['update', w.targetAdmin, w.targetAdmin],
+        ],
+      );
+      const proof = approves[1].arg.proof as ActionProof;
+      assert.equal(proof.claims.tenantId, w.target);
+      assert.equal(checkActionProof(proof, { action: 'approve', migrationId: input.targetMigrationId, payload: approves[1].arg }, keys).ok, true);
+      const status = await p.client.waitForStatus(handle, (s) => s.phase === 'Approved', 30_000);
+      assert.deepEqual(
+        status.audit.map((e) => [e.action, e.outcome, e.actor, e.proof?.claims.user]),
+        [
+          ['submit', 'accepted', w.sourceAdmin, w.sourceAdmin],
+          ['approve', 'refused', w.targetAdmin, undefined],
+          ['approve', 'accepted', w.targetAdmin, w.targetAdmin],
+        ],
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n\n${signedProcesses.map((x) => `${x.name}:\n${x.output.slice(-3000)}`).join('\n\n')}`);
+    }
   });
 });
