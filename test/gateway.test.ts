@@ -10,6 +10,7 @@ import { ActionSigner, newGatewayKey } from '../src/identity/action-signer';
 import { checkActionProof, type PublishedKey } from '../src/identity/action-proof';
 import { cli, startSandbox, stopSandbox, tokenOf, type Sandbox } from './helpers/identity';
 import { ApproveSchema } from '../src/contracts';
+import type { MigrationClient } from '../src/client/migrations';
 
 describe('the action gateway', function () {
   let sandbox: Sandbox;
@@ -75,6 +76,31 @@ describe('the action gateway', function () {
     assert.match(((await limited.json()) as { error: string }).error, /^too many requests/);
     // the target admin has used fewer than five requests of their own
     assert.equal((await post(approve, targetAdminToken)).status, 200);
+  });
+
+  it("a fault behind it (Temporal refusing the gateway's own call, say) is a 500 for the caller, and the log has the reason Temporal's client wraps as a cause", async () => {
+    const verifier = createTokenVerifier({ issuers: [sandbox.provider.issuer], audience: sandbox.config.signIn.api, ca: sandbox.ca });
+    // Temporal's client says "Update-With-Start failed" and keeps the server's reason as its cause.
+    const refused = new Error('Update-With-Start failed', { cause: new Error('7 PERMISSION_DENIED: Request unauthorized.') });
+    const migrations = { planSubmission: () => Promise.reject(refused) } as unknown as MigrationClient;
+    const failing = await createGateway({ verifier, signer: new ActionSigner([newGatewayKey('gw-fault')]), migrations: async () => migrations });
+    await failing.listen({ host: '127.0.0.1', port: 0 });
+    const logged: string[] = [];
+    const original = console.error;
+    console.error = (line: unknown) => void logged.push(String(line));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(failing.server.address() as AddressInfo).port}/v1/migrations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await tokenOf(sandbox, 'admin@contoso.com')}` },
+        body: JSON.stringify({ environmentId: 'env-sales', targetTenantId: 't-fabrikam' }),
+      });
+      assert.equal(res.status, 500);
+      assert.deepEqual(await res.json(), { error: 'the gateway failed; see its log' });
+    } finally {
+      console.error = original;
+      await failing.close();
+    }
+    assert.deepEqual(logged, ['gateway: POST /v1/migrations: Update-With-Start failed: caused by: 7 PERMISSION_DENIED: Request unauthorized.']);
   });
 
   it('t2t sign prints a payload signed for the signed-in admin, that the approve signal\'s schema takes and the workflow\'s check accepts', async () => {

@@ -128,6 +128,13 @@ function admitted<T>(request: FastifyRequest, reply: FastifyReply, schema: z.Zod
   return { data: parsed.data };
 }
 
+/** An error's first line and its causes' (three at most), for the log. */
+function withCauses(err: { message: string; cause?: unknown }): string {
+  const lines = [err.message.split('\n')[0]];
+  for (let cause = err.cause, depth = 0; cause instanceof Error && depth < 3; cause = cause.cause, depth += 1) lines.push(cause.message.split('\n')[0]);
+  return lines.join(': caused by: ');
+}
+
 export async function createGateway(options: GatewayOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024, ...(options.tls ? { https: options.tls } : {}) });
   app.addHook('onRequest', (request) => verify(request, options.verifier));
@@ -143,7 +150,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   app.setErrorHandler((err: { statusCode?: number; message: string }, request, reply) => {
     const status = err.statusCode && ((err.statusCode >= 400 && err.statusCode < 500) || err.statusCode === 501 || err.statusCode === 503) ? err.statusCode : 500;
     // The fault's own words go to the log, not to the caller.
-    if (status === 500) console.error(`gateway: ${request.method} ${request.routeOptions.url ?? request.url}: ${err.message.split('\n')[0]}`);
+    // With its causes: Temporal's client wraps the server's own reason (a refused token, say) as a cause.
+    if (status === 500) console.error(`gateway: ${request.method} ${request.routeOptions.url ?? request.url}: ${withCauses(err)}`);
     void reply.status(status).send({ error: status === 500 ? 'the gateway failed; see its log' : err.message.split('\n')[0] });
   });
 
