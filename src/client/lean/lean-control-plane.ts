@@ -13,6 +13,15 @@ import { upnKey } from '../../controlplane/rows';
 import { isMissingTable, PHASE_CHANGES_SQL, phaseChangesOf } from '../../operations/phase-history';
 import type { PhaseChange } from '../../operations/phase-times';
 
+/** better-sqlite3's compiled module where its build puts it; undefined: found as the package finds it. */
+function nativeModule(): string | undefined {
+  try {
+    return require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+  } catch {
+    return undefined;
+  }
+}
+
 export class LeanControlPlane {
   private constructor(private readonly db: Database) {}
 
@@ -23,7 +32,9 @@ export class LeanControlPlane {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const SQLite = require('better-sqlite3') as typeof import('better-sqlite3');
-      const db = new SQLite(file, { readonly: true, fileMustExist: true });
+      // The native module by its path: the `bindings` package would search for it (stack capture, a
+      // dozen stats) on every start.
+      const db = new SQLite(file, { readonly: true, fileMustExist: true, nativeBinding: nativeModule() });
       // As the control plane's own connection waits for a writer (database.ts).
       db.pragma('busy_timeout = 15000');
       return new LeanControlPlane(db);
