@@ -3,7 +3,7 @@
 // arrives whole through a pipe, and progress on a terminal only.
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/temporal-binaries';
@@ -61,6 +61,30 @@ describe('t2t habits', function () {
       const loaded = await packagesLoaded(['status', '--migration-id', '0b8e2f4c-7d1a-4c8e-9f00-123456789abc'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
       assert.ok(loaded.has('@temporalio/client'), [...loaded].join(' '));
       for (const name of ['@azure/storage-blob', '@azure/identity', 'kysely', 'better-sqlite3', 'pg']) assert.ok(!loaded.has(name), `${name} loaded by status`);
+    });
+
+    it('an action with sign-in on and a cached token: neither the sign-in library nor zod nor the Temporal client; a gateway out of reach is one line', async () => {
+      // A token cache as Microsoft's library writes it (MSAL's cache schema), with a token good for an hour.
+      const cacheFile = path.join(dir, 'signed-in', 'token-cache.json');
+      const jwt = (claims: Record<string, unknown>) => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+      const [home, environment, realm, exp] = ['admin@fabrikam.com', 'localhost:8235', 't-fabrikam', String(Math.floor(Date.now() / 1000) + 3600)];
+      const credential = { home_account_id: home, environment, client_id: 't2t-cli', realm };
+      mkdirSync(path.dirname(cacheFile), { recursive: true, mode: 0o700 });
+      writeFileSync(
+        cacheFile,
+        JSON.stringify({
+          Account: { a: { home_account_id: home, environment, realm, username: home } },
+          AccessToken: { t: { ...credential, credential_type: 'AccessToken', target: 'api://t2t/actions', token_type: 'Bearer', expires_on: exp, secret: jwt({ aud: 'api://t2t' }) } },
+          IdToken: { i: { ...credential, credential_type: 'IdToken', secret: jwt({ iss: 'https://localhost:8235', tid: realm, preferred_username: home, oid: 'o-1' }) } },
+        }),
+        { mode: 0o600 },
+      );
+      const env = { T2T_AUTH: 'on', T2T_TOKEN_CACHE: cacheFile, T2T_GATEWAY_URL: 'http://127.0.0.1:1' };
+      const run = await t2t(['approve', '--migration-id', '0b8e2f4c-7d1a-4c8e-9f00-123456789abc'], { env, cwd: dir });
+      assert.equal(run.code, 1);
+      assert.equal(run.stderr, 't2t: cannot reach the action gateway at http://127.0.0.1:1: is the stack running? (npm start)\n');
+      const loaded = await packagesLoaded(['approve', '--migration-id', '0b8e2f4c-7d1a-4c8e-9f00-123456789abc'], env);
+      for (const name of ['@azure/msal-node', 'zod', '@temporalio/client', 'jsonwebtoken']) assert.ok(!loaded.has(name), `${name} loaded by a signed-in approve`);
     });
 
     it('a command line that names a command defines only its module, which defines exactly the commands listed for it', () => {
