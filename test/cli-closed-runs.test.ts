@@ -11,7 +11,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RunningAzurite } from './helpers/azurite';
 import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
-import { startProduct, Product } from './helpers/product';
+import { startProduct, Product, rawClientEnv } from './helpers/product';
 import { projectRoot, resolveTemporalBinary } from '../src/temporal-binaries';
 import { migrationWorkflowId } from '../src/contracts';
 
@@ -51,16 +51,7 @@ describe('t2t status after a terminate outside the product @integration', functi
   });
 
   const t2t = (args: string[]) =>
-    exec(process.execPath, [CLI, ...args], {
-      PATH: process.env.PATH ?? '',
-      // The raw-signal path: the gateway's path is gateway-forwarding.test.ts's.
-      T2T_AUTH: 'off',
-      TEMPORAL_ADDRESS: env.address,
-      T2T_TASK_QUEUE: p.config.taskQueue,
-      T2T_DATABASE_URL: p.config.databaseUrl,
-      T2T_DATA_DIR: p.config.dataDir,
-      AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-    }, dir);
+    exec(process.execPath, [CLI, ...args], rawClientEnv(p, env.address), dir);
 
   /** `temporal workflow terminate`, as an operator cleaning up would run it. */
   async function terminate(environmentId: string, reason: string): Promise<void> {

@@ -11,7 +11,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RunningAzurite } from './helpers/azurite';
 import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
-import { startProduct, uploadWithSas, Product } from './helpers/product';
+import { startProduct, uploadWithSas, Product, rawClientEnv } from './helpers/product';
 import { projectRoot } from '../src/temporal-binaries';
 import { isFinalPhase, PHASES } from '../src/contracts';
 
@@ -102,16 +102,7 @@ describe('--json says all the text says @integration', function () {
     return new Promise((resolve) => {
       execFile(process.execPath, [CLI, ...args], {
         cwd: dir,
-        env: {
-          PATH: process.env.PATH ?? '',
-          // The raw-signal path: the gateway's path is gateway-forwarding.test.ts's.
-          T2T_AUTH: 'off',
-          TEMPORAL_ADDRESS: env.address,
-          T2T_TASK_QUEUE: p.config.taskQueue,
-          T2T_DATABASE_URL: p.config.databaseUrl,
-          T2T_DATA_DIR: p.config.dataDir,
-          AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-        },
+        env: rawClientEnv(p, env.address),
       }, (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
     });
   }

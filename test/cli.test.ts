@@ -9,7 +9,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RunningAzurite } from './helpers/azurite';
 import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
-import { startProduct, Product } from './helpers/product';
+import { startProduct, Product, rawClientEnv } from './helpers/product';
 import { projectRoot } from '../src/temporal-binaries';
 import { STATUS, migrationWorkflowId } from '../src/contracts';
 
@@ -43,17 +43,7 @@ describe('t2t command-line client @integration', function () {
   });
 
   function t2t(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
-    const childEnv = {
-      PATH: process.env.PATH ?? '',
-      // The raw-signal path: the gateway's path is gateway-forwarding.test.ts's.
-      T2T_AUTH: 'off',
-      TEMPORAL_ADDRESS: env.address,
-      T2T_TASK_QUEUE: p.config.taskQueue,
-      T2T_DATABASE_URL: p.config.databaseUrl,
-      T2T_DATA_DIR: p.config.dataDir,
-      AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-      ...extraEnv,
-    };
+    const childEnv = rawClientEnv(p, env.address, extraEnv);
     return new Promise((resolve) => {
       execFile(process.execPath, [CLI, ...args], { env: childEnv, cwd: dir }, (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;

@@ -17,7 +17,7 @@ import { workflowBundle } from './helpers/temporal';
 import { RunningAzurite } from './helpers/azurite';
 import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
-import { startProduct, uploadWithSas, Product } from './helpers/product';
+import { startProduct, uploadWithSas, Product, rawClientEnv } from './helpers/product';
 import { runCli } from '../src/client/cli';
 import { STATUS, migrationWorkflowId, statusQuery, type MigrationStatus, type ValidationInfo } from '../src/contracts';
 import { createMappingActivities } from '../src/activities/mapping-activities';
@@ -122,17 +122,7 @@ describe('evidence pack @integration', function () {
     const code = await runCli(args, {
       out: (s) => (stdout += s),
       err: (s) => (stderr += s),
-      env: {
-        TEMPORAL_ADDRESS: env.address,
-        // Signed actions are other tests' subject (signed-actions, gateway-forwarding); these send raw ones.
-        T2T_AUTH: 'off',
-        T2T_TASK_QUEUE: p.config.taskQueue,
-        T2T_DATABASE_URL: p.config.databaseUrl,
-        T2T_DATA_DIR: p.config.dataDir,
-        AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-        T2T_EVIDENCE_HMAC_KEY: hmacKey,
-        ...extraEnv,
-      },
+      env: rawClientEnv(p, env.address, { T2T_EVIDENCE_HMAC_KEY: hmacKey, ...extraEnv }),
     });
     return { code, stdout, stderr, json: () => JSON.parse(stdout) as Record<string, unknown> };
   }

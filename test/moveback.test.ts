@@ -13,7 +13,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RunningAzurite } from './helpers/azurite';
 import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
-import { startProduct, Product, uploadWithSas, readWithSas } from './helpers/product';
+import { startProduct, Product, uploadWithSas, readWithSas, rawClientEnv } from './helpers/product';
 import { migrationWorkflowId, type MigrationStatus } from '../src/contracts';
 import { describeEnvironment } from '../src/controlplane/describe';
 import { projectRoot } from '../src/temporal-binaries';
@@ -48,17 +48,7 @@ describe('move-back of a migration @integration', function () {
   });
 
   function t2t(args: string[]): Promise<Run> {
-    const childEnv = {
-      PATH: process.env.PATH ?? '',
-      // Signed actions are other tests' subject (signed-actions, gateway-forwarding); these send raw ones.
-      T2T_AUTH: 'off',
-      TEMPORAL_ADDRESS: env.address,
-      T2T_TASK_QUEUE: p.config.taskQueue,
-      T2T_DATABASE_URL: p.config.databaseUrl,
-      T2T_DATA_DIR: p.config.dataDir,
-      AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-      T2T_EVIDENCE_HMAC_KEY: 'a test key for evidence packs, forty characters',
-    };
+    const childEnv = rawClientEnv(p, env.address, { T2T_EVIDENCE_HMAC_KEY: 'a test key for evidence packs, forty characters' });
     return new Promise((resolve) => {
       execFile(process.execPath, [CLI, ...args], { env: childEnv, cwd: dir }, (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;

@@ -16,7 +16,7 @@ import { sql } from 'kysely';
 import { RunningAzurite } from './helpers/azurite';
 import { useRealServers } from './helpers/servers';
 import { makeTestWorld, TestWorld } from './helpers/world';
-import { startProduct, Product, ProductOptions, uploadWithSas } from './helpers/product';
+import { startProduct, Product, ProductOptions, uploadWithSas, rawClientEnv } from './helpers/product';
 import { CONTROL_PLANE_BACKENDS, startBackend } from './helpers/backends';
 import { SearchAttributes, REHEARSAL_WORKFLOW_TYPE, rehearsalCopyId, rehearsalWorkflowId, rehearsalWorkflowIdOfCopy, type RehearsalReport } from '../src/contracts';
 import { RehearsalClient } from '../src/client/rehearsals';
@@ -125,16 +125,7 @@ describe('rehearsal of a migration (dev server) @integration', function () {
   }
 
   function t2t(p: Product, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const childEnv = {
-      PATH: process.env.PATH ?? '',
-      // Signed actions are other tests' subject (signed-actions, gateway-forwarding); these send raw ones.
-      T2T_AUTH: 'off',
-      TEMPORAL_ADDRESS: env.address,
-      T2T_TASK_QUEUE: p.config.taskQueue,
-      T2T_DATABASE_URL: p.config.databaseUrl,
-      T2T_DATA_DIR: p.config.dataDir,
-      AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-    };
+    const childEnv = rawClientEnv(p, env.address);
     return new Promise((resolve) => {
       execFile(process.execPath, [CLI, ...args], { env: childEnv, cwd: dir }, (error, stdout, stderr) => {
         resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });

@@ -158,6 +158,24 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
   return product;
 }
 
+/**
+ * What a spawned `t2t` of this product is given: the raw-signal path (sign-in's paths are the
+ * signed suites' subject: signed-actions, signed-paths, gateway-forwarding), its Temporal server,
+ * task queue, database, data folder and storage.
+ */
+export function rawClientEnv(p: Product, temporalAddress: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH ?? '',
+    T2T_AUTH: 'off',
+    TEMPORAL_ADDRESS: temporalAddress,
+    T2T_TASK_QUEUE: p.config.taskQueue,
+    T2T_DATABASE_URL: p.config.databaseUrl,
+    T2T_DATA_DIR: p.config.dataDir,
+    AZURE_STORAGE_CONNECTION_STRING: p.config.storageConnectionString,
+    ...extra,
+  };
+}
+
 /** Uploads a mapping file with nothing but the SAS URL, as an admin's own tool would. */
 export async function uploadWithSas(sasUrl: string, text: string, blobName = 'usermapping.csv'): Promise<void> {
   const container = new ContainerClient(sasUrl);
