@@ -38,16 +38,25 @@ export class SignedActions {
   }
 
   /** The proof checked for this action; a key not known yet is looked up once (a rotation at the gateway). */
-  async check(proof: unknown, expected: ExpectedProof, used: ReadonlySet<string>): Promise<ProofCheck> {
+  check(proof: unknown, expected: ExpectedProof, used: ReadonlySet<string>): ProofCheck | Promise<ProofCheck> {
     const kid = typeof (proof as { kid?: unknown } | null)?.kid === 'string' ? (proof as { kid: string }).kid : undefined;
-    if (kid !== undefined && !this.knows(kid) && !this.unknownKids.includes(kid)) {
-      this.policy = await authPolicy({ refresh: true });
-      // Remembered only when the gateway answered without it: after an outage the next proof looks again.
-      if (!this.knows(kid) && !this.policy.keysUnavailable) {
-        this.unknownKids.push(kid);
-        if (this.unknownKids.length > UNKNOWN_KIDS) this.unknownKids.shift();
-      }
+    // Answered at once unless the keys must be read again (a key id not seen yet): most proofs, and every
+    // unsigned action, are then checked without a promise (see checkRole in migration/actions.ts).
+    if (kid !== undefined && !this.knows(kid) && !this.unknownKids.includes(kid)) return this.readKeysAndCheck(kid, proof, expected, used);
+    return this.checkWithKnownKeys(kid, proof, expected, used);
+  }
+
+  private async readKeysAndCheck(kid: string, proof: unknown, expected: ExpectedProof, used: ReadonlySet<string>): Promise<ProofCheck> {
+    this.policy = await authPolicy({ refresh: true });
+    // Remembered only when the gateway answered without it: after an outage the next proof looks again.
+    if (!this.knows(kid) && !this.policy.keysUnavailable) {
+      this.unknownKids.push(kid);
+      if (this.unknownKids.length > UNKNOWN_KIDS) this.unknownKids.shift();
     }
+    return this.checkWithKnownKeys(kid, proof, expected, used);
+  }
+
+  private checkWithKnownKeys(kid: string | undefined, proof: unknown, expected: ExpectedProof, used: ReadonlySet<string>): ProofCheck {
     const checked = checkActionProof(proof, expected, this.policy.keys, used);
     if (!checked.ok && kid !== undefined && !this.knows(kid) && this.policy.keysUnavailable) {
       return { ok: false, reason: `${checked.reason} (${this.policy.keysUnavailable})` };

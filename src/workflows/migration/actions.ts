@@ -115,7 +115,8 @@ export async function handleActions(m: Migration, { handlers, deadline: currentD
     try {
       // Sign-in on: the gateway's proof first; who acts is the user it verified, and the role check runs on them.
       if (m.auth.enforced) {
-        const checked = await checkActionProof(m, message);
+        const pendingProof = checkActionProof(m, message);
+        const checked = pendingProof instanceof Promise ? await pendingProof : pendingProof;
         if (!checked.ok) {
           refuse(`${message.action} refused: ${checked.reason}`);
           continue;
@@ -128,7 +129,9 @@ export async function handleActions(m: Migration, { handlers, deadline: currentD
         refuse(phaseRefusal(message.action, m.state.phase, m.state.prepareDeadline));
         continue;
       }
-      const authorization = await checkRole(m, message.action, actor, `Check the role for ${message.action}`);
+      const pendingRole = checkRole(m, message.action, actor, `Check the role for ${message.action}`);
+      // Awaited only when not answered yet: see checkRole.
+      const authorization = pendingRole instanceof Promise ? await pendingRole : pendingRole;
       if (!authorization.allowed) {
         refuse(authorization.reason!);
         continue;
@@ -148,12 +151,25 @@ export async function handleActions(m: Migration, { handlers, deadline: currentD
   }
 }
 
-/** The actor's role for the action; a directory that cannot answer refuses the action, never fails the migration. */
-export async function checkRole(m: Migration, action: Action, actor: string, summary: string): Promise<{ allowed: boolean; reason?: string }> {
+type RoleCheck = { allowed: boolean; reason?: string };
+
+/**
+ * The actor's role for the action; a directory that cannot answer refuses the action, never fails the
+ * migration. A refusal remembered is answered at once, not as a promise, and the caller then does
+ * not await it: a script flooding a migration with the same refused action (thousands of signals in
+ * one workflow task) is answered without microtasks per refusal. Tens of thousands of them in one
+ * task corrupted Node's async-hook stack in the workflow's worker thread and crashed the worker
+ * (seen under a 6,000-signal burst).
+ */
+export function checkRole(m: Migration, action: Action, actor: string, summary: string): RoleCheck | Promise<RoleCheck> {
   const key = `${action}\u0000${actor.toLowerCase()}`;
   const remembered = m.refusals.get(key);
   if (remembered && remembered.until > Date.now()) return { allowed: false, reason: remembered.reason };
-  let result: { allowed: boolean; reason?: string };
+  return askForRole(m, action, actor, summary, key);
+}
+
+async function askForRole(m: Migration, action: Action, actor: string, summary: string, key: string): Promise<RoleCheck> {
+  let result: RoleCheck;
   try {
     result = await localRoleCheck(m, action, actor, summary);
   } catch (err) {

@@ -29,11 +29,15 @@ export async function startRefusal(m: Migration): Promise<string | undefined> {
  * signs the payload as sent, not as parsed). A proof that verifies is spent at once, whatever
  * becomes of its action: sent again, it is a replay.
  */
-export async function checkActionProof(m: Migration, message: InboxMessage): Promise<ProofCheck> {
+/** Answered at once (not as a promise) unless the gateway's keys must be read again: see checkRole. */
+export function checkActionProof(m: Migration, message: InboxMessage): ProofCheck | Promise<ProofCheck> {
   const payload = message.payload as Record<string, unknown>;
-  const checked = await m.auth.check(payload.proof, { action: message.action, migrationId: provenMigrationId(m, payload.proof), payload }, m.usedProofs);
-  if (checked.ok) m.markProofUsed(checked.proof.actionId);
-  return checked;
+  const spend = (checked: ProofCheck) => {
+    if (checked.ok) m.markProofUsed(checked.proof.actionId);
+    return checked;
+  };
+  const checked = m.auth.check(payload.proof, { action: message.action, migrationId: provenMigrationId(m, payload.proof), payload }, m.usedProofs);
+  return checked instanceof Promise ? checked.then(spend) : spend(checked);
 }
 
 /**
