@@ -17,6 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RunningAzurite } from './helpers/azurite';
 import { useRealServers } from './helpers/servers';
+import { uploadWithSas } from './helpers/product';
 import { freePort } from './helpers/ports';
 import { startMicrosoftFakes, trustFakeCa, type MicrosoftFakes } from './fakes/microsoft-services';
 import { GraphFakeState, fakeUser } from './fakes/graph-routes';
@@ -36,6 +37,7 @@ import { gatewayForwarding, type Forwarding } from '../src/gateway/forwarding';
 import { loadMicrosoftSettings } from '../src/microsoft/settings';
 import { exchangeAdminToken, noDelegatedToken, openToken, sealToken } from '../src/microsoft/delegation';
 import { migrationWorkflowId, type MigrationStatus } from '../src/contracts';
+import { CONTROL_PLANE_BACKENDS, startBackend } from './helpers/backends';
 
 const CLI = path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js');
 const WORKER = path.join(projectRoot(), 'dist', 'src', 'worker.js');
@@ -301,6 +303,39 @@ describe('on-behalf-of: the acting admin\'s own token for the service call of an
     assert.ok(!workerOutput.includes(delegated[0]), 'nor in the worker\'s log');
   });
 
+  it('a whole migration in a tenant with delegatedCalls: prepare and migrate start their operations as the admin, and the migration succeeds', async () => {
+    const environmentId = randomUUID();
+    fakes.addEnvironment(SOURCE, { id: environmentId, name: 'Contoso Whole' });
+    const from = fakes.adminApiCallers.length;
+    const submitted = await t2t(['--as', 'admin@contoso.com', 'submit', '--environment', environmentId, '--target-tenant', TARGET, '--json']);
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const { migrationId, targetMigrationId } = JSON.parse(submitted.stdout) as MigrationStatus;
+    const approved = await t2t(['--as', 'admin@fabrikam.com', 'approve', '--migration-id', targetMigrationId]);
+    assert.equal(approved.code, 0, approved.stderr);
+    const stored = await t2t(['--as', 'admin@contoso.com', 'storage', '--environment', environmentId, '--json']);
+    assert.equal(stored.code, 0, stored.stderr);
+    const sasUrl = (JSON.parse(stored.stdout) as { sasUrl: string }).sasUrl;
+    await uploadWithSas(sasUrl, 'Source,Destination\nana@contoso.com,ana@fabrikam.com\n');
+    const prepared = await t2t(['--as', 'admin@contoso.com', 'prepare', '--migration-id', migrationId, '--target-tenant', TARGET, '--mapping-container', sasUrl, '--json']);
+    assert.equal(prepared.code, 0, `${prepared.stderr}${prepared.stdout}`);
+    assert.equal((JSON.parse(prepared.stdout) as MigrationStatus).phase, 'Prepared');
+    const migrated = await t2t(['--as', 'admin@contoso.com', 'migrate', '--migration-id', migrationId, '--target-tenant', TARGET, '--json']);
+    assert.equal(migrated.code, 0, `${migrated.stderr}${migrated.stdout}`);
+    const final = JSON.parse(migrated.stdout) as MigrationStatus;
+    assert.equal(final.phase, 'Succeeded', final.reason);
+
+    const posts = t2tCallsIn(SOURCE, from).filter((c) => c.method === 'POST');
+    assert.deepEqual(
+      posts.map((c) => c.path.split('/').pop()),
+      ['createt2t', 'generateTenantToTenantResourceStorage', 'prepare', 'migrate'],
+      'each action made its own call',
+    );
+    for (const call of posts) assert.deepEqual([call.delegated, call.actor], [true, contosoAdmin()], call.path);
+    const tokens = new Set(posts.map((c) => c.token));
+    assert.equal(tokens.size, 4, 'a token of its own for each action');
+    assert.equal(await storedTokens(), 0);
+  });
+
   it('the exchange is made by the product API\'s app with its secret; a wrong secret is one line naming neither secret nor token', async () => {
     const user = fakesUserToken();
     const settings = { authorityHost: fakes.authorityHost, customAuthority: true };
@@ -325,28 +360,6 @@ describe('on-behalf-of: the acting admin\'s own token for the service call of an
     return token;
   }
 
-  it('the store hands a token out once, never after its expiry; a seal opens only for its own action and tenant', async () => {
-    const store = await openDelegatedTokens(databaseUrl);
-    try {
-      const key = randomBytes(32);
-      const sealed = sealToken(key, 'the-token', 'action-1', SOURCE);
-      assert.ok(!sealed.includes('the-token'));
-      assert.equal(openToken(key, sealed, 'action-1', SOURCE.toUpperCase()), 'the-token');
-      assert.equal(openToken(key, sealed, 'action-2', SOURCE), undefined);
-      assert.equal(openToken(key, sealed, 'action-1', TARGET), undefined);
-      assert.equal(openToken(randomBytes(32), sealed, 'action-1', SOURCE), undefined);
-
-      await store.put({ actionId: 'action-1', tenantId: SOURCE, sealed, expiresAt: new Date(Date.now() + 60_000) });
-      assert.equal((await store.take('action-1'))?.sealed, sealed);
-      assert.equal(await store.take('action-1'), undefined, 'taken once');
-      await store.put({ actionId: 'action-2', tenantId: SOURCE, sealed, expiresAt: new Date(Date.now() + 60_000) });
-      assert.equal(await store.take('action-2', new Date(Date.now() + 120_000)), undefined, 'expired');
-      assert.equal(await store.take('action-2'), undefined, 'and gone');
-    } finally {
-      await store.close();
-    }
-  });
-
   it('settings: delegatedCalls needs the delegation block, and a key of 32 bytes; each is one line', () => {
     const write = (name: string, content: unknown) => {
       writeFileSync(path.join(dir, name), typeof content === 'string' ? content : JSON.stringify(content));
@@ -365,4 +378,48 @@ describe('on-behalf-of: the acting admin\'s own token for the service call of an
     assert.equal(settings.tenants[0].delegatedCalls, true);
     assert.equal(settings.delegation?.key.length, 32);
   });
+});
+
+describe('the store of handed-over tokens, in the control plane', () => {
+  for (const backend of CONTROL_PLANE_BACKENDS) {
+    it(`${backend.name}: a token is handed out once, never after its expiry; a seal opens only for its own action and tenant`, async function () {
+      this.timeout(60_000);
+      await startBackend(backend);
+      const url = await backend.url();
+      const plane = await createControlPlane(url);
+      await plane.migrateSchema();
+      // Twice, as every worker and gateway start does: the table is there once.
+      await plane.migrateSchema();
+      const store = await openDelegatedTokens(url);
+      try {
+        const key = randomBytes(32);
+        const sealed = sealToken(key, 'the-token', 'action-1', SOURCE);
+        assert.ok(!sealed.includes('the-token'));
+        assert.equal(openToken(key, sealed, 'action-1', SOURCE.toUpperCase()), 'the-token');
+        assert.equal(openToken(key, sealed, 'action-2', SOURCE), undefined);
+        assert.equal(openToken(key, sealed, 'action-1', TARGET), undefined);
+        assert.equal(openToken(randomBytes(32), sealed, 'action-1', SOURCE), undefined);
+
+        await store.put({ actionId: 'action-1', tenantId: SOURCE, sealed, expiresAt: new Date(Date.now() + 60_000) });
+        const [first, second] = await Promise.all([store.take('action-1'), store.take('action-1')]);
+        assert.equal([first, second].filter((row) => row?.sealed === sealed).length, 1, 'taken once, even by two at the same moment');
+        assert.equal(await store.take('action-1'), undefined);
+        await store.put({ actionId: 'action-2', tenantId: SOURCE, sealed, expiresAt: new Date(Date.now() + 60_000) });
+        assert.equal(await store.take('action-2', new Date(Date.now() + 120_000)), undefined, 'expired');
+        assert.equal(await store.take('action-2'), undefined, 'and gone');
+        // A put sweeps the rows past their expiry.
+        await store.put({ actionId: 'action-3', tenantId: SOURCE, sealed, expiresAt: new Date(Date.now() - 1000) });
+        await store.put({ actionId: 'action-4', tenantId: SOURCE, sealed, expiresAt: new Date(Date.now() + 60_000) });
+        const { db, release } = await openDatabase(url);
+        try {
+          assert.deepEqual((await db.selectFrom('delegated_tokens').select('action_id').execute()).map((r) => r.action_id), ['action-4']);
+        } finally {
+          await release();
+        }
+      } finally {
+        await store.close();
+        await plane.close();
+      }
+    });
+  }
 });
