@@ -502,7 +502,9 @@ function clientCredentials(state: FakeState, tenantId: string, form: URLSearchPa
 
 /**
  * Microsoft's on-behalf-of grant, as Learn's "Microsoft identity platform and OAuth 2.0 On-Behalf-Of flow"
- * (learn.microsoft.com/entra/identity-platform/v2-oauth2-on-behalf-of-flow) and MS-OAPX 3.1.5.2.1.1 give it:
+ * (learn.microsoft.com/entra/identity-platform/v2-oauth2-on-behalf-of-flow, formerly
+ * docs.microsoft.com/azure/active-directory/develop/v2-oauth2-on-behalf-of-flow) and MS-OAPX 3.1.5.2.1.1
+ * (learn.microsoft.com/openspecs/windows_protocols/ms-oapx/7d11b6f5-84ac-4989-bf9c-16d7504b5b94) give it:
  * POST /{tenant}/oauth2/v2.0/token with grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer,
  * requested_token_use=on_behalf_of, client_id with client_secret (or client_assertion), assertion=<the
  * user's token for the middle tier> and scope=<downstream>/.default. The assertion must be a user's
@@ -998,6 +1000,8 @@ async function routePowerPlatform(state: FakeState, baseUrl: string, req: Incomi
   if (caller.app?.powerPlatformAdmin === false && !caller.delegated) {
     return apiError(403, 'Forbidden', `The app ${caller.clientId} is not a Power Platform management app in tenant ${caller.tenantId}.`);
   }
+  // Whether, and how, the real admin API refuses app-only tokens here is not documented: the 403, its
+  // code and its words are a guess (see MicrosoftFakesOptions.appOnlyTenantToTenant).
   const refusesAppOnly = state.options.appOnlyTenantToTenant === false || state.appOnlyRefused.has(caller.tenantId.toLowerCase());
   if (refusesAppOnly && !caller.delegated && /\/(t2tmigration|createt2t|generateTenantToTenantResourceStorage)/i.test(req.path)) {
     return apiError(403, 'UserContextRequired', 'Tenant-to-tenant migration operations require a signed-in Power Platform or Dynamics 365 administrator.');
