@@ -173,7 +173,11 @@ export class MicrosoftMigrationService implements MigrationService {
     if (!this.delegatedTokens) {
       throw new MicrosoftServiceError('Power Platform admin API', 'configuration', `tenant ${tenantId} takes delegated calls, and this process has no control plane to read the admins' tokens from`);
     }
-    const token = await takeAdminToken(this.settings, await this.delegatedTokens(), migration.actionId, tenantId);
+    this.openedTokens ??= this.delegatedTokens().catch((err: unknown) => {
+      this.openedTokens = undefined;
+      throw err;
+    });
+    const token = await takeAdminToken(this.settings, await this.openedTokens, migration.actionId, tenantId);
     return new PowerPlatformClient({ baseUrl: this.settings.powerPlatformApiUrl, tokens: withAdminToken(this.tokens, tenantId, token), pollIntervalMs: this.settings.operationPollMs });
   }
 
@@ -531,12 +535,13 @@ export class MicrosoftMigrationService implements MigrationService {
     );
   }
 
-  private closed = false;
+  /** the store of admins' tokens, once a delegated call opened it */
+  private openedTokens?: Promise<DelegatedTokens>;
 
   async close(): Promise<void> {
     // The app's tokens live in memory only; the store of admins' tokens, if opened, is given back.
-    if (this.closed || !this.delegatedTokens) return;
-    this.closed = true;
-    await (await this.delegatedTokens().catch(() => undefined))?.close();
+    const opened = this.openedTokens;
+    this.openedTokens = undefined;
+    await (await opened?.catch(() => undefined))?.close();
   }
 }

@@ -19,12 +19,7 @@ export async function openMigrationService(
   if (config.backend === 'microsoft') {
     const { MicrosoftMigrationService } = await import('../microsoft/microsoft-service');
     // Tenants with delegatedCalls: the admins' tokens the gateway leaves in the control plane, opened at first use.
-    let delegatedTokens: Promise<import('../controlplane/delegated-tokens').DelegatedTokens> | undefined;
-    const open = () =>
-      (delegatedTokens ??= import('../controlplane/delegated-tokens').then((m) => m.openDelegatedTokens(config.databaseUrl)).catch((err: unknown) => {
-        delegatedTokens = undefined;
-        throw err;
-      }));
+    const open = async () => (await import('../controlplane/delegated-tokens')).openDelegatedTokens(config.databaseUrl);
     return { service: MicrosoftMigrationService.fromSettings(config.microsoft!, config.microsoft!.delegation ? { delegatedTokens: open } : {}) };
   }
   const service = new SimulatedMigrationService({
