@@ -283,6 +283,20 @@ describe('on-behalf-of: the acting admin\'s own token for the service call of an
     assert.equal(retried.stderr.trim().split('\n').length, 1, 'one line');
     assert.ok(t2tCallsIn(SOURCE, before).every((c) => c.delegated), 'no app-only call was tried instead');
 
+    // An exchange Microsoft refuses (here: consent missing) refuses the action at the gateway; the migration is untouched.
+    const phaseBefore = (await status(migrationId)).phase;
+    fakes.failNext(`POST /${SOURCE}/oauth2/v2.0/token`, {
+      status: 400,
+      body: { error: 'invalid_grant', error_description: "AADSTS65001: The user or administrator has not consented to use the application with ID 't2t-api-app'." },
+    });
+    const unexchanged = await t2t(['--as', 'admin@contoso.com', 'cancel', '--migration-id', migrationId]);
+    assert.equal(unexchanged.code, 1, unexchanged.stdout);
+    assert.match(unexchanged.stderr, new RegExp(`cancel refused: the gateway could not get a token on your behalf for tenant ${SOURCE}: .*AADSTS65001`));
+    assert.equal(unexchanged.stderr.trim().split('\n').length, 1, 'one line');
+    assert.ok(!unexchanged.stderr.includes(API_SECRET));
+    assert.equal((await status(migrationId)).phase, phaseBefore);
+    assert.ok(fakes.requests().some((r) => r.environmentId === environmentId), 'nothing was deleted');
+
     const cancelled = await t2t(['--as', 'admin@contoso.com', 'cancel', '--migration-id', migrationId]);
     assert.equal(cancelled.code, 0, cancelled.stderr);
     assert.equal((await status(migrationId)).phase, 'Cancelled');
