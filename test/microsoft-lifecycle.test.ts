@@ -381,6 +381,7 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
       const wantsAdmin = await smoke();
       assert.equal(wantsAdmin.code, 4, wantsAdmin.stdout);
       assert.match(wantsAdmin.stdout, new RegExp(`✗ ${SOURCE}: list tenant-to-tenant requests \\(as source\\): role or permission: the admin API refused the app's own token for the tenant-to-tenant calls .*the service wants a signed-in admin instead: check with -- --device-code --tenant ${SOURCE}`));
+      assert.match(wantsAdmin.stdout, /set "delegatedCalls": true for this tenant in T2T_MICROSOFT_TENANTS_FILE, so that each action uses the acting admin's own token/, 'the switch is suggested');
       assert.equal(writes(), writesBefore, 'still no write');
     } finally {
       fakes.setAppOnlyTenantToTenant(true);

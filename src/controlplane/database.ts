@@ -126,7 +126,17 @@ export interface NotificationDeliveriesTable {
   updated_at: string;
 }
 
+/** an admin's exchanged token for one action (on-behalf-of), sealed with the delegation key */
+export interface DelegatedTokensTable {
+  action_id: string;
+  tenant_id: string;
+  sealed: string;
+  /** ISO time */
+  expires_at: string;
+}
+
 export interface Database {
+  delegated_tokens: DelegatedTokensTable;
   migration_requests: MigrationRequestsTable;
   tenants: TenantsTable;
   tenant_users: TenantUsersTable;

@@ -125,6 +125,15 @@ export async function createSchema(db: Kysely<Database>, dialect: Dialect): Prom
     .createIndex('notification_deliveries_by_subscription').ifNotExists()
     .on('notification_deliveries').column('subscription_id')
     .execute();
+  // On-behalf-of (docs/identity.md): an admin's exchanged token, sealed, for the one call its action makes.
+  // Outside workflow history; taken once (deleted as it is read), gone at its expiry.
+  await db.schema
+    .createTable('delegated_tokens').ifNotExists()
+    .addColumn('action_id', 'text', (c) => c.primaryKey())
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('sealed', 'text', (c) => c.notNull())
+    .addColumn('expires_at', 'text', (c) => c.notNull())
+    .execute();
 }
 
 /**

@@ -9,7 +9,8 @@ import type { Config } from '../config';
 import type { ControlPlane } from '../controlplane/control-plane';
 import type { AuditLog } from '../controlplane/audit-log';
 import type { MigrationClient } from '../client/migrations';
-import type { BatchStarter, RehearsalStarter } from './server';
+import type { DelegatedTokens } from '../controlplane/delegated-tokens';
+import type { AdminTokenHandover, BatchStarter, RehearsalStarter } from './server';
 
 export interface Forwarding {
   migrations: () => Promise<MigrationClient>;
@@ -17,6 +18,12 @@ export interface Forwarding {
   batches: () => Promise<BatchStarter>;
   /** rehearsals, checked and started as `t2t rehearse` does */
   rehearsals: () => Promise<RehearsalStarter>;
+  /**
+   * On-behalf-of: for an action whose step calls the Microsoft admin API at once, by an admin of a
+   * tenant with delegatedCalls, the admin's token exchanged and left (sealed) in the control plane
+   * for that action; nothing for other back ends, tenants and actions.
+   */
+  handOver: (handover: AdminTokenHandover) => Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -87,6 +94,24 @@ export function gatewayForwarding(config: Config, opened: { client?: Client; con
     };
   };
 
+  let delegatedTokens: Promise<DelegatedTokens> | undefined;
+  const openDelegatedTokens = (): Promise<DelegatedTokens> =>
+    (delegatedTokens ??= (async () => {
+      // Its table comes with the control plane's schema.
+      await controlPlane();
+      return (await import('../controlplane/delegated-tokens')).openDelegatedTokens(config.databaseUrl);
+    })().catch((err: unknown) => {
+      delegatedTokens = undefined;
+      throw err;
+    }));
+
+  const handOver = async (handover: AdminTokenHandover): Promise<void> => {
+    if (config.backend !== 'microsoft' || !config.microsoft?.delegation) return;
+    const { DELEGATED_ACTIONS, handOverAdminToken, takesDelegatedCalls } = await import('../microsoft/delegation');
+    if (!DELEGATED_ACTIONS.has(handover.action) || !takesDelegatedCalls(config.microsoft, handover.tenantId)) return;
+    await handOverAdminToken(config.microsoft, await openDelegatedTokens(), handover);
+  };
+
   let rehearsalStarter: Promise<RehearsalStarter> | undefined;
   const openRehearsals = async (): Promise<RehearsalStarter> => {
     const [{ RehearsalClient }, { openMigrationService }, temporal] = await Promise.all([import('../client/rehearsals'), import('../service'), client()]);
@@ -96,6 +121,7 @@ export function gatewayForwarding(config: Config, opened: { client?: Client; con
   };
 
   return {
+    handOver,
     batches,
     rehearsals: () => {
       rehearsalStarter ??= openRehearsals().catch((err: unknown) => {
@@ -112,6 +138,7 @@ export function gatewayForwarding(config: Config, opened: { client?: Client; con
       return pending;
     },
     close: async () => {
+      await (await delegatedTokens?.catch(() => undefined))?.close();
       if (refusalsPublished) await (await import('../notifications/store')).notificationDatabase(config.databaseUrl).close();
       await owned.auditLog?.close();
       await owned.controlPlane?.close();

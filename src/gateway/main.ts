@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const signer = new ActionSigner([loadGatewayKey({ keyFile: signIn.gatewayKeyFile, dataDir: config.dataDir })]);
   // Actions go on to Temporal with the worker's connection settings and payload codec (gateway/forwarding.ts).
   const forwarding = gatewayForwarding(config);
-  const app = await createGateway({ verifier, signer, migrations: forwarding.migrations, batches: forwarding.batches, rehearsals: forwarding.rehearsals, ...(tls ? { tls } : {}) });
+  const app = await createGateway({ verifier, signer, migrations: forwarding.migrations, batches: forwarding.batches, rehearsals: forwarding.rehearsals, handOver: forwarding.handOver, ...(tls ? { tls } : {}) });
   const i = signIn.gatewayAddress.lastIndexOf(':');
   await app.listen({ host: signIn.gatewayAddress.slice(0, i) || '0.0.0.0', port: Number(signIn.gatewayAddress.slice(i + 1)) });
   console.log(`action gateway on ${tls ? 'https' : 'http'}://${signIn.gatewayAddress}, tokens from ${signIn.authority}, actions to Temporal at ${config.temporalAddress} (namespace ${config.namespace})`);

@@ -39,6 +39,22 @@ export interface GatewayOptions {
   batches?: () => Promise<BatchStarter>;
   /** how rehearsals are checked and started (POST /v1/rehearsals); unset with `migrations` unset */
   rehearsals?: () => Promise<RehearsalStarter>;
+  /**
+   * On-behalf-of (gateway/forwarding.ts): before a signed action is sent on, the admin's verified token
+   * is exchanged and left for that action's service call, where the admin's tenant takes delegated
+   * calls; a failure refuses the action with one line, before anything reaches the migration.
+   */
+  handOver?: (handover: AdminTokenHandover) => Promise<void>;
+}
+
+/** What the gateway hands over for an action's call: never logged, never sent on to Temporal. */
+export interface AdminTokenHandover {
+  action: string;
+  /** the proof's action id, which the workflow passes to the call */
+  actionId: string;
+  tenantId: string;
+  /** the admin's bearer token the gateway just verified */
+  adminToken: string;
 }
 
 /** The actions an admin sends on a migration, by their Temporal names (SPEC §7). */
@@ -128,6 +144,11 @@ function admitted<T>(request: FastifyRequest, reply: FastifyReply, schema: z.Zod
   return { data: parsed.data };
 }
 
+/** The bearer token of a verified request, as the verifier read it. */
+function bearerOf(request: FastifyRequest): string {
+  return /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim() ?? '';
+}
+
 /** An error's first line and its causes' (three at most), for the log. */
 function withCauses(err: { message: string; cause?: unknown }): string {
   const lines = [err.message.split('\n')[0]];
@@ -191,6 +212,17 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     return options.signer.sign({ action, migrationId, payload, claims: proofClaims });
   };
 
+  /** Hands the admin's token over for the action's call (options.handOver); the refusal's one line, or undefined. */
+  const handOver = async (action: string, proof: ActionProof, request: FastifyRequest): Promise<string | undefined> => {
+    if (!options.handOver) return undefined;
+    try {
+      await options.handOver({ action, actionId: proof.actionId, tenantId: proof.claims.tenantId, adminToken: bearerOf(request) });
+      return undefined;
+    } catch (err) {
+      return `${action} refused: the gateway could not get a token on your behalf for tenant ${proof.claims.tenantId}: ${(err as Error).message.split('\n')[0]}`;
+    }
+  };
+
   /** The migration client (or the batch starter), or the one-line answer why there is none. */
   const forwarding = async <T>(open: (() => Promise<T>) | undefined = options.migrations as (() => Promise<T>) | undefined): Promise<T> => {
     if (!open) throw Object.assign(new Error('this gateway only signs (POST /v1/proofs): it has no Temporal connection'), { statusCode: 501 });
@@ -229,6 +261,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const { actor: _actor, proof: _proof, ...fields } = body as Record<string, unknown>;
     const payload = { ...fields, requestId: typeof fields.requestId === 'string' ? fields.requestId : randomUUID() };
     const proof = sign(action, migrationId, payload, claims);
+    const notHanded = await handOver(action, proof, request);
+    if (notHanded) return reply.status(409).send({ outcome: 'refused', error: notHanded });
     try {
       const outcome = await migrations.actOn(handle, action as SignalAction, { ...payload, actor: claims.user, proof });
       if (outcome.entry.outcome === 'refused') {
@@ -257,6 +291,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       if (used) return reply.status(409).send({ outcome: 'refused', error: used });
       plan.migration.submittedBy = claims.user;
       plan.migration.proof = sign('submit', plan.migration.migrationId, submitProofPayload(plan.migration), claims);
+      const notHanded = await handOver('submit', plan.migration.proof, request);
+      if (notHanded) return reply.status(409).send({ outcome: 'refused', error: notHanded });
       const status = await migrations.startSubmission(plan);
       return { migrationId: status.migrationId, targetMigrationId: status.targetMigrationId, status };
     } catch (err) {

@@ -57,7 +57,7 @@ export async function startSandboxGateway(
   const verifier = createTokenVerifier({ issuers: [issuer], audience: config.signIn.api, ...(ca ? { ca } : {}) });
   const signer = new ActionSigner([loadGatewayKey({ keyFile: config.signIn.gatewayKeyFile, dataDir: config.dataDir })]);
   const forwarding = gatewayForwarding(config, opened);
-  const app = await createGateway({ verifier, signer, migrations: forwarding.migrations, batches: forwarding.batches, rehearsals: forwarding.rehearsals });
+  const app = await createGateway({ verifier, signer, migrations: forwarding.migrations, batches: forwarding.batches, rehearsals: forwarding.rehearsals, handOver: forwarding.handOver });
   const i = config.signIn.gatewayAddress.lastIndexOf(':');
   const host = config.signIn.gatewayAddress.slice(0, i).replace(/^\[|\]$/g, '');
   await app.listen({ host: host === 'localhost' ? '127.0.0.1' : host, port: Number(config.signIn.gatewayAddress.slice(i + 1)) });

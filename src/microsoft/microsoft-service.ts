@@ -33,6 +33,8 @@ import { operationState, PowerPlatformClient, principalText, rawForLog, sleepWit
 import { GraphClient } from './graph';
 import { createGraphDirectory } from './graph-directory';
 import { sasContainer } from './blob-container';
+import type { DelegatedTokens } from '../controlplane/delegated-tokens';
+import { takeAdminToken, takesDelegatedCalls, withAdminToken } from './delegation';
 
 const API_VERSION = '2021-04-01';
 
@@ -150,13 +152,33 @@ export class MicrosoftMigrationService implements MigrationService {
     private readonly tokens: TokenSource,
     private readonly powerPlatform: PowerPlatformClient,
     readonly directory: ReturnType<typeof createGraphDirectory>,
+    /** where the gateway leaves admins' tokens for tenants with delegatedCalls (the control plane) */
+    private readonly delegatedTokens?: () => Promise<DelegatedTokens>,
   ) {}
 
-  static fromSettings(settings: MicrosoftSettings): MicrosoftMigrationService {
+  static fromSettings(settings: MicrosoftSettings, options: { delegatedTokens?: () => Promise<DelegatedTokens> } = {}): MicrosoftMigrationService {
     const tokens = createTokenSource(settings);
     const powerPlatform = new PowerPlatformClient({ baseUrl: settings.powerPlatformApiUrl, tokens, pollIntervalMs: settings.operationPollMs });
     const directory = createGraphDirectory(new GraphClient({ baseUrl: settings.graphApiUrl, tokens }));
-    return new MicrosoftMigrationService(settings, tokens, powerPlatform, directory);
+    return new MicrosoftMigrationService(settings, tokens, powerPlatform, directory, options.delegatedTokens);
+  }
+
+  /**
+   * The admin API as a call made at the moment of an admin's action reaches it: in a tenant with
+   * delegatedCalls, with that admin's own token, taken once for the action (never the app's instead);
+   * elsewhere with the app's.
+   */
+  private async acting(migration: ServiceMigration, tenantId: string): Promise<PowerPlatformClient> {
+    if (!takesDelegatedCalls(this.settings, tenantId)) return this.powerPlatform;
+    if (!this.delegatedTokens) {
+      throw new MicrosoftServiceError('Power Platform admin API', 'configuration', `tenant ${tenantId} takes delegated calls, and this process has no control plane to read the admins' tokens from`);
+    }
+    this.openedTokens ??= this.delegatedTokens().catch((err: unknown) => {
+      this.openedTokens = undefined;
+      throw err;
+    });
+    const token = await takeAdminToken(this.settings, await this.openedTokens, migration.actionId, tenantId);
+    return new PowerPlatformClient({ baseUrl: this.settings.powerPlatformApiUrl, tokens: withAdminToken(this.tokens, tenantId, token), pollIntervalMs: this.settings.operationPollMs });
   }
 
   private tenantName(tenantId: string): string {
@@ -237,11 +259,12 @@ export class MicrosoftMigrationService implements MigrationService {
 
   async submit(migration: ServiceMigration): Promise<Submission> {
     return guarded(async () => {
+      const powerPlatform = await this.acting(migration, migration.sourceTenantId);
       // A retry after a lost answer must not open a second request: reuse the open one.
-      const open = (await this.powerPlatform.listRequests(migration.sourceTenantId)).find(
+      const open = (await powerPlatform.listRequests(migration.sourceTenantId)).find(
         (r) => sameId(r.environmentId, migration.environmentId) && sameId(r.targetTenantId, migration.targetTenantId) && /pending|approved/i.test(r.approvalStatus ?? 'pending'),
       );
-      const request: T2TRequest = open ?? (await this.powerPlatform.submit(migration.sourceTenantId, migration.environmentId, migration.targetTenantId));
+      const request: T2TRequest = open ?? (await powerPlatform.submit(migration.sourceTenantId, migration.environmentId, migration.targetTenantId));
       return { serviceMigrationId: request.id, externalActions: true, servicePrepares: true };
     });
   }
@@ -274,9 +297,9 @@ export class MicrosoftMigrationService implements MigrationService {
     );
   }
 
-  async requestState(migration: ServiceMigration): Promise<RequestState> {
+  async requestState(migration: ServiceMigration, powerPlatform = this.powerPlatform): Promise<RequestState> {
     return guarded(async () => {
-      const request = (await this.powerPlatform.listRequests(migration.sourceTenantId)).find((r) => sameId(r.id, migration.serviceMigrationId));
+      const request = (await powerPlatform.listRequests(migration.sourceTenantId)).find((r) => sameId(r.id, migration.serviceMigrationId));
       if (!request) return { state: 'deleted' };
       const state = APPROVAL_STATE[(request.approvalStatus ?? '').toLowerCase()] ?? 'pending';
       // Who decided is a target-tenant principal: its name is read there, and only once there is a decision to record.
@@ -294,8 +317,8 @@ export class MicrosoftMigrationService implements MigrationService {
     return name ?? `${principalText(who)} (its name could not be read from Microsoft Graph in tenant ${tenantId})`;
   }
 
-  private async approval(migration: ServiceMigration) {
-    const approvals = await this.powerPlatform.listApprovals(migration.targetTenantId);
+  private async approval(migration: ServiceMigration, powerPlatform: PowerPlatformClient) {
+    const approvals = await powerPlatform.listApprovals(migration.targetTenantId);
     return approvals.find((a) => sameId(a.sourceMigrationId, migration.serviceMigrationId));
   }
 
@@ -309,14 +332,16 @@ export class MicrosoftMigrationService implements MigrationService {
 
   private async decide(migration: ServiceMigration, decision: 'approved' | 'denied'): Promise<void> {
     await guarded(async () => {
-      const approval = await this.approval(migration);
+      const powerPlatform = await this.acting(migration, migration.targetTenantId);
+      const approval = await this.approval(migration, powerPlatform);
       if (approval && !/approved|rejected|denied/i.test(approval.approvalState ?? '')) {
-        if (decision === 'approved') await this.powerPlatform.approve(migration.targetTenantId, approval.id);
-        else await this.powerPlatform.reject(migration.targetTenantId, approval.id);
+        if (decision === 'approved') await powerPlatform.approve(migration.targetTenantId, approval.id);
+        else await powerPlatform.reject(migration.targetTenantId, approval.id);
         return;
       }
       // Already decided (a retry after a lost answer, or someone in the admin center): fine if it is this decision.
-      const state = (await this.requestState(migration)).state;
+      // The request is the source tenant's: read with the app there, unless the source tenant too takes only admins' tokens.
+      const state = (await this.requestState(migration, sameId(migration.sourceTenantId, migration.targetTenantId) ? powerPlatform : this.powerPlatform)).state;
       if (state === decision) return;
       throw ApplicationFailure.nonRetryable(
         approval ? `the request is already ${state} on the service` : `the target tenant has no approval for request ${migration.serviceMigrationId}`,
@@ -334,7 +359,7 @@ export class MicrosoftMigrationService implements MigrationService {
 
   async cancel(migration: ServiceMigration): Promise<void> {
     if (!migration.serviceMigrationId) return;
-    await guarded(() => this.powerPlatform.delete(migration.sourceTenantId, migration.serviceMigrationId!));
+    await guarded(async () => (await this.acting(migration, migration.sourceTenantId)).delete(migration.sourceTenantId, migration.serviceMigrationId!));
   }
 
   async closeRequest(): Promise<void> {
@@ -343,7 +368,8 @@ export class MicrosoftMigrationService implements MigrationService {
 
   async createStorage(migration: ServiceMigration): Promise<StorageInfo> {
     return guarded(async () => {
-      const { sharedAccessSignature } = await this.powerPlatform.generateStorage(migration.sourceTenantId, migration.environmentId);
+      const powerPlatform = await this.acting(migration, migration.sourceTenantId);
+      const { sharedAccessSignature } = await powerPlatform.generateStorage(migration.sourceTenantId, migration.environmentId);
       const containerName = containerNameFromUri(sharedAccessSignature);
       if (!containerName) {
         throw ApplicationFailure.nonRetryable("the service's storage answer is not a container SAS URL", ErrorType.ServiceRefused);
@@ -368,10 +394,21 @@ export class MicrosoftMigrationService implements MigrationService {
   }
 
   /**
+   * The client a prepare or migrate starts its operation with (acting). An attempt that resumes an
+   * operation an earlier one started (a lost worker) only polls it, with the app: the admin's token
+   * was for the start, and the operation runs on at the service whoever polls it.
+   */
+  private async operationClient(migration: ServiceMigration, operation: OperationContext): Promise<PowerPlatformClient> {
+    if ((operation.resumed as OperationProgress | undefined)?.operationUrl) return this.powerPlatform;
+    return this.acting(migration, migration.sourceTenantId);
+  }
+
+  /**
    * Starts the operation unless an earlier attempt did (its URL and start time are in the heartbeat),
    * then polls it to its end or to the end of its budget (T2T_OPERATION_BUDGET, from its start).
    */
   private async runOperation(
+    powerPlatform: PowerPlatformClient,
     tenantId: string,
     what: 'prepare' | 'migrate',
     start: () => ReturnType<PowerPlatformClient['startPrepare']>,
@@ -389,7 +426,7 @@ export class MicrosoftMigrationService implements MigrationService {
         operation.heartbeat(progress);
       }
     }
-    return this.powerPlatform.pollOperation(tenantId, started, {
+    return powerPlatform.pollOperation(tenantId, started, {
       signal: operation.signal,
       sleep: (ms, signal) => sleepWithHeartbeats(ms, signal, () => operation.heartbeat(progress)),
       what,
@@ -407,10 +444,12 @@ export class MicrosoftMigrationService implements MigrationService {
   async prepare(migration: ServiceMigration, storage: StorageInfo, operation: OperationContext, options: PrepareOptions = {}): Promise<ServicePrepareResult> {
     return guarded(async () => {
       const id = migration.serviceMigrationId!;
+      const powerPlatform = await this.operationClient(migration, operation);
       const result = await this.runOperation(
+        powerPlatform,
         migration.sourceTenantId,
         'prepare',
-        () => this.powerPlatform.startPrepare(migration.sourceTenantId, id, {
+        () => powerPlatform.startPrepare(migration.sourceTenantId, id, {
           TargetTenantId: migration.targetTenantId,
           ReadOnlyUserMappingFileContainerUri: stripQuery(storage.sasUrl),
           ...(options.guestAdmin ? { GuestAdminUserEmail: options.guestAdmin } : {}),
@@ -420,7 +459,7 @@ export class MicrosoftMigrationService implements MigrationService {
       if (result.status === 'Succeeded') {
         // An operation that ended well may still have refused the mapping: the status decides, and a
         // status that cannot be read fails the step (retried, then refused) rather than open the window.
-        const status = await this.powerPlatform.getStatus(migration.sourceTenantId, id);
+        const status = await powerPlatform.getStatus(migration.sourceTenantId, id);
         const failed = validationFailure(status);
         if (!failed) return { succeeded: true };
         return {
@@ -429,7 +468,7 @@ export class MicrosoftMigrationService implements MigrationService {
           errorReportUrl: reportLink(status, storage.containerName),
         };
       }
-      const status = await this.powerPlatform.getStatus(migration.sourceTenantId, id).catch(() => undefined);
+      const status = await powerPlatform.getStatus(migration.sourceTenantId, id).catch(() => undefined);
       return {
         succeeded: false,
         message: `the migration service's prepare failed${result.message ? `: ${result.message}` : ''}`,
@@ -446,11 +485,13 @@ export class MicrosoftMigrationService implements MigrationService {
   async migrate(migration: ServiceMigration & { storage: StorageInfo; guestAdmin?: string }, operation: OperationContext): Promise<MigrateOutcome> {
     return guarded(async () => {
       const id = migration.serviceMigrationId!;
+      const powerPlatform = await this.operationClient(migration, operation);
       const result = await this.runOperation(
+        powerPlatform,
         migration.sourceTenantId,
         'migrate',
         () =>
-          this.powerPlatform.startMigrate(migration.sourceTenantId, id, {
+          powerPlatform.startMigrate(migration.sourceTenantId, id, {
             TargetTenantId: migration.targetTenantId,
             ...(migration.guestAdmin ? { GuestAdminUserEmail: migration.guestAdmin } : {}),
           }),
@@ -494,7 +535,13 @@ export class MicrosoftMigrationService implements MigrationService {
     );
   }
 
+  /** the store of admins' tokens, once a delegated call opened it */
+  private openedTokens?: Promise<DelegatedTokens>;
+
   async close(): Promise<void> {
-    // Tokens live in memory only; nothing to give back.
+    // The app's tokens live in memory only; the store of admins' tokens, if opened, is given back.
+    const opened = this.openedTokens;
+    this.openedTokens = undefined;
+    await (await opened?.catch(() => undefined))?.close();
   }
 }

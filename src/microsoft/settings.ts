@@ -1,5 +1,6 @@
-// The Microsoft back end's settings: where the three services are, and which
-// app acts in which tenant with which credential. Read once at start from the
+// The Microsoft back end's settings: where the three services are, which
+// app acts in which tenant with which credential, and which tenants take the
+// acting admin's own token instead (on-behalf-of). Read once at start from the
 // environment and a tenants file, validated, and never logged (only the
 // describe() line below, which names no secret).
 import { readFileSync } from 'node:fs';
@@ -19,6 +20,25 @@ export interface MicrosoftTenantCredential {
   clientSecret?: string;
   /** a PEM file holding the certificate and its private key */
   certificatePath?: string;
+  /**
+   * The admin API refuses app-only tokens here: the calls made at the moment of an admin's action use
+   * that admin's own token, exchanged by the gateway (on-behalf-of, docs/identity.md).
+   */
+  delegatedCalls?: boolean;
+}
+
+/**
+ * On-behalf-of: the product API's own app registration (the audience of the admins' tokens), which
+ * the gateway exchanges an admin's token with, and the key the exchanged token is sealed with
+ * between the gateway and the worker.
+ */
+export interface MicrosoftDelegation {
+  clientId: string;
+  /** exactly one of these two */
+  clientSecret?: string;
+  certificatePath?: string;
+  /** AES-256-GCM key (32 bytes) both the gateway and the worker hold */
+  key: Buffer;
 }
 
 export interface MicrosoftSettings {
@@ -28,6 +48,8 @@ export interface MicrosoftSettings {
   /** true when the authority host is not Microsoft's: no instance discovery then */
   customAuthority: boolean;
   tenants: MicrosoftTenantCredential[];
+  /** set when a tenant has delegatedCalls */
+  delegation?: MicrosoftDelegation;
   /** how often a long-running operation is polled when the service sends no Retry-After */
   operationPollMs: number;
   /** how long a prepare or migrate operation may run before the step ends with one line (T2T_OPERATION_BUDGET, read in src/config.ts) */
@@ -54,13 +76,32 @@ const TenantSchema = z
     clientSecret: z.string().min(1).optional(),
     clientSecretFile: z.string().min(1).optional(),
     certificatePath: z.string().min(1).optional(),
+    delegatedCalls: z.boolean().optional(),
   })
   .strict()
   .refine((t) => [t.clientSecret, t.clientSecretFile, t.certificatePath].filter(Boolean).length === 1, {
     message: 'give exactly one of clientSecret, clientSecretFile or certificatePath',
   });
 
-const TenantsFileSchema = z.object({ tenants: z.array(TenantSchema).min(1, 'list at least one tenant') }).strict();
+const DelegationSchema = z
+  .object({
+    clientId: z.string().trim().min(1, 'clientId is required (the product API\'s app registration)'),
+    clientSecret: z.string().min(1).optional(),
+    clientSecretFile: z.string().min(1).optional(),
+    certificatePath: z.string().min(1).optional(),
+    keyFile: z.string().min(1, 'keyFile is required (32 random bytes, base64, shared by the gateway and the worker)'),
+  })
+  .strict()
+  .refine((t) => [t.clientSecret, t.clientSecretFile, t.certificatePath].filter(Boolean).length === 1, {
+    message: 'give exactly one of clientSecret, clientSecretFile or certificatePath',
+  });
+
+const TenantsFileSchema = z
+  .object({ tenants: z.array(TenantSchema).min(1, 'list at least one tenant'), delegation: DelegationSchema.optional() })
+  .strict()
+  .refine((f) => f.delegation !== undefined || !f.tenants.some((t) => t.delegatedCalls), {
+    message: 'a tenant has delegatedCalls: the file also needs "delegation" (the product API\'s app and the key file, docs/microsoft.md)',
+  });
 
 export class MicrosoftSettingsError extends Error {
   override name = 'MicrosoftSettingsError';
@@ -97,17 +138,14 @@ export function loadMicrosoftSettings(env: NodeJS.ProcessEnv, operationBudgetMs:
     fail(`T2T_MICROSOFT_TENANTS_FILE: ${issue.path.join('.') || 'file'}: ${issue.message}`);
   }
   const base = path.dirname(path.resolve(file!));
-  const seen = new Set<string>();
-  const tenants = parsed.data!.tenants.map((t, i): MicrosoftTenantCredential => {
-    const key = t.tenantId.toLowerCase();
-    if (seen.has(key)) fail(`T2T_MICROSOFT_TENANTS_FILE: tenants.${i}: tenant ${t.tenantId} is listed twice`);
-    seen.add(key);
+  /** the secret or certificate of an app in the file, read and checked */
+  const credentialOf = (where: string, t: { clientSecret?: string; clientSecretFile?: string; certificatePath?: string }) => {
     let clientSecret = t.clientSecret;
     if (t.clientSecretFile) {
       try {
         clientSecret = readFileSync(path.resolve(base, t.clientSecretFile), 'utf8').trim();
       } catch {
-        fail(`T2T_MICROSOFT_TENANTS_FILE: tenants.${i}.clientSecretFile: cannot read ${t.clientSecretFile}`);
+        fail(`T2T_MICROSOFT_TENANTS_FILE: ${where}.clientSecretFile: cannot read ${t.clientSecretFile}`);
       }
     }
     let certificatePath: string | undefined;
@@ -117,14 +155,34 @@ export function loadMicrosoftSettings(env: NodeJS.ProcessEnv, operationBudgetMs:
       try {
         pem = readFileSync(certificatePath, 'utf8');
       } catch {
-        fail(`T2T_MICROSOFT_TENANTS_FILE: tenants.${i}.certificatePath: cannot read ${t.certificatePath}`);
+        fail(`T2T_MICROSOFT_TENANTS_FILE: ${where}.certificatePath: cannot read ${t.certificatePath}`);
       }
       if (!pem.includes('PRIVATE KEY') || !pem.includes('CERTIFICATE')) {
-        fail(`T2T_MICROSOFT_TENANTS_FILE: tenants.${i}.certificatePath: ${t.certificatePath} must be a PEM file with the certificate and its private key`);
+        fail(`T2T_MICROSOFT_TENANTS_FILE: ${where}.certificatePath: ${t.certificatePath} must be a PEM file with the certificate and its private key`);
       }
     }
-    return { tenantId: t.tenantId, name: t.name, clientId: t.clientId, clientSecret, certificatePath };
+    return { clientSecret, certificatePath };
+  };
+  const seen = new Set<string>();
+  const tenants = parsed.data!.tenants.map((t, i): MicrosoftTenantCredential => {
+    const key = t.tenantId.toLowerCase();
+    if (seen.has(key)) fail(`T2T_MICROSOFT_TENANTS_FILE: tenants.${i}: tenant ${t.tenantId} is listed twice`);
+    seen.add(key);
+    const { clientSecret, certificatePath } = credentialOf(`tenants.${i}`, t);
+    return { tenantId: t.tenantId, name: t.name, clientId: t.clientId, clientSecret, certificatePath, ...(t.delegatedCalls ? { delegatedCalls: true } : {}) };
   });
+  let delegation: MicrosoftDelegation | undefined;
+  const d = parsed.data!.delegation;
+  if (d) {
+    let key = Buffer.alloc(0);
+    try {
+      key = Buffer.from(readFileSync(path.resolve(base, d.keyFile), 'utf8').trim(), 'base64');
+    } catch {
+      fail(`T2T_MICROSOFT_TENANTS_FILE: delegation.keyFile: cannot read ${d.keyFile}`);
+    }
+    if (key.length !== 32) fail(`T2T_MICROSOFT_TENANTS_FILE: delegation.keyFile: ${d.keyFile} must hold 32 random bytes in base64 (openssl rand -base64 32)`);
+    delegation = { clientId: d.clientId, ...credentialOf('delegation', d), key };
+  }
   const poll = Number(env.T2T_OPERATION_POLL_SECONDS ?? 5);
   if (!Number.isFinite(poll) || poll < 0.01 || poll > 600) fail('T2T_OPERATION_POLL_SECONDS: must be a number of seconds between 0.01 and 600');
   return {
@@ -133,6 +191,7 @@ export function loadMicrosoftSettings(env: NodeJS.ProcessEnv, operationBudgetMs:
     authorityHost,
     customAuthority: authorityHost !== AUTHORITY_HOST,
     tenants,
+    ...(delegation ? { delegation } : {}),
     operationPollMs: Math.round(poll * 1000),
     operationBudgetMs,
   };
@@ -140,6 +199,6 @@ export function loadMicrosoftSettings(env: NodeJS.ProcessEnv, operationBudgetMs:
 
 /** One line for logs: addresses and tenant ids, never a secret. */
 export function describeMicrosoftSettings(settings: MicrosoftSettings): string {
-  const tenants = settings.tenants.map((t) => `${t.tenantId} (${t.certificatePath ? 'certificate' : 'secret'})`).join(', ');
+  const tenants = settings.tenants.map((t) => `${t.tenantId} (${t.certificatePath ? 'certificate' : 'secret'}${t.delegatedCalls ? ', delegated calls' : ''})`).join(', ');
   return `Microsoft back end: ${settings.powerPlatformApiUrl}, ${settings.graphApiUrl}, sign-in ${settings.authorityHost}; tenants ${tenants}`;
 }

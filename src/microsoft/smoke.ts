@@ -60,7 +60,8 @@ async function listCheck(tenantId: string, appOnly: boolean, list: () => Promise
       throw new MicrosoftServiceError(
         err.service,
         err.kind,
-        `the admin API refused the app's own token for the tenant-to-tenant calls (${err.message}). If the app is registered with New-PowerAppManagementApp, the service wants a signed-in admin instead: check with -- --device-code --tenant ${tenantId} --client-id <public client app id>`,
+        `the admin API refused the app's own token for the tenant-to-tenant calls (${err.message}). If the app is registered with New-PowerAppManagementApp, the service wants a signed-in admin instead: check with -- --device-code --tenant ${tenantId} --client-id <public client app id>; ` +
+          `if that passes, set "delegatedCalls": true for this tenant in T2T_MICROSOFT_TENANTS_FILE, so that each action uses the acting admin's own token (on-behalf-of, docs/microsoft.md)`,
         err.status,
       );
     }

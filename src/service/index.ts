@@ -18,7 +18,9 @@ export async function openMigrationService(
 ): Promise<OpenedService> {
   if (config.backend === 'microsoft') {
     const { MicrosoftMigrationService } = await import('../microsoft/microsoft-service');
-    return { service: MicrosoftMigrationService.fromSettings(config.microsoft!) };
+    // Tenants with delegatedCalls: the admins' tokens the gateway leaves in the control plane, opened at first use.
+    const open = async () => (await import('../controlplane/delegated-tokens')).openDelegatedTokens(config.databaseUrl);
+    return { service: MicrosoftMigrationService.fromSettings(config.microsoft!, config.microsoft!.delegation ? { delegatedTokens: open } : {}) };
   }
   const service = new SimulatedMigrationService({
     controlPlane: simulated.controlPlane,

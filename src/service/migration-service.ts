@@ -21,6 +21,11 @@ export interface ServiceMigration {
   targetTenantId: string;
   /** the service's own id of the request, once submitted (Microsoft's; the product's id on the simulated back end) */
   serviceMigrationId?: string;
+  /**
+   * the gateway's id of the signed action this call is made for (its proof's actionId): where the
+   * tenant takes the admin's own token (on-behalf-of), the token handed over for that action
+   */
+  actionId?: string;
 }
 
 export interface Assessment {

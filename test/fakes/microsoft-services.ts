@@ -138,6 +138,18 @@ export interface FakeApp {
   displayName?: string;
   /** false: signed in, but not a Power Platform management app, so every Power Platform call gets 403 */
   powerPlatformAdmin?: boolean;
+  /**
+   * a web API (its Application ID URI, e.g. api://t2t): tokens for this audience are users' tokens
+   * for this app, which it may exchange on-behalf-of (the product API's registration, consented here)
+   */
+  api?: string;
+}
+
+/** Who a user's token names, as the fake reads an assertion it did not issue itself (see userAssertion). */
+export interface UserAssertion {
+  tenantId: string;
+  user: string;
+  audience: string;
 }
 
 /**
@@ -213,6 +225,12 @@ export interface MicrosoftFakesOptions {
    * tokens there is not known; true (accepted) by default. The error's words are a guess.
    */
   appOnlyTenantToTenant?: boolean;
+  /**
+   * Users' tokens from another issuer standing in for Entra ID's sign-in (the sandbox provider): what
+   * they name, or undefined when they are not valid. The on-behalf-of grant takes these as well as
+   * the users' tokens the fake issued itself.
+   */
+  userAssertion?: (token: string) => Promise<UserAssertion | undefined>;
 }
 
 export type ApprovalStatus = 'Pending' | 'Approved' | 'Rejected';
@@ -265,8 +283,10 @@ interface AccessToken {
   audience: string;
   /** who the service records as acting: the user for device-code sign-in, else the app */
   actor: FakePrincipal;
-  /** a user signed in (device code), not the app on its own */
+  /** a user signed in (device code, on-behalf-of), not the app on its own */
   delegated?: boolean;
+  /** the signed-in user's name, for a delegated token */
+  user?: string;
   expiresAt: number;
 }
 
@@ -317,10 +337,15 @@ class FakeState {
   readonly refreshTokens = new Map<string, Omit<AccessToken, 'audience' | 'expiresAt'> & { user?: string }>();
   readonly deviceCodes = new Map<string, DeviceCode>();
   readonly tokenRequests = new Map<string, number>();
+  oboExchanges = 0;
   readonly requests = new Map<string, FakeMigrationRequest>();
   readonly operations = new Map<string, Operation>();
   readonly faults: Array<{ pattern: string | RegExp; fault: Fault; left: number }> = [];
   readonly log: FakeLogEntry[] = [];
+  /** tenants whose tenant-to-tenant calls refuse app-only tokens (see MicrosoftFakes.setAppOnlyTenantToTenant) */
+  readonly appOnlyRefused = new Set<string>();
+  /** every admin API call: which tenant, and who the token named (app or user) */
+  readonly callers: Array<{ method: string; path: string; tenantId: string; delegated: boolean; actor: FakePrincipal; token: string }> = [];
   behaviour: OperationBehaviour;
 
   readonly options: MicrosoftFakesOptions;
@@ -418,7 +443,7 @@ function accessTokenFor(grant: Omit<AccessToken, 'expiresAt' | 'audience'>, audi
     nbf: now,
     exp: Math.floor(expiresAt / 1000),
     appid: grant.clientId,
-    ...(grant.delegated ? { oid: grant.actor.id, scp: 'user_impersonation' } : { oid: grant.actor.id, idtyp: 'app' }),
+    ...(grant.delegated ? { oid: grant.actor.id, scp: 'user_impersonation', ...(grant.user ? { upn: grant.user } : {}) } : { oid: grant.actor.id, idtyp: 'app' }),
   };
   return `${base64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid: 'fake' }))}.${base64url(JSON.stringify(claims))}.${base64url(crypto.randomBytes(32))}`;
 }
@@ -473,6 +498,52 @@ function clientCredentials(state: FakeState, tenantId: string, form: URLSearchPa
     return oauthError(401, 'invalid_client', "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
   }
   return issueAccessToken(state, { tenantId, clientId, actor: state.principal(tenantId, app.displayName ?? clientId, 'ServicePrincipal') }, form.get('scope') ?? '');
+}
+
+/**
+ * Microsoft's on-behalf-of grant, as Learn's "Microsoft identity platform and OAuth 2.0 On-Behalf-Of flow"
+ * (learn.microsoft.com/entra/identity-platform/v2-oauth2-on-behalf-of-flow, formerly
+ * docs.microsoft.com/azure/active-directory/develop/v2-oauth2-on-behalf-of-flow) and MS-OAPX 3.1.5.2.1.1
+ * (learn.microsoft.com/openspecs/windows_protocols/ms-oapx/7d11b6f5-84ac-4989-bf9c-16d7504b5b94) give it:
+ * POST /{tenant}/oauth2/v2.0/token with grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer,
+ * requested_token_use=on_behalf_of, client_id with client_secret (or client_assertion), assertion=<the
+ * user's token for the middle tier> and scope=<downstream>/.default. The assertion must be a user's
+ * token whose audience is the calling app's own API (AADSTS50013 otherwise), and the answer is a
+ * delegated token for the same user. The AADSTS numbers of the fake's refusals follow Entra ID's
+ * error list where it has one (50013: assertion audience; 50027: invalid JWT); the wording is the fake's.
+ */
+async function onBehalfOf(state: FakeState, tenantId: string, form: URLSearchParams, tokenEndpoint: string): Promise<Reply> {
+  const clientId = form.get('client_id') ?? '';
+  const app = state.app(tenantId, clientId);
+  if (!app) return oauthError(400, 'unauthorized_client', `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${tenantId}'.`);
+  if (form.get('requested_token_use') !== 'on_behalf_of') {
+    return oauthError(400, 'invalid_request', "AADSTS900144: The request body must contain the following parameter: 'requested_token_use' (on_behalf_of).");
+  }
+  const secret = form.get('client_secret');
+  const clientAssertion = form.get('client_assertion');
+  if (secret !== null) {
+    if (!app.clientSecret || secret !== app.clientSecret) return oauthError(401, 'invalid_client', `AADSTS7000215: Invalid client secret provided for app '${clientId}'.`);
+  } else if (clientAssertion !== null) {
+    const problem = assertionProblem(clientAssertion, app, tokenEndpoint);
+    if (problem) return oauthError(401, 'invalid_client', problem);
+  } else {
+    return oauthError(401, 'invalid_client', "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+  }
+  const assertion = form.get('assertion') ?? '';
+  const own = state.tokens.get(assertion);
+  let user: UserAssertion | undefined;
+  if (own) {
+    user = own.delegated && own.expiresAt > Date.now() ? { tenantId: own.tenantId, user: own.user ?? own.actor.id, audience: own.audience } : undefined;
+  } else {
+    user = await state.options.userAssertion?.(assertion).catch(() => undefined);
+  }
+  if (!user) return oauthError(400, 'invalid_grant', 'AADSTS50027: JWT token is invalid or malformed.');
+  if (!app.api || (user.audience !== app.api && user.audience !== app.clientId)) {
+    return oauthError(400, 'invalid_grant', `AADSTS50013: Assertion failed signature validation or its audience '${user.audience}' is not the app '${clientId}'.`);
+  }
+  if (!same(user.tenantId, tenantId)) return oauthError(400, 'invalid_grant', `AADSTS50020: The user's token is for tenant '${user.tenantId}', not '${tenantId}'.`);
+  state.oboExchanges += 1;
+  return issueAccessToken(state, { tenantId, clientId, actor: state.principal(tenantId, user.user, 'User'), delegated: true, user: user.user }, form.get('scope') ?? '');
 }
 
 function idToken(authority: string, tenantId: string, clientId: string, user: string): { id_token: string; client_info: string } {
@@ -533,7 +604,7 @@ function startDeviceCode(state: FakeState, authority: string, tenantId: string, 
   };
 }
 
-function signIn(state: FakeState, authority: string, req: Incoming): Reply {
+async function signIn(state: FakeState, authority: string, req: Incoming): Promise<Reply> {
   const m = /^\/([^/]+)\/(v2\.0\/\.well-known\/openid-configuration|oauth2\/v2\.0\/token|oauth2\/v2\.0\/devicecode)$/.exec(req.path);
   if (!m) return oauthError(404, 'not_found', `AADSTS90000: no sign-in route ${req.method} ${req.path}`);
   const tenantId = decodeURIComponent(m[1]);
@@ -568,6 +639,8 @@ function signIn(state: FakeState, authority: string, req: Incoming): Reply {
       return deviceCodeGrant(state, authority, form);
     case 'refresh_token':
       return refreshGrant(state, authority, tenant.tenantId, form);
+    case 'urn:ietf:params:oauth:grant-type:jwt-bearer':
+      return onBehalfOf(state, tenant.tenantId, form, `${here}/oauth2/v2.0/token`);
     default:
       return oauthError(400, 'unsupported_grant_type', `AADSTS70003: The app requested an unsupported grant type '${form.get('grant_type')}'.`);
   }
@@ -918,15 +991,19 @@ const ROUTES: Array<{ method: string; pattern: RegExp; handler: Handler }> = [
 async function powerPlatform(state: FakeState, baseUrl: string, req: Incoming, headers: IncomingMessage['headers']): Promise<{ reply: Reply; tenantId?: string }> {
   const caller = authenticate(state, headers, FAKE_POWER_PLATFORM_AUDIENCE);
   if (isReply(caller)) return { reply: caller };
-  const reply = await routePowerPlatform(state, baseUrl, req, caller);
+  const reply = await routePowerPlatform(state, baseUrl, req, caller, /^Bearer (.+)$/i.exec(headers.authorization ?? '')?.[1] ?? '');
   return { reply, tenantId: caller.tenantId };
 }
 
-async function routePowerPlatform(state: FakeState, baseUrl: string, req: Incoming, caller: Caller): Promise<Reply> {
-  if (caller.app?.powerPlatformAdmin === false) {
+async function routePowerPlatform(state: FakeState, baseUrl: string, req: Incoming, caller: Caller, token: string): Promise<Reply> {
+  state.callers.push({ method: req.method, path: req.path, tenantId: caller.tenantId, delegated: caller.delegated === true, actor: caller.actor, token });
+  if (caller.app?.powerPlatformAdmin === false && !caller.delegated) {
     return apiError(403, 'Forbidden', `The app ${caller.clientId} is not a Power Platform management app in tenant ${caller.tenantId}.`);
   }
-  if (state.options.appOnlyTenantToTenant === false && !caller.delegated && /\/(t2tmigration|createt2t|generateTenantToTenantResourceStorage)/i.test(req.path)) {
+  // Whether, and how, the real admin API refuses app-only tokens here is not documented: the 403, its
+  // code and its words are a guess (see MicrosoftFakesOptions.appOnlyTenantToTenant).
+  const refusesAppOnly = state.options.appOnlyTenantToTenant === false || state.appOnlyRefused.has(caller.tenantId.toLowerCase());
+  if (refusesAppOnly && !caller.delegated && /\/(t2tmigration|createt2t|generateTenantToTenantResourceStorage)/i.test(req.path)) {
     return apiError(403, 'UserContextRequired', 'Tenant-to-tenant migration operations require a signed-in Power Platform or Dynamics 365 administrator.');
   }
   if (!req.path.startsWith(`${API}/`)) return apiError(404, 'NotFound', `No route ${req.method} ${req.path}.`);
@@ -973,8 +1050,12 @@ export interface MicrosoftFakes {
   /** how the next prepare/migrate answer and their operations behave */
   setOperationBehaviour(behaviour: Partial<OperationBehaviour>): void;
   setPageSize(pageSize: number): void;
-  /** whether the tenant-to-tenant calls take app-only tokens (see MicrosoftFakesOptions.appOnlyTenantToTenant) */
-  setAppOnlyTenantToTenant(accepted: boolean): void;
+  /** whether the tenant-to-tenant calls take app-only tokens (see MicrosoftFakesOptions.appOnlyTenantToTenant): everywhere, or in one tenant */
+  setAppOnlyTenantToTenant(accepted: boolean, tenantId?: string): void;
+  /** every admin API call, oldest first: the tenant, whether a user's token made it and whom it named, the token */
+  readonly adminApiCallers: FakeState['callers'];
+  /** on-behalf-of tokens issued */
+  oboExchanges(): number;
   setCreateAnswer(shape: CreateAnswerShape): void;
   addEnvironment(tenantId: string, environment: FakeEnvironment): void;
   environments(tenantId: string): FakeEnvironment[];
@@ -1066,7 +1147,7 @@ export async function startMicrosoftFakes(options: MicrosoftFakesOptions): Promi
     if (service === 'sign-in') entry.tenantId = decodeURIComponent(inner.split('/')[1] ?? '');
     const fault = state.takeFault(incoming.method, inner);
     if (fault) return { reply: faultReply(fault, service), entry };
-    if (service === 'sign-in') return { reply: signIn(state, `${origin}/login`, incoming), entry };
+    if (service === 'sign-in') return { reply: await signIn(state, `${origin}/login`, incoming), entry };
     const routed =
       service === 'power-platform'
         ? await powerPlatform(state, `${origin}/bap`, incoming, req.headers)
@@ -1129,7 +1210,13 @@ export async function startMicrosoftFakes(options: MicrosoftFakesOptions): Promi
     clearFaults: () => void state.faults.splice(0),
     setOperationBehaviour: (behaviour) => void Object.assign(state.behaviour, behaviour),
     setPageSize: (pageSize) => void (state.options.pageSize = pageSize),
-    setAppOnlyTenantToTenant: (accepted) => void (state.options.appOnlyTenantToTenant = accepted),
+    setAppOnlyTenantToTenant: (accepted, tenantId) => {
+      if (tenantId === undefined) state.options.appOnlyTenantToTenant = accepted;
+      else if (accepted) state.appOnlyRefused.delete(tenantId.toLowerCase());
+      else state.appOnlyRefused.add(tenantId.toLowerCase());
+    },
+    adminApiCallers: state.callers,
+    oboExchanges: () => state.oboExchanges,
     setCreateAnswer: (shape) => void (state.options.createAnswer = shape),
     addEnvironment: (tenantId, environment) => state.addEnvironment(tenantId, environment),
     environments: (tenantId) => [...(state.tenant(tenantId)?.environments.values() ?? [])],

@@ -136,7 +136,12 @@ export async function handleActions(m: Migration, { handlers, deadline: currentD
         refuse(authorization.reason!);
         continue;
       }
-      outcome = await handler(payload, actor);
+      m.acting = proof?.actionId;
+      try {
+        outcome = await handler(payload, actor);
+      } finally {
+        m.acting = undefined;
+      }
     } catch (err) {
       // Cancelled through Temporal while this action ran: its sender is answered, and the migration ends.
       if (isCancellation(err)) refuse(`${message.action} refused: the migration was cancelled through Temporal while it ran`);

@@ -36,7 +36,7 @@ async function migrateOnce(m: Migration): Promise<'ended' | 'compensated'> {
   try {
     const check = await checkAgainBeforeMigrate(m);
     const outcome = await activity('migrateEnvironment', 'Migrate: re-link, re-map users, mailboxes, source access, checklist', SERVICE_OPERATION)({
-      migration: m.serviceMigration(),
+      migration: m.serviceMigration(m.migrateActionId),
       storage,
       mappingEtag: check.mappingEtag,
       ...(state.guestAdmin ? { guestAdmin: state.guestAdmin } : {}),

@@ -22,7 +22,11 @@ export async function prepareUntilMigrate(m: Migration): Promise<boolean> {
       handlers: {
         requestStorage: async (_payload, actor) => requestStorage(m, actor),
         prepare: async (payload) => prepare(m, payload),
-        migrate: async (payload, actor) => migrateRequested(m, payload, actor),
+        migrate: async (payload, actor) => {
+          const outcome = await migrateRequested(m, payload, actor);
+          if (outcome === 'done') m.migrateActionId = m.acting;
+          return outcome;
+        },
         cancel: async (payload, actor) => cancel(m, payload, actor),
       },
       deadline: windowDeadline,
@@ -64,7 +68,7 @@ async function requestStorage(m: Migration, actor: string): Promise<'continue' |
       migrationId: m.input.migrationId,
       environmentId: m.input.environmentId,
       actor,
-      migration: m.serviceMigration(),
+      migration: m.serviceMigration(m.acting),
     });
     showDetails(m.state);
     return 'continue';
@@ -114,7 +118,7 @@ async function prepare(m: Migration, payload: Record<string, unknown>): Promise<
     let onService;
     try {
       onService = await activity('prepareOnService', 'Prepare on the migration service', SERVICE_OPERATION)({
-        migration: m.serviceMigration(),
+        migration: m.serviceMigration(m.acting),
         storage: state.storage,
         ...(typeof payload.guestAdmin === 'string' ? { guestAdmin: payload.guestAdmin } : {}),
       });

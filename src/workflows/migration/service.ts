@@ -55,7 +55,7 @@ export async function tellService(
   details: { actor: string; reason?: string },
 ): Promise<'done' | { refused: string }> {
   try {
-    await activity(name, summary, withinBudget(m, CONTROL_PLANE))({ migration: m.serviceMigration(), actor: details.actor, reason: details.reason ?? '' });
+    await activity(name, summary, withinBudget(m, CONTROL_PLANE))({ migration: m.serviceMigration(m.acting), actor: details.actor, reason: details.reason ?? '' });
     return 'done';
   } catch (err) {
     // A cancellation through Temporal is the migration's ending, not the service's refusal.

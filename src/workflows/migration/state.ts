@@ -58,6 +58,13 @@ export class Migration {
   auth!: SignedActions;
   /** the gateway's proof of the submit, once checked (T2T_AUTH=on): kept on the submit's audit entry */
   submitProof?: ActionProof;
+  /**
+   * the action id of the signed action being handled now, and of the accepted migrate: the service
+   * calls made for it carry it (ServiceMigration.actionId), so that a tenant taking the admin's own
+   * token finds the one handed over for it. Not state: a run continued from this one starts without.
+   */
+  acting?: string;
+  migrateActionId?: string;
   /** the action ids of the proofs checked most recently, oldest first */
   private readonly usedProofIds: string[] = [];
   readonly usedProofs = new Set<string>();
@@ -216,14 +223,15 @@ export class Migration {
     showDetails(this.state);
   }
 
-  /** The migration as the service knows it. */
-  serviceMigration() {
+  /** The migration as the service knows it; `actionId`: the signed action a call is made for. */
+  serviceMigration(actionId?: string) {
     return {
       migrationId: this.input.migrationId,
       environmentId: this.input.environmentId,
       sourceTenantId: this.sourceTenantId,
       targetTenantId: this.input.targetTenantId,
       ...(this.state.serviceMigrationId ? { serviceMigrationId: this.state.serviceMigrationId } : {}),
+      ...(actionId ? { actionId } : {}),
     };
   }
 

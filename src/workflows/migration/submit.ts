@@ -49,7 +49,7 @@ export async function submit(m: Migration): Promise<boolean> {
   if (assessment.unknown.length > 0) state.unknown = assessment.unknown;
   try {
     const submission = await activity('submitMigration', 'Register the request with the migration service')({
-      migration: m.serviceMigration(),
+      migration: m.serviceMigration(m.submitProof?.actionId),
       submittedBy: input.submittedBy,
     });
     state.serviceMigrationId = submission.serviceMigrationId;
