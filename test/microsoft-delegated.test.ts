@@ -7,7 +7,7 @@
 // provider and gateway, `t2t --as`, a real SQLite control plane, and the HTTPS
 // fake of Microsoft's services (its on-behalf-of grant cites Microsoft's docs).
 import assert from 'node:assert/strict';
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -22,6 +22,7 @@ import { freePort } from './helpers/ports';
 import { startMicrosoftFakes, trustFakeCa, type MicrosoftFakes } from './fakes/microsoft-services';
 import { GraphFakeState, fakeUser } from './fakes/graph-routes';
 import { MigrationStorage } from '../src/storage/migration-storage';
+import { startProductProcess, stopProductProcess, type ProductProcess } from './helpers/product-processes';
 import { projectRoot } from '../src/temporal-binaries';
 import { loadConfig } from '../src/config';
 import { createControlPlane, openDatabase } from '../src/controlplane/database';
@@ -40,7 +41,6 @@ import { migrationWorkflowId, type MigrationStatus } from '../src/contracts';
 import { CONTROL_PLANE_BACKENDS, startBackend } from './helpers/backends';
 
 const CLI = path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js');
-const WORKER = path.join(projectRoot(), 'dist', 'src', 'worker.js');
 const POWER_PLATFORM_ADMIN = '11648597-926c-4cf3-9c36-bcebb0ba8dcc';
 
 const SOURCE = '5a0c0e11-0000-4000-8000-0000000d0b0e';
@@ -71,8 +71,7 @@ describe('on-behalf-of: the acting admin\'s own token for the service call of an
   let provider: LocalProvider;
   let forwarding: Forwarding;
   let gateway: FastifyInstance;
-  let worker: ChildProcess;
-  let workerOutput = '';
+  let worker: ProductProcess | undefined;
   let cliEnv: NodeJS.ProcessEnv;
   let untrust: () => void;
   const taskQueue = `t2t-obo-${randomBytes(4).toString('hex')}`;
@@ -166,20 +165,7 @@ describe('on-behalf-of: the acting admin\'s own token for the service call of an
       T2T_DATA_DIR: dir,
       NODE_EXTRA_CA_CERTS: fakes.caPath,
     };
-    worker = spawn(process.execPath, [WORKER], { env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the worker did not start: ${workerOutput}`)), 60_000);
-      const read = (chunk: Buffer) => {
-        workerOutput += chunk.toString();
-        if (workerOutput.includes('serving task queue')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      worker.stdout!.on('data', read);
-      worker.stderr!.on('data', read);
-      worker.once('exit', (code) => reject(new Error(`the worker exited (${code}): ${workerOutput}`)));
-    });
+    worker = await startProductProcess('the worker', 'dist/src/worker.js', workerEnv, 'serving task queue', 60_000);
 
     // The gateway as `npm run gateway` runs it, in this process: the same settings as the worker.
     const gatewayConfig = loadConfig({ ...backendEnv, T2T_AUTH: 'on', T2T_DATA_DIR: dir, T2T_IDENTITY_PORT: String(identityPort) });
@@ -199,11 +185,7 @@ describe('on-behalf-of: the acting admin\'s own token for the service call of an
   });
 
   after(async () => {
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((r) => worker.once('exit', r));
-      worker.kill('SIGTERM');
-      await exited;
-    }
+    if (worker) await stopProductProcess(worker);
     await gateway?.close();
     await forwarding?.close();
     await provider?.close();
@@ -247,7 +229,7 @@ describe('on-behalf-of: the acting admin\'s own token for the service call of an
     const from = fakes.adminApiCallers.length;
 
     const submitted = await t2t(['--as', 'admin@contoso.com', 'submit', '--environment', environmentId, '--target-tenant', TARGET, '--json']);
-    assert.equal(submitted.code, 0, `${submitted.stderr}\n${workerOutput}`);
+    assert.equal(submitted.code, 0, `${submitted.stderr}\n${worker?.output ?? ''}`);
     const { migrationId, targetMigrationId, phase } = JSON.parse(submitted.stdout) as MigrationStatus;
     assert.equal(phase, 'PendingApproval');
     const request = fakes.requests().find((r) => r.environmentId === environmentId)!;
@@ -314,7 +296,7 @@ describe('on-behalf-of: the acting admin\'s own token for the service call of an
     const text = historyText((await env.client.workflow.getHandle(migrationWorkflowId(environmentId)).fetchHistory()).events);
     assert.ok(text.includes('generateTenantToTenantResourceStorage') || text.includes('createMigrationStorage'), 'the history was read');
     for (const token of [...delegated, ...adminTokens]) assert.ok(!text.includes(token), 'a token is in the history');
-    assert.ok(!workerOutput.includes(delegated[0]), 'nor in the worker\'s log');
+    assert.ok(!worker!.output.includes(delegated[0]), 'nor in the worker\'s log');
   });
 
   it('a whole migration in a tenant with delegatedCalls: prepare and migrate start their operations as the admin, and the migration succeeds', async () => {

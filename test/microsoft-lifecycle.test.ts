@@ -5,7 +5,7 @@
 // NODE_EXTRA_CA_CERTS. The mapping file lives in an Azurite container whose SAS
 // the fake hands out as Microsoft's storage would.
 import assert from 'node:assert/strict';
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,11 +17,11 @@ import { readWithSas, uploadWithSas } from './helpers/product';
 import { startMicrosoftFakes, MicrosoftFakes } from './fakes/microsoft-services';
 import { GraphFakeState, fakeUser } from './fakes/graph-routes';
 import { MigrationStorage } from '../src/storage/migration-storage';
+import { startProductProcess, stopProductProcess, type ProductProcess } from './helpers/product-processes';
 import { projectRoot } from '../src/temporal-binaries';
 import { STATUS, type MigrationStatus } from '../src/contracts';
 
 const CLI = path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js');
-const WORKER = path.join(projectRoot(), 'dist', 'src', 'worker.js');
 const POWER_PLATFORM_ADMIN = '11648597-926c-4cf3-9c36-bcebb0ba8dcc';
 
 const SOURCE = '5a0c0e11-0000-4000-8000-00000000c0de';
@@ -44,7 +44,7 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
   let graph: GraphFakeState;
   let storage: MigrationStorage;
   let dir: string;
-  let worker: ChildProcess;
+  let worker: ProductProcess | undefined;
   let workerEnv: Record<string, string>;
   const taskQueue = `t2t-ms-${randomBytes(4).toString('hex')}`;
   let environmentCount = 0;
@@ -112,29 +112,11 @@ describe('migrations on the Microsoft back end (HTTPS fakes of its services) @in
       T2T_OPERATION_POLL_SECONDS: '0.2',
       NODE_EXTRA_CA_CERTS: fakes.caPath,
     };
-    worker = spawn(process.execPath, [WORKER], { env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the worker did not start: ${output}`)), 60_000);
-      const read = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('serving task queue')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      worker.stdout!.on('data', read);
-      worker.stderr!.on('data', read);
-      worker.once('exit', (code) => reject(new Error(`the worker exited (${code}): ${output}`)));
-    });
+    worker = await startProductProcess('the worker', 'dist/src/worker.js', workerEnv, 'serving task queue', 60_000);
   });
 
   after(async () => {
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((r) => worker.once('exit', r));
-      worker.kill('SIGTERM');
-      await exited;
-    }
+    if (worker) await stopProductProcess(worker);
     await fakes?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

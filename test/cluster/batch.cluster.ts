@@ -76,7 +76,7 @@ import {
   toolsPath,
 } from './cluster';
 import { startTokenIssuer, Principal, TokenIssuer } from './token-issuer';
-import { ProductProcess, startProductProcess, stopProductProcess } from './processes';
+import { ProductProcess, startProductProcess, stopProductProcess } from '../helpers/product-processes';
 
 const ENVIRONMENTS = 6;
 const CONCURRENCY = 2;
