@@ -166,6 +166,14 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
   let env: TestWorkflowEnvironment | undefined;
   let product: Product | undefined;
   let issuer: TokenIssuer;
+  /** Temporal's authorization for a worker process: the worker's service principal, by client credentials, in plain gRPC. */
+  const workerCredentials = () => ({
+    T2T_TEMPORAL_TOKEN_URL: issuer.tokenUrl,
+    T2T_TEMPORAL_CLIENT_ID: WORKER.clientId,
+    T2T_TEMPORAL_CLIENT_SECRET: WORKER.secret,
+    T2T_TEMPORAL_TOKEN_SCOPE: issuer.scope,
+    TEMPORAL_TLS: 'false',
+  });
   /** an environment the batch migrated */
   let migrated: string | undefined;
   const workers: WorkerProcess[] = [];
@@ -334,12 +342,7 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
           T2T_DATABASE_URL: databaseUrl,
           AZURE_STORAGE_CONNECTION_STRING: azurite!.connectionString,
           T2T_REMAP_BATCH_SIZE: String(REMAP_BATCH),
-          // Temporal's authorization: the worker's service principal, by client credentials
-          T2T_TEMPORAL_TOKEN_URL: issuer.tokenUrl,
-          T2T_TEMPORAL_CLIENT_ID: WORKER.clientId,
-          T2T_TEMPORAL_CLIENT_SECRET: WORKER.secret,
-          T2T_TEMPORAL_TOKEN_SCOPE: issuer.scope,
-          TEMPORAL_TLS: 'false',
+          ...workerCredentials(),
         },
         'worker: serving task queue',
       );
@@ -610,11 +613,7 @@ describe('a real Temporal cluster: temporal-server on PostgreSQL with SQL visibi
           T2T_TASK_QUEUE: taskQueue,
           T2T_DATABASE_URL: databaseUrl,
           AZURE_STORAGE_CONNECTION_STRING: blobs.connectionString,
-          T2T_TEMPORAL_TOKEN_URL: issuer.tokenUrl,
-          T2T_TEMPORAL_CLIENT_ID: WORKER.clientId,
-          T2T_TEMPORAL_CLIENT_SECRET: WORKER.secret,
-          T2T_TEMPORAL_TOKEN_SCOPE: issuer.scope,
-          TEMPORAL_TLS: 'false',
+          ...workerCredentials(),
         },
         'worker: serving task queue',
       ),
