@@ -47,7 +47,7 @@ describe('which version of the mapping file is read @integration', function () {
     await controlPlane.loadWorld(parseWorld(w.world));
     storage = new MigrationStorage(azurite.connectionString);
     service = new SimulatedMigrationService({ controlPlane, storage, sasValidityMs: 3_600_000, remapBatchSize: 200 });
-    const auditLog = { append: async () => undefined, list: async () => [], close: async () => undefined };
+    const auditLog = { append: async () => undefined, list: async () => [], spendSignedStart: async () => undefined, close: async () => undefined };
     activities = createActivities({ service, auditLog, signIn: { auth: 'off', gatewayUrl: 'http://127.0.0.1:8236' } });
   });
   after(async () => {

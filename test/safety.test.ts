@@ -295,6 +295,7 @@ describe('safe under Temporal\'s own tools @integration', function () {
         return log.append(entries);
       },
       list: (migrationId, options) => log.list(migrationId, options),
+      spendSignedStart: (actionId, run) => log.spendSignedStart(actionId, run),
       close: () => log.close(),
     });
     return withProduct({ wrapAuditLog: unavailable }, async (p, w) => {

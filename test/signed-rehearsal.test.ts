@@ -132,6 +132,15 @@ describe('rehearsals and submit ids with sign-in on @integration', function () {
     assert.equal(report.outcome, 'Succeeded', report.reason);
     assert.equal((await startInput(workflowId)).proof?.claims.user, 'admin@contoso.com');
     assert.deepEqual(await product.controlPlane.listEnvironmentCopies('env-sales'), []);
+
+    // The same signed input started again, under the same workflow id or another: spent, nothing done.
+    for (const again of [workflowId, `${workflowId}-again`]) {
+      const replayed = (await env.client.workflow.execute('rehearseMigration', { taskQueue: product.config.taskQueue, workflowId: again, args: [input] })) as RehearsalReport;
+      assert.equal(replayed.outcome, 'Refused');
+      assert.match(String(replayed.reason), /^rehearse refused: this signed start was used already \(by run [0-9a-f-]+\): sign a new one; nothing was done$/);
+      const activities = (await env.client.workflow.getHandle(again).fetchHistory()).events!.filter((e) => e.activityTaskScheduledEventAttributes);
+      assert.deepEqual(activities, [], 'no activity ran for the spent start');
+    }
   });
 
   it("refuses to sign a submit reusing a migration's ids (409, one line); new ids are signed", async () => {

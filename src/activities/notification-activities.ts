@@ -55,6 +55,14 @@ export function createNotificationActivities(auditLog: AuditLog, notifications?:
   };
 
   return {
+    /**
+     * Spends a signed start's proof for the run that started with it (a local activity): undefined when
+     * the run has it, else the run that spent it first. A rehearsal's signed input started again is refused.
+     */
+    async spendSignedStart(input: { actionId: string; run: string }): Promise<string | undefined> {
+      return auditLog.spendSignedStart(input.actionId, input.run);
+    },
+
     /** The migration's write of its audit entries and notification events (a local activity). */
     async recordTrail(input: TrailInput): Promise<TrailResult> {
       if (input.entries.length > 0) await auditLog.append(input.entries);

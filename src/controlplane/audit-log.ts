@@ -39,8 +39,17 @@ interface AuditTable {
   count: number;
 }
 
+/** A signed start (a rehearsal's) and the run it was spent by: one run per proof. */
+interface SignedStartTable {
+  action_id: string;
+  /** the first run id of the workflow that started with it */
+  spent_by: string;
+  at: string;
+}
+
 interface AuditDatabase {
   audit_entries: AuditTable;
+  signed_starts: SignedStartTable;
 }
 
 /** rows a multi-row INSERT carries: 12 columns × 100 stays under every limit */
@@ -50,6 +59,11 @@ export interface AuditLog {
   append(entries: AuditRecord[]): Promise<void>;
   /** A migration's entries, oldest first. */
   list(migrationId: string, options?: { limit?: number }): Promise<AuditRecord[]>;
+  /**
+   * Spends a signed start's proof (its action id) for a run: undefined when this run has it (the first
+   * to ask, or the same run again: a retried activity), else the run that spent it.
+   */
+  spendSignedStart(actionId: string, run: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -75,6 +89,12 @@ export class SqlAuditLog implements AuditLog {
       .addColumn('note', 'text')
       .addColumn('count', 'integer', (c) => c.notNull())
       .addUniqueConstraint('audit_entries_once', ['migration_id', 'entry_id'])
+      .execute();
+    await this.db.schema
+      .createTable('signed_starts').ifNotExists()
+      .addColumn('action_id', 'text', (c) => c.primaryKey())
+      .addColumn('spent_by', 'text', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
       .execute();
     // A table made before signed actions gets the proof column; another process may add it at the same moment.
     const hasProof = async () => (await this.db.introspection.getTables()).find((t) => t.name === 'audit_entries')?.columns.some((c) => c.name === 'proof') ?? false;
@@ -111,6 +131,13 @@ export class SqlAuditLog implements AuditLog {
         .onConflict((c) => c.columns(['migration_id', 'entry_id']).doUpdateSet({ count: larger }))
         .execute();
     }
+  }
+
+  async spendSignedStart(actionId: string, run: string): Promise<string | undefined> {
+    // The insert decides between two runs racing for one proof; the read says who won.
+    await this.db.insertInto('signed_starts').values({ action_id: actionId, spent_by: run, at: new Date().toISOString() }).onConflict((c) => c.column('action_id').doNothing()).execute();
+    const row = await this.db.selectFrom('signed_starts').select('spent_by').where('action_id', '=', actionId).executeTakeFirstOrThrow();
+    return row.spent_by === run ? undefined : row.spent_by;
   }
 
   async list(migrationId: string, options: { limit?: number } = {}): Promise<AuditRecord[]> {

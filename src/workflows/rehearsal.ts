@@ -18,7 +18,7 @@ import { NON_RETRYABLE_ERRORS, rehearsalStatusQuery, type RehearsalInput, type R
 import type { MigrationActivities } from '../activities';
 import { renderRehearsalDetails } from './details';
 import { failureMessage, failureType } from './failures';
-import { SignedActions } from './signed-actions';
+import { SignedActions, spentElsewhere } from './signed-actions';
 import { submitRehearsalProofPayload } from '../identity/action-proof';
 
 const retry: RetryPolicy = {
@@ -115,6 +115,8 @@ class Rehearsal {
     const { input } = this;
     const checked = await auth.check(input.proof, { action: 'rehearse', migrationId: input.rehearsalId, payload: submitRehearsalProofPayload(input) }, new Set());
     if (!checked.ok) return `rehearse refused: ${checked.reason}; nothing was done`;
+    const spent = await spentElsewhere(checked.proof.actionId);
+    if (spent) return `rehearse refused: ${spent}; nothing was done`;
     input.requestedBy = checked.proof.claims.user;
     return undefined;
   }

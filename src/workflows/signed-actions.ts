@@ -2,10 +2,26 @@
 // (a local activity: one marker in history, so a replay checks against the same keys), never
 // from the workflow's input; proofs are checked against the gateway's published keys, read
 // again once when a proof names a key not known yet (the gateway rotated its key, no restart).
-import { proxyLocalActivities } from '@temporalio/workflow';
+import { proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { MigrationActivities } from '../activities';
 import type { AuthPolicy } from '../activities/auth-policy';
 import { checkActionProof, type ProofCheck } from '../identity/action-proof';
+
+const { spendSignedStart } = proxyLocalActivities<MigrationActivities>({
+  startToCloseTimeout: '15s',
+  // The control plane down: tried again until it answers, as the audit trail's writes are.
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  summary: 'Spend the signed start for this run',
+});
+
+/**
+ * A signed start counts for one run: the first run that starts with it (its first execution run id,
+ * the same across retries), never a second start of the same signed input. Why not, or undefined.
+ */
+export async function spentElsewhere(actionId: string): Promise<string | undefined> {
+  const spentBy = await spendSignedStart({ actionId, run: workflowInfo().firstExecutionRunId });
+  return spentBy === undefined ? undefined : `this signed start was used already (by run ${spentBy}): sign a new one`;
+}
 
 const { authPolicy } = proxyLocalActivities<MigrationActivities>({
   startToCloseTimeout: '15s',
