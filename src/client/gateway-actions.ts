@@ -53,6 +53,8 @@ export async function actingAdmin(settings: SignInSettings, as: string | undefin
 
 interface GatewayAnswer extends Partial<BatchSubmission> {
   error?: string;
+  /** POST /v1/proofs: the gateway's proof */
+  proof?: unknown;
   entry?: ActionOutcome['entry'];
   status?: MigrationStatus;
 }
@@ -96,6 +98,13 @@ function refusal(code: number, answer: GatewayAnswer): UserError {
   if (code === 404 || code === 409) return new UserError(answer.error ?? `refused (${code})`);
   if (code >= 400 && code < 500) return new UserError(`the action gateway refused: ${answer.error ?? `status ${code}`}`);
   return new UserError(`the action gateway failed (${code}): ${answer.error ?? 'no answer'}`);
+}
+
+/** `t2t sign`: the gateway's proof of an action for the signed-in admin (POST /v1/proofs); any refusal is one line. */
+export async function gatewayProof(config: Pick<Config, 'signIn'>, token: string, request: { action: string; migrationId: string; payload: Record<string, unknown> }): Promise<unknown> {
+  const { code, answer } = await post(config, token, '/v1/proofs', request);
+  if (code < 200 || code >= 300 || !answer.proof) throw new UserError(`the action gateway refused: ${answer.error ?? `status ${code}`}`);
+  return answer.proof;
 }
 
 /** An action on a migration (its source or target id), answered with the workflow's outcome: accepted, or refused with the reason. */

@@ -39,21 +39,8 @@ export function registerSignCommands(program: Command, runtime: CommandRuntime, 
         const who = await currentSignIn(config.signIn).catch((err: unknown) => {
           throw new UserError((err as Error).message);
         });
-        const askForProof = async (migrationId: string, payload: Record<string, unknown>): Promise<unknown> => {
-          let res: Response;
-          try {
-            res = await fetch(`${config.signIn.gatewayUrl}/v1/proofs`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json', authorization: `Bearer ${who.accessToken}` },
-              body: JSON.stringify({ action, migrationId, payload }),
-            });
-          } catch {
-            throw new UserError(`cannot reach the action gateway at ${config.signIn.gatewayUrl}: is the stack running? (npm start)`);
-          }
-          const answer = (await res.json().catch(() => ({}))) as { proof?: unknown; error?: string };
-          if (!res.ok || !answer.proof) throw new UserError(`the action gateway refused: ${answer.error ?? `status ${res.status}`}`);
-          return answer.proof;
-        };
+        const { gatewayProof } = await import('../gateway-actions');
+        const askForProof = (migrationId: string, payload: Record<string, unknown>): Promise<unknown> => gatewayProof(config, who.accessToken, { action, migrationId, payload });
         let document: Record<string, unknown>;
         if (action === 'submit') {
           // The input `t2t submit` would start, the signed-in admin its submitter; the proof covers submitProofPayload.
