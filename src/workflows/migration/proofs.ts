@@ -27,9 +27,9 @@ export async function startRefusal(m: Migration): Promise<string | undefined> {
 /**
  * The proof an admin action carries, checked against the payload it arrived with (the gateway
  * signs the payload as sent, not as parsed). A proof that verifies is spent at once, whatever
- * becomes of its action: sent again, it is a replay.
+ * becomes of its action: sent again, it is a replay. Answered at once (not as a promise) unless the
+ * gateway's keys must be read again: see checkRole.
  */
-/** Answered at once (not as a promise) unless the gateway's keys must be read again: see checkRole. */
 export function checkActionProof(m: Migration, message: InboxMessage): ProofCheck | Promise<ProofCheck> {
   const payload = message.payload as Record<string, unknown>;
   const spend = (checked: ProofCheck) => {
