@@ -15,7 +15,6 @@ import type { FastifyInstance } from 'fastify';
 import { decodeJwt } from 'jose';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { temporal } from '@temporalio/proto';
 import { loadConfig, type Config } from '../src/config';
 import { createGateway } from '../src/gateway/server';
 import { gatewayForwarding, type Forwarding } from '../src/gateway/forwarding';
@@ -30,23 +29,10 @@ import { migrationWorkflowId, type MigrationInput, type MigrationStatus } from '
 import { resolveTemporalBinary, projectRoot } from '../src/temporal-binaries';
 import { useRealServers } from './helpers/servers';
 import { startProduct, terminateOpenMigrations, type Product } from './helpers/product';
+import { actionsIn } from './helpers/histories';
 import { freePort } from './helpers/ports';
 
 const demoWorld = JSON.parse(readFileSync(path.join(projectRoot(), 'examples', 'demo-world.json'), 'utf8')) as unknown;
-
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-
-/** The actions a migration's history holds: accepted Updates (besides the submit's own) and signals. */
-function actionsIn(events: HistoryEvent[]): { name: string; arg: Record<string, unknown> }[] {
-  const found: { name: string; arg: Record<string, unknown> }[] = [];
-  for (const e of events) {
-    const update = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
-    if (update && update.name !== 'submitted') found.push({ name: String(update.name), arg: defaultPayloadConverter.fromPayload(update.args!.payloads![0]) });
-    const signal = e.workflowExecutionSignaledEventAttributes;
-    if (signal) found.push({ name: String(signal.signalName), arg: defaultPayloadConverter.fromPayload(signal.input!.payloads![0]) });
-  }
-  return found;
-}
 
 describe('the action gateway forwarding to migrations @integration', function () {
   this.timeout(240_000);

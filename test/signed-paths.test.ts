@@ -11,26 +11,22 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { ActionSigner } from '../src/identity/action-signer';
-import { checkActionProof, submitBatchProofPayload, submitProofPayload, type ActionProof } from '../src/identity/action-proof';
+import { checkActionProof, submitBatchProofPayload, submitProofPayload } from '../src/identity/action-proof';
 import { batchStatusQuery, batchWorkflowId, migrationWorkflowId, type BatchInput, type MigrationInput, type MigrationStatus } from '../src/contracts';
 import type { BatchSubmission } from '../src/client/batch-submission';
 import { projectRoot } from '../src/temporal-binaries';
 import { useRealServers } from './helpers/servers';
 import type { Product } from './helpers/product';
 import { startSignedStack, type SignedStack } from './helpers/signed-stack';
+import { actionsIn, type ActionInHistory } from './helpers/histories';
 
 const demoWorld = JSON.parse(readFileSync(path.join(projectRoot(), 'examples', 'demo-world.json'), 'utf8')) as { environments: { id: string }[] };
 const CLI = path.join(projectRoot(), 'dist', 'src', 'client', 'cli.js');
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
-/** The accepted actions (Updates, besides the submit's own) of a run's history, with their payloads. */
-function actionsIn(events: HistoryEvent[]): { name: string; arg: { actor?: string; proof?: ActionProof } & Record<string, unknown> }[] {
-  return events.flatMap((e) => {
-    const update = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
-    return update && update.name !== 'submitted' ? [{ name: String(update.name), arg: defaultPayloadConverter.fromPayload(update.args!.payloads![0]) }] : [];
-  });
-}
+/** The actions that came as Updates (through the gateway), in order. */
+const updatesIn = (events: HistoryEvent[]): ActionInHistory[] => actionsIn(events).filter((a) => a.kind === 'update');
 
 describe('t2t with sign-in on: storage, demo, moveback and batch submit through the gateway @integration', function () {
   this.timeout(600_000);
@@ -88,7 +84,7 @@ describe('t2t with sign-in on: storage, demo, moveback and batch submit through 
     const storage = await t2t(['--as', 'admin@contoso.com', 'storage', '--environment', 'env-sales', '--json']);
     assert.equal(storage.code, 0, storage.stderr);
     assert.match((JSON.parse(storage.stdout) as { sasUrl: string }).sasUrl, /^https?:\/\//);
-    assertSigned(actionsIn(await historyOf(migrationWorkflowId('env-sales'), earlierRun)), { approve: 'admin@fabrikam.com', requestStorage: 'admin@contoso.com' });
+    assertSigned(updatesIn(await historyOf(migrationWorkflowId('env-sales'), earlierRun)), { approve: 'admin@fabrikam.com', requestStorage: 'admin@contoso.com' });
   });
 
   it("t2t demo: cancels the earlier run and takes each step as the demo's admins, through the gateway; the enforcing worker takes them all", async () => {
@@ -98,7 +94,7 @@ describe('t2t with sign-in on: storage, demo, moveback and batch submit through 
     assert.match(run.stdout, /Status:\s+Migrate Environment: Succeeded/);
     assert.equal((await product.controlPlane.getEnvironment('env-sales'))!.tenantId, 't-fabrikam');
 
-    assertSigned(actionsIn(await historyOf(migrationWorkflowId('env-sales'), earlierRun)), {
+    assertSigned(updatesIn(await historyOf(migrationWorkflowId('env-sales'), earlierRun)), {
       approve: 'admin@fabrikam.com',
       requestStorage: 'admin@contoso.com',
       cancel: 'admin@contoso.com',
@@ -107,7 +103,7 @@ describe('t2t with sign-in on: storage, demo, moveback and batch submit through 
     const input = startInput<MigrationInput>(events);
     assert.equal(checkActionProof(input.proof, { action: 'submit', migrationId: input.migrationId, payload: submitProofPayload(input) }, signer.published()).ok, true);
     assert.equal(input.proof?.claims.user, 'admin@contoso.com');
-    assertSigned(actionsIn(events), { approve: 'admin@fabrikam.com', requestStorage: 'admin@contoso.com', prepare: 'admin@contoso.com', migrate: 'admin@contoso.com' });
+    assertSigned(updatesIn(events), { approve: 'admin@fabrikam.com', requestStorage: 'admin@contoso.com', prepare: 'admin@contoso.com', migrate: 'admin@contoso.com' });
     demoMigration = await product.client.status(input.migrationId);
     assert.equal(demoMigration.phase, 'Succeeded');
   });

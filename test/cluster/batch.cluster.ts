@@ -34,7 +34,6 @@ import YAML from 'yaml';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Connection, WorkflowClient } from '@temporalio/client';
 import { SearchAttributeType, defaultPayloadConverter } from '@temporalio/common';
-import type { temporal as proto } from '@temporalio/proto';
 import { projectRoot } from '../../src/temporal-binaries';
 import { submitBatch } from '../../src/client/migrations';
 import { loadConfig } from '../../src/config';
@@ -76,6 +75,7 @@ import {
   toolsPath,
 } from './cluster';
 import { startTokenIssuer, Principal, TokenIssuer } from './token-issuer';
+import { actionsIn } from '../helpers/histories';
 import { ProductProcess, startProductProcess, stopProductProcess } from '../helpers/product-processes';
 
 const ENVIRONMENTS = 6;
@@ -129,18 +129,6 @@ async function within<T>(timeoutMs: number, what: string, promise: Promise<T>): 
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The admins' actions a migration's history holds: signals, and accepted Updates besides the submit's own. */
-function actionsIn(events: proto.api.history.v1.IHistoryEvent[]): { kind: 'signal' | 'update'; name: string; arg: Record<string, unknown> }[] {
-  const found: { kind: 'signal' | 'update'; name: string; arg: Record<string, unknown> }[] = [];
-  for (const e of events) {
-    const update = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
-    if (update && update.name !== 'submitted') found.push({ kind: 'update', name: String(update.name), arg: defaultPayloadConverter.fromPayload(update.args!.payloads![0]) });
-    const signal = e.workflowExecutionSignaledEventAttributes;
-    if (signal) found.push({ kind: 'signal', name: String(signal.signalName), arg: defaultPayloadConverter.fromPayload(signal.input!.payloads![0]) });
-  }
-  return found;
 }
 
 /** The newest version among a schema's `versioned/vX.Y` folders. */
