@@ -27,9 +27,19 @@ export interface Forwarding {
   close: () => Promise<void>;
 }
 
+/** Opened at the first call and kept; opened again at the next call after a failed attempt. */
+function openedOnce<T>(open: () => Promise<T>): { (): Promise<T>; opened(): Promise<T> | undefined } {
+  let pending: Promise<T> | undefined;
+  const get = () =>
+    (pending ??= open().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    }));
+  return Object.assign(get, { opened: () => pending });
+}
+
 /** `opened`: what the process already holds (the embedded stack's client, control plane and audit log). */
 export function gatewayForwarding(config: Config, opened: { client?: Client; controlPlane?: ControlPlane; auditLog?: AuditLog } = {}): Forwarding {
-  let pending: Promise<MigrationClient> | undefined;
   /** whether a refusal was published: its database pool would hold the process open */
   let refusalsPublished = false;
   const owned: { connection?: Connection; controlPlane?: ControlPlane; auditLog?: AuditLog } = {};
@@ -94,25 +104,19 @@ export function gatewayForwarding(config: Config, opened: { client?: Client; con
     };
   };
 
-  let delegatedTokens: Promise<DelegatedTokens> | undefined;
-  const openDelegatedTokens = (): Promise<DelegatedTokens> =>
-    (delegatedTokens ??= (async () => {
-      // Its table comes with the control plane's schema.
-      await controlPlane();
-      return (await import('../controlplane/delegated-tokens')).openDelegatedTokens(config.databaseUrl);
-    })().catch((err: unknown) => {
-      delegatedTokens = undefined;
-      throw err;
-    }));
+  const delegatedTokens = openedOnce(async (): Promise<DelegatedTokens> => {
+    // Its table comes with the control plane's schema.
+    await controlPlane();
+    return (await import('../controlplane/delegated-tokens')).openDelegatedTokens(config.databaseUrl);
+  });
 
   const handOver = async (handover: AdminTokenHandover): Promise<void> => {
     if (config.backend !== 'microsoft' || !config.microsoft?.delegation) return;
     const { DELEGATED_ACTIONS, handOverAdminToken, takesDelegatedCalls } = await import('../microsoft/delegation');
     if (!DELEGATED_ACTIONS.has(handover.action) || !takesDelegatedCalls(config.microsoft, handover.tenantId)) return;
-    await handOverAdminToken(config.microsoft, await openDelegatedTokens(), handover);
+    await handOverAdminToken(config.microsoft, await delegatedTokens(), handover);
   };
 
-  let rehearsalStarter: Promise<RehearsalStarter> | undefined;
   const openRehearsals = async (): Promise<RehearsalStarter> => {
     const [{ RehearsalClient }, { openMigrationService }, temporal] = await Promise.all([import('../client/rehearsals'), import('../service'), client()]);
     const plane = config.backend === 'simulated' ? await controlPlane() : undefined;
@@ -123,22 +127,10 @@ export function gatewayForwarding(config: Config, opened: { client?: Client; con
   return {
     handOver,
     batches,
-    rehearsals: () => {
-      rehearsalStarter ??= openRehearsals().catch((err: unknown) => {
-        rehearsalStarter = undefined;
-        throw err;
-      });
-      return rehearsalStarter;
-    },
-    migrations: () => {
-      pending ??= open().catch((err: unknown) => {
-        pending = undefined;
-        throw err;
-      });
-      return pending;
-    },
+    rehearsals: openedOnce(openRehearsals),
+    migrations: openedOnce(open),
     close: async () => {
-      await (await delegatedTokens?.catch(() => undefined))?.close();
+      await (await delegatedTokens.opened()?.catch(() => undefined))?.close();
       if (refusalsPublished) await (await import('../notifications/store')).notificationDatabase(config.databaseUrl).close();
       await owned.auditLog?.close();
       await owned.controlPlane?.close();
